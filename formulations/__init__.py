@@ -1,0 +1,1 @@
+"""Mathematical programming formulations (Pyomo) of the scheduling problem."""

@@ -1,0 +1,56 @@
+"""PartialLoading: user scheduling and bandwidth allocation for parameter-sharing edge inference.
+
+The main entry points are :func:`read_instance` and :func:`solve`::
+
+    import partialloading as pl
+
+    instance = pl.read_instance("tiny.json")
+    result = pl.solve(instance, method="auto")
+    print(result.status, result.objective, result.solution.admitted)
+"""
+
+from .errors import (
+    InstanceError,
+    InstanceTooLargeError,
+    MethodNotApplicableError,
+    PartialLoadingError,
+    SolverError,
+)
+from .evaluate import Timeline, bandwidth_split, evaluate, upload_end
+from .instance import Block, Instance, Model, User
+from .io import dumps_instance, instance_from_dict, instance_to_dict, loads_instance, read_instance, write_instance
+from .result import Result, Status
+from .solution import Solution
+from .solve import METHOD_NAMES, METHODS, choose_method, solve
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "METHODS",
+    "METHOD_NAMES",
+    "Block",
+    "Instance",
+    "InstanceError",
+    "InstanceTooLargeError",
+    "MethodNotApplicableError",
+    "Model",
+    "PartialLoadingError",
+    "Result",
+    "Solution",
+    "SolverError",
+    "Status",
+    "Timeline",
+    "User",
+    "__version__",
+    "bandwidth_split",
+    "choose_method",
+    "dumps_instance",
+    "evaluate",
+    "instance_from_dict",
+    "instance_to_dict",
+    "loads_instance",
+    "read_instance",
+    "solve",
+    "upload_end",
+    "write_instance",
+]

@@ -1,0 +1,5 @@
+import sys
+
+from partialloading.cli import main
+
+sys.exit(main())

@@ -1,0 +1,54 @@
+"""Command line: ``partialloading SUBCOMMAND ...`` (see ``partialloading --help``).
+
+Each subcommand lives in its own module of this package with a ``register(subparsers)``
+function that adds its parser and sets ``run`` (a function of the parsed arguments returning
+the exit status). User mistakes (:class:`PartialLoadingError`) become one line on stderr and
+exit status 2; nothing is written in that case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from partialloading import __version__
+from partialloading.errors import PartialLoadingError
+
+SUBCOMMANDS = (
+    "validate",
+    "solve",
+)
+"""Modules of this package that define a subcommand, in ``--help`` order."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``partialloading`` command."""
+    parser = argparse.ArgumentParser(
+        prog="partialloading",
+        description="Scheduling and bandwidth allocation for parameter-sharing edge inference.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"{__name__}.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        status: int = args.run(args)
+    except PartialLoadingError as exc:
+        print(f"partialloading: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("partialloading: interrupted", file=sys.stderr)
+        return 130
+    return status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""``partialloading solve FILE``: solve an instance and print (or write) the solution."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, TextIO
+
+from partialloading.io import read_instance
+from partialloading.result import Result
+from partialloading.solve import METHOD_NAMES, solve
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("solve", help="solve an instance file")
+    p.add_argument("file", help="instance JSON file")
+    p.add_argument("--method", default="auto", choices=METHOD_NAMES, help="solution method (default: auto)")
+    p.add_argument("--no-sharing", action="store_true", help="load whole models (the no-sharing baseline)")
+    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="wall-clock limit")
+    p.add_argument("--seed", type=int, default=0, help="seed of randomized methods (default 0)")
+    p.add_argument("--output", "-o", metavar="SOLUTION.json", help="write the solution JSON ('-': stdout)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    instance = read_instance(args.file)
+    result = solve(
+        instance, args.method, sharing=not args.no_sharing, time_limit=args.time_limit, seed=args.seed
+    )
+    if args.output == "-":
+        # stdout carries the JSON document alone; the summary goes to stderr.
+        print_summary(result, sys.stderr)
+        sys.stdout.write(result.dumps())
+    else:
+        print_summary(result, sys.stdout)
+        if args.output:
+            result.write(args.output)
+            print(f"solution written to {args.output}")
+    return 0
+
+
+def print_summary(result: Result, out: TextIO) -> None:
+    """Readable summary: status, objective, timeline table, bytes, bandwidth split."""
+    sol = result.solution
+    inst = sol.instance
+    tl = sol.timeline
+    bound = "-" if result.bound is None else f"{result.bound:g}"
+    gap = "" if result.gap is None else f"  gap {100 * result.gap:.2f}%"
+    print(
+        f"instance {inst.name!r}: method {result.method} ({'sharing' if sol.sharing else 'no sharing'}), "
+        f"status {result.status.value}, runtime {result.runtime:.3f}s",
+        file=out,
+    )
+    print(
+        f"served {len(sol.order)}/{inst.num_users} users, objective {result.objective:g}, bound {bound}{gap}",
+        file=out,
+    )
+    print(f"uploads end at {tl.upload_end:.6f}s (all admitted uploads finish together)", file=out)
+    if sol.order:
+        header = f"{'#':>3} {'user':<12} {'model':<14} {'bw MHz':>8} {'load s':>9} {'start s':>9} {'finish s':>9} {'deadline':>9}"
+        print(header, file=out)
+        for q, k in enumerate(sol.order):
+            user = inst.users[k]
+            print(
+                f"{q + 1:>3} {user.id:<12.12} {user.model:<14.14} {sol.bandwidth[q] / 1e6:>8.3f} "
+                f"{tl.load[q]:>9.4f} {tl.start[q]:>9.4f} {tl.finish[q]:>9.4f} {user.deadline_s:>9.4f}",
+                file=out,
+            )
+    print(
+        f"loaded {sol.loaded_bytes / 1e6:.1f} MB, reused {sol.reused_bytes / 1e6:.1f} MB already in GPU memory",
+        file=out,
+    )
+    if sol.rejected:
+        shown = ", ".join(sol.rejected[:20]) + (" ..." if len(sol.rejected) > 20 else "")
+        print(f"rejected ({len(sol.rejected)}): {shown}", file=out)

@@ -1,0 +1,154 @@
+"""Random synthetic instances for tests, checks and studies.
+
+``random_instance`` draws small to large instances with a chosen sharing structure:
+
+* ``"backbone"`` — models grouped in clusters; each cluster has a backbone of one or more
+  blocks shared by all its models, and each model owns a head block (the exact case of the DP);
+* ``"general"`` — arbitrary sharing: blocks in layers, each model takes the bottom layers of a
+  random "parent" up to a random depth and owns the rest (fine-tunes frozen at varying depth),
+  plus occasional blocks shared across families;
+* ``"none"`` — no block is shared.
+
+Numbers are drawn on realistic scales (blocks of 1–200 MB loaded at 2–10 GB/s, inputs of
+0.2–2 Mbit over a 10–40 MHz uplink), and deadlines are calibrated against the time to serve
+everyone so that a varying fraction of the users fits.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from .instance import Block, Instance, Model, User
+
+Structure = Literal["backbone", "general", "none"]
+Deadlines = Literal["common", "per_user"]
+
+
+def random_instance(
+    seed: int,
+    n_users: int = 6,
+    n_models: int = 3,
+    *,
+    structure: Structure = "backbone",
+    deadlines: Deadlines = "common",
+    n_clusters: int | None = None,
+    weighted: bool = False,
+    initial_model: bool = False,
+    tightness: float | None = None,
+    name: str | None = None,
+) -> Instance:
+    """Draw a random instance.
+
+    Parameters
+    ----------
+    seed
+        Seed of the random generator; the same arguments give the same instance.
+    n_users, n_models
+        Numbers of users and models (every model may be requested; some may not be).
+    structure
+        Sharing structure, see the module documentation.
+    deadlines
+        One deadline for everyone, or a deadline per user.
+    n_clusters
+        Number of clusters for ``"backbone"`` (default: about ``sqrt(n_models)``).
+    weighted
+        Draw integer weights 1–5 instead of unit weights.
+    initial_model
+        Start with a random model in GPU memory instead of an empty GPU.
+    tightness
+        Deadline as a fraction of the time to serve everyone (default: uniform in 0.2–1.1).
+    name
+        Instance name (default derived from the arguments).
+    """
+    if n_users < 0 or n_models < 1:
+        raise ValueError("need n_users >= 0 and n_models >= 1")
+    rng = np.random.default_rng(seed)
+    v = float(rng.choice([2e9, 4e9, 1e10]))
+    blocks: list[Block] = []
+    model_blocks: list[list[str]] = []
+
+    def new_block(prefix: str, low_mb: float, high_mb: float) -> str:
+        bid = f"{prefix}{len(blocks)}"
+        blocks.append(Block(bid, float(np.round(rng.uniform(low_mb, high_mb) * 1e6))))
+        return bid
+
+    if structure == "backbone":
+        clusters = n_clusters or max(1, round(np.sqrt(n_models)))
+        clusters = min(clusters, n_models)
+        # Every cluster gets at least one model.
+        assign = np.concatenate([np.arange(clusters), rng.integers(0, clusters, n_models - clusters)])
+        backbones = [
+            [new_block("bb", 20, 200) for _ in range(int(rng.integers(1, 3)))] for _ in range(clusters)
+        ]
+        for i in range(n_models):
+            model_blocks.append([*backbones[int(assign[i])], new_block("head", 1, 30)])
+    elif structure == "general":
+        depth = int(rng.integers(3, 7))
+        n_families = max(1, n_models // 3)
+        trunks = [[new_block("layer", 5, 60) for _ in range(depth)] for _ in range(n_families)]
+        common = [new_block("shared", 1, 20) for _ in range(2)]
+        for i in range(n_models):
+            fam = int(rng.integers(n_families))
+            keep = int(rng.integers(0, depth + 1))
+            own = [new_block("own", 5, 60) for _ in range(depth - keep)]
+            extra = [b for b in common if rng.random() < 0.3]
+            chosen = trunks[fam][:keep] + own + extra
+            model_blocks.append(chosen or [new_block("own", 5, 60)])
+    elif structure == "none":
+        for _ in range(n_models):
+            model_blocks.append([new_block("blk", 10, 200) for _ in range(int(rng.integers(1, 3)))])
+    else:
+        raise ValueError(f"unknown structure {structure!r}")
+
+    models = tuple(
+        Model(f"m{i}", tuple(bl), float(np.round(rng.uniform(0.002, 0.03), 6))) for i, bl in enumerate(model_blocks)
+    )
+    bandwidth = float(rng.choice([1e7, 2e7, 4e7]))
+    requested = rng.integers(0, n_models, n_users)
+    data = np.round(rng.uniform(2e5, 2e6, n_users))
+    eta = np.round(rng.uniform(1.0, 8.0, n_users), 3)
+    # Time to serve everyone, grouped by model, from an empty GPU: the scale of the deadlines.
+    sizes = np.array([sum(b.size_bytes for b in blocks if b.id in set(bl)) for bl in model_blocks])
+    used = np.unique(requested)
+    full = float((data / eta).sum() / bandwidth + sizes[used].sum() / v + sum(models[m].infer_time_s for m in requested))
+    full = max(full, 1e-3)
+    if deadlines == "common":
+        frac = tightness if tightness is not None else float(rng.uniform(0.2, 1.1))
+        user_deadlines = np.full(n_users, np.round(frac * full, 6))
+    else:
+        hi = tightness if tightness is not None else float(rng.uniform(0.4, 1.2))
+        user_deadlines = np.round(rng.uniform(0.1, 1.0, n_users) * hi * full, 6)
+    user_deadlines = np.maximum(user_deadlines, 1e-4)
+    weights = rng.integers(1, 6, n_users) if weighted else np.ones(n_users, dtype=int)
+    users = tuple(
+        User(
+            id=f"u{k}",
+            model=f"m{int(requested[k])}",
+            data_bits=float(data[k]),
+            deadline_s=float(user_deadlines[k]),
+            spectral_efficiency=float(eta[k]),
+            weight=int(weights[k]),
+        )
+        for k in range(n_users)
+    )
+    init = f"m{int(rng.integers(n_models))}" if initial_model else None
+    label = name or f"{structure}-{deadlines}-u{n_users}-m{n_models}-s{seed}"
+    meta = {
+        "generator": "random_instance",
+        "seed": seed,
+        "structure": structure,
+        "deadlines": deadlines,
+        "weighted": weighted,
+    }
+    return Instance(
+        blocks=tuple(blocks),
+        models=models,
+        users=users,
+        bandwidth_hz=bandwidth,
+        load_speed_bytes_per_s=v,
+        initial_model=init,
+        name=label,
+        meta=meta,
+    )

@@ -1,0 +1,425 @@
+"""Immutable data model: parameter blocks, models, users and the instance that ties them.
+
+Each class checks its own fields when it is created (raising :class:`FieldError` with the
+field's name); :class:`Instance` checks the references between objects once (unique ids,
+known blocks and models) and raises :class:`InstanceError` with the JSON path of the culprit.
+Derived quantities that every solver needs (``a_k``, loading-time matrices, ...) are computed
+once, lazily, and cached as read-only numpy arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import FieldError, InstanceError
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+TIMINGS = ("frame",)
+"""Timing models the toolkit implements (see ``docs/formulation.md``)."""
+
+
+def _number(name: str, value: object, *, allow_zero: bool = False) -> float:
+    # bool is an int subclass, but `true` where a number belongs is a user mistake.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise FieldError(name, f"must be a number (got {value!r})")
+    if not math.isfinite(value):
+        raise FieldError(name, f"must be finite (got {value!r})")
+    if value < 0 or (value == 0 and not allow_zero):
+        kind = "non-negative" if allow_zero else "positive"
+        raise FieldError(name, f"must be {kind} (got {value!r})")
+    return value
+
+
+def _identifier(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise FieldError(name, f"must be a non-empty string (got {value!r})")
+    return value
+
+
+def _frozen(obj: object, name: str, value: object) -> None:
+    object.__setattr__(obj, name, value)
+
+
+def _readonly(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    array.setflags(write=False)
+    return array
+
+
+@dataclass(frozen=True)
+class Block:
+    """A parameter block: a unit of GPU memory that models can share.
+
+    Parameters
+    ----------
+    id
+        Unique identifier of the block.
+    size_bytes
+        Size in bytes (zero allowed, e.g. for a placeholder).
+    """
+
+    id: str
+    size_bytes: float
+
+    def __post_init__(self) -> None:
+        _identifier("id", self.id)
+        _number("size_bytes", self.size_bytes, allow_zero=True)
+
+
+@dataclass(frozen=True)
+class Model:
+    """An AI model: a set of parameter blocks and an inference time per request.
+
+    Parameters
+    ----------
+    id
+        Unique identifier of the model.
+    blocks
+        Ids of the blocks the model consists of (at least one, no repeats).
+    infer_time_s
+        Inference time of one request in seconds (zero allowed).
+    """
+
+    id: str
+    blocks: tuple[str, ...]
+    infer_time_s: float
+
+    def __post_init__(self) -> None:
+        _identifier("id", self.id)
+        if isinstance(self.blocks, str) or not isinstance(self.blocks, Sequence):
+            raise FieldError("blocks", f"must be a list of block ids (got {self.blocks!r})")
+        _frozen(self, "blocks", tuple(self.blocks))
+        if not self.blocks:
+            raise FieldError("blocks", "a model needs at least one block")
+        seen: set[str] = set()
+        for pos, block in enumerate(self.blocks):
+            _identifier(f"blocks[{pos}]", block)
+            if block in seen:
+                raise FieldError(f"blocks[{pos}]", f"block {block!r} is listed twice")
+            seen.add(block)
+        _number("infer_time_s", self.infer_time_s, allow_zero=True)
+
+
+@dataclass(frozen=True)
+class User:
+    """A user with one inference request.
+
+    Exactly one of ``spectral_efficiency`` (bit/s/Hz) and ``snr_db`` is given; the other is
+    derived (``η = log2(1 + 10^(snr_db/10))``) and :attr:`eta` is always available.
+
+    Parameters
+    ----------
+    id
+        Unique identifier of the user.
+    model
+        Id of the requested model.
+    data_bits
+        Size of the input to upload, in bits.
+    deadline_s
+        Deadline in seconds, measured from time 0.
+    spectral_efficiency
+        Spectral efficiency of the user's link in bit/s/Hz.
+    snr_db
+        Signal-to-noise ratio of the user's link in dB.
+    weight
+        Value of serving the user (1 for task throughput).
+    """
+
+    id: str
+    model: str
+    data_bits: float
+    deadline_s: float
+    spectral_efficiency: float | None = None
+    snr_db: float | None = None
+    weight: float = 1
+
+    def __post_init__(self) -> None:
+        _identifier("id", self.id)
+        _identifier("model", self.model)
+        _number("data_bits", self.data_bits)
+        _number("deadline_s", self.deadline_s)
+        _number("weight", self.weight)
+        given = [n for n in ("spectral_efficiency", "snr_db") if getattr(self, n) is not None]
+        if len(given) != 1:
+            what = "both" if given else "neither"
+            raise FieldError(
+                "spectral_efficiency", f"give exactly one of spectral_efficiency and snr_db ({what} given)"
+            )
+        if self.spectral_efficiency is not None:
+            _number("spectral_efficiency", self.spectral_efficiency)
+        else:
+            snr = self.snr_db
+            if isinstance(snr, bool) or not isinstance(snr, int | float) or not math.isfinite(snr):
+                raise FieldError("snr_db", f"must be a finite number (got {snr!r})")
+            if self.eta <= 0.0:
+                # Extremely negative SNR underflows log2(1 + x) to 0: the upload would never end.
+                raise FieldError("snr_db", f"is too low to carry any data (got {snr!r})")
+
+    @property
+    def eta(self) -> float:
+        """Spectral efficiency η in bit/s/Hz."""
+        if self.spectral_efficiency is not None:
+            return float(self.spectral_efficiency)
+        assert self.snr_db is not None
+        return math.log2(1.0 + 10.0 ** (self.snr_db / 10.0))
+
+    @property
+    def upload_work(self) -> float:
+        """``a_k = D_k / η_k`` in Hz·s: the upload takes ``a_k / b_k`` seconds with bandwidth ``b_k``."""
+        return self.data_bits / self.eta
+
+
+def _as_tuple(name: str, value: object, kind: type) -> tuple[Any, ...]:
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise InstanceError(name, f"must be a list (got {type(value).__name__})")
+    for pos, item in enumerate(value):
+        if not isinstance(item, kind):
+            raise InstanceError(f"{name}[{pos}]", f"must be a {kind.__name__}")
+    return tuple(value)
+
+
+@dataclass(frozen=True, eq=False)
+class Instance:
+    """A problem instance: blocks, models, users, the uplink and the GPU server.
+
+    Parameters
+    ----------
+    blocks, models, users
+        The parameter blocks, models and users. Ids are unique within each list; every block a
+        model names and every model a user requests must exist.
+    bandwidth_hz
+        Total uplink bandwidth ``B`` in Hz, shared by FDMA.
+    load_speed_bytes_per_s
+        GPU loading speed ``v`` in bytes per second.
+    initial_model
+        Id of the model held in GPU memory at time 0, or ``None`` for an empty GPU.
+    name
+        Name of the instance (written into solutions).
+    timing
+        Timing model; only ``"frame"`` is defined.
+    meta
+        Free-form, JSON-serializable provenance (generator family, seed, ...).
+    """
+
+    blocks: tuple[Block, ...]
+    models: tuple[Model, ...]
+    users: tuple[User, ...]
+    bandwidth_hz: float
+    load_speed_bytes_per_s: float
+    initial_model: str | None = None
+    name: str = "instance"
+    timing: str = "frame"
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _frozen(self, "blocks", _as_tuple("blocks", self.blocks, Block))
+        _frozen(self, "models", _as_tuple("models", self.models, Model))
+        _frozen(self, "users", _as_tuple("users", self.users, User))
+        _frozen(self, "meta", MappingProxyType(dict(self.meta)))
+        for name, where in (
+            ("bandwidth_hz", "uplink.bandwidth_hz"),
+            ("load_speed_bytes_per_s", "server.load_speed_bytes_per_s"),
+        ):
+            try:
+                _number(name, getattr(self, name))
+            except FieldError as exc:
+                raise InstanceError(where, exc.problem) from None
+        if not isinstance(self.name, str):
+            raise InstanceError("name", f"must be a string (got {self.name!r})")
+        if self.timing not in TIMINGS:
+            raise InstanceError("timing", f"unknown timing model {self.timing!r} (known: {', '.join(TIMINGS)})")
+        block_ids = self._unique("blocks", self.blocks)
+        model_ids = self._unique("models", self.models)
+        self._unique("users", self.users)
+        for m, model in enumerate(self.models):
+            for b, block in enumerate(model.blocks):
+                if block not in block_ids:
+                    raise InstanceError(f"models[{m}].blocks[{b}]", f"unknown block {block!r}")
+        for u, user in enumerate(self.users):
+            if user.model not in model_ids:
+                raise InstanceError(f"users[{u}].model", f"unknown model {user.model!r}")
+        if self.initial_model is not None and self.initial_model not in model_ids:
+            raise InstanceError("server.initial_model", f"unknown model {self.initial_model!r}")
+
+    @staticmethod
+    def _unique(name: str, items: Sequence[Block | Model | User]) -> dict[str, int]:
+        index: dict[str, int] = {}
+        for pos, item in enumerate(items):
+            if item.id in index:
+                raise InstanceError(f"{name}[{pos}].id", f"duplicate id {item.id!r} (also {name}[{index[item.id]}])")
+            index[item.id] = pos
+        return index
+
+    # ----------------------------------------------------------------- indices and sizes
+    @property
+    def num_users(self) -> int:
+        """Number of users ``|K|``."""
+        return len(self.users)
+
+    @property
+    def num_models(self) -> int:
+        """Number of models ``|I|``."""
+        return len(self.models)
+
+    @cached_property
+    def block_index(self) -> Mapping[str, int]:
+        """Position of each block id in :attr:`blocks`."""
+        return MappingProxyType({b.id: i for i, b in enumerate(self.blocks)})
+
+    @cached_property
+    def model_index(self) -> Mapping[str, int]:
+        """Position of each model id in :attr:`models`."""
+        return MappingProxyType({m.id: i for i, m in enumerate(self.models)})
+
+    @cached_property
+    def user_index(self) -> Mapping[str, int]:
+        """Position of each user id in :attr:`users`."""
+        return MappingProxyType({u.id: i for i, u in enumerate(self.users)})
+
+    @cached_property
+    def initial_model_index(self) -> int | None:
+        """Index of the initial model, or ``None`` for an empty GPU."""
+        return None if self.initial_model is None else self.model_index[self.initial_model]
+
+    @cached_property
+    def membership(self) -> npt.NDArray[np.bool_]:
+        """Boolean matrix ``(models × blocks)``: ``True`` where the block belongs to the model."""
+        mat = np.zeros((self.num_models, len(self.blocks)), dtype=bool)
+        for m, model in enumerate(self.models):
+            mat[m, [self.block_index[b] for b in model.blocks]] = True
+        return _readonly(mat)
+
+    @cached_property
+    def block_sizes(self) -> FloatArray:
+        """Block sizes ``s_j`` in bytes."""
+        return _readonly(np.array([float(b.size_bytes) for b in self.blocks], dtype=float))
+
+    @cached_property
+    def model_sizes(self) -> FloatArray:
+        """Total size of each model in bytes, ``Σ_{j∈P_i} s_j``."""
+        return _readonly(self.membership.astype(float) @ self.block_sizes)
+
+    @cached_property
+    def infer_times(self) -> FloatArray:
+        """Inference time ``c_i`` of each model in seconds."""
+        return _readonly(np.array([float(m.infer_time_s) for m in self.models], dtype=float))
+
+    # ----------------------------------------------------------------- per-user arrays
+    @cached_property
+    def user_models(self) -> IntArray:
+        """Index of the model each user requests (``m_k``)."""
+        return _readonly(np.array([self.model_index[u.model] for u in self.users], dtype=np.int64))
+
+    @cached_property
+    def upload_work(self) -> FloatArray:
+        """``a_k = D_k / η_k`` in Hz·s for each user."""
+        return _readonly(np.array([u.upload_work for u in self.users], dtype=float))
+
+    @cached_property
+    def upload_times(self) -> FloatArray:
+        """``a_k / B``: each user's contribution to the upload phase under the optimal split."""
+        return _readonly(self.upload_work / float(self.bandwidth_hz))
+
+    @cached_property
+    def deadlines(self) -> FloatArray:
+        """Deadline ``T_k`` of each user in seconds."""
+        return _readonly(np.array([float(u.deadline_s) for u in self.users], dtype=float))
+
+    @cached_property
+    def weights(self) -> FloatArray:
+        """Weight ``w_k`` of each user."""
+        return _readonly(np.array([float(u.weight) for u in self.users], dtype=float))
+
+    # ----------------------------------------------------------------- loading times
+    @cached_property
+    def _load_sharing(self) -> FloatArray:
+        # Sum only the sizes of missing blocks (no difference of totals) so that ℓ(i, i') is
+        # computed as exactly as the verifier's block-by-block sum.
+        member = self.membership.astype(float)
+        missing_weighted = (1.0 - member) * self.block_sizes
+        mat = (missing_weighted @ member.T) / float(self.load_speed_bytes_per_s)
+        np.fill_diagonal(mat, 0.0)
+        return _readonly(mat)
+
+    @cached_property
+    def _load_no_sharing(self) -> FloatArray:
+        full = self.model_sizes / float(self.load_speed_bytes_per_s)
+        mat = np.tile(full, (self.num_models, 1))
+        np.fill_diagonal(mat, 0.0)
+        return _readonly(mat)
+
+    def load_matrix(self, sharing: bool = True) -> FloatArray:
+        """Loading times ``ℓ(i, i')`` in seconds, indexed ``[from model, to model]``.
+
+        Parameters
+        ----------
+        sharing
+            With sharing only the blocks missing from GPU memory are loaded; without, a switch
+            to another model loads the whole model (``ℓ_ns``).
+        """
+        return self._load_sharing if sharing else self._load_no_sharing
+
+    def initial_load(self, sharing: bool = True) -> FloatArray:
+        """Loading time of each model when it is the first one served (from the initial state)."""
+        i0 = self.initial_model_index
+        if i0 is None:
+            return self._initial_empty
+        return self.load_matrix(sharing)[i0]
+
+    @cached_property
+    def _initial_empty(self) -> FloatArray:
+        return _readonly(self.model_sizes / float(self.load_speed_bytes_per_s))
+
+    def load_time(self, previous: int | None, model: int, sharing: bool = True) -> float:
+        """Loading time of ``model`` right after ``previous`` (``None``: first request served)."""
+        if previous is None:
+            return float(self.initial_load(sharing)[model])
+        return float(self.load_matrix(sharing)[previous, model])
+
+    def replace(self, **changes: Any) -> Instance:
+        """Return a copy with some fields changed (the copy is validated again)."""
+        fields = {
+            "blocks": self.blocks,
+            "models": self.models,
+            "users": self.users,
+            "bandwidth_hz": self.bandwidth_hz,
+            "load_speed_bytes_per_s": self.load_speed_bytes_per_s,
+            "initial_model": self.initial_model,
+            "name": self.name,
+            "timing": self.timing,
+            "meta": dict(self.meta),
+        }
+        fields.update(changes)
+        return Instance(**fields)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Instance):
+            return NotImplemented
+        return (
+            self.blocks == other.blocks
+            and self.models == other.models
+            and self.users == other.users
+            and self.bandwidth_hz == other.bandwidth_hz
+            and self.load_speed_bytes_per_s == other.load_speed_bytes_per_s
+            and self.initial_model == other.initial_model
+            and self.name == other.name
+            and self.timing == other.timing
+            and dict(self.meta) == dict(other.meta)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"Instance(name={self.name!r}, blocks={len(self.blocks)}, models={self.num_models}, "
+            f"users={self.num_users})"
+        )

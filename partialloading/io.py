@@ -1,0 +1,231 @@
+"""Reading and writing instance files (JSON, version 1).
+
+The reader checks the file in three layers, each reporting the JSON path of the first problem:
+the JSON syntax, the structure (a JSON Schema shipped in ``partialloading/schemas``) and the
+values and references (the data model's own checks). Writers always write every key, in a fixed
+order, so that reading and writing round-trips exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from .errors import FieldError, InstanceError
+from .instance import Block, Instance, Model, User
+
+INSTANCE_FORMAT = "partialloading/instance"
+SOLUTION_FORMAT = "partialloading/solution"
+FORMAT_VERSION = 1
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """Return the JSON Schema ``name`` (``"instance-v1"``) shipped with the package."""
+    text = resources.files("partialloading.schemas").joinpath(f"{name}.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def json_path(parts: Iterable[str | int]) -> str:
+    """Format a sequence of keys and indices as ``users[3].deadline_s``."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise InstanceError("", f"duplicate key {key!r} in a JSON object")
+        obj[key] = value
+    return obj
+
+
+def parse_json_text(text: str, source: str | None = None) -> Any:
+    """Parse JSON text, turning syntax errors into :class:`InstanceError`."""
+    if not text.strip():
+        raise InstanceError("", "the file is empty", source)
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except json.JSONDecodeError as exc:
+        raise InstanceError("", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", source) from None
+    except InstanceError as exc:
+        raise exc.with_source(source) if source else exc from None
+
+
+def read_json_file(path: str | os.PathLike[str]) -> Any:
+    """Read and parse a JSON file; every failure is an :class:`InstanceError` naming the file."""
+    source = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise InstanceError("", f"cannot read the file ({exc.strerror or exc})", source) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InstanceError("", "the file is not UTF-8 text", source) from None
+    return parse_json_text(text, source)
+
+
+def _schema_problem(error: jsonschema.ValidationError) -> tuple[str, str]:
+    where = json_path(error.absolute_path)
+    kind = error.validator
+    if kind == "required":
+        missing = [k for k in error.validator_value if k not in error.instance]
+        return where, f"missing key {missing[0]!r}"
+    if kind == "additionalProperties":
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(k for k in error.instance if k not in allowed)
+        return where, f"unknown key {extra[0]!r}"
+    if kind == "type":
+        expected = error.validator_value
+        if isinstance(expected, list):
+            expected = " or ".join(expected)
+        article = "an" if str(expected)[0] in "aeiou" else "a"
+        return where, f"must be {article} {expected} (got {json.dumps(error.instance)[:40]})"
+    if kind == "const":
+        if where == "version":
+            return where, f"unsupported version {error.instance!r} (this toolkit reads version {FORMAT_VERSION})"
+        return where, f"must be {error.validator_value!r} (got {error.instance!r})"
+    return where, error.message
+
+
+def check_schema(data: Any, schema_name: str, source: str | None = None) -> None:
+    """Check ``data`` against a shipped schema; raise :class:`InstanceError` on the first problem."""
+    validator = jsonschema.Draft202012Validator(load_schema(schema_name))
+    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        where, problem = _schema_problem(errors[0])
+        raise InstanceError(where, problem, source)
+
+
+def _build(where: str, factory: Callable[..., Any], **kwargs: Any) -> Any:
+    try:
+        return factory(**kwargs)
+    except FieldError as exc:
+        raise InstanceError(f"{where}.{exc.field}", exc.problem) from None
+
+
+def instance_from_dict(data: Any, source: str | None = None) -> Instance:
+    """Build an :class:`Instance` from parsed JSON, checking every rule of the format."""
+    try:
+        check_schema(data, "instance-v1")
+        blocks = [
+            _build(f"blocks[{i}]", Block, id=b["id"], size_bytes=b["size_bytes"]) for i, b in enumerate(data["blocks"])
+        ]
+        models = [
+            _build(f"models[{i}]", Model, id=m["id"], blocks=tuple(m["blocks"]), infer_time_s=m["infer_time_s"])
+            for i, m in enumerate(data["models"])
+        ]
+        users = [
+            _build(
+                f"users[{i}]",
+                User,
+                id=u["id"],
+                model=u["model"],
+                data_bits=u["data_bits"],
+                deadline_s=u["deadline_s"],
+                spectral_efficiency=u.get("spectral_efficiency"),
+                snr_db=u.get("snr_db"),
+                weight=u.get("weight", 1),
+            )
+            for i, u in enumerate(data["users"])
+        ]
+        return Instance(
+            blocks=tuple(blocks),
+            models=tuple(models),
+            users=tuple(users),
+            bandwidth_hz=data["uplink"]["bandwidth_hz"],
+            load_speed_bytes_per_s=data["server"]["load_speed_bytes_per_s"],
+            initial_model=data["server"].get("initial_model"),
+            name=data.get("name", "instance"),
+            timing=data.get("timing", "frame"),
+            meta=data.get("meta", {}),
+        )
+    except InstanceError as exc:
+        raise exc.with_source(source) if source else exc from None
+
+
+def instance_to_dict(instance: Instance) -> dict[str, Any]:
+    """Return the version-1 JSON document of ``instance`` (every key written)."""
+    doc: dict[str, Any] = {
+        "format": INSTANCE_FORMAT,
+        "version": FORMAT_VERSION,
+        "name": instance.name,
+        "timing": instance.timing,
+    }
+    if instance.meta:
+        doc["meta"] = dict(instance.meta)
+    doc["uplink"] = {"bandwidth_hz": instance.bandwidth_hz}
+    doc["server"] = {
+        "load_speed_bytes_per_s": instance.load_speed_bytes_per_s,
+        "initial_model": instance.initial_model,
+    }
+    doc["blocks"] = [{"id": b.id, "size_bytes": b.size_bytes} for b in instance.blocks]
+    doc["models"] = [{"id": m.id, "blocks": list(m.blocks), "infer_time_s": m.infer_time_s} for m in instance.models]
+    users = []
+    for u in instance.users:
+        entry: dict[str, Any] = {"id": u.id, "model": u.model, "data_bits": u.data_bits}
+        if u.spectral_efficiency is not None:
+            entry["spectral_efficiency"] = u.spectral_efficiency
+        else:
+            entry["snr_db"] = u.snr_db
+        entry["deadline_s"] = u.deadline_s
+        entry["weight"] = u.weight
+        users.append(entry)
+    doc["users"] = users
+    return doc
+
+
+def loads_instance(text: str, source: str | None = None) -> Instance:
+    """Parse an instance from JSON text."""
+    return instance_from_dict(parse_json_text(text, source), source)
+
+
+def dumps_instance(instance: Instance, indent: int | None = 2) -> str:
+    """Serialize an instance to JSON text (version 1)."""
+    return json.dumps(instance_to_dict(instance), indent=indent, allow_nan=False) + "\n"
+
+
+def read_instance(path: str | os.PathLike[str]) -> Instance:
+    """Read and validate an instance file.
+
+    Raises
+    ------
+    InstanceError
+        With the file name, the JSON path of the first problem and what is wrong.
+    """
+    return instance_from_dict(read_json_file(path), str(path))
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file, so no half-written file is left."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent or Path("."), prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_instance(instance: Instance, path: str | os.PathLike[str]) -> None:
+    """Write ``instance`` to ``path`` as a version-1 JSON file."""
+    write_text_atomic(path, dumps_instance(instance))
+

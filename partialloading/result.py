@@ -1,0 +1,115 @@
+"""The outcome of a solve: status, objective, bound, runtime and the solution."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from .io import FORMAT_VERSION, SOLUTION_FORMAT, write_text_atomic
+from .solution import Solution
+
+
+class Status(str, Enum):
+    """How good a result is known to be."""
+
+    OPTIMAL = "optimal"
+    """Proven optimal (exact method finished)."""
+    FEASIBLE = "feasible"
+    """A valid schedule, not proven optimal (heuristic, or exact method stopped early)."""
+    TIME_LIMIT = "time_limit"
+    """Stopped at the time limit with nothing better than the empty schedule."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Result:
+    """The result of :func:`partialloading.solve`.
+
+    Attributes
+    ----------
+    method
+        The method that produced the result (``auto`` is resolved to the method it chose).
+    status
+        See :class:`Status`.
+    solution
+        The schedule; it recomputes its own objective and timeline.
+    bound
+        Best proven upper bound on the objective, or ``None`` when the method has none.
+    runtime
+        Wall-clock seconds spent in the method.
+    info
+        Method-specific statistics (nodes, iterations, formulation, ...), JSON-serializable.
+    """
+
+    method: str
+    status: Status
+    solution: Solution
+    bound: float | None
+    runtime: float
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def objective(self) -> float:
+        """Objective of the solution (total weight served)."""
+        return self.solution.objective
+
+    @property
+    def gap(self) -> float | None:
+        """Relative optimality gap ``(bound − objective) / bound`` (0 when both are 0)."""
+        if self.bound is None:
+            return None
+        if self.bound <= 0:
+            return 0.0
+        return max(self.bound - self.objective, 0.0) / self.bound
+
+    def to_dict(self) -> dict[str, Any]:
+        """The solution document (version 1) of this result."""
+        sol = self.solution
+        inst = sol.instance
+        tl = sol.timeline
+        schedule = []
+        for q, k in enumerate(sol.order):
+            user = inst.users[k]
+            schedule.append(
+                {
+                    "user": user.id,
+                    "model": user.model,
+                    "load_s": float(tl.load[q]),
+                    "start_s": float(tl.start[q]),
+                    "finish_s": float(tl.finish[q]),
+                    "deadline_s": user.deadline_s,
+                }
+            )
+        return {
+            "format": SOLUTION_FORMAT,
+            "version": FORMAT_VERSION,
+            "instance": inst.name,
+            "method": self.method,
+            "sharing": sol.sharing,
+            "status": self.status.value,
+            "objective": _plain_number(self.objective),
+            "bound": None if self.bound is None else _plain_number(self.bound),
+            "runtime_s": self.runtime,
+            "upload_end_s": tl.upload_end,
+            "schedule": schedule,
+            "bandwidth_hz": {inst.users[k].id: float(b) for k, b in zip(sol.order, sol.bandwidth, strict=True)},
+            "rejected": list(sol.rejected),
+        }
+
+    def dumps(self, indent: int | None = 2) -> str:
+        """The solution document as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False) + "\n"
+
+    def write(self, path: str | os.PathLike[str]) -> None:
+        """Write the solution document to ``path`` (atomically)."""
+        write_text_atomic(path, self.dumps())
+
+
+def _plain_number(value: float) -> float | int:
+    # Unit-weight objectives are counts: write 3, not 3.0.
+    return int(value) if float(value).is_integer() else float(value)

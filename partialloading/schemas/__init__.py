@@ -1,0 +1,1 @@
+"""JSON Schemas of the instance and solution file formats (version 1)."""

@@ -1,0 +1,91 @@
+"""A solution: which users are served, in what order, and the bandwidth split.
+
+The solution stores only the decisions (the ordered admitted users and the sharing mode) and
+recomputes everything else — timeline, bandwidth, objective — from the instance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from .evaluate import Timeline, bandwidth_split, evaluate
+from .instance import FloatArray, Instance
+
+
+@dataclass(frozen=True, eq=False)
+class Solution:
+    """Admitted users in service order, evaluated under frame timing.
+
+    Parameters
+    ----------
+    instance
+        The instance the solution belongs to.
+    order
+        Indices (into ``instance.users``) of the admitted users, in service order.
+    sharing
+        Whether loads reuse blocks already in GPU memory.
+    """
+
+    instance: Instance
+    order: tuple[int, ...]
+    sharing: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "order", tuple(int(k) for k in self.order))
+
+    @classmethod
+    def from_user_ids(cls, instance: Instance, users: Sequence[str], sharing: bool = True) -> Solution:
+        """Build a solution from user ids in service order."""
+        return cls(instance, tuple(instance.user_index[u] for u in users), sharing)
+
+    @cached_property
+    def timeline(self) -> Timeline:
+        """Per-request timeline (see :func:`partialloading.evaluate.evaluate`)."""
+        return evaluate(self.instance, self.order, self.sharing)
+
+    @cached_property
+    def bandwidth(self) -> FloatArray:
+        """Bandwidth of each admitted user in Hz, in service order (closed-form split)."""
+        return bandwidth_split(self.instance, self.order)
+
+    @property
+    def feasible(self) -> bool:
+        """Whether every admitted user finishes by its deadline."""
+        return self.timeline.feasible
+
+    @cached_property
+    def objective(self) -> float:
+        """Total weight of the admitted users (the number served with unit weights)."""
+        return float(self.instance.weights[list(self.order)].sum()) if self.order else 0.0
+
+    @property
+    def admitted(self) -> tuple[str, ...]:
+        """Ids of the admitted users in service order."""
+        return tuple(self.instance.users[k].id for k in self.order)
+
+    @property
+    def rejected(self) -> tuple[str, ...]:
+        """Ids of the users not served, in instance order."""
+        served = set(self.order)
+        return tuple(u.id for k, u in enumerate(self.instance.users) if k not in served)
+
+    @property
+    def loaded_bytes(self) -> float:
+        """Total bytes loaded into GPU memory."""
+        return float(np.sum(self.timeline.loaded_bytes))
+
+    @property
+    def reused_bytes(self) -> float:
+        """Total bytes of requested models that were already in GPU memory."""
+        return float(np.sum(self.timeline.reused_bytes))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Solution):
+            return NotImplemented
+        return self.instance is other.instance and self.order == other.order and self.sharing == other.sharing
+
+    __hash__ = None  # type: ignore[assignment]

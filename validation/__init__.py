@@ -1,0 +1,1 @@
+"""Independent checks of solutions: re-derives every constraint from the instance alone."""
