@@ -79,9 +79,7 @@ def random_instance(
         clusters = min(clusters, n_models)
         # Every cluster gets at least one model.
         assign = np.concatenate([np.arange(clusters), rng.integers(0, clusters, n_models - clusters)])
-        backbones = [
-            [new_block("bb", 20, 200) for _ in range(int(rng.integers(1, 3)))] for _ in range(clusters)
-        ]
+        backbones = [[new_block("bb", 20, 200) for _ in range(int(rng.integers(1, 3)))] for _ in range(clusters)]
         for i in range(n_models):
             model_blocks.append([*backbones[int(assign[i])], new_block("head", 1, 30)])
     elif structure == "general":
@@ -89,7 +87,7 @@ def random_instance(
         n_families = max(1, n_models // 3)
         trunks = [[new_block("layer", 5, 60) for _ in range(depth)] for _ in range(n_families)]
         common = [new_block("shared", 1, 20) for _ in range(2)]
-        for i in range(n_models):
+        for _ in range(n_models):
             fam = int(rng.integers(n_families))
             keep = int(rng.integers(0, depth + 1))
             own = [new_block("own", 5, 60) for _ in range(depth - keep)]
@@ -112,7 +110,9 @@ def random_instance(
     # Time to serve everyone, grouped by model, from an empty GPU: the scale of the deadlines.
     sizes = np.array([sum(b.size_bytes for b in blocks if b.id in set(bl)) for bl in model_blocks])
     used = np.unique(requested)
-    full = float((data / eta).sum() / bandwidth + sizes[used].sum() / v + sum(models[m].infer_time_s for m in requested))
+    full = float(
+        (data / eta).sum() / bandwidth + sizes[used].sum() / v + sum(models[m].infer_time_s for m in requested)
+    )
     full = max(full, 1e-3)
     if deadlines == "common":
         frac = tightness if tightness is not None else float(rng.uniform(0.2, 1.1))

@@ -385,22 +385,6 @@ class Instance:
             return float(self.initial_load(sharing)[model])
         return float(self.load_matrix(sharing)[previous, model])
 
-    def replace(self, **changes: Any) -> Instance:
-        """Return a copy with some fields changed (the copy is validated again)."""
-        fields = {
-            "blocks": self.blocks,
-            "models": self.models,
-            "users": self.users,
-            "bandwidth_hz": self.bandwidth_hz,
-            "load_speed_bytes_per_s": self.load_speed_bytes_per_s,
-            "initial_model": self.initial_model,
-            "name": self.name,
-            "timing": self.timing,
-            "meta": dict(self.meta),
-        }
-        fields.update(changes)
-        return Instance(**fields)
-
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Instance):
             return NotImplemented
@@ -420,6 +404,5 @@ class Instance:
 
     def __repr__(self) -> str:
         return (
-            f"Instance(name={self.name!r}, blocks={len(self.blocks)}, models={self.num_models}, "
-            f"users={self.num_users})"
+            f"Instance(name={self.name!r}, blocks={len(self.blocks)}, models={self.num_models}, users={self.num_users})"
         )

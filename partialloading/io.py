@@ -228,4 +228,3 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
 def write_instance(instance: Instance, path: str | os.PathLike[str]) -> None:
     """Write ``instance`` to ``path`` as a version-1 JSON file."""
     write_text_atomic(path, dumps_instance(instance))
-

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from .io import FORMAT_VERSION, SOLUTION_FORMAT, write_text_atomic
 from .solution import Solution
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """How good a result is known to be."""
 
     OPTIMAL = "optimal"
@@ -21,9 +21,6 @@ class Status(str, Enum):
     """A valid schedule, not proven optimal (heuristic, or exact method stopped early)."""
     TIME_LIMIT = "time_limit"
     """Stopped at the time limit with nothing better than the empty schedule."""
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)

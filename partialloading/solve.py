@@ -171,4 +171,3 @@ def solve(
     if method == "auto":
         info["chosen_by"] = "auto"
     return Result(method=name, status=out.status, solution=solution, bound=out.bound, runtime=runtime, info=info)
-

@@ -24,9 +24,7 @@ def edf_order(instance: Instance) -> list[int]:
     return [int(k) for k in np.lexsort((np.arange(instance.num_users), instance.user_models, instance.deadlines))]
 
 
-def solve(
-    instance: Instance, *, sharing: bool, time_limit: float | None, seed: int, **options: Any
-) -> SolverOutput:
+def solve(instance: Instance, *, sharing: bool, time_limit: float | None, seed: int, **options: Any) -> SolverOutput:
     """Earliest-deadline-first admission (``seed`` and ``time_limit`` are not used)."""
     if options:
         raise TypeError(f"edf takes no options (got {', '.join(options)})")

@@ -24,9 +24,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     instance = read_instance(args.file)
-    result = solve(
-        instance, args.method, sharing=not args.no_sharing, time_limit=args.time_limit, seed=args.seed
-    )
+    result = solve(instance, args.method, sharing=not args.no_sharing, time_limit=args.time_limit, seed=args.seed)
     if args.output == "-":
         # stdout carries the JSON document alone; the summary goes to stderr.
         print_summary(result, sys.stderr)
@@ -57,7 +55,10 @@ def print_summary(result: Result, out: TextIO) -> None:
     )
     print(f"uploads end at {tl.upload_end:.6f}s (all admitted uploads finish together)", file=out)
     if sol.order:
-        header = f"{'#':>3} {'user':<12} {'model':<14} {'bw MHz':>8} {'load s':>9} {'start s':>9} {'finish s':>9} {'deadline':>9}"
+        header = (
+            f"{'#':>3} {'user':<12} {'model':<14} {'bw MHz':>8} "
+            f"{'load s':>9} {'start s':>9} {'finish s':>9} {'deadline':>9}"
+        )
         print(header, file=out)
         for q, k in enumerate(sol.order):
             user = inst.users[k]
