@@ -32,7 +32,11 @@ def _number(name: str, value: object, *, allow_zero: bool = False) -> float:
     # bool is an int subclass, but `true` where a number belongs is a user mistake.
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise FieldError(name, f"must be a number (got {value!r})")
-    if not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # a JSON integer too large for a float
+        raise FieldError(name, "is too large") from None
+    if not finite:
         raise FieldError(name, f"must be finite (got {value!r})")
     if value < 0 or (value == 0 and not allow_zero):
         kind = "non-negative" if allow_zero else "positive"

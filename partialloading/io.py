@@ -63,6 +63,8 @@ def parse_json_text(text: str, source: str | None = None) -> Any:
         return json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as exc:
         raise InstanceError("", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", source) from None
+    except RecursionError:
+        raise InstanceError("", "invalid JSON: nested too deeply", source) from None
     except InstanceError as exc:
         raise exc.with_source(source) if source else exc from None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -17,8 +18,15 @@ from partialloading import __version__
 from partialloading.errors import PartialLoadingError
 
 SUBCOMMANDS = (
+    "demo",
     "validate",
     "solve",
+    "verify",
+    "inspect",
+    "formulation",
+    "generate",
+    "plot",
+    "study",
 )
 """Modules of this package that define a subcommand, in ``--help`` order."""
 
@@ -47,6 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("partialloading: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`partialloading solve ... | head`): stop quietly, and keep
+        # Python from failing again while flushing stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     return status
 
 

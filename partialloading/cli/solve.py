@@ -55,16 +55,20 @@ def print_summary(result: Result, out: TextIO) -> None:
     )
     print(f"uploads end at {tl.upload_end:.6f}s (all admitted uploads finish together)", file=out)
     if sol.order:
+        # Columns as wide as the longest id shown (capped so that a row stays on one line).
+        uw = min(max(4, *(len(inst.users[k].id) for k in sol.order)), 24)
+        mw = min(max(5, *(len(inst.users[k].model) for k in sol.order)), 32)
         header = (
-            f"{'#':>3} {'user':<12} {'model':<14} {'bw MHz':>8} "
-            f"{'load s':>9} {'start s':>9} {'finish s':>9} {'deadline':>9}"
+            f"{'#':>3} {'user':<{uw}} {'model':<{mw}} {'bw MHz':>8} "
+            f"{'load MB':>8} {'load s':>9} {'start s':>9} {'finish s':>9} {'deadline':>9}"
         )
         print(header, file=out)
         for q, k in enumerate(sol.order):
             user = inst.users[k]
             print(
-                f"{q + 1:>3} {user.id:<12.12} {user.model:<14.14} {sol.bandwidth[q] / 1e6:>8.3f} "
-                f"{tl.load[q]:>9.4f} {tl.start[q]:>9.4f} {tl.finish[q]:>9.4f} {user.deadline_s:>9.4f}",
+                f"{q + 1:>3} {user.id:<{uw}.{uw}} {user.model:<{mw}.{mw}} {sol.bandwidth[q] / 1e6:>8.3f} "
+                f"{tl.loaded_bytes[q] / 1e6:>8.1f} {tl.load[q]:>9.4f} {tl.start[q]:>9.4f} {tl.finish[q]:>9.4f} "
+                f"{user.deadline_s:>9.4f}",
                 file=out,
             )
     print(

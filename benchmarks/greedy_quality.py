@@ -1,0 +1,166 @@
+"""Quality and speed of the greedy heuristic (``method="greedy"``) against the exact optimum.
+
+Quality: for each instance family the optimality gap ``(opt − greedy)/opt`` of greedy against an
+exact method (``enumerate`` up to 10 users; the DP for backbone sharing with one deadline; the
+Moore–Hodgson optimum for instances without loading cost), its distribution (mean, median, p95,
+max), how often greedy is optimal, and the two baselines it must never lose to: ``edf`` and the
+no-sharing optimum (``enumerate`` with ``sharing=False``).
+
+Speed: generated general-sharing instances with per-user deadlines and weights at 1e2…1e4 users
+(50 users per model, 200 models at 1e4). Each is written with ``write_instance`` and timed
+side by side: reading and validating the file (``read_instance``), ``edf`` and ``greedy``; every
+greedy schedule is checked by the independent verifier.
+
+Run ``python benchmarks/greedy_quality.py`` (about 10 minutes on 2 shared cores) or with
+``--quick`` (about a minute).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from partialloading import solve
+from partialloading.generators import random_instance
+from partialloading.instance import Instance
+from partialloading.io import read_instance, write_instance
+from partialloading.validation.verify import verify_solution
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from references import no_loading_instance, no_loading_optimum  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Family:
+    """A family of generated instances and the exact method that gives their optimum."""
+
+    name: str
+    make: Callable[[int], Instance]
+    exact: str  # "enumerate", "dp" or "moore-hodgson"
+
+
+def _general(deadlines: str, *, weighted: bool = False, initial: bool = False, structure: str = "general"):
+    def make(seed: int) -> Instance:
+        n = 6 + seed % 5  # 6…10 users
+        return random_instance(
+            seed,
+            n_users=n,
+            n_models=2 + seed % 4,
+            structure=structure,  # type: ignore[arg-type]
+            deadlines=deadlines,  # type: ignore[arg-type]
+            weighted=weighted,
+            initial_model=initial,
+        )
+
+    return make
+
+
+FAMILIES = (
+    Family("general/common", _general("common"), "enumerate"),
+    Family("general/per-user", _general("per_user"), "enumerate"),
+    Family("general/per-user/weighted", _general("per_user", weighted=True), "enumerate"),
+    Family("general/per-user/initial", _general("per_user", initial=True), "enumerate"),
+    Family("none/per-user", _general("per_user", structure="none"), "enumerate"),
+    Family("backbone/common [DP]", _general("common", structure="backbone"), "dp"),
+    Family("no-loading [Moore-Hodgson]", lambda seed: no_loading_instance(seed, 8 + seed % 30), "moore-hodgson"),
+)
+
+
+def _optimum(inst: Instance, exact: str) -> float:
+    if exact == "moore-hodgson":
+        return float(no_loading_optimum(inst))
+    return solve(inst, exact).objective
+
+
+def quality(count: int) -> bool:
+    """Print the gap table; ``True`` when every gate holds."""
+    print(f"Quality: {count} instances per family, gap = (opt - greedy) / opt")
+    head = (
+        f"{'family':28} {'exact':14} {'mean':>7} {'median':>7} {'p95':>7} {'max':>7} {'optimal':>8}"
+        f" {'<edf':>5} {'<ns-opt':>8} {'s/inst':>7}"
+    )
+    print(head)
+    print("-" * len(head))
+    ok = True
+    all_gaps: list[float] = []
+    for fam in FAMILIES:
+        gaps, worse_edf, worse_ns, runtime = [], 0, 0, 0.0
+        for seed in range(count):
+            inst = fam.make(seed)
+            opt = _optimum(inst, fam.exact)
+            res = solve(inst, "greedy", seed=seed)
+            runtime += res.runtime
+            gaps.append((opt - res.objective) / opt if opt > 0 else 0.0)
+            worse_edf += res.objective < solve(inst, "edf").objective - 1e-9
+            if fam.exact == "enumerate":
+                worse_ns += res.objective < solve(inst, "enumerate", sharing=False).objective - 1e-9
+        g = np.asarray(gaps)
+        all_gaps += gaps
+        rate = float(np.mean(g <= 1e-12))
+        ns = f"{worse_ns:8d}" if fam.exact == "enumerate" else f"{'-':>8}"
+        print(
+            f"{fam.name:28} {fam.exact:14} {g.mean():7.2%} {np.median(g):7.2%} {np.quantile(g, 0.95):7.2%}"
+            f" {g.max():7.2%} {rate:8.1%} {worse_edf:5d} {ns} {runtime / count:7.3f}"
+        )
+        ok &= worse_edf == 0
+        if fam.exact == "moore-hodgson":
+            ok &= g.max() == 0
+    g = np.asarray(all_gaps)
+    print(f"{'all families':28} {'':14} {g.mean():7.2%} {np.median(g):7.2%} {np.quantile(g, 0.95):7.2%} {g.max():7.2%}")
+    gates = g.mean() <= 0.01 and g.max() <= 0.10
+    print(f"gates (mean <= 1%, max <= 10%, never below edf, exact without loading): {'PASS' if ok and gates else 'FAIL'}")
+    return ok and gates
+
+
+def speed(sizes: list[int]) -> bool:
+    """Print the runtime table; ``True`` when every greedy schedule passes the verifier."""
+    print()
+    print("Speed: general sharing, per-user deadlines, weights (50 users per model)")
+    head = (
+        f"{'users':>7} {'models':>6} {'read s':>8} {'edf s':>8} {'greedy s':>9} {'greedy/read':>11}"
+        f" {'edf obj':>9} {'greedy obj':>10} {'verified':>8}"
+    )
+    print(head)
+    print("-" * len(head))
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            models = max(2, n // 50)
+            inst = random_instance(7, n_users=n, n_models=models, structure="general", deadlines="per_user", weighted=True)
+            path = Path(tmp) / f"general-{n}.json"
+            write_instance(inst, path)
+            started = time.perf_counter()
+            inst = read_instance(path)
+            read_s = time.perf_counter() - started
+            base = solve(inst, "edf")
+            res = solve(inst, "greedy", seed=0)
+            report = verify_solution(inst, res.to_dict())
+            ok &= report.ok
+            print(
+                f"{n:7d} {models:6d} {read_s:8.3f} {base.runtime:8.3f} {res.runtime:9.3f} {res.runtime / read_s:11.2f}"
+                f" {base.objective:9.0f} {res.objective:10.0f} {'yes' if report.ok else 'NO':>8}"
+            )
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer instances and sizes (about a minute)")
+    parser.add_argument("--instances", type=int, default=None, help="instances per family (default 100, quick 20)")
+    args = parser.parse_args(argv)
+    count = args.instances or (20 if args.quick else 100)
+    sizes = [100, 1000] if args.quick else [100, 300, 1000, 3000, 10000]
+    good = quality(count)
+    good &= speed(sizes)
+    return 0 if good else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

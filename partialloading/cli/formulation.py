@@ -1,0 +1,71 @@
+"""``partialloading formulation FILE --write model.lp``: write the MILP of an instance.
+
+The file format follows the extension (``.lp`` CPLEX LP, ``.mps`` free MPS); components keep the
+names of ``docs/formulation.md`` (``assign``, ``switch``, ``meet_deadline``, ...) so the file can
+be read, taught, or given to another solver. Times are in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from partialloading.errors import PartialLoadingError
+from partialloading.io import read_instance
+
+FORMATS = {".lp": "CPLEX LP", ".mps": "free MPS"}
+"""File extensions :func:`run` can write, and the format of each."""
+
+
+class FormulationError(PartialLoadingError):
+    """A bad request to the ``formulation`` subcommand (e.g. an unknown file extension)."""
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("formulation", help="write the MILP of an instance to an LP or MPS file")
+    p.add_argument("file", help="instance JSON file")
+    p.add_argument("--write", "-w", required=True, metavar="MODEL.lp|MODEL.mps", help="output file (.lp or .mps)")
+    p.add_argument(
+        "--formulation",
+        default="auto",
+        choices=("auto", "general", "compact"),
+        help="auto: compact when all deadlines are equal, else general (default: auto)",
+    )
+    p.add_argument("--no-sharing", action="store_true", help="loading times without parameter sharing")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    target = Path(args.write)
+    if target.suffix.lower() not in FORMATS:
+        raise FormulationError(
+            f"{args.write}: unknown model file extension {target.suffix or '(none)'!r} (use .lp or .mps)"
+        )
+    if not target.parent.is_dir():
+        raise FormulationError(f"{args.write}: directory {str(target.parent)!r} does not exist")
+    instance = read_instance(args.file)
+    # Pyomo is imported only for this command (it takes a second to import).
+    from partialloading.solvers.milp import build_model
+
+    model = build_model(instance, sharing=not args.no_sharing, formulation=args.formulation)
+    # Write next to the target and rename, so an interrupted write leaves nothing half-written.
+    fd, tmp = tempfile.mkstemp(prefix=".partial_", suffix=target.suffix.lower(), dir=target.parent)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    try:
+        # Pyomo picks the writer from the extension, which the temporary name keeps.
+        model.write(tmp, io_options={"symbolic_solver_labels": True})
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    print(
+        f"{model.name}: {model.nvariables()} variables, {model.nconstraints()} constraints "
+        f"(times in ms) written to {args.write}"
+    )
+    return 0

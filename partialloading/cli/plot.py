@@ -1,0 +1,50 @@
+"""``partialloading plot INSTANCE SOLUTION.json --output gantt.png``: draw a Gantt chart."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from partialloading.errors import SolutionError
+from partialloading.io import read_instance
+from partialloading.solution import Solution
+from partialloading.validation.verify import read_solution
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("plot", help="draw the Gantt chart of a solution file")
+    p.add_argument("file", help="instance JSON file")
+    p.add_argument("solution", help="solution JSON file (as written by `solve --output`)")
+    p.add_argument("--output", "-o", required=True, metavar="GANTT.png", help="image file (.png, .pdf, .svg)")
+    p.add_argument("--dpi", type=int, default=150, help="resolution of raster images (default 150)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    instance = read_instance(args.file)
+    doc = read_solution(args.solution)
+    users = [entry["user"] for entry in doc["schedule"]]
+    unknown = [u for u in users if u not in instance.user_index]
+    if unknown:
+        raise SolutionError(
+            f"{args.solution}: schedule names unknown user {unknown[0]!r} of instance {instance.name!r}"
+        )
+    if len(set(users)) != len(users):
+        raise SolutionError(f"{args.solution}: schedule lists a user twice")
+    solution = Solution.from_user_ids(instance, users, sharing=doc["sharing"])
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from partialloading.plot import plot_gantt
+
+    ax = plot_gantt(solution, subtitle=f"method {doc['method']}, status {doc['status']}")
+    fig = ax.get_figure()
+    assert fig is not None
+    fig.tight_layout()
+    fig.savefig(args.output, dpi=args.dpi)
+    plt.close(fig)
+    print(f"Gantt chart written to {args.output}")
+    return 0

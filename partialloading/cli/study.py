@@ -1,0 +1,224 @@
+"""``partialloading study throughput|gap``: parallel, resumable studies over generated instances.
+
+See ``docs/studies.md`` for the sweep options and the database schema.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from partialloading.study import (
+    EXACT,
+    TRANSFORMS,
+    GapSample,
+    ParamValue,
+    ResultStore,
+    RunSummary,
+    StudyError,
+    Sweep,
+    compare,
+    families,
+    format_table,
+    gap_samples,
+    gap_stats,
+    plot_gaps,
+    plot_throughput,
+    run_sweep,
+    throughput_points,
+    write_csv,
+)
+
+SHARING_MODES = {"both": (True, False), "on": (True,), "off": (False,)}
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "study",
+        help="throughput and optimality-gap studies (parallel, resumable, SQLite)",
+        description="Run a study over generated instances; results go to an SQLite database, one row per solve. "
+        "Rerunning the same command resumes an interrupted study and then only rewrites the CSV and plot.",
+    )
+    kinds = p.add_subparsers(dest="study", required=True, metavar="STUDY")
+
+    t = kinds.add_parser("throughput", help="tasks served against a swept parameter, with and without sharing")
+    t.add_argument("--family", required=True, help="instance family (random-backbone, random-general, zoo-...)")
+    t.add_argument("--param", required=True, help="swept parameter (e.g. tightness, n_users, bandwidth_scale)")
+    t.add_argument("--methods", nargs="+", default=["greedy", "edf"], help="methods (default: greedy edf)")
+    t.add_argument("--sharing", choices=SHARING_MODES, default="both", help="sharing modes (default both)")
+    t.add_argument("--fraction", action="store_true", help="plot the fraction of users served")
+    _common(t, default_seeds=10)
+    t.set_defaults(run=run_throughput)
+
+    g = kinds.add_parser("gap", help="optimality gap of heuristics against the exact optimum")
+    g.add_argument("--family", required=True, nargs="+", help="instance families (one table block per family)")
+    g.add_argument("--param", default="n_users", help="swept parameter (default n_users)")
+    g.add_argument("--methods", nargs="+", default=["greedy", "dp", "edf"], help="methods (default: greedy dp edf)")
+    g.add_argument("--sharing", choices=SHARING_MODES, default="on", help="sharing modes (default on)")
+    _common(g, default_seeds=20)
+    g.set_defaults(run=run_gap)
+
+
+def _common(p: argparse.ArgumentParser, default_seeds: int) -> None:
+    p.add_argument("--values", nargs="+", required=True, type=_value, help="values of the swept parameter")
+    p.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="NAME=VALUE",
+        help=f"fixed generator parameters (any family also takes {', '.join(TRANSFORMS)})",
+    )
+    p.add_argument("--seeds", type=int, default=default_seeds, help=f"instances per value (default {default_seeds})")
+    p.add_argument("--first-seed", type=int, default=0, help="first generator seed (default 0)")
+    p.add_argument("--time-limit", type=float, default=10.0, metavar="SECONDS", help="per solve (default 10)")
+    p.add_argument("--db", default="study.sqlite", help="SQLite results database (default study.sqlite)")
+    p.add_argument("--csv", help="aggregate CSV (default derived from the study)")
+    p.add_argument("--plot", help="plot file, PNG/PDF/SVG (default: the CSV name with .png)")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--retry-errors", action="store_true", help="solve again the tasks stored with status error")
+
+
+def _value(text: str) -> ParamValue:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def _fixed(items: list[str]) -> dict[str, ParamValue]:
+    fixed: dict[str, ParamValue] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise StudyError(f"--set expects NAME=VALUE (got {item!r})")
+        fixed[name] = _value(value)
+    return fixed
+
+
+def _sweep(args: argparse.Namespace, family: str, methods: list[str]) -> Sweep:
+    if args.seeds < 1:
+        raise StudyError(f"--seeds must be at least 1 (got {args.seeds})")
+    if args.workers is not None and args.workers < 1:
+        raise StudyError(f"--workers must be at least 1 (got {args.workers})")
+    if family not in families():
+        raise StudyError(f"unknown family {family!r} (choose from {', '.join(families())})")
+    return Sweep(
+        family=family,
+        parameter=args.param,
+        values=tuple(args.values),
+        methods=tuple(methods),
+        sharing=SHARING_MODES[args.sharing],
+        seeds=tuple(range(args.first_seed, args.first_seed + args.seeds)),
+        time_limit=args.time_limit,
+        fixed=tuple(_fixed(args.set).items()),
+    )
+
+
+def _run(args: argparse.Namespace, sweep: Sweep) -> RunSummary:
+    summary = run_sweep(
+        sweep,
+        args.db,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=not args.no_progress,
+        retry_errors=args.retry_errors,
+    )
+    print(
+        f"{sweep.family}: {summary.tasks} tasks, {summary.solved} solved now, {summary.skipped} already in "
+        f"{args.db}, {len(summary.errors)} failed ({summary.elapsed_s:.1f}s)",
+        file=sys.stderr,
+    )
+    if summary.errors:
+        with ResultStore(args.db) as store:
+            for row in store.rows(summary.errors[:5]):
+                print(f"  failed: {row.key}: {row.message}", file=sys.stderr)
+    return summary
+
+
+def _outputs(args: argparse.Namespace, stem: str) -> tuple[Path, Path]:
+    csv_path = Path(args.csv or f"{stem}.csv")
+    plot_path = Path(args.plot) if args.plot else csv_path.with_suffix(".png")
+    for path in (csv_path, plot_path):
+        if not path.parent.is_dir():
+            raise StudyError(f"directory {path.parent} does not exist")
+    return csv_path, plot_path
+
+
+def run_throughput(args: argparse.Namespace) -> int:
+    sweep = _sweep(args, args.family, args.methods)
+    csv_path, plot_path = _outputs(args, f"throughput-{args.family}-{args.param}")
+    summary = _run(args, sweep)
+    with ResultStore(args.db) as store:
+        rows = store.rows(t.key for t in sweep.tasks())
+    points = throughput_points(sweep, rows)
+    columns = ["value", "method", "sharing", "n", "served_mean", "served_ci95", "fraction_mean", "runtime_mean_s"]
+    print(format_table(points, columns))
+    comparisons = []
+    if len(sweep.sharing) == 2:
+        comparisons += [c for m in sweep.methods for c in compare(sweep, rows, (m, True), (m, False))]
+    if "edf" in sweep.methods and True in sweep.sharing:
+        comparisons += [c for m in sweep.methods if m != "edf" for c in compare(sweep, rows, (m, True), ("edf", True))]
+    if comparisons:
+        print()
+        print(format_table(comparisons, ["value", "variant", "baseline", "n", "diff_mean", "diff_ci95", "gain"]))
+    write_csv(csv_path, points)
+    outputs = [csv_path]
+    if comparisons:
+        gains_path = csv_path.with_name(f"{csv_path.stem}-gains.csv")
+        write_csv(gains_path, comparisons)
+        outputs.append(gains_path)
+
+    def draw(ax: Any) -> None:
+        plot_throughput(points, ax, fraction=args.fraction)
+
+    _save(plot_path, [draw])
+    print(f"wrote {', '.join(map(str, [*outputs, plot_path]))}", file=sys.stderr)
+    return 1 if summary.errors else 0
+
+
+def run_gap(args: argparse.Namespace) -> int:
+    methods = list(dict.fromkeys([EXACT, *args.methods]))
+    sweeps = [_sweep(args, family, methods) for family in dict.fromkeys(args.family)]
+    csv_path, plot_path = _outputs(args, f"gap-{'-'.join(s.family for s in sweeps)}-{args.param}")
+    failed = 0
+    stats = []
+    samples = []
+    for sweep in sweeps:
+        failed += len(_run(args, sweep).errors)
+        with ResultStore(args.db) as store:
+            rows = store.rows(t.key for t in sweep.tasks())
+        stats += gap_stats(sweep, rows)
+        samples.append(gap_samples(sweep, rows))
+    columns = ["family", "value", "method", "sharing", "n", "n_optimal", "mean", "median", "p95", "max"]
+    print(format_table(stats, [*columns, "n_unproven", "n_not_applicable"]))
+    write_csv(csv_path, stats)
+    _save(plot_path, [functools.partial(_draw_gaps, s) for s in samples])
+    print(f"wrote {csv_path}, {plot_path}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _draw_gaps(samples: list[GapSample], ax: Any) -> None:
+    plot_gaps(samples, ax)
+
+
+def _save(path: Path, panels: list[Callable[[Any], Any]]) -> None:
+    """Draw one panel per function side by side and save the figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.4 * len(panels), 4.2), squeeze=False)
+    for ax, draw in zip(axes[0], panels, strict=True):
+        draw(ax)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

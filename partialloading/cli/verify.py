@@ -1,0 +1,28 @@
+"""``partialloading verify FILE SOLUTION.json``: independent check of a solution file."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from partialloading.validation.verify import verify_files
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "verify", help="check a solution file against its instance (exit 0 valid, 1 violations, 2 bad files)"
+    )
+    p.add_argument("file", help="instance JSON file")
+    p.add_argument("solution", help="solution JSON file (as written by `solve --output`)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    report = verify_files(args.file, args.solution)
+    if report.ok:
+        print(f"{args.solution}: valid solution for instance {report.instance!r}")
+        return 0
+    print(f"{args.solution}: {len(report.violations)} violation(s) against instance {report.instance!r}:")
+    for violation in report.violations:
+        print(f"  {violation}")
+    return 1

@@ -1,0 +1,434 @@
+"""Exact CP-SAT model (``method="cpsat"``): optional intervals and a circuit over the requests.
+
+The model (see ``docs/exact_solvers.md`` for the full description)
+
+* ``p_k`` — user ``k`` is admitted; it is the presence literal of an optional interval of length
+  ``c_{m_k}`` (the inference) ending at the integer completion time ``C_k``;
+* a circuit (``AddCircuit``) over a depot node ``0`` and one node per user: the arc ``0 → k``
+  means "``k`` is served first", ``k → k'`` "``k'`` right after ``k``", ``k → 0`` "``k`` is served
+  last", the self-loop ``k → k`` is ``¬p_k`` and the depot self-loop means "nobody is served";
+* ``τ = Σ_k p_k·u_k`` with ``u_k`` the scaled ``a_k/B`` (the upload phase after the
+  decomposition); the first request completes at ``C_k ≥ τ + ℓ(i0, m_k) + c_{m_k}``, the next
+  one at ``C_k' ≥ C_k + ℓ(m_k, m_k') + c_{m_k'}`` (the arc literal carries the loading time as a
+  setup); ``C_k ≤ T_k``. The initial model enters through the depot's outgoing arcs only, and the
+  sharing flag only through the load matrix;
+* maximize ``Σ_k w_k p_k``.
+
+Time scaling and rounding. CP-SAT works in integers. Times are counted in units of
+``δ = max_k T_k / RESOLUTION`` seconds (``RESOLUTION = 10^8``: 10 ns for a 1 s deadline; finer
+units make CP-SAT's presolve unreliable — with ~1e11 units it returned wrong optima in our tests).
+Two roundings of the same model are used:
+
+* the *outer* model rounds durations (``a_k/B``, ``ℓ + c``) down and deadlines up, to
+  ``⌈T_k·(1 + ε)/δ⌉ + 2`` (``ε = evaluate.RELATIVE_TOLERANCE``; the 2 units absorb floating-point
+  error). Every schedule the evaluator accepts (``finish ≤ T_k·(1 + ε)``) is accepted by it, so its
+  optimum and bound are valid upper bounds;
+* the *inner* (conservative) model rounds durations up and deadlines down, to ``⌊T_k/δ⌋``. Every
+  schedule it accepts finishes by ``T_k`` in exact arithmetic: rounding can never turn a late
+  schedule into an accepted one.
+
+The outer model is solved first. Its schedule is returned only if the floating-point evaluator
+(the same rule as :func:`partialloading.solve` and the verifier) accepts it; it is then optimal,
+since it is optimal for a relaxation. Otherwise the instance is a knife-edge one (some schedule
+is within ``(2K + 3)·δ`` of a deadline); the inner model is solved and its schedule returned,
+``optimal`` if its weight reaches the outer bound, else ``feasible`` with that bound (reported in
+``info["knife_edge"]``). A schedule finishing exactly on its deadline is thus admitted, and one
+finishing ``10^-7`` s late never is.
+
+Weights. Integral weights are used as they are. Decimal weights with at most
+:data:`MAX_WEIGHT_DECIMALS` decimals are multiplied by ``10^d`` (exact). Other weights are
+rounded at ``10^MAX_WEIGHT_DECIMALS``; the optimum is then not proven (status ``feasible``) and
+the bound is widened by the rounding error.
+
+Determinism. With one worker (the default) CP-SAT's search is deterministic for a given
+``random_seed``; with several workers the portfolio is not (results may differ between runs).
+A time limit also makes results depend on the machine's speed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from partialloading.errors import SolverError
+from partialloading.evaluate import RELATIVE_TOLERANCE, evaluate, meets
+from partialloading.instance import Instance
+from partialloading.result import Status
+from partialloading.solve import SolverOutput
+
+from . import edf
+
+MAX_WEIGHT_DECIMALS = 6
+"""Weights with at most this many decimals are scaled to integers exactly."""
+
+RESOLUTION = 10**8
+"""Number of integer time units in the largest deadline."""
+
+_OUTER_SLACK = 2
+"""Units added to the outer model's deadlines to absorb floating-point error in the durations."""
+
+
+@dataclass(frozen=True)
+class TimeScale:
+    """Conversion of seconds to CP-SAT's integer time units, rounding one way.
+
+    Attributes
+    ----------
+    unit_s
+        Length ``δ`` of one time unit in seconds.
+    conservative
+        ``True``: durations up, deadlines down (inner model, every accepted schedule is on
+        time); ``False``: durations down, deadlines up (outer model, a relaxation).
+    """
+
+    unit_s: float
+    conservative: bool
+
+    @classmethod
+    def for_instance(cls, instance: Instance, users: Sequence[int], conservative: bool) -> TimeScale:
+        """The unit ``δ = max T_k / RESOLUTION`` over ``users``."""
+        t_max = float(np.max(instance.deadlines[list(users)])) if users else 1.0
+        return cls(t_max / RESOLUTION, conservative)
+
+    def duration(self, seconds: float) -> int:
+        """A duration in units."""
+        units = seconds / self.unit_s
+        return math.ceil(units) if self.conservative else math.floor(units)
+
+    def deadline(self, seconds: float) -> int:
+        """A deadline in units."""
+        if self.conservative:
+            return math.floor(seconds / self.unit_s)
+        return math.ceil(seconds * (1.0 + RELATIVE_TOLERANCE) / self.unit_s) + _OUTER_SLACK
+
+
+@dataclass(frozen=True)
+class WeightScale:
+    """Integer weights for the CP-SAT objective.
+
+    Attributes
+    ----------
+    factor
+        Integer weights are ``round(w_k · factor)``.
+    exact
+        Whether ``w_k · factor`` is integral for every user (the optimum is then exact).
+    """
+
+    factor: int
+    exact: bool
+
+    @classmethod
+    def for_weights(cls, weights: Sequence[float]) -> WeightScale:
+        """The smallest power of ten (up to ``10^MAX_WEIGHT_DECIMALS``) that makes weights integral."""
+        w = np.asarray(weights, dtype=float)
+        for decimals in range(MAX_WEIGHT_DECIMALS + 1):
+            scaled = w * 10**decimals
+            if np.allclose(scaled, np.round(scaled), rtol=1e-12, atol=1e-9):
+                return cls(10**decimals, True)
+        return cls(10**MAX_WEIGHT_DECIMALS, False)
+
+    def scale(self, weight: float) -> int:
+        """Integer weight of ``weight``."""
+        return round(weight * self.factor)
+
+
+def servable_alone(instance: Instance, sharing: bool) -> list[int]:
+    """Users that meet their deadline when served alone.
+
+    A user that misses its deadline alone misses it in every schedule: removing users never
+    delays the others (see :mod:`partialloading.solvers.enumeration`), so it is fixed absent.
+    """
+    first = instance.initial_load(sharing)[instance.user_models]
+    alone = instance.upload_times + first + instance.infer_times[instance.user_models]
+    return [int(k) for k in np.flatnonzero(meets(alone, instance.deadlines))]
+
+
+@dataclass(frozen=True)
+class _Built:
+    model: cp_model.CpModel
+    present: dict[int, cp_model.IntVar]
+    arcs: dict[tuple[int, int], cp_model.IntVar]
+    scale: TimeScale
+    weights: WeightScale
+
+
+def build_model(instance: Instance, sharing: bool, *, conservative: bool, symmetry: bool = True) -> _Built:
+    """Build the CP-SAT model of ``instance`` (users that cannot be served alone are left out).
+
+    Parameters
+    ----------
+    conservative
+        Round towards the inner model (``True``) or the outer one (``False``).
+    symmetry
+        Add the symmetry-breaking and dominance constraints between users of the same model
+        (valid for every optimum; see ``docs/exact_solvers.md``).
+    """
+    users = servable_alone(instance, sharing)
+    scale = TimeScale.for_instance(instance, users, conservative)
+    wscale = WeightScale.for_weights(instance.weights.tolist())
+    loads = instance.load_matrix(sharing)
+    first = instance.initial_load(sharing)
+    infer = instance.infer_times
+    models = instance.user_models
+    model = cp_model.CpModel()
+    model.name = f"partialloading-cpsat-{instance.name}"
+
+    upload = {k: scale.duration(float(instance.upload_times[k])) for k in users}
+    deadline = {k: scale.deadline(float(instance.deadlines[k])) for k in users}
+    infer_u = {k: scale.duration(float(infer[models[k]])) for k in users}
+    present = {k: model.new_bool_var(f"p[{k}]") for k in users}
+    finish = {k: model.new_int_var(0, deadline[k], f"C[{k}]") for k in users}
+    tau = model.new_int_var(0, sum(upload.values()), "tau")
+    model.add(tau == sum(upload[k] * present[k] for k in users))
+
+    intervals = []
+    for k in users:
+        intervals.append(
+            model.new_optional_fixed_size_interval_var(finish[k] - infer_u[k], infer_u[k], present[k], f"infer[{k}]")
+        )
+        # Redundant (implied by the first arc and the chain) but tightens propagation.
+        model.add(finish[k] >= tau + infer_u[k]).only_enforce_if(present[k])
+    model.add_no_overlap(intervals)
+
+    # Circuit: node 0 is the depot, node k + 1 is user k.
+    arcs: dict[tuple[int, int], cp_model.IntVar] = {}
+    circuit: list[tuple[int, int, cp_model.LiteralT]] = []
+    nobody = model.new_bool_var("nobody")
+    circuit.append((0, 0, nobody))
+    # The depot is skipped exactly when nobody is served (else the users could form a circuit of
+    # their own, unattached to the upload phase).
+    model.add_bool_or([nobody, *present.values()])
+    for lit in present.values():
+        model.add_implication(lit, ~nobody)
+    for k in users:
+        node = k + 1
+        circuit.append((node, node, ~present[k]))
+        start = model.new_bool_var(f"first[{k}]")
+        end = model.new_bool_var(f"last[{k}]")
+        arcs[(-1, k)] = start
+        arcs[(k, -1)] = end
+        circuit.append((0, node, start))
+        circuit.append((node, 0, end))
+        step = scale.duration(float(first[models[k]] + infer[models[k]]))
+        model.add(finish[k] >= tau + step).only_enforce_if(start)
+    # Within a model, admitted users can be served by (deadline, index) and a dominated user is
+    # admitted only if its dominator is (exchange arguments in docs/exact_solvers.md).
+    rank = {k: (float(instance.deadlines[k]), k) for k in users}
+    for k in users:
+        for k2 in users:
+            if k == k2:
+                continue
+            same = models[k] == models[k2]
+            if symmetry and same and _dominates(instance, k, k2):
+                model.add_implication(present[k2], present[k])
+            if symmetry and same and rank[k2] < rank[k]:
+                continue  # k2 must come before k: the arc k -> k2 is never used
+            lit = model.new_bool_var(f"x[{k},{k2}]")
+            arcs[(k, k2)] = lit
+            circuit.append((k + 1, k2 + 1, lit))
+            step = scale.duration(float(loads[models[k], models[k2]] + infer[models[k2]]))
+            model.add(finish[k2] >= finish[k] + step).only_enforce_if(lit)
+            if symmetry and same:
+                model.add(finish[k2] >= finish[k] + infer_u[k2]).only_enforce_if(present[k], present[k2])
+    model.add_circuit(circuit)
+    # Redundant: the last request served finishes by its own deadline. With a common deadline this
+    # is the knapsack-like constraint whose LP relaxation gives CP-SAT a useful bound.
+    steps = [
+        scale.duration(float((first[models[j]] if i < 0 else loads[models[i], models[j]]) + infer[models[j]])) * lit
+        for (i, j), lit in arcs.items()
+        if j >= 0
+    ]
+    model.add(tau + sum(steps) <= sum(deadline[k] * arcs[(k, -1)] for k in users))
+    model.maximize(sum(wscale.scale(float(instance.weights[k])) * present[k] for k in users))
+    return _Built(model, present, arcs, scale, wscale)
+
+
+def _dominates(instance: Instance, k: int, k2: int) -> bool:
+    # Same model: k is at least as good as k2 in upload, deadline and weight, ties by index.
+    a, t, w = instance.upload_work, instance.deadlines, instance.weights
+    key = (a[k], -t[k], -w[k])
+    key2 = (a[k2], -t[k2], -w[k2])
+    if not all(x <= y for x, y in zip(key, key2, strict=True)):
+        return False
+    return key != key2 or k < k2
+
+
+def _order(built: _Built, solver: cp_model.CpSolver) -> list[int]:
+    succ = {i: j for (i, j), lit in built.arcs.items() if solver.boolean_value(lit)}
+    order: list[int] = []
+    node = succ.get(-1, -1)
+    while node != -1:
+        order.append(node)
+        node = succ[node]
+    admitted = {k for k, lit in built.present.items() if solver.boolean_value(lit)}
+    if set(order) != admitted or len(order) != len(admitted):
+        raise SolverError("cpsat returned a circuit that does not match the admitted users")
+    return order
+
+
+def solve(
+    instance: Instance,
+    *,
+    sharing: bool,
+    time_limit: float | None,
+    seed: int,
+    workers: int = 1,
+    symmetry: bool = True,
+    hint: bool = True,
+    **options: Any,
+) -> SolverOutput:
+    """Solve with OR-Tools CP-SAT.
+
+    Parameters
+    ----------
+    workers
+        Number of CP-SAT search workers. 1 (default) is deterministic for a given ``seed``;
+        more workers are usually faster but not reproducible.
+    symmetry
+        Add symmetry-breaking and dominance constraints between users of the same model.
+    hint
+        Start the search from the earliest-deadline-first schedule.
+    """
+    if options:
+        raise TypeError(f"cpsat takes only workers, symmetry and hint (got {', '.join(options)})")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1 (got {workers})")
+    started = time.perf_counter()
+    start = edf.solve(instance, sharing=sharing, time_limit=None, seed=seed).order if hint else []
+    if hint and symmetry:
+        start = _canonical(instance, start, sharing)
+    outer = _run(instance, sharing, False, symmetry, start, time_limit, seed, workers)
+    info: dict[str, Any] = {**outer.stats, "knife_edge": False}
+    if outer.code == cp_model.UNKNOWN:
+        return SolverOutput([], Status.TIME_LIMIT, bound=outer.best_bound, info=info)
+    if not outer.order or evaluate(instance, outer.order, sharing).feasible:
+        # Optimal for a relaxation and on time: optimal.
+        return SolverOutput(outer.order, _status(instance, outer), bound=_bound(instance, outer), info=info)
+    # Knife edge: the relaxation's schedule is late by less than the rounding. Solve the inner
+    # model, whose schedules are on time by construction, and keep the outer bound.
+    remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 0.01)
+    inner = _run(instance, sharing, True, symmetry, start, remaining, seed, workers)
+    info = {**inner.stats, "knife_edge": True, "outer": outer.stats}
+    bound = _bound(instance, outer)
+    if inner.code == cp_model.UNKNOWN:
+        return SolverOutput([], Status.TIME_LIMIT, bound=bound, info=info)
+    if inner.order and not evaluate(instance, inner.order, sharing).feasible:
+        # Impossible by the rounding argument; refuse rather than return a late schedule.
+        raise SolverError("cpsat's conservative model returned a schedule that misses a deadline")
+    weight = float(instance.weights[inner.order].sum()) if inner.order else 0.0
+    if _status(instance, inner) == Status.OPTIMAL and weight >= bound - 1e-9 * max(1.0, bound):
+        return SolverOutput(inner.order, Status.OPTIMAL, bound=weight, info=info)
+    return SolverOutput(inner.order, Status.FEASIBLE if inner.order else Status.TIME_LIMIT, bound=bound, info=info)
+
+
+@dataclass(frozen=True)
+class _Run:
+    code: int
+    order: list[int]
+    best_bound: float
+    exact_weights: bool
+    stats: dict[str, Any]
+
+
+def _run(
+    instance: Instance,
+    sharing: bool,
+    conservative: bool,
+    symmetry: bool,
+    start: Sequence[int],
+    time_limit: float | None,
+    seed: int,
+    workers: int,
+) -> _Run:
+    built = build_model(instance, sharing, conservative=conservative, symmetry=symmetry)
+    if start:
+        _add_hint(built, start)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = workers
+    solver.parameters.random_seed = seed
+    if time_limit is not None:
+        solver.parameters.max_time_in_seconds = float(time_limit)
+    code = solver.solve(built.model)
+    stats: dict[str, Any] = {
+        "cp_status": solver.status_name(code),
+        "rounding": "inner" if conservative else "outer",
+        "branches": int(solver.num_branches),
+        "conflicts": int(solver.num_conflicts),
+        "wall_time_s": float(solver.wall_time),
+        "workers": workers,
+        "time_unit_s": built.scale.unit_s,
+        "weight_factor": built.weights.factor,
+        "candidates": len(built.present),
+    }
+    if code in (cp_model.INFEASIBLE, cp_model.MODEL_INVALID):
+        raise SolverError(f"cpsat failed: {solver.status_name(code)} (the empty schedule is always feasible)")
+    # Rounded weights: each differs from w_k·factor by at most 1/2.
+    slack = 0.0 if built.weights.exact else 0.5 * len(built.present)
+    best_bound = (solver.best_objective_bound + slack) / built.weights.factor
+    order = [] if code == cp_model.UNKNOWN else _order(built, solver)
+    return _Run(code, order, best_bound, built.weights.exact, stats)
+
+
+def _status(instance: Instance, run: _Run) -> Status:
+    if run.code == cp_model.OPTIMAL and run.exact_weights:
+        return Status.OPTIMAL
+    return Status.FEASIBLE if run.order else Status.TIME_LIMIT
+
+
+def _bound(instance: Instance, run: _Run) -> float:
+    if _status(instance, run) == Status.OPTIMAL:
+        return float(instance.weights[run.order].sum()) if run.order else 0.0
+    return run.best_bound
+
+
+def _canonical(instance: Instance, order: Sequence[int], sharing: bool) -> list[int]:
+    """``order`` made to satisfy the symmetry breaking: dominated users swapped for their
+    dominators, then each model's users in (deadline, index) order over the same positions.
+
+    Both steps keep the schedule feasible (the exchange arguments of the model), so the result is
+    a valid hint with at least the same weight."""
+    current = list(order)
+    candidates = servable_alone(instance, sharing)
+    models = instance.user_models
+    changed = True
+    while changed:
+        changed = False
+        chosen = set(current)
+        for q, k2 in enumerate(current):
+            better = [
+                k for k in candidates if k not in chosen and models[k] == models[k2] and _dominates(instance, k, k2)
+            ]
+            if better:
+                current[q] = better[0]
+                changed = True
+                break
+    slots: dict[int, list[int]] = {}
+    for q, k in enumerate(current):
+        slots.setdefault(int(models[k]), []).append(q)
+    result = list(current)
+    for positions in slots.values():
+        ranked = sorted((current[q] for q in positions), key=lambda k: (float(instance.deadlines[k]), k))
+        for q, k in zip(positions, ranked, strict=True):
+            result[q] = k
+    if result and not evaluate(instance, result, sharing).feasible:  # pragma: no cover - exchange argument
+        return list(order)
+    return result
+
+
+def _add_hint(built: _Built, order: Sequence[int]) -> None:
+    chosen = [k for k in order if k in built.present]
+    if len(chosen) != len(order):
+        return
+    used = set(zip([-1, *chosen], [*chosen, -1], strict=True))
+    if not all(arc in built.arcs for arc in used):
+        return  # the order violates the symmetry breaking: not worth repairing
+    for k, lit in built.present.items():
+        built.model.add_hint(lit, k in chosen)
+    for arc, lit in built.arcs.items():
+        built.model.add_hint(lit, arc in used)

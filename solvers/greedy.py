@@ -1,0 +1,313 @@
+"""Sharing-aware greedy heuristic with local search for the general problem (``method="greedy"``).
+
+Arbitrary block sharing, per-user deadlines, weights and an initial model. The method has
+three phases (``docs/greedy.md`` states the rules and their complexity):
+
+1. **Candidate sequences.** Priority sequences of all users: earliest deadline first (EDF);
+   EDF over model groups; a nearest-neighbour tour over the loading times ``ℓ`` (the next model
+   is the one cheapest to load among the ``w`` groups with the earliest deadlines); the tour
+   inside deadline buckets (so a model may be visited once per bucket); and cheapest users
+   first.
+2. **Admission.** Each sequence is admitted by one of two rules. *Append with drops*
+   (Moore–Hodgson-like): users are appended in sequence order when everyone stays on time (an
+   O(1) test: admitting ``k`` delays every admitted user by ``a_k/B``, so the running minimum
+   slack must be at least ``a_k/B``); when ``k`` does not fit it is appended anyway and the
+   admitted user with the largest time saved per weight is dropped until everyone is on time —
+   the new set is kept when it is heavier, or as heavy and shorter. Without loading costs and
+   with unit weights this is the Moore–Hodgson rule, hence exact. *Best insertion*: each user
+   is inserted at the feasible position that lengthens the schedule least (all positions are
+   checked in one O(n) numpy pass). The baselines' own schedules are starts too: ``edf`` with
+   sharing, and the schedules without sharing (``edf`` and this greedy run with whole-model
+   loads) — an order feasible without sharing stays feasible with it, since ``ℓ ≤ ℓ_ns``. So
+   the result is never worse than ``edf`` or than greedy without sharing.
+3. **Improvement** (:mod:`partialloading.solvers.local_search`), from the best start, plus
+   seeded randomized restarts on small instances. It never returns worse than its start.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from partialloading.instance import FloatArray, Instance, IntArray
+from partialloading.result import Status
+from partialloading.solve import SolverOutput
+
+from . import edf
+from .local_search import Budget, Problem, better
+from .local_search import improve as local_search
+
+EFFORT_PER_USER = 4000.0
+"""Default local-search effort per user, in evaluated positions (machine-independent)."""
+
+MIN_EFFORT = 1e6
+"""Floor of the default local-search effort (small instances get many restarts)."""
+
+MAX_EFFORT = 6e7
+"""Cap on the default local-search effort (a few seconds of numpy work)."""
+
+INSERTION_MAX_USERS = 4000
+"""Best-insertion constructions (O(K²)) run only up to this many users."""
+
+
+def _tour(p: Problem, groups: IntArray, keys: FloatArray, window: int) -> IntArray:
+    """Nearest-neighbour tour over ``groups`` (model indices) by loading time.
+
+    The next model is the cheapest to load from the current one among the ``window`` remaining
+    groups with the smallest ``keys`` (``window=1``: order by key; large: a pure tour).
+    """
+    remaining = list(np.asarray(groups)[np.lexsort((groups, keys))])
+    out: list[int] = []
+    current: int | None = None
+    while remaining:
+        head = remaining[:window]
+        cost = p.first[head] if current is None else p.loads[current, head]
+        pick = int(np.argmin(cost))
+        current = int(head[pick])
+        out.append(current)
+        remaining.pop(pick)
+    return np.asarray(out, dtype=np.int64)
+
+
+def sequences(p: Problem) -> list[tuple[str, IntArray]]:
+    """Candidate priority sequences of all users (see the module docstring)."""
+    n = p.num_users
+    idx = np.arange(n)
+    deadline = p.limit
+    seqs: list[tuple[str, IntArray]] = [("edf", np.lexsort((idx, p.model, deadline)))]
+    if n == 0:
+        return seqs
+    used = np.unique(p.model)
+    earliest = np.full(p.infer.size, np.inf)
+    np.minimum.at(earliest, p.model, deadline)
+    for window in (1, 3, used.size):
+        tour = _tour(p, used, earliest[used], window)
+        rank = np.empty(p.infer.size, dtype=np.int64)
+        rank[tour] = np.arange(tour.size)
+        seqs.append((f"tour-w{window}", np.lexsort((idx, deadline, rank[p.model]))))
+    distinct = np.unique(deadline).size
+    # Deadline buckets: serve the tour once per bucket of similar deadlines.
+    deadline_rank = np.empty(n, dtype=np.int64)
+    deadline_rank[np.lexsort((idx, deadline))] = idx
+    tour = _tour(p, used, earliest[used], used.size)
+    rank = np.empty(p.infer.size, dtype=np.int64)
+    rank[tour] = np.arange(tour.size)
+    for buckets in (2, 4, 8, 16):
+        if buckets >= distinct:
+            break
+        bucket = deadline_rank * buckets // n
+        seqs.append((f"bucket-{buckets}", np.lexsort((idx, deadline, rank[p.model], bucket))))
+    # Cheapest first: own time plus the group's first load shared among its users, per weight.
+    count = np.bincount(p.model, minlength=p.infer.size)
+    cost = (p.upload + p.infer[p.model] + p.first[p.model] / count[p.model]) / p.weight
+    seqs.append(("cheapest", np.lexsort((idx, deadline, cost))))
+    return seqs
+
+
+def append_admit(p: Problem, seq: IntArray, *, drop: bool = True) -> IntArray:
+    """Admit ``seq`` in order by appending, with the Moore–Hodgson-like drop rule when ``drop``."""
+    model = p.model.tolist()
+    upload = p.upload.tolist()
+    limit = p.limit.tolist()
+    infer = p.infer.tolist()
+    first = p.first.tolist()
+    loads = p.loads
+    order: list[int] = []
+    tau = busy = 0.0
+    min_slack = np.inf
+    last: int | None = None
+    weight = 0.0
+    for k in seq.tolist():
+        m = model[k]
+        delta = upload[k]
+        step = (first[m] if last is None else float(loads[last, m])) + infer[m]
+        finish = tau + delta + busy + step
+        if finish <= limit[k] and min_slack >= delta:
+            order.append(k)
+            tau += delta
+            busy += step
+            min_slack = min(min_slack - delta, limit[k] - finish)
+            last = m
+            weight += float(p.weight[k])
+            continue
+        if not drop or tau + delta + infer[m] > limit[k]:
+            continue  # k cannot be on time even when served first
+        trial = p.drop_until_feasible(np.asarray([*order, k], dtype=np.int64), float(p.weight[k]))
+        if trial is None or trial.size == 0:
+            continue
+        new_weight = float(p.weight[trial].sum())
+        new_finish = p.finish(trial)
+        scale = max(1.0, weight)
+        if new_weight > weight + 1e-12 * scale or (
+            new_weight >= weight - 1e-12 * scale and float(new_finish[-1]) < tau + busy - 1e-12
+        ):
+            order = trial.tolist()
+            weight = new_weight
+            tau = float(p.upload[trial].sum())
+            busy = float(new_finish[-1]) - tau
+            min_slack = float(np.min(p.limit[trial] - new_finish))
+            last = model[order[-1]]
+    return np.asarray(order, dtype=np.int64)
+
+
+def insert_admit(p: Problem, seq: IntArray) -> IntArray:
+    """Admit ``seq`` in order, each user at the feasible position that lengthens the schedule least."""
+    return p.insert_all(seq)
+
+
+def construct(
+    p: Problem, extra: list[tuple[str, IntArray]], out_of_time: Callable[[], bool]
+) -> tuple[IntArray, str, dict[str, float]]:
+    """Best schedule over the candidate sequences and both admission rules, plus ``extra`` starts.
+
+    Returns the order, the name of the start it came from and every start's served weight.
+    """
+    best = np.zeros(0, dtype=np.int64)
+    best_name = "empty"
+    values: dict[str, float] = {}
+
+    def offer(name: str, order: IntArray) -> None:
+        nonlocal best, best_name
+        order = np.asarray(order, dtype=np.int64)
+        assert p.feasible(order), f"start {name} is infeasible"
+        values[name] = p.score(order)[0]
+        if better(p, order, best):
+            best, best_name = order, name
+
+    for name, order in extra:
+        offer(name, order)
+    for name, seq in sequences(p):
+        if out_of_time():
+            break
+        offer(f"{name}/append", append_admit(p, seq))
+        if p.num_users <= INSERTION_MAX_USERS and name in ("edf", "cheapest", "tour-w3") and not out_of_time():
+            offer(f"{name}/insert", insert_admit(p, seq))
+    return best, best_name, values
+
+
+def restarts_for(n_users: int) -> int:
+    """Randomized restarts of the local search by default (many on small instances, none on large)."""
+    return int(min(40, 400 // max(n_users, 1)))
+
+
+def _run(
+    instance: Instance,
+    p: Problem,
+    extra: list[tuple[str, IntArray]],
+    *,
+    improve_: bool,
+    effort: float,
+    restarts: int,
+    rng: np.random.Generator,
+    deadline: float | None,
+) -> tuple[IntArray, dict[str, Any]]:
+    def out_of_time() -> bool:
+        return deadline is not None and time.perf_counter() > deadline
+
+    start, start_name, values = construct(p, extra, out_of_time)
+    info: dict[str, Any] = {"start": start_name, "start_objective": p.score(start)[0], "starts": values}
+    if not improve_:
+        return start, info
+    budget = Budget(effort, deadline)
+    best, stats = local_search(p, start, budget)
+    assert not better(p, start, best), "improvement returned a worse schedule than its start"
+    moves = stats.total()
+    done = 0
+    # Nobody can be served who misses the deadline when served alone: reaching that bound ends
+    # the search (the schedule is then optimal).
+    alone = p.upload + p.first[p.model] + p.infer[p.model] <= p.limit
+    bound = float(p.weight[alone].sum())
+    for _ in range(restarts):
+        if budget.effort <= 0 or out_of_time() or p.score(best)[0] >= bound - 1e-9 * max(bound, 1.0):
+            break
+        # Perturbed EDF: deadlines stretched by random factors, admitted by best insertion.
+        if done % 2:
+            seq = rng.permutation(p.num_users)
+        else:
+            noise = rng.uniform(0.0, 0.5, p.num_users)
+            seq = np.lexsort((rng.permutation(p.num_users), p.limit * (1.0 + noise)))
+        trial, trial_stats = local_search(p, insert_admit(p, seq), budget)
+        moves += trial_stats.total()
+        done += 1
+        if better(p, trial, best):
+            best = trial
+    info.update(
+        {
+            "moves": moves,
+            "restarts": done,
+            "effort_left": max(budget.effort, 0.0),
+            "timed_out": budget.timed_out or out_of_time(),
+        }
+    )
+    return best, info
+
+
+def solve(
+    instance: Instance,
+    *,
+    sharing: bool,
+    time_limit: float | None,
+    seed: int,
+    improve: bool = True,
+    effort: float | None = None,
+    restarts: int | None = None,
+    **options: Any,
+) -> SolverOutput:
+    """Greedy construction and local search.
+
+    Parameters
+    ----------
+    improve
+        Run the improvement phase (default) or return the best constructive schedule.
+    effort
+        Local-search budget in evaluated positions (default ``EFFORT_PER_USER·K`` clipped to ``[MIN_EFFORT, MAX_EFFORT]``).
+        The result depends only on the instance, ``seed`` and this budget — unless ``time_limit``
+        cuts the search first.
+    restarts
+        Randomized restarts of the local search (default :func:`restarts_for`).
+    """
+    if options:
+        raise TypeError(f"greedy takes only improve, effort and restarts (got {', '.join(options)})")
+    started = time.perf_counter()
+    deadline = None if time_limit is None else started + time_limit
+    n = instance.num_users
+    effort = float(np.clip(EFFORT_PER_USER * n, MIN_EFFORT, MAX_EFFORT)) if effort is None else float(effort)
+    restarts = restarts_for(n) if restarts is None else int(restarts)
+    rng = np.random.default_rng(seed)
+    p = Problem.build(instance, sharing)
+    extra: list[tuple[str, IntArray]] = [
+        ("edf", np.asarray(edf.solve(instance, sharing=sharing, time_limit=None, seed=seed).order, dtype=np.int64))
+    ]
+    info: dict[str, Any] = {}
+    if sharing:
+        # Schedules without sharing stay feasible with it (ℓ ≤ ℓ_ns): the no-sharing edf and
+        # greedy schedules are starts, so sharing never does worse than either.
+        extra.append(
+            ("edf-no-sharing", np.asarray(edf.solve(instance, sharing=False, time_limit=None, seed=seed).order))
+        )
+        half = None if deadline is None else started + time_limit / 3  # type: ignore[operator]
+        ns = Problem.build(instance, False)
+        ns_order, ns_info = _run(
+            instance,
+            ns,
+            extra[1:],
+            improve_=improve,
+            effort=effort / 3,
+            restarts=restarts // 3,
+            rng=np.random.default_rng(seed),
+            deadline=half,
+        )
+        extra.append(("greedy-no-sharing", ns_order))
+        info["no_sharing_objective"] = ns.score(ns_order)[0]
+    order, run_info = _run(
+        instance, p, extra, improve_=improve, effort=effort, restarts=restarts, rng=rng, deadline=deadline
+    )
+    info.update(run_info)
+    # Upper bound: the users who meet their deadline when served alone.
+    alone = p.upload + p.first[p.model] + p.infer[p.model] <= p.limit
+    return SolverOutput(
+        order=[int(k) for k in order], status=Status.FEASIBLE, bound=float(p.weight[alone].sum()), info=info
+    )

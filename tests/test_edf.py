@@ -1,0 +1,90 @@
+"""Earliest-deadline-first baseline."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from partialloading.solvers.edf import edf_order
+from partialloading.validation.verify import verify_solution
+
+from partialloading.evaluate import evaluate
+from partialloading.generators import random_instance
+from partialloading.instance import Block, Instance, Model, User
+from partialloading.result import Status
+from partialloading.solve import solve
+
+PROPERTY_SETTINGS = settings(max_examples=60, deadline=None)
+
+instance_strategy = st.builds(
+    random_instance,
+    st.integers(0, 10_000),
+    n_users=st.integers(0, 8),
+    n_models=st.integers(1, 4),
+    structure=st.sampled_from(["backbone", "general", "none"]),
+    deadlines=st.sampled_from(["common", "per_user"]),
+    weighted=st.booleans(),
+    initial_model=st.booleans(),
+)
+
+
+def trap() -> Instance:
+    """EDF admits x (model A, 0.9 s to load) and then neither y nor z (model B, 0.5 s) fits.
+
+    Uploads are negligible (1 bit each) and inference is free, so serving y and z alone
+    finishes at 0.5 s ≤ 1.1 s: the optimum is 2, EDF gets 1.
+    """
+    return Instance(
+        blocks=(Block("a", 0.9e9), Block("b", 0.5e9)),
+        models=(Model("A", ("a",), 0.0), Model("B", ("b",), 0.0)),
+        users=(
+            User("x", "A", 1.0, 1.0, spectral_efficiency=1.0),
+            User("y", "B", 1.0, 1.1, spectral_efficiency=1.0),
+            User("z", "B", 1.0, 1.1, spectral_efficiency=1.0),
+        ),
+        bandwidth_hz=1e9,
+        load_speed_bytes_per_s=1e9,
+        name="trap",
+    )
+
+
+def test_edf_is_not_optimal() -> None:
+    inst = trap()
+    assert solve(inst, "edf").solution.admitted == ("x",)
+    assert solve(inst, "enumerate").objective == 2
+
+
+def test_order_rule() -> None:
+    inst = random_instance(3, n_users=12, n_models=4, deadlines="common")
+    order = edf_order(inst)
+    keys = [(inst.deadlines[k], inst.user_models[k], k) for k in order]
+    assert keys == sorted(keys)
+    assert sorted(order) == list(range(inst.num_users))
+
+
+@PROPERTY_SETTINGS
+@given(instance_strategy, st.booleans())
+def test_incremental_admission_matches_full_evaluation(inst: Instance, sharing: bool) -> None:
+    # EDF's O(1) slack test must admit exactly the users a full re-evaluation would admit.
+    expected: list[int] = []
+    for k in edf_order(inst):
+        if evaluate(inst, [*expected, k], sharing).feasible:
+            expected.append(k)
+    result = solve(inst, "edf", sharing=sharing)
+    assert list(result.solution.order) == expected
+    assert result.status is Status.FEASIBLE and result.bound is None
+
+
+@PROPERTY_SETTINGS
+@given(instance_strategy, st.booleans())
+def test_enumerate_is_at_least_as_good_as_edf(inst: Instance, sharing: bool) -> None:
+    exact = solve(inst, "enumerate", sharing=sharing)
+    baseline = solve(inst, "edf", sharing=sharing)
+    assert exact.objective >= baseline.objective - 1e-9
+    for result in (exact, baseline):
+        report = verify_solution(inst, result.to_dict())
+        assert report.ok, str(report)
+
+
+def test_deterministic() -> None:
+    inst = random_instance(5, n_users=30, n_models=6, structure="general", deadlines="per_user")
+    assert solve(inst, "edf", seed=0).solution.order == solve(inst, "edf", seed=9).solution.order

@@ -1,0 +1,301 @@
+"""Exact methods: the MILP (both formulations), CP-SAT and enumeration agree, and hit known answers.
+
+Known answers come from :mod:`references` (Moore–Hodgson on instances without loading costs,
+the Hamiltonian-path reduction) and from tiny instances solved by hand in the comments.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import highspy
+import networkx as nx
+import numpy as np
+import pytest
+from partialloading.validation.verify import verify_solution_dict
+from references import (
+    hamiltonian_instance,
+    has_hamiltonian_path,
+    moore_hodgson,
+    no_loading_instance,
+    no_loading_optimum,
+)
+
+import partialloading as pl
+from partialloading.cli import main
+from partialloading.errors import MethodNotApplicableError, SolverError
+from partialloading.generators import Deadlines, Structure, random_instance
+from partialloading.instance import Block, Instance, Model, User
+from partialloading.result import Result, Status
+
+HAS_CPSAT = importlib.util.find_spec("partialloading.solvers.cpsat") is not None
+_cpsat = pytest.param(("cpsat", {}), id="cpsat", marks=pytest.mark.skipif(not HAS_CPSAT, reason="no CP-SAT backend"))
+
+MILP_GENERAL = pytest.param(("milp", {"formulation": "general"}), id="milp-general")
+MILP_COMPACT = pytest.param(("milp", {"formulation": "compact"}), id="milp-compact")
+ENUMERATE = pytest.param(("enumerate", {}), id="enumerate")
+
+ANY_DEADLINES = [ENUMERATE, MILP_GENERAL, _cpsat]
+"""Exact methods valid for every instance."""
+COMMON_DEADLINE = [*ANY_DEADLINES, MILP_COMPACT]
+"""Exact methods valid when all users share one deadline."""
+
+MS = 1e-3
+
+
+def run(instance: Instance, method: tuple[str, dict], *, sharing: bool = True, **kwargs: object) -> Result:
+    """Solve and check the solution with the independent verifier."""
+    name, options = method
+    result = pl.solve(instance, name, sharing=sharing, **options, **kwargs)  # type: ignore[arg-type]
+    report = verify_solution_dict(instance, result.to_dict())
+    assert report.ok, str(report)
+    return result
+
+
+def _ms_instance(blocks: dict[str, float], models: dict[str, tuple[list[str], float]], users: list[tuple]) -> Instance:
+    """Instance on a millisecond grid: blocks in MB load at 1 GB/s (1 MB = 1 ms), tiny uploads.
+
+    Every upload is 1 bit at 1 bit/s/Hz over 10 MHz: 1e-7 s, far below the 0.5 ms slack that
+    each hand-made deadline keeps.
+    """
+    return Instance(
+        blocks=tuple(Block(b, mb * 1e6) for b, mb in blocks.items()),
+        models=tuple(Model(m, tuple(bl), c * MS) for m, (bl, c) in models.items()),
+        users=tuple(
+            User(uid, model, data_bits=1.0, deadline_s=t * MS, spectral_efficiency=1.0) for uid, model, t in users
+        ),
+        bandwidth_hz=1e7,
+        load_speed_bytes_per_s=1e9,
+        name="hand",
+    )
+
+
+def backbone_hand_instance() -> Instance:
+    """Two heads on a 40 MB backbone and one unrelated model, common deadline 80.5 ms.
+
+    With sharing: A (50 ms load) serves a1, a2 (5 ms each) by 60 ms, switching to B loads only
+    its 10 MB head: b1 finishes at 75 ms. Adding c1 costs 30 + 5 ms more (110 > 80.5), and
+    starting with C (35 ms) leaves no room for A's 50 ms load plus two users (95). Optimum 3.
+    Without sharing B costs a full 50 ms after A (115), C then A is 95: optimum 2 (a1, a2).
+    """
+    return _ms_instance(
+        {"bb": 40, "hA": 10, "hB": 10, "cc": 30},
+        {"A": (["bb", "hA"], 5), "B": (["bb", "hB"], 5), "C": (["cc"], 5)},
+        [("a1", "A", 80.5), ("a2", "A", 80.5), ("b1", "B", 80.5), ("c1", "C", 80.5)],
+    )
+
+
+def revisit_instance() -> Instance:
+    """The compact counterexample: with per-user deadlines a model must be loaded twice.
+
+    A and B share nothing; each loads in 10 ms. A's requests take 10 ms, B's 1 ms.
+    Order a1, b, a2 (A, B, A again): a1 at 20 ≤ 20.5, b at 31 ≤ 31.5, a2 at 51 ≤ 51.5: all 3.
+    Visiting each model once: A first serves a1, a2 by 30 and b finishes at 41 > 31.5;
+    B first makes a1 finish at 31 > 20.5. So at most 2 users without a revisit.
+    """
+    return _ms_instance(
+        {"blkA": 10, "blkB": 10},
+        {"A": (["blkA"], 10), "B": (["blkB"], 1)},
+        [("a1", "A", 20.5), ("b", "B", 31.5), ("a2", "A", 51.5)],
+    )
+
+
+# ---------------------------------------------------------------------------- hand-solved
+@pytest.mark.parametrize("method", COMMON_DEADLINE)
+@pytest.mark.parametrize(("sharing", "optimum"), [(True, 3), (False, 2)])
+def test_hand_solved_backbone(method: tuple[str, dict], sharing: bool, optimum: int) -> None:
+    result = run(backbone_hand_instance(), method, sharing=sharing)
+    assert result.status == Status.OPTIMAL
+    assert result.objective == optimum
+    assert result.bound == pytest.approx(optimum)
+    if sharing:
+        assert set(result.solution.admitted) == {"a1", "a2", "b1"}
+
+
+@pytest.mark.parametrize("method", ANY_DEADLINES)
+def test_revisit_instance_serves_everyone(method: tuple[str, dict]) -> None:
+    result = run(revisit_instance(), method)
+    assert result.objective == 3
+    models = [result.solution.instance.users[k].model for k in result.solution.order]
+    assert models == ["A", "B", "A"]
+
+
+def test_compact_is_a_restriction_with_per_user_deadlines() -> None:
+    instance = revisit_instance()
+    forced = run(instance, ("milp", {"formulation": "compact"}))
+    exact = run(instance, ("milp", {"formulation": "general"}))
+    assert forced.objective == 2 < exact.objective == 3
+    # Its optimum is not a proof for the instance: neither 'optimal' nor a bound.
+    assert forced.status == Status.FEASIBLE
+    assert forced.bound is None
+    # 'auto' must not fall into the trap.
+    assert run(instance, ("milp", {})).info["formulation"] == "general"
+
+
+# ---------------------------------------------------------------------------- agreement
+def _generated() -> list[pytest.ParameterSet]:
+    cases = []
+    structures: tuple[Structure, ...] = ("backbone", "general", "none")
+    for seed in range(40):
+        structure = structures[seed % 3]
+        deadlines: Deadlines = "common" if seed % 2 == 0 else "per_user"
+        inst = random_instance(
+            seed,
+            n_users=5 + seed % 3,
+            n_models=2 + seed % 3,
+            structure=structure,
+            deadlines=deadlines,
+            weighted=seed % 4 in (1, 2),
+            initial_model=seed % 5 in (0, 3),
+        )
+        sharing = seed % 7 != 6
+        cases.append(pytest.param(inst, sharing, id=f"{inst.name}-{'sh' if sharing else 'ns'}"))
+    return cases
+
+
+@pytest.mark.parametrize(("instance", "sharing"), _generated())
+def test_exact_methods_agree(instance: Instance, sharing: bool) -> None:
+    reference = run(instance, ("enumerate", {}), sharing=sharing)
+    methods = [("milp", {"formulation": "general"}), ("milp", {})]
+    if HAS_CPSAT:
+        methods.append(("cpsat", {}))
+    for method in methods:
+        result = run(instance, method, sharing=sharing)
+        assert result.status == Status.OPTIMAL, method
+        assert result.objective == pytest.approx(reference.objective), method
+        assert result.bound == pytest.approx(reference.objective), method
+
+
+# ---------------------------------------------------------------------------- known answers
+def test_moore_hodgson_matches_brute_force() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n = int(rng.integers(1, 8))
+        p = rng.integers(1, 10, n).tolist()
+        d = (rng.integers(1, 30, n) + 0.5).tolist()
+        best = 0
+        for mask in range(1 << n):
+            jobs = sorted((j for j in range(n) if mask >> j & 1), key=lambda j: d[j])
+            ends = np.cumsum([p[j] for j in jobs])
+            if all(e <= d[j] for e, j in zip(ends, jobs, strict=True)):
+                best = max(best, len(jobs))
+        kept = moore_hodgson(p, d)
+        assert len(kept) == best
+        assert all(e <= d[j] for e, j in zip(np.cumsum([p[j] for j in kept]), kept, strict=True))
+
+
+@pytest.mark.parametrize("method", ANY_DEADLINES)
+@pytest.mark.parametrize("seed", range(4))
+def test_no_loading_cost_is_moore_hodgson(method: tuple[str, dict], seed: int) -> None:
+    instance = no_loading_instance(seed, n_users=8)
+    result = run(instance, method)
+    assert result.status == Status.OPTIMAL
+    assert result.objective == no_loading_optimum(instance)
+
+
+GRAPHS = {
+    "path5": nx.path_graph(5),
+    "star-K13": nx.star_graph(3),
+    "cycle5": nx.cycle_graph(5),
+    "K23": nx.complete_bipartite_graph(2, 3),
+    "two-edges": nx.Graph([(0, 1), (2, 3)]),
+    "spider": nx.Graph([(0, 1), (1, 2), (0, 3), (3, 4), (0, 5), (5, 6)]),
+    "petersen": nx.petersen_graph(),
+}
+KNOWN_HAMILTONIAN = {
+    "path5": True,
+    "star-K13": False,
+    "cycle5": True,
+    "K23": True,
+    "two-edges": False,
+    "spider": False,
+    "petersen": True,
+}
+
+
+def test_hamiltonian_reference_on_known_graphs() -> None:
+    for name, graph in GRAPHS.items():
+        assert has_hamiltonian_path(graph) == KNOWN_HAMILTONIAN[name], name
+
+
+@pytest.mark.parametrize("method", [MILP_COMPACT, MILP_GENERAL, _cpsat])
+@pytest.mark.parametrize("name", list(GRAPHS))
+def test_hamiltonian_reduction(method: tuple[str, dict], name: str) -> None:
+    graph = GRAPHS[name]
+    instance = hamiltonian_instance(graph)
+    result = run(instance, method)
+    assert result.status == Status.OPTIMAL
+    assert (result.objective == graph.number_of_nodes()) == KNOWN_HAMILTONIAN[name]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_hamiltonian_reduction_random_graphs(seed: int) -> None:
+    graph = nx.gnp_random_graph(6, 0.4, seed=seed)
+    result = run(hamiltonian_instance(graph), ("milp", {}))
+    assert (result.objective == 6) == has_hamiltonian_path(graph)
+
+
+# ---------------------------------------------------------------------------- limits, errors
+def test_time_limit_returns_incumbent_and_bound() -> None:
+    instance = random_instance(3, n_users=16, n_models=6, structure="general", deadlines="per_user")
+    result = run(instance, ("milp", {"formulation": "general"}), time_limit=0.2)
+    assert result.status in (Status.FEASIBLE, Status.TIME_LIMIT, Status.OPTIMAL)
+    assert result.bound is not None
+    assert result.bound >= result.objective
+    if result.status == Status.TIME_LIMIT:
+        assert result.objective == 0
+    if result.status == Status.FEASIBLE:
+        assert result.objective > 0
+
+
+def test_deterministic_for_a_seed() -> None:
+    instance = random_instance(11, n_users=7, n_models=3, structure="general", deadlines="per_user")
+    first = pl.solve(instance, "milp", seed=5).solution.order
+    assert pl.solve(instance, "milp", seed=5).solution.order == first
+
+
+def test_nobody_fits() -> None:
+    # Each user needs 10 ms of loading but has a 5 ms deadline: the empty schedule is optimal.
+    instance = _ms_instance({"b": 10}, {"A": (["b"], 1)}, [("u", "A", 5.5), ("v", "A", 5.5)])
+    for formulation in ("auto", "general"):
+        result = run(instance, ("milp", {"formulation": formulation}))
+        assert result.status == Status.OPTIMAL
+        assert result.objective == 0
+
+
+def test_bad_options() -> None:
+    instance = backbone_hand_instance()
+    with pytest.raises(MethodNotApplicableError, match="formulation"):
+        pl.solve(instance, "milp", formulation="timeindexed")
+    with pytest.raises(SolverError, match="not"):
+        pl.solve(instance, "milp", solver="no_such_solver")
+
+
+# ---------------------------------------------------------------------------- LP / MPS files
+@pytest.mark.parametrize("suffix", [".lp", ".mps"])
+@pytest.mark.parametrize("formulation", ["compact", "general"])
+def test_written_model_solves_to_the_same_optimum(tmp_path: Path, suffix: str, formulation: str) -> None:
+    instance = backbone_hand_instance()
+    source = tmp_path / "hand.json"
+    pl.write_instance(instance, source)
+    target = tmp_path / f"model{suffix}"
+    assert main(["formulation", str(source), "--write", str(target), "--formulation", formulation]) == 0
+    text = target.read_text()
+    assert "meet_deadline" in text
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    highs.readModel(str(target))
+    highs.run()
+    assert highs.getInfo().objective_function_value == pytest.approx(3)
+
+
+def test_formulation_cli_rejects_unknown_extension(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "hand.json"
+    source.write_text(json.dumps(pl.instance_to_dict(backbone_hand_instance())))
+    target = tmp_path / "model.txt"
+    assert main(["formulation", str(source), "--write", str(target)]) == 2
+    assert "extension" in capsys.readouterr().err
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == [source]

@@ -1,0 +1,170 @@
+"""The solve API: registry, checks on backends' output, results and solution documents."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from partialloading.validation.verify import verify_solution
+
+from partialloading import instances
+from partialloading.errors import MethodNotApplicableError, PartialLoadingError, SolverError
+from partialloading.generators import random_instance
+from partialloading.instance import Instance
+from partialloading.result import Status
+from partialloading.solve import METHOD_NAMES, METHODS, Method, SolverOutput, solve
+
+
+def method_available(name: str) -> bool:
+    """Whether the backend module of ``name`` exists (solvers are written in parallel)."""
+    module = METHODS[name].target.split(":")[0]
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return False
+        raise
+    return True
+
+
+def needs(name: str) -> None:
+    if not method_available(name):
+        pytest.skip(f"{name} is not available yet")
+
+
+# Backends for the registry tests (referenced as "test_solve:<name>").
+def backend_late(instance: Instance, **_: Any) -> SolverOutput:
+    return SolverOutput(order=list(range(instance.num_users)), status=Status.FEASIBLE)
+
+
+def backend_duplicate(instance: Instance, **_: Any) -> SolverOutput:
+    return SolverOutput(order=[0, 0], status=Status.FEASIBLE)
+
+
+def backend_out_of_range(instance: Instance, **_: Any) -> SolverOutput:
+    return SolverOutput(order=[instance.num_users], status=Status.FEASIBLE)
+
+
+def backend_options(instance: Instance, **kwargs: Any) -> SolverOutput:
+    return SolverOutput(order=[], status=Status.FEASIBLE, info={"kwargs": sorted(kwargs)})
+
+
+@pytest.fixture
+def fake_method(monkeypatch: pytest.MonkeyPatch) -> Any:
+    def register(func: str) -> str:
+        monkeypatch.setitem(METHODS, "fake", Method("fake", f"{__name__}:{func}", False, "test double"))
+        return "fake"
+
+    return register
+
+
+def test_registry_lists_every_method() -> None:
+    assert set(METHODS) == {"enumerate", "milp", "cpsat", "dp", "greedy", "edf"}
+    assert METHOD_NAMES[0] == "auto" and set(METHOD_NAMES[1:]) == set(METHODS)
+
+
+def test_unknown_method() -> None:
+    with pytest.raises(MethodNotApplicableError, match="unknown method 'magic'"):
+        solve(instances.load("tiny"), "magic")
+
+
+@pytest.mark.parametrize("limit", [0.0, -1.0])
+def test_time_limit_must_be_positive(limit: float) -> None:
+    with pytest.raises(MethodNotApplicableError, match="time limit"):
+        solve(instances.load("tiny"), "edf", time_limit=limit)
+
+
+def test_late_schedule_is_refused(fake_method: Any) -> None:
+    # Serving all four tiny users misses the deadline (u4 would finish at 0.56 s > 0.5 s).
+    with pytest.raises(SolverError, match="miss their deadline"):
+        solve(instances.load("tiny"), fake_method("backend_late"))
+
+
+@pytest.mark.parametrize("backend", ["backend_duplicate", "backend_out_of_range"])
+def test_invalid_order_is_refused(fake_method: Any, backend: str) -> None:
+    with pytest.raises(SolverError, match="invalid order"):
+        solve(instances.load("tiny"), fake_method(backend))
+
+
+def test_arguments_reach_the_backend(fake_method: Any) -> None:
+    result = solve(instances.load("tiny"), fake_method("backend_options"), seed=3, time_limit=2.0, extra=1)
+    assert result.info["kwargs"] == ["extra", "seed", "sharing", "time_limit"]
+    assert result.objective == 0 and result.solution.rejected == ("u1", "u2", "u3", "u4")
+
+
+def test_result_and_document(tmp_path: Path) -> None:
+    tiny = instances.load("tiny")
+    result = solve(tiny, "enumerate")
+    assert result.method == "enumerate" and result.runtime >= 0 and result.gap == 0.0
+    doc = result.to_dict()
+    assert doc["format"] == "partialloading/solution" and doc["version"] == 1
+    assert doc["objective"] == 3 and isinstance(doc["objective"], int)
+    assert list(doc["bandwidth_hz"]) == ["u1", "u3", "u2"]
+    assert sum(doc["bandwidth_hz"].values()) == pytest.approx(tiny.bandwidth_hz)
+    assert doc["rejected"] == ["u4"]
+    path = tmp_path / "sol.json"
+    result.write(path)
+    assert json.loads(path.read_text()) == doc == json.loads(result.dumps())
+    heuristic = solve(tiny, "edf")
+    assert heuristic.bound is None and heuristic.gap is None and heuristic.to_dict()["bound"] is None
+
+
+def test_auto_picks_an_applicable_method() -> None:
+    needs("dp")
+    tiny = instances.load("tiny")
+    result = solve(tiny, "auto")
+    assert result.method in METHODS and result.info.get("chosen_by") == "auto"
+    assert result.objective == 3
+    assert verify_solution(tiny, result.to_dict()).ok
+
+
+PROPERTY_INSTANCES = st.builds(
+    random_instance,
+    st.integers(0, 10_000),
+    n_users=st.integers(1, 6),
+    n_models=st.integers(1, 3),
+    structure=st.sampled_from(["backbone", "general", "none"]),
+    deadlines=st.sampled_from(["common", "per_user"]),
+    weighted=st.booleans(),
+    initial_model=st.booleans(),
+)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_passes_the_verifier(method: str) -> None:
+    needs(method)
+
+    @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(PROPERTY_INSTANCES, st.booleans())
+    def check(inst: Instance, sharing: bool) -> None:
+        try:
+            result = solve(inst, method, sharing=sharing, time_limit=10)
+        except MethodNotApplicableError:
+            return  # e.g. dp outside its exact case: refusing is the right answer
+        report = verify_solution(inst, result.to_dict())
+        assert report.ok, str(report)
+        optimum = solve(inst, "enumerate", sharing=sharing).objective
+        assert result.objective <= optimum + 1e-9
+        if result.status is Status.OPTIMAL:
+            assert result.objective == pytest.approx(optimum)
+        if result.bound is not None:
+            assert result.bound >= optimum - 1e-6
+
+    check()
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_is_deterministic(method: str) -> None:
+    needs(method)
+    inst = random_instance(21, n_users=7, n_models=3, structure="general", deadlines="per_user", weighted=True)
+    try:
+        first = solve(inst, method, seed=5, time_limit=20)
+    except PartialLoadingError as exc:
+        pytest.skip(f"{method} does not apply: {exc}")
+    again = solve(inst, method, seed=5, time_limit=20)
+    assert again.solution.order == first.solution.order

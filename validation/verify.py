@@ -1,0 +1,459 @@
+"""Independent verifier of solution documents (spec section 4).
+
+Everything is recomputed from the raw instance data — block sizes and block sets of the
+models, each user's data size and spectral efficiency (``η`` derived from ``snr_db`` here, not
+taken from the data model), weights and deadlines — with plain Python arithmetic. This module
+deliberately imports neither :mod:`partialloading.evaluate`, :mod:`partialloading.solution`,
+:mod:`partialloading.result` nor any solver, and uses none of the instance's cached arrays, so
+that the toolkit's evaluator and this verifier are two implementations checking each other.
+
+Two kinds of failure are kept apart:
+
+* a document that is not a version-1 solution at all (not JSON, missing keys, a string where a
+  number belongs, ...) raises :class:`~partialloading.errors.SolutionError` naming the file and
+  the JSON path (the command line exits with status 2);
+* a well-formed document that breaks a rule of the model (a late finish, too much bandwidth, a
+  user served twice, a wrong objective, ...) yields a :class:`VerificationReport` listing every
+  :class:`Violation` (exit status 1).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from partialloading.errors import SolutionError
+from partialloading.instance import Instance
+from partialloading.io import read_instance
+
+SOLUTION_FORMAT = "partialloading/solution"
+SOLUTION_VERSION = 1
+STATUSES = ("optimal", "feasible", "time_limit")
+"""Status values a solution may carry."""
+
+RELATIVE_TOLERANCE = 1e-9
+"""Relative tolerance of every comparison of recomputed and reported times, of deadlines
+(``finish ≤ deadline·(1 + tol)``), of the bandwidth budget and of the objective. Sums of the
+same terms in another order differ in the last bits; this absorbs that and nothing more."""
+
+ABSOLUTE_TOLERANCE = 1e-12
+"""Absolute slack for comparisons with values that should be zero (seconds, Hz or weight)."""
+
+OPTIMAL_BOUND_TOLERANCE = 1e-6
+"""A solution claimed ``optimal`` may report a bound above its objective by at most this
+relative amount (solvers' own integrality tolerances); more is a contradiction."""
+
+_TOP_KEYS = (
+    "format",
+    "version",
+    "instance",
+    "method",
+    "sharing",
+    "status",
+    "objective",
+    "bound",
+    "runtime_s",
+    "upload_end_s",
+    "schedule",
+    "bandwidth_hz",
+    "rejected",
+)
+# Method-specific statistics may be attached; nothing is checked in them.
+_OPTIONAL_TOP_KEYS = ("info",)
+_ENTRY_KEYS = ("user", "model", "load_s", "start_s", "finish_s", "deadline_s")
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule.
+
+    Attributes
+    ----------
+    where
+        JSON path inside the solution document, e.g. ``"schedule[2].finish_s"``.
+    problem
+        What is wrong, with the reported and the recomputed values.
+    """
+
+    where: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.problem}"
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """Outcome of :func:`verify_solution`.
+
+    Attributes
+    ----------
+    instance
+        Name of the instance checked against.
+    violations
+        Every broken rule found, in document order.
+    """
+
+    instance: str
+    violations: tuple[Violation, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Whether the solution satisfies every rule."""
+        return not self.violations
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"solution for {self.instance!r} is valid"
+        lines = [f"solution for {self.instance!r} has {len(self.violations)} violation(s):"]
+        lines += [f"  {v}" for v in self.violations]
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- structure
+def _malformed(source: str | None, where: str, problem: str) -> SolutionError:
+    parts = [p for p in (source, where) if p]
+    return SolutionError(": ".join([*parts, problem]))
+
+
+def _is_number(value: object) -> bool:
+    # bool is an int subclass, but `true` where a number belongs is malformed.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _check_structure(doc: object, source: str | None) -> None:
+    """Raise :class:`SolutionError` unless ``doc`` has the shape of a version-1 solution."""
+    if not isinstance(doc, Mapping):
+        raise _malformed(source, "", f"a solution must be a JSON object (got {type(doc).__name__})")
+    for key in _TOP_KEYS:
+        if key not in doc:
+            raise _malformed(source, key, "missing key")
+    for key in doc:
+        if key not in _TOP_KEYS and key not in _OPTIONAL_TOP_KEYS:
+            raise _malformed(source, str(key), "unknown key")
+    if doc["format"] != SOLUTION_FORMAT:
+        raise _malformed(source, "format", f"must be {SOLUTION_FORMAT!r} (got {doc['format']!r})")
+    if doc["version"] != SOLUTION_VERSION or isinstance(doc["version"], bool):
+        raise _malformed(
+            source, "version", f"unsupported version {doc['version']!r} (this verifier reads {SOLUTION_VERSION})"
+        )
+    for key in ("instance", "method", "status"):
+        if not isinstance(doc[key], str):
+            raise _malformed(source, key, f"must be a string (got {doc[key]!r})")
+    if not isinstance(doc["sharing"], bool):
+        raise _malformed(source, "sharing", f"must be true or false (got {doc['sharing']!r})")
+    for key in ("objective", "runtime_s", "upload_end_s"):
+        if not _is_number(doc[key]):
+            raise _malformed(source, key, f"must be a finite number (got {doc[key]!r})")
+    if doc["runtime_s"] < 0:
+        raise _malformed(source, "runtime_s", f"must be non-negative (got {doc['runtime_s']!r})")
+    if doc["bound"] is not None and not _is_number(doc["bound"]):
+        raise _malformed(source, "bound", f"must be a finite number or null (got {doc['bound']!r})")
+    if "info" in doc and not isinstance(doc["info"], Mapping):
+        raise _malformed(source, "info", "must be an object")
+    schedule = doc["schedule"]
+    if not isinstance(schedule, list):
+        raise _malformed(source, "schedule", "must be a list")
+    for q, entry in enumerate(schedule):
+        where = f"schedule[{q}]"
+        if not isinstance(entry, Mapping):
+            raise _malformed(source, where, "must be an object")
+        for key in _ENTRY_KEYS:
+            if key not in entry:
+                raise _malformed(source, f"{where}.{key}", "missing key")
+        for key in entry:
+            if key not in _ENTRY_KEYS:
+                raise _malformed(source, f"{where}.{key}", "unknown key")
+        for key in ("user", "model"):
+            if not isinstance(entry[key], str):
+                raise _malformed(source, f"{where}.{key}", f"must be a string (got {entry[key]!r})")
+        for key in ("load_s", "start_s", "finish_s", "deadline_s"):
+            if not _is_number(entry[key]):
+                raise _malformed(source, f"{where}.{key}", f"must be a finite number (got {entry[key]!r})")
+    bandwidth = doc["bandwidth_hz"]
+    if not isinstance(bandwidth, Mapping):
+        raise _malformed(source, "bandwidth_hz", "must be an object mapping user ids to Hz")
+    for user, value in bandwidth.items():
+        if not _is_number(value):
+            raise _malformed(source, f"bandwidth_hz.{user}", f"must be a finite number (got {value!r})")
+    rejected = doc["rejected"]
+    if not isinstance(rejected, list):
+        raise _malformed(source, "rejected", "must be a list of user ids")
+    for pos, user in enumerate(rejected):
+        if not isinstance(user, str):
+            raise _malformed(source, f"rejected[{pos}]", f"must be a user id string (got {user!r})")
+
+
+def parse_solution_text(text: str, source: str | None = None) -> dict[str, Any]:
+    """Parse and structurally check a solution document.
+
+    Raises
+    ------
+    SolutionError
+        The text is not JSON or not shaped like a version-1 solution (message names ``source``
+        and the JSON path).
+    """
+    if not text.strip():
+        raise _malformed(source, "", "the file is empty")
+
+    def reject_constant(name: str) -> float:
+        raise _malformed(source, "", f"non-finite number {name} is not allowed")
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in obj:
+                raise _malformed(source, "", f"duplicate key {key!r} in a JSON object")
+            obj[key] = value
+        return obj
+
+    try:
+        doc = json.loads(text, parse_constant=reject_constant, object_pairs_hook=no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise _malformed(source, "", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise _malformed(source, "", "invalid JSON: nested too deeply") from None
+    _check_structure(doc, source)
+    return dict(doc)
+
+
+def read_solution(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a solution file; every failure to read or parse it is a :class:`SolutionError`."""
+    source = str(path)
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise _malformed(source, "", f"cannot read the file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise _malformed(source, "", "the file is not UTF-8 text") from None
+    return parse_solution_text(text, source)
+
+
+# ---------------------------------------------------------------------------- semantics
+def _close(reported: float, expected: float) -> bool:
+    return math.isclose(reported, expected, rel_tol=RELATIVE_TOLERANCE, abs_tol=ABSOLUTE_TOLERANCE)
+
+
+def _eta(user: Any) -> float:
+    if user.spectral_efficiency is not None:
+        return float(user.spectral_efficiency)
+    return math.log2(1.0 + 10.0 ** (float(user.snr_db) / 10.0))
+
+
+class _Checker:
+    def __init__(self, instance: Instance, doc: Mapping[str, Any]) -> None:
+        self.instance = instance
+        self.doc = doc
+        self.found: list[Violation] = []
+        self.users = {u.id: u for u in instance.users}
+        self.block_size = {b.id: float(b.size_bytes) for b in instance.blocks}
+        self.model_blocks = {m.id: frozenset(m.blocks) for m in instance.models}
+        self.infer = {m.id: float(m.infer_time_s) for m in instance.models}
+        self.speed = float(instance.load_speed_bytes_per_s)
+
+    def add(self, where: str, problem: str) -> None:
+        self.found.append(Violation(where, problem))
+
+    def load_bytes(self, previous: str | None, model: str, sharing: bool) -> float:
+        """Bytes loaded to serve ``model`` when ``previous`` is in GPU memory."""
+        if previous == model:
+            return 0.0
+        needed = self.model_blocks[model]
+        if previous is not None and sharing:
+            needed = needed - self.model_blocks[previous]
+        return sum(self.block_size[b] for b in sorted(needed))
+
+    def run(self) -> None:
+        doc = self.doc
+        if doc["instance"] != self.instance.name:
+            self.add(
+                "instance", f"solution is for instance {doc['instance']!r}, checked against {self.instance.name!r}"
+            )
+        if doc["status"] not in STATUSES:
+            self.add("status", f"unknown status {doc['status']!r} (known: {', '.join(STATUSES)})")
+        admitted = self.check_users()
+        tau = self.check_bandwidth(admitted)
+        self.check_timeline(tau)
+        self.check_objective(admitted)
+
+    def check_users(self) -> list[str]:
+        """Every user appears exactly once, scheduled or rejected; returns the known admitted ids."""
+        seen: dict[str, str] = {}
+        admitted: list[str] = []
+        for q, entry in enumerate(self.doc["schedule"]):
+            uid = entry["user"]
+            where = f"schedule[{q}].user"
+            if uid not in self.users:
+                self.add(where, f"unknown user {uid!r}")
+                continue
+            if uid in seen:
+                self.add(where, f"user {uid!r} appears twice (also {seen[uid]})")
+                continue
+            seen[uid] = f"schedule[{q}]"
+            admitted.append(uid)
+        for pos, uid in enumerate(self.doc["rejected"]):
+            where = f"rejected[{pos}]"
+            if uid not in self.users:
+                self.add(where, f"unknown user {uid!r}")
+            elif uid in seen:
+                self.add(where, f"user {uid!r} appears twice (also {seen[uid]})")
+            else:
+                seen[uid] = where
+        missing = [u.id for u in self.instance.users if u.id not in seen]
+        if missing:
+            shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
+            self.add("rejected", f"{len(missing)} user(s) neither scheduled nor rejected: {shown}")
+        return admitted
+
+    def check_bandwidth(self, admitted: list[str]) -> float:
+        """Bandwidth keys, budget and upload times; returns the recomputed upload end τ."""
+        bandwidth: Mapping[str, float] = self.doc["bandwidth_hz"]
+        for uid in bandwidth:
+            if uid not in self.users:
+                self.add(f"bandwidth_hz.{uid}", f"unknown user {uid!r}")
+            elif uid not in admitted:
+                self.add(f"bandwidth_hz.{uid}", f"user {uid!r} is not scheduled but gets bandwidth")
+        total = 0.0
+        for value in bandwidth.values():
+            total += float(value)
+        budget = float(self.instance.bandwidth_hz)
+        if total > budget * (1.0 + RELATIVE_TOLERANCE):
+            self.add("bandwidth_hz", f"total {total:.9g} Hz exceeds the uplink bandwidth {budget:.9g} Hz")
+        reported_end = float(self.doc["upload_end_s"])
+        tau = 0.0
+        for uid in admitted:
+            where = f"bandwidth_hz.{uid}"
+            if uid not in bandwidth:
+                self.add(where, f"scheduled user {uid!r} gets no bandwidth entry")
+                tau = math.inf
+                continue
+            b = float(bandwidth[uid])
+            if b < 0:
+                self.add(where, f"negative bandwidth {b!r}")
+                tau = math.inf
+                continue
+            user = self.users[uid]
+            work = float(user.data_bits) / _eta(user)
+            if b == 0:
+                self.add(where, f"scheduled user {uid!r} gets zero bandwidth: its upload never ends")
+                tau = math.inf
+                continue
+            upload = work / b
+            tau = max(tau, upload)
+            if upload > reported_end * (1.0 + RELATIVE_TOLERANCE) + ABSOLUTE_TOLERANCE:
+                self.add(where, f"upload takes {upload:.9g} s, after the reported upload_end_s {reported_end:.9g}")
+        if math.isfinite(tau) and not _close(reported_end, tau):
+            self.add("upload_end_s", f"reported {reported_end:.9g} s, but the last upload ends at {tau:.9g} s")
+        return tau
+
+    def check_timeline(self, tau: float) -> None:
+        """Replay the schedule block by block and compare every reported time."""
+        sharing = bool(self.doc["sharing"])
+        # Without a valid upload phase the timeline starts at the reported end, so that the
+        # rest of the schedule is still checked (the upload problem is already reported).
+        now = tau if math.isfinite(tau) else float(self.doc["upload_end_s"])
+        previous = self.instance.initial_model
+        served: set[str] = set()
+        for q, entry in enumerate(self.doc["schedule"]):
+            where = f"schedule[{q}]"
+            uid = entry["user"]
+            if uid not in self.users or uid in served:
+                # Unknown or duplicate (already reported): nothing sensible to replay.
+                continue
+            served.add(uid)
+            user = self.users[uid]
+            if entry["model"] != user.model:
+                self.add(f"{where}.model", f"user {uid!r} requests model {user.model!r}, not {entry['model']!r}")
+            if not _close(float(entry["deadline_s"]), float(user.deadline_s)):
+                self.add(
+                    f"{where}.deadline_s", f"reported {entry['deadline_s']!r}, the instance says {user.deadline_s!r}"
+                )
+            model = user.model
+            load = self.load_bytes(previous, model, sharing) / self.speed
+            start = now
+            finish = start + load + self.infer[model]
+            for key, expected in (("load_s", load), ("start_s", start), ("finish_s", finish)):
+                reported = float(entry[key])
+                if not _close(reported, expected):
+                    self.add(f"{where}.{key}", f"reported {reported:.9g} s, recomputed {expected:.9g} s")
+            deadline = float(user.deadline_s)
+            if finish > deadline * (1.0 + RELATIVE_TOLERANCE):
+                self.add(
+                    f"{where}.finish_s", f"user {uid!r} finishes at {finish:.9g} s, after its deadline {deadline:.9g} s"
+                )
+            now = finish
+            previous = model
+
+    def check_objective(self, admitted: list[str]) -> None:
+        weight = 0.0
+        for uid in admitted:
+            weight += float(self.users[uid].weight)
+        objective = float(self.doc["objective"])
+        if not _close(objective, weight):
+            self.add("objective", f"reported {objective:g}, but the scheduled users weigh {weight:g}")
+        bound = self.doc["bound"]
+        if bound is None:
+            return
+        bound = float(bound)
+        if bound < weight * (1.0 - RELATIVE_TOLERANCE) - ABSOLUTE_TOLERANCE:
+            self.add("bound", f"upper bound {bound:g} is below the value {weight:g} of the schedule")
+        if self.doc["status"] == "optimal" and bound > weight * (1.0 + OPTIMAL_BOUND_TOLERANCE) + ABSOLUTE_TOLERANCE:
+            self.add("bound", f"status 'optimal' but the bound {bound:g} exceeds the value {weight:g} of the schedule")
+
+
+def verify_solution(instance: Instance, doc: Mapping[str, Any], source: str | None = None) -> VerificationReport:
+    """Check a solution document against ``instance``, recomputing everything from scratch.
+
+    Parameters
+    ----------
+    instance
+        The instance the solution claims to solve.
+    doc
+        The parsed solution JSON (spec section 4), e.g. ``json.load(...)`` or
+        ``Result.to_dict()``.
+    source
+        File name used in error messages.
+
+    Returns
+    -------
+    VerificationReport
+        Every violated rule (empty when the solution is valid).
+
+    Raises
+    ------
+    SolutionError
+        ``doc`` is not shaped like a version-1 solution document.
+    """
+    _check_structure(doc, source)
+    checker = _Checker(instance, doc)
+    checker.run()
+    return VerificationReport(instance.name, tuple(checker.found))
+
+
+verify_solution_dict = verify_solution
+"""Alias of :func:`verify_solution` (the name the solver tests import)."""
+
+
+def verify_files(instance_path: str | os.PathLike[str], solution_path: str | os.PathLike[str]) -> VerificationReport:
+    """Read an instance file and a solution file and verify one against the other.
+
+    Raises
+    ------
+    InstanceError
+        The instance file is invalid.
+    SolutionError
+        The solution file is malformed.
+    """
+    instance = read_instance(instance_path)
+    doc = read_solution(solution_path)
+    return verify_solution(instance, doc, str(solution_path))
