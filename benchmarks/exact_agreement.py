@@ -1,86 +1,118 @@
-"""Cross-check of the exact methods on many tiny instances: enumerate, MILP (both formulations), CP-SAT.
+"""Do the exact methods agree? MILP (both formulations), CP-SAT and enumeration on tiny instances.
 
-Instances mix backbone, general and no sharing, common and per-user deadlines, unit and integer
-weights, empty and non-empty initial GPU, and are solved with and without parameter sharing.
-Every method must be proven optimal with the same objective as exhaustive enumeration, and every
-solution must pass the independent verifier. The compact MILP is run only where it is exact
-(common deadline). Exits 0 when all agree, 1 otherwise.
+Every combination of sharing structure (backbone, general, none), deadlines (common, per-user),
+weights (unit, integer 1–5), initial GPU (empty, a random model) and sharing (on, off) —
+48 families — times ``--per-family`` seeds, with 5–7 users over 2–4 models. Each instance is
+solved by ``enumerate``, ``cpsat``, ``milp`` with the general formulation and, where it is exact
+(one common deadline), ``milp`` with the compact formulation. Every result is checked by the
+independent verifier and must be ``optimal``; the optima must be equal. Prints the counts and
+each method's runtimes, and exits 1 on any disagreement, non-optimal status or verifier violation.
 
-Example (the "300 instances" check of issue #3)::
+Run::
 
-    python benchmarks/exact_agreement.py --instances 300
+    /work/venv/bin/python benchmarks/exact_agreement.py                  # 48 × 7 = 336 instances
+    /work/venv/bin/python benchmarks/exact_agreement.py --per-family 1   # quick look
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import itertools
+import statistics
 import sys
 import time
-from typing import Any
 
-from partialloading.validation.verify import verify_solution_dict
+import numpy as np
+from partialloading.validation.verify import verify_solution
+from tqdm import tqdm
 
-import partialloading as pl
-from partialloading.generators import Structure, random_instance
-from partialloading.instance import Instance
+from partialloading.generators import Deadlines, Structure, random_instance
+from partialloading.result import Status
+from partialloading.solve import solve
 
-STRUCTURES: tuple[Structure, ...] = ("backbone", "general", "none")
+TOLERANCE = 1e-6
+"""Absolute tolerance on optima (weights are integers)."""
+
+TIME_LIMIT = 120.0
+"""Per-solve limit; a solve that hits it counts as a failure (it is not ``optimal``)."""
 
 
-def instance_for(index: int, seed: int) -> tuple[Instance, bool]:
-    """The ``index``-th instance of the mix, and whether it is solved with sharing."""
-    s = seed * 100_003 + index
-    inst = random_instance(
-        s,
-        n_users=4 + index % 4,
-        n_models=2 + index % 3,
-        structure=STRUCTURES[index % 3],
-        deadlines="common" if index % 2 == 0 else "per_user",
-        weighted=index % 4 in (1, 2),
-        initial_model=index % 5 in (0, 3),
-    )
-    return inst, index % 7 != 6
+METHODS: dict[str, tuple[str, dict[str, str]]] = {
+    "enumerate": ("enumerate", {}),
+    "cpsat": ("cpsat", {}),
+    "milp-general": ("milp", {"formulation": "general"}),
+    "milp-compact": ("milp", {"formulation": "compact"}),
+}
+"""Compared methods: label → (method, options)."""
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--instances", type=int, default=300, help="number of instances (default 300)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the mix (default 0)")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--per-family", type=int, default=7, help="instances per family (48 families; default 7)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the instance draw (default 0)")
     args = parser.parse_args(argv)
-    methods: list[tuple[str, str, dict[str, Any]]] = [
-        ("milp-general", "milp", {"formulation": "general"}),
-        ("milp-compact", "milp", {"formulation": "compact"}),
-    ]
-    if importlib.util.find_spec("partialloading.solvers.cpsat") is not None:
-        methods.append(("cpsat", "cpsat", {}))
-    else:
-        print("note: cpsat skipped: its backend module is not installed in this checkout", file=sys.stderr)
-    started = time.perf_counter()
-    disagreements = 0
-    runs = 0
-    for index in range(args.instances):
-        inst, sharing = instance_for(index, args.seed)
-        ref = pl.solve(inst, "enumerate", sharing=sharing)
-        for label, method, options in methods:
-            if label == "milp-compact" and len(set(inst.deadlines.tolist())) > 1:
-                continue
-            result = pl.solve(inst, method, sharing=sharing, **options)
-            runs += 1
-            report = verify_solution_dict(inst, result.to_dict())
-            ok = result.status == pl.Status.OPTIMAL and abs(result.objective - ref.objective) < 1e-9 and report.ok
-            if not ok:
-                disagreements += 1
-                print(
-                    f"DISAGREE {inst.name} sharing={sharing} {label}: {result.status} {result.objective:g} "
-                    f"vs enumerate {ref.objective:g}; verifier: {report}"
-                )
-    elapsed = time.perf_counter() - started
-    print(
-        f"{args.instances} instances, {runs} exact runs compared with enumerate "
-        f"({', '.join(label for label, _, _ in methods)}): {disagreements} disagreement(s), {elapsed:.0f}s"
-    )
-    return 0 if disagreements == 0 else 1
+    methods = dict(METHODS)
+    if importlib.util.find_spec("partialloading.solvers.milp") is None:
+        print("milp is not available yet: comparing the other methods", file=sys.stderr)
+        methods = {label: spec for label, spec in methods.items() if spec[0] != "milp"}
+
+    structures: tuple[Structure, ...] = ("backbone", "general", "none")
+    deadline_kinds: tuple[Deadlines, ...] = ("common", "per_user")
+    families = list(itertools.product(structures, deadline_kinds, (False, True), (False, True), (True, False)))
+    rng = np.random.default_rng(args.seed)
+    cases = []
+    for structure, deadlines, weighted, initial, sharing in families:
+        for _ in range(args.per_family):
+            inst = random_instance(
+                int(rng.integers(2**31)),
+                n_users=int(rng.integers(5, 8)),
+                n_models=int(rng.integers(2, 5)),
+                structure=structure,
+                deadlines=deadlines,
+                weighted=weighted,
+                initial_model=initial,
+            )
+            cases.append((inst, sharing))
+
+    runtimes: dict[str, list[float]] = {m: [] for m in methods}
+    agree = 0
+    problems: list[str] = []
+    for inst, sharing in tqdm(cases, file=sys.stderr, desc="instances", unit="inst"):
+        optima = {}
+        common = bool(np.all(inst.deadlines == inst.deadlines[0]))
+        for method, (name, options) in methods.items():
+            if options.get("formulation") == "compact" and not common:
+                continue  # the compact MILP is exact only with one common deadline
+            started = time.perf_counter()
+            result = solve(inst, name, sharing=sharing, time_limit=TIME_LIMIT, seed=0, **options)
+            runtimes[method].append(time.perf_counter() - started)
+            optima[method] = result.objective
+            label = f"{inst.name} sharing={sharing} {method}"
+            if result.status != Status.OPTIMAL:
+                problems.append(f"{label}: status {result.status.value}")
+            report = verify_solution(inst, result.to_dict())
+            if not report.ok:
+                problems.append(f"{label}: {report}")
+        if max(optima.values()) - min(optima.values()) <= TOLERANCE:
+            agree += 1
+        else:
+            shown = ", ".join(f"{m}={v:g}" for m, v in optima.items())
+            problems.append(f"{inst.name} sharing={sharing}: optima differ ({shown})")
+
+    n = len(cases)
+    print(f"exact agreement: {n} instances ({len(families)} families x {args.per_family}), seed {args.seed}")
+    print(f"methods: {', '.join(methods)} (milp-compact on the common-deadline instances only)")
+    print(f"all optima equal: {agree}/{n}; disagreements: {n - agree}; other problems: {len(problems) - (n - agree)}")
+    print(f"{'method':<13} {'runs':>5} {'mean s':>9} {'median s':>9} {'max s':>9} {'total s':>9}")
+    for method, times in runtimes.items():
+        print(
+            f"{method:<13} {len(times):>5} {statistics.fmean(times):>9.4f} {statistics.median(times):>9.4f} "
+            f"{max(times):>9.4f} {sum(times):>9.2f}"
+        )
+    for line in problems:
+        print(f"PROBLEM {line}")
+    return 0 if not problems else 1
 
 
 if __name__ == "__main__":

@@ -26,15 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from partialloading.validation.verify import verify_solution
 
 from partialloading import solve
 from partialloading.generators import random_instance
 from partialloading.instance import Instance
 from partialloading.io import read_instance, write_instance
-from partialloading.validation.verify import verify_solution
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from references import no_loading_instance, no_loading_optimum  # noqa: E402
+from references import no_loading_instance, no_loading_optimum
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,9 @@ def quality(count: int) -> bool:
     g = np.asarray(all_gaps)
     print(f"{'all families':28} {'':14} {g.mean():7.2%} {np.median(g):7.2%} {np.quantile(g, 0.95):7.2%} {g.max():7.2%}")
     gates = g.mean() <= 0.01 and g.max() <= 0.10
-    print(f"gates (mean <= 1%, max <= 10%, never below edf, exact without loading): {'PASS' if ok and gates else 'FAIL'}")
+    print(
+        f"gates (mean <= 1%, max <= 10%, never below edf, exact without loading): {'PASS' if ok and gates else 'FAIL'}"
+    )
     return ok and gates
 
 
@@ -133,7 +135,9 @@ def speed(sizes: list[int]) -> bool:
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             models = max(2, n // 50)
-            inst = random_instance(7, n_users=n, n_models=models, structure="general", deadlines="per_user", weighted=True)
+            inst = random_instance(
+                7, n_users=n, n_models=models, structure="general", deadlines="per_user", weighted=True
+            )
             path = Path(tmp) / f"general-{n}.json"
             write_instance(inst, path)
             started = time.perf_counter()

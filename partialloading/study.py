@@ -389,7 +389,8 @@ class TaskResult:
     solver
         The method that actually ran (``method`` itself, or what :data:`EXACT` resolved to).
     status
-        A :class:`~partialloading.result.Status` value, :data:`NOT_APPLICABLE` or :data:`ERROR`.
+        A :class:`~partialloading.result.Status` value (the schedule passed the independent
+        verifier), :data:`NOT_APPLICABLE` or :data:`ERROR`.
     objective
         Total weight served (tasks served with unit weights); ``None`` unless solved.
     bound
@@ -474,6 +475,12 @@ def _solve_task(instance: Instance, task: Task) -> TaskResult:
         return dataclasses.replace(row, status=NOT_APPLICABLE, message=str(exc))
     except Exception as exc:  # a failing solve is recorded, not fatal: the other tasks go on
         return dataclasses.replace(row, message=f"{type(exc).__name__}: {exc}")
+    # Every stored schedule also passes the independent verifier (a wrong one is an error row).
+    from .validation.verify import verify_solution
+
+    report = verify_solution(instance, result.to_dict())
+    if not report.ok:
+        return dataclasses.replace(row, message=f"verifier: {'; '.join(map(str, report.violations[:3]))}")
     return dataclasses.replace(
         row,
         status=result.status.value,
@@ -1053,13 +1060,14 @@ def _variants(points: Iterable[ThroughputPoint | GapStats]) -> list[tuple[str, b
     return list(dict.fromkeys((p.method, p.sharing) for p in points))
 
 
-_LOG_PARAMETERS = {"bandwidth_scale", "load_speed_scale", "bandwidth_hz", "load_speed_bytes_per_s", "load_speed"}
+_LOG_PARAMETERS = {"bandwidth_scale", "load_speed_scale", "bandwidth_hz", "load_speed_bytes_per_s"}
 
 
 def plot_throughput(points: Sequence[ThroughputPoint], ax: Axes | None = None, *, fraction: bool = False) -> Axes:
     """Tasks served (or the fraction served) against the swept parameter, one line per variant.
 
-    Solid lines schedule with sharing, dashed lines without; bands are 95% confidence intervals.
+    One colour and marker per method; solid lines with filled markers schedule with sharing,
+    dashed lines with hollow markers without; bands are 95% confidence intervals (t-based).
     """
     import matplotlib.pyplot as plt
 
@@ -1075,9 +1083,15 @@ def plot_throughput(points: Sequence[ThroughputPoint], ax: Axes | None = None, *
         ci = np.nan_to_num(np.array([p.fraction_ci95 if fraction else p.served_ci95 for p in pts]))
         color = colors[methods.index(method) % len(colors)]
         ax.plot(
-            xs, ys, "-" if sharing else "--", marker="o" if sharing else "s", color=color, label=label(method, sharing)
+            xs,
+            ys,
+            "-" if sharing else "--",
+            marker="osD^vP"[methods.index(method) % 6],
+            markerfacecolor=color if sharing else "white",
+            color=color,
+            label=label(method, sharing),
         )
-        ax.fill_between(xs, ys - ci, ys + ci, color=color, alpha=0.15, linewidth=0)
+        ax.fill_between(xs, ys - ci, ys + ci, color=color, alpha=0.12, linewidth=0)
     if points:
         first = points[0]
         ax.set_xlabel(first.parameter)
@@ -1098,7 +1112,9 @@ def plot_gaps(samples: Sequence[GapSample], ax: Axes | None = None) -> Axes:
     if ax is None:
         _, ax = plt.subplots(figsize=(6.4, 4.2))
     values = list(dict.fromkeys(s.value for s in samples))
-    variants = list(dict.fromkeys((s.method, s.sharing) for s in samples))
+    # A fixed order (hence colour) per method, whatever the samples happen to contain.
+    rank = {name: i for i, name in enumerate(METHODS)}
+    variants = sorted(dict.fromkeys((s.method, s.sharing) for s in samples), key=lambda v: (rank[v[0]], not v[1]))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     width = 0.8 / max(len(variants), 1)
     for j, (method, sharing) in enumerate(variants):
@@ -1116,6 +1132,7 @@ def plot_gaps(samples: Sequence[GapSample], ax: Axes | None = None) -> Axes:
             widths=0.9 * width,
             patch_artist=True,
             showmeans=True,
+            medianprops={"color": "black"},
             meanprops={"marker": "^", "markerfacecolor": "black", "markeredgecolor": "black"},
         )
         for patch in box["boxes"]:
@@ -1132,12 +1149,15 @@ def plot_gaps(samples: Sequence[GapSample], ax: Axes | None = None) -> Axes:
     return ax
 
 
-def format_table(items: Sequence[Any], columns: Sequence[str] | None = None) -> str:
-    """Fixed-width text table of dataclass instances (floats with 4 significant digits)."""
+def format_table(items: Sequence[Any], columns: Sequence[str] | None = None, *, markdown: bool = False) -> str:
+    """Text table of dataclass instances (floats with 4 significant digits): fixed-width or Markdown."""
     if not items:
         return "(no rows)"
     names = list(columns or [f.name for f in dataclasses.fields(items[0])])
     cells = [[_cell(getattr(item, n)) for n in names] for item in items]
+    if markdown:
+        lines = ["| " + " | ".join(names) + " |", "|" + "|".join("---:" for _ in names) + "|"]
+        return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
     widths = [max(len(n), *(len(c[i]) for c in cells)) for i, n in enumerate(names)]
     lines = ["  ".join(n.rjust(w) for n, w in zip(names, widths, strict=True))]
     lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells]

@@ -91,10 +91,12 @@ class TimeScale:
     conservative: bool
 
     @classmethod
-    def for_instance(cls, instance: Instance, users: Sequence[int], conservative: bool) -> TimeScale:
-        """The unit ``δ = max T_k / RESOLUTION`` over ``users``."""
+    def for_instance(
+        cls, instance: Instance, users: Sequence[int], conservative: bool, resolution: float = RESOLUTION
+    ) -> TimeScale:
+        """The unit ``δ = max T_k / resolution`` over ``users``."""
         t_max = float(np.max(instance.deadlines[list(users)])) if users else 1.0
-        return cls(t_max / RESOLUTION, conservative)
+        return cls(t_max / resolution, conservative)
 
     def duration(self, seconds: float) -> int:
         """A duration in units."""
@@ -158,7 +160,9 @@ class _Built:
     weights: WeightScale
 
 
-def build_model(instance: Instance, sharing: bool, *, conservative: bool, symmetry: bool = True) -> _Built:
+def build_model(
+    instance: Instance, sharing: bool, *, conservative: bool, symmetry: bool = True, resolution: float = RESOLUTION
+) -> _Built:
     """Build the CP-SAT model of ``instance`` (users that cannot be served alone are left out).
 
     Parameters
@@ -168,9 +172,11 @@ def build_model(instance: Instance, sharing: bool, *, conservative: bool, symmet
     symmetry
         Add the symmetry-breaking and dominance constraints between users of the same model
         (valid for every optimum; see ``docs/exact_solvers.md``).
+    resolution
+        Number of time units in the largest deadline.
     """
     users = servable_alone(instance, sharing)
-    scale = TimeScale.for_instance(instance, users, conservative)
+    scale = TimeScale.for_instance(instance, users, conservative, resolution)
     wscale = WeightScale.for_weights(instance.weights.tolist())
     loads = instance.load_matrix(sharing)
     first = instance.initial_load(sharing)
@@ -281,6 +287,7 @@ def solve(
     workers: int = 1,
     symmetry: bool = True,
     hint: bool = True,
+    resolution: float = RESOLUTION,
     **options: Any,
 ) -> SolverOutput:
     """Solve with OR-Tools CP-SAT.
@@ -294,30 +301,35 @@ def solve(
         Add symmetry-breaking and dominance constraints between users of the same model.
     hint
         Start the search from the earliest-deadline-first schedule.
+    resolution
+        Number of integer time units in the largest deadline (default :data:`RESOLUTION`;
+        much finer units make CP-SAT's presolve unreliable, see ``benchmarks/cpsat_resolution.py``).
     """
     if options:
-        raise TypeError(f"cpsat takes only workers, symmetry and hint (got {', '.join(options)})")
+        raise TypeError(f"cpsat takes only workers, symmetry, hint and resolution (got {', '.join(options)})")
     if workers < 1:
         raise ValueError(f"workers must be at least 1 (got {workers})")
+    if not resolution >= 1:
+        raise ValueError(f"resolution must be at least 1 (got {resolution})")
     started = time.perf_counter()
     start = edf.solve(instance, sharing=sharing, time_limit=None, seed=seed).order if hint else []
     if hint and symmetry:
         start = _canonical(instance, start, sharing)
-    outer = _run(instance, sharing, False, symmetry, start, time_limit, seed, workers)
+    outer = _run(instance, sharing, False, symmetry, resolution, start, time_limit, seed, workers)
     info: dict[str, Any] = {**outer.stats, "knife_edge": False}
     if outer.code == cp_model.UNKNOWN:
-        return SolverOutput([], Status.TIME_LIMIT, bound=outer.best_bound, info=info)
+        return _fallback(instance, start, sharing, outer.best_bound, info)
     if not outer.order or evaluate(instance, outer.order, sharing).feasible:
         # Optimal for a relaxation and on time: optimal.
         return SolverOutput(outer.order, _status(instance, outer), bound=_bound(instance, outer), info=info)
     # Knife edge: the relaxation's schedule is late by less than the rounding. Solve the inner
     # model, whose schedules are on time by construction, and keep the outer bound.
     remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 0.01)
-    inner = _run(instance, sharing, True, symmetry, start, remaining, seed, workers)
+    inner = _run(instance, sharing, True, symmetry, resolution, start, remaining, seed, workers)
     info = {**inner.stats, "knife_edge": True, "outer": outer.stats}
     bound = _bound(instance, outer)
     if inner.code == cp_model.UNKNOWN:
-        return SolverOutput([], Status.TIME_LIMIT, bound=bound, info=info)
+        return _fallback(instance, start, sharing, bound, info)
     if inner.order and not evaluate(instance, inner.order, sharing).feasible:
         # Impossible by the rounding argument; refuse rather than return a late schedule.
         raise SolverError("cpsat's conservative model returned a schedule that misses a deadline")
@@ -329,7 +341,7 @@ def solve(
 
 @dataclass(frozen=True)
 class _Run:
-    code: int
+    code: Any
     order: list[int]
     best_bound: float
     exact_weights: bool
@@ -341,12 +353,13 @@ def _run(
     sharing: bool,
     conservative: bool,
     symmetry: bool,
+    resolution: float,
     start: Sequence[int],
     time_limit: float | None,
     seed: int,
     workers: int,
 ) -> _Run:
-    built = build_model(instance, sharing, conservative=conservative, symmetry=symmetry)
+    built = build_model(instance, sharing, conservative=conservative, symmetry=symmetry, resolution=resolution)
     if start:
         _add_hint(built, start)
     solver = cp_model.CpSolver()
@@ -370,9 +383,21 @@ def _run(
         raise SolverError(f"cpsat failed: {solver.status_name(code)} (the empty schedule is always feasible)")
     # Rounded weights: each differs from w_k·factor by at most 1/2.
     slack = 0.0 if built.weights.exact else 0.5 * len(built.present)
-    best_bound = (solver.best_objective_bound + slack) / built.weights.factor
+    if code == cp_model.UNKNOWN:
+        # Stopped before CP-SAT had a bound (e.g. during presolve): the trivial one.
+        best_bound = float(sum(instance.weights[k] for k in built.present))
+    else:
+        best_bound = (solver.best_objective_bound + slack) / built.weights.factor
     order = [] if code == cp_model.UNKNOWN else _order(built, solver)
     return _Run(code, order, best_bound, built.weights.exact, stats)
+
+
+def _fallback(
+    instance: Instance, start: Sequence[int], sharing: bool, bound: float, info: dict[str, Any]
+) -> SolverOutput:
+    # No CP-SAT solution before the time limit: return the (on-time) starting schedule, if any.
+    order = list(start) if start and evaluate(instance, start, sharing).feasible else []
+    return SolverOutput(order, Status.FEASIBLE if order else Status.TIME_LIMIT, bound=bound, info=info)
 
 
 def _status(instance: Instance, run: _Run) -> Status:

@@ -20,9 +20,10 @@ users of the clusters seen so far. A cluster starts from ``D = G + backbone/v`` 
 opened"), folds its models in one at a time (``D ← D ⊕ f_m`` with ``f_m(0) = 0`` and
 ``f_m(j) = head/v + P_m(j)``), and ends with ``G ← min(G, D)``. Each fold is a vectorized
 min-plus convolution over a sliding window; states whose time exceeds ``T`` are dropped (times
-only grow), so every array is at most ``n* + 1`` long, ``n*`` the optimum. The argmins are kept
-(in the smallest integer type) to rebuild the schedule. Work ``O(K·n*) ≤ O(K²)``, memory
-``O(|I|·n*)`` small integers.
+only grow), and so are states that a Lagrangian bound proves cannot reach the weight of a known
+feasible schedule (:class:`_Pruning`), so each stage keeps a narrow window of counts. The
+argmins are kept (in the smallest integer type) to rebuild the schedule. Worst case
+``O(K·n*) ≤ O(K²)`` work, ``n*`` the optimum; memory ``O(|I|·n*)`` small integers.
 
 Integer weights: the same recursion runs over total weight instead of count, each model's
 ``f_m(w)`` coming from a 0/1 knapsack over its users (pseudo-polynomial, refused above
@@ -32,7 +33,6 @@ weights are refused. The time limit and seed are not used: the DP always finishe
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,7 +61,7 @@ _CHUNK_CELLS = 1 << 21
 class _Check:
     reasons: tuple[str, ...]
     too_large: str | None
-    structure: SharingStructure | None
+    structure: SharingStructure
     integer_weights: IntArray | None
 
 
@@ -153,11 +153,11 @@ def _fold(d: FloatArray, f: FloatArray) -> tuple[FloatArray, npt.NDArray[np.unsi
 
 @dataclass(frozen=True)
 class _Costs:
-    """The instance reduced to what the DP needs (times in seconds, indices in DP order)."""
+    """The instance reduced to what the DP needs (times in seconds, instance indices)."""
 
     limit: float  # the common deadline, with the evaluator's relative tolerance
     p: FloatArray  # p_k = a_k/B + c_{m_k}
-    weights: FloatArray  # w_k (1 for unit weights)
+    weights: FloatArray  # w_k (all 1 when the weights are equal: the DP then counts users)
     clusters: tuple[tuple[int, ...], ...]  # models with users, per cluster
     head: FloatArray  # head_i / v per model (0 for the initial model)
     backbone: FloatArray  # backbone_c / v per cluster (0 for the initial model's cluster)
@@ -165,7 +165,7 @@ class _Costs:
     model_of_user: IntArray  # m_k
 
 
-def _costs(instance: Instance, structure: SharingStructure) -> _Costs:
+def _costs(instance: Instance, structure: SharingStructure, weights: IntArray | None) -> _Costs:
     v = float(instance.load_speed_bytes_per_s)
     i0 = instance.initial_model_index
     c0 = None if i0 is None else structure.cluster_of[i0]
@@ -184,7 +184,7 @@ def _costs(instance: Instance, structure: SharingStructure) -> _Costs:
     return _Costs(
         limit=float(instance.deadlines[0]) * (1.0 + RELATIVE_TOLERANCE),
         p=instance.upload_times + instance.infer_times[instance.user_models],
-        weights=instance.weights,
+        weights=np.ones(instance.num_users) if weights is None else weights.astype(float),
         clusters=tuple(clusters),
         head=head,
         backbone=backbone,
@@ -248,10 +248,13 @@ def _lagrangian_schedule(costs: _Costs, lam: float) -> tuple[float, npt.NDArray[
     return time, served, open_model
 
 
-def _pruning(costs: _Costs) -> _Pruning:
+def _pruning(costs: _Costs) -> _Pruning | None:
     """Bisect the smallest ``λ`` whose Lagrangian solution fits: its weight is the target."""
-    ratio = costs.weights / costs.p
+    with np.errstate(divide="ignore"):
+        ratio = costs.weights / costs.p
     lo, hi = 0.0, float(ratio.max()) * (1.0 + 1e-9)
+    if not np.isfinite(hi):
+        return None  # a user with p_k = 0 (no upload, no inference): no useful multiplier
     time, served, open_model = _lagrangian_schedule(costs, lo)
     if time <= costs.limit:
         hi = lo
@@ -466,18 +469,12 @@ def solve(
     if check.too_large:
         raise InstanceTooLargeError(f"dp: {check.too_large} (use --method milp, cpsat or greedy)")
     structure = check.structure
-    assert structure is not None
     info: dict[str, Any] = {"clusters": len(structure.clusters), "weighted": check.integer_weights is not None}
     if instance.num_users == 0:
         return SolverOutput((), Status.OPTIMAL, bound=0.0, info=info)
 
     weights = check.integer_weights
-    costs = _costs(instance, structure)
-    if weights is None:
-        # Equal weights: the recursion counts users (the objective is the count times the weight).
-        costs = dataclasses.replace(costs, weights=np.ones(instance.num_users))
-    else:
-        costs = dataclasses.replace(costs, weights=weights.astype(float))
+    costs = _costs(instance, structure, weights)
     # Users grouped by model, cheapest first (ties: lower index first).
     ranked = np.lexsort((np.arange(instance.num_users), costs.p, instance.user_models))
     bounds = np.searchsorted(instance.user_models[ranked], np.arange(instance.num_models + 1))

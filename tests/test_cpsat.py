@@ -12,7 +12,7 @@ from partialloading.solvers.cpsat import TimeScale, WeightScale, build_model, se
 from partialloading.validation.verify import verify_solution
 
 from partialloading.evaluate import evaluate
-from partialloading.generators import random_instance
+from partialloading.generators import Structure, random_instance
 from partialloading.instance import Block, Instance, Model, User
 from partialloading.result import Status
 from partialloading.solve import solve
@@ -69,7 +69,7 @@ def test_hand_solved(deadline_b: float, sharing: bool, expected: int) -> None:
 
 def _tiny_cases() -> list[tuple[Instance, bool]]:
     cases = []
-    structures = ("backbone", "general", "none")
+    structures: tuple[Structure, ...] = ("backbone", "general", "none")
     for seed in range(40):
         inst = random_instance(
             seed,

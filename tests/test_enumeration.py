@@ -10,7 +10,7 @@ from partialloading.validation.verify import verify_solution
 from partialloading import instances
 from partialloading.errors import InstanceTooLargeError
 from partialloading.evaluate import RELATIVE_TOLERANCE
-from partialloading.generators import random_instance
+from partialloading.generators import Structure, random_instance
 from partialloading.instance import Instance
 from partialloading.result import Status
 from partialloading.solve import solve
@@ -63,7 +63,7 @@ def test_tiny_optimum_by_hand() -> None:
 def generated(count: int) -> list[Instance]:
     """Tiny instances of every kind: structures, deadlines, weights, initial model."""
     out = []
-    structures = ("backbone", "general", "none")
+    structures: tuple[Structure, ...] = ("backbone", "general", "none")
     for seed in range(count):
         out.append(
             random_instance(

@@ -100,7 +100,7 @@ def test_tiny_instance_numbers() -> None:
         (lambda: Block("b", float("nan")), "size_bytes"),
         (lambda: Block("b", True), "size_bytes"),
         (lambda: Model("m", (), 0.0), "blocks"),
-        (lambda: Model("m", "bb", 0.0), "blocks"),
+        (lambda: Model("m", "bb", 0.0), "blocks"),  # type: ignore[arg-type]
         (lambda: Model("m", ("a", "a"), 0.0), "blocks[1]"),
         (lambda: Model("m", ("a",), -1.0), "infer_time_s"),
         (lambda: User("u", "m", 1.0, 1.0), "spectral_efficiency"),

@@ -14,7 +14,9 @@ import highspy
 import networkx as nx
 import numpy as np
 import pytest
+from partialloading.solvers import milp as milp_backend
 from partialloading.validation.verify import verify_solution_dict
+from pyomo.opt import SolverResults, TerminationCondition
 from references import (
     hamiltonian_instance,
     has_hamiltonian_path,
@@ -271,6 +273,21 @@ def test_bad_options() -> None:
         pl.solve(instance, "milp", formulation="timeindexed")
     with pytest.raises(SolverError, match="not"):
         pl.solve(instance, "milp", solver="no_such_solver")
+
+
+@pytest.mark.parametrize(
+    "condition", [TerminationCondition.error, TerminationCondition.infeasible, TerminationCondition.unbounded]
+)
+def test_solver_failure_is_an_error_not_an_answer(monkeypatch: pytest.MonkeyPatch, condition: object) -> None:
+    class BrokenSolver:
+        def solve(self, model: object, **kwargs: object) -> SolverResults:
+            results = SolverResults()
+            results.solver.termination_condition = condition
+            return results
+
+    monkeypatch.setattr(milp_backend, "_solver", lambda name: BrokenSolver())
+    with pytest.raises(SolverError):
+        pl.solve(backbone_hand_instance(), "milp")
 
 
 # ---------------------------------------------------------------------------- LP / MPS files

@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from partialloading import instances
 from partialloading.plot import plot_gantt
@@ -34,7 +35,7 @@ def test_creates_a_figure_and_writes_a_file(tmp_path: Path) -> None:
     solution = Solution.from_user_ids(instances.load("edge20"), ["u01", "u02"], sharing=False)
     ax = plot_gantt(solution, subtitle="by hand")
     fig = ax.get_figure()
-    assert fig is not None
+    assert isinstance(fig, Figure)
     path = tmp_path / "gantt.png"
     fig.savefig(path)
     plt.close(fig)
@@ -48,5 +49,5 @@ def test_empty_schedule() -> None:
         assert "rejected (4)" in ax.get_xlabel()
     finally:
         fig = ax.get_figure()
-        assert fig is not None
+        assert isinstance(fig, Figure)
         plt.close(fig)

@@ -17,6 +17,7 @@ import pytest
 from partialloading import study
 from partialloading.cli import main
 from partialloading.errors import SolverError
+from partialloading.result import Result
 from partialloading.study import (
     EXACT,
     ResultStore,
@@ -164,6 +165,29 @@ def test_failed_solves_are_recorded_and_retried(tmp_path, monkeypatch):
     assert (summary.solved, summary.errors) == (6, ())
 
 
+def test_schedules_failing_the_independent_verifier_are_not_stored_as_solved(tmp_path, monkeypatch):
+    real = study.solve
+
+    class Overstated(Result):
+        def to_dict(self):
+            doc = super().to_dict()
+            doc["objective"] += 1  # claims one more task than the schedule serves
+            return doc
+
+    def overstating(instance, method, **kw):
+        result = real(instance, method, **kw)
+        fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+        return Overstated(**fields) if method == "edf" else result
+
+    monkeypatch.setattr(study, "solve", overstating)
+    db = tmp_path / "s.sqlite"
+    run_sweep(TINY, db, workers=1, progress=False)
+    rows = stored(db)
+    assert {r.status for r in rows if r.method == "edf"} == {study.ERROR}
+    assert all(r.message.startswith("verifier: ") for r in rows if r.method == "edf")
+    assert all(r.solved for r in rows if r.method == "enumerate")
+
+
 def test_dask_cluster_gives_the_same_rows_as_the_local_pool(tmp_path):
     distributed = pytest.importorskip("distributed")
     local = tmp_path / "local.sqlite"
@@ -294,7 +318,8 @@ def test_cli_throughput_writes_csv_gains_and_plot(tmp_path, capsys):
     assert lines[0].startswith("family,parameter,value,method,sharing,n,served_mean,")
     assert len(lines) == 1 + 2 * 2 * 2  # one line per (value, method, sharing)
     gains = (tmp_path / "tp-gains.csv").read_text().splitlines()
-    assert len(gains) == 1 + 2 * 2 + 2  # each method vs itself without sharing, enumerate vs edf
+    # Per value: each method vs itself without sharing, enumerate vs edf with and without sharing.
+    assert len(gains) == 1 + 2 * (2 + 1 + 1)
     assert (tmp_path / "tp.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # The CLI and the API store the same rows.
     assert comparable(stored(tmp_path / "s.sqlite")) == comparable(stored_after(TINY, tmp_path / "api.sqlite"))
@@ -340,3 +365,26 @@ def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, extra, messa
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not db.exists()
+
+
+def test_freeze_depth_family_sets_the_depth_of_sharing():
+    pytest.importorskip("partialloading.scenarios")
+    from partialloading import scenarios
+
+    params = {"n_users": 8, "n_models": 4}
+    drawn = scenarios.generate("zoo-freeze", 3, **params)
+    none = make_instance(study.FREEZE_DEPTH_FAMILY, 3, {**params, "frozen_fraction": 0.0})
+    full = make_instance(study.FREEZE_DEPTH_FAMILY, 3, {**params, "frozen_fraction": 1.0})
+    for inst in (none, full):
+        # Same users, inputs and deadlines as zoo-freeze; only the block structure changes.
+        assert [(u.data_bits, u.deadline_s) for u in inst.users] == [(u.data_bits, u.deadline_s) for u in drawn.users]
+        assert inst.num_models == drawn.num_models
+
+    def shared(inst):
+        return {b for m in inst.models for b in m.blocks if sum(b in n.blocks for n in inst.models) > 1}
+
+    assert shared(none) == set()  # fully fine-tuned copies share nothing
+    heads = {m.blocks[-1] for m in full.models}
+    assert all(set(m.blocks) - heads == shared(full) for m in full.models)  # everything but the heads
+    with pytest.raises(StudyError, match="frozen_fraction"):
+        make_instance(study.FREEZE_DEPTH_FAMILY, 3, {**params, "frozen_fraction": 2})

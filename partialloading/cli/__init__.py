@@ -27,6 +27,7 @@ SUBCOMMANDS = (
     "generate",
     "plot",
     "study",
+    "check",
 )
 """Modules of this package that define a subcommand, in ``--help`` order."""
 

@@ -72,11 +72,6 @@ def run(args: argparse.Namespace) -> int:
             except PartialLoadingError as exc:
                 print(f"{name:<10} {flag:<8} {'n/a':<11} {_short(str(exc))}")
                 continue
-            except ModuleNotFoundError:
-                # TEMPORARY while milp/cpsat/dp/greedy are being written: remove this clause once
-                # every module in METHODS exists (only PartialLoadingError may be caught here).
-                print(f"{name:<10} {flag:<8} {'n/a':<11} not available yet")
-                continue
             bound = "-" if result.bound is None else f"{result.bound:g}"
             served = f"{len(result.solution.order)}/{instance.num_users}"
             verified = "yes" if verify_solution(instance, result.to_dict()).ok else "NO"

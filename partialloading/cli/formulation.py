@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,12 @@ def run(args: argparse.Namespace) -> int:
     from partialloading.solvers.milp import build_model
 
     model = build_model(instance, sharing=not args.no_sharing, formulation=args.formulation)
+    if args.formulation == "compact" and len(set(instance.deadlines.tolist())) > 1:
+        print(
+            "note: with per-user deadlines the compact model only covers schedules that load each model once; "
+            "its optimum may be below the true one (docs/formulation.md, section 7)",
+            file=sys.stderr,
+        )
     # Write next to the target and rename, so an interrupted write leaves nothing half-written.
     fd, tmp = tempfile.mkstemp(prefix=".partial_", suffix=target.suffix.lower(), dir=target.parent)
     os.close(fd)

@@ -37,12 +37,13 @@ def run(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from partialloading.plot import plot_gantt
 
     ax = plot_gantt(solution, subtitle=f"method {doc['method']}, status {doc['status']}")
     fig = ax.get_figure()
-    assert fig is not None
+    assert isinstance(fig, Figure)
     fig.tight_layout()
     fig.savefig(args.output, dpi=args.dpi)
     plt.close(fig)

@@ -81,6 +81,7 @@ def _common(p: argparse.ArgumentParser, default_seeds: int) -> None:
     p.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     p.add_argument("--retry-errors", action="store_true", help="solve again the tasks stored with status error")
 
 
@@ -160,15 +161,24 @@ def run_throughput(args: argparse.Namespace) -> int:
         rows = store.rows(t.key for t in sweep.tasks())
     points = throughput_points(sweep, rows)
     columns = ["value", "method", "sharing", "n", "served_mean", "served_ci95", "fraction_mean", "runtime_mean_s"]
-    print(format_table(points, columns))
+    print(format_table(points, columns, markdown=args.markdown))
     comparisons = []
     if len(sweep.sharing) == 2:
         comparisons += [c for m in sweep.methods for c in compare(sweep, rows, (m, True), (m, False))]
     if "edf" in sweep.methods and True in sweep.sharing:
-        comparisons += [c for m in sweep.methods if m != "edf" for c in compare(sweep, rows, (m, True), ("edf", True))]
+        others = [m for m in sweep.methods if m != "edf"]
+        comparisons += [c for m in others for c in compare(sweep, rows, (m, True), ("edf", True))]
+        if False in sweep.sharing:
+            comparisons += [c for m in others for c in compare(sweep, rows, (m, True), ("edf", False))]
     if comparisons:
         print()
-        print(format_table(comparisons, ["value", "variant", "baseline", "n", "diff_mean", "diff_ci95", "gain"]))
+        print(
+            format_table(
+                comparisons,
+                ["value", "variant", "baseline", "n", "diff_mean", "diff_ci95", "gain"],
+                markdown=args.markdown,
+            )
+        )
     write_csv(csv_path, points)
     outputs = [csv_path]
     if comparisons:
@@ -198,7 +208,7 @@ def run_gap(args: argparse.Namespace) -> int:
         stats += gap_stats(sweep, rows)
         samples.append(gap_samples(sweep, rows))
     columns = ["family", "value", "method", "sharing", "n", "n_optimal", "mean", "median", "p95", "max"]
-    print(format_table(stats, [*columns, "n_unproven", "n_not_applicable"]))
+    print(format_table(stats, [*columns, "n_unproven", "n_not_applicable"], markdown=args.markdown))
     write_csv(csv_path, stats)
     _save(plot_path, [functools.partial(_draw_gaps, s) for s in samples])
     print(f"wrote {csv_path}, {plot_path}", file=sys.stderr)
@@ -216,9 +226,13 @@ def _save(path: Path, panels: list[Callable[[Any], Any]]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.4 * len(panels), 4.2), squeeze=False)
-    for ax, draw in zip(axes[0], panels, strict=True):
+    cols = min(len(panels), 2)
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.4 * cols, 4.2 * rows), squeeze=False)
+    for ax, draw in zip(axes.flat, panels, strict=False):
         draw(ax)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_visible(False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
