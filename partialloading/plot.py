@@ -86,6 +86,8 @@ def plot_gantt(solution_or_result: Solution | Result, ax: Axes | None = None, *,
             va="center",
             fontsize=8,
             color=REUSE_COLOR if loaded == 0 else "black",
+            # Readable where a label crosses a deadline mark.
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.75, "pad": 0.5},
         )
     if n:
         ax.axvline(tl.upload_end, color="grey", linestyle=":", linewidth=1)

@@ -16,7 +16,8 @@ The model (see ``docs/exact_solvers.md`` for the full description)
 
 Time scaling and rounding. CP-SAT works in integers. Times are counted in units of
 ``δ = max_k T_k / RESOLUTION`` seconds (``RESOLUTION = 10^8``: 10 ns for a 1 s deadline; finer
-units make CP-SAT's presolve unreliable — with ~1e11 units it returned wrong optima in our tests).
+units make CP-SAT's presolve unreliable — from ~1e10 units on it returned wrong optima, see
+``benchmarks/cpsat_resolution.py``).
 Two roundings of the same model are used:
 
 * the *outer* model rounds durations (``a_k/B``, ``ℓ + c``) down and deadlines up, to
@@ -32,8 +33,10 @@ The outer model is solved first. Its schedule is returned only if the floating-p
 since it is optimal for a relaxation. Otherwise the instance is a knife-edge one (some schedule
 is within ``(2K + 3)·δ`` of a deadline); the inner model is solved and its schedule returned,
 ``optimal`` if its weight reaches the outer bound, else ``feasible`` with that bound (reported in
-``info["knife_edge"]``). A schedule finishing exactly on its deadline is thus admitted, and one
-finishing ``10^-7`` s late never is.
+``info["knife_edge"]``). A schedule finishing exactly on its deadline is accepted by the outer
+model and by the evaluator, so it is returned unless the outer model picks another schedule of
+the same weight that is late by less than the rounding (then the inner model answers and the
+status says whether optimality is still proven); a schedule late by ``10^-7`` s is never returned.
 
 Weights. Integral weights are used as they are. Decimal weights with at most
 :data:`MAX_WEIGHT_DECIMALS` decimals are multiplied by ``10^d`` (exact). Other weights are
@@ -243,14 +246,16 @@ def build_model(
             if symmetry and same:
                 model.add(finish[k2] >= finish[k] + infer_u[k2]).only_enforce_if(present[k], present[k2])
     model.add_circuit(circuit)
-    # Redundant: the last request served finishes by its own deadline. With a common deadline this
-    # is the knapsack-like constraint whose LP relaxation gives CP-SAT a useful bound.
+    # Redundant: the last request served finishes by the latest deadline. With a common deadline
+    # this is the knapsack-like constraint whose LP relaxation gives CP-SAT a useful bound. (The
+    # tighter right-hand side Σ_k D_k·last_k — the last user's own deadline — put huge
+    # coefficients on literals and made CP-SAT's presolve return wrong optima with fine units.)
     steps = [
         scale.duration(float((first[models[j]] if i < 0 else loads[models[i], models[j]]) + infer[models[j]])) * lit
         for (i, j), lit in arcs.items()
         if j >= 0
     ]
-    model.add(tau + sum(steps) <= sum(deadline[k] * arcs[(k, -1)] for k in users))
+    model.add(tau + sum(steps) <= max(deadline.values(), default=0))
     model.maximize(sum(wscale.scale(float(instance.weights[k])) * present[k] for k in users))
     return _Built(model, present, arcs, scale, wscale)
 
@@ -321,7 +326,7 @@ def solve(
         return _fallback(instance, start, sharing, outer.best_bound, info)
     if not outer.order or evaluate(instance, outer.order, sharing).feasible:
         # Optimal for a relaxation and on time: optimal.
-        return SolverOutput(outer.order, _status(instance, outer), bound=_bound(instance, outer), info=info)
+        return SolverOutput(outer.order, _status(outer), bound=_bound(instance, outer), info=info)
     # Knife edge: the relaxation's schedule is late by less than the rounding. Solve the inner
     # model, whose schedules are on time by construction, and keep the outer bound.
     remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 0.01)
@@ -334,7 +339,7 @@ def solve(
         # Impossible by the rounding argument; refuse rather than return a late schedule.
         raise SolverError("cpsat's conservative model returned a schedule that misses a deadline")
     weight = float(instance.weights[inner.order].sum()) if inner.order else 0.0
-    if _status(instance, inner) == Status.OPTIMAL and weight >= bound - 1e-9 * max(1.0, bound):
+    if _status(inner) == Status.OPTIMAL and weight >= bound - 1e-9 * max(1.0, bound):
         return SolverOutput(inner.order, Status.OPTIMAL, bound=weight, info=info)
     return SolverOutput(inner.order, Status.FEASIBLE if inner.order else Status.TIME_LIMIT, bound=bound, info=info)
 
@@ -400,14 +405,14 @@ def _fallback(
     return SolverOutput(order, Status.FEASIBLE if order else Status.TIME_LIMIT, bound=bound, info=info)
 
 
-def _status(instance: Instance, run: _Run) -> Status:
+def _status(run: _Run) -> Status:
     if run.code == cp_model.OPTIMAL and run.exact_weights:
         return Status.OPTIMAL
     return Status.FEASIBLE if run.order else Status.TIME_LIMIT
 
 
 def _bound(instance: Instance, run: _Run) -> float:
-    if _status(instance, run) == Status.OPTIMAL:
+    if _status(run) == Status.OPTIMAL:
         return float(instance.weights[run.order].sum()) if run.order else 0.0
     return run.best_bound
 

@@ -47,6 +47,10 @@ DROP_EFFORT = 3e5
 """Effort (evaluated positions) of the drop rule per constructive sequence: a trial for every
 user up to about a hundred users, a few dozen trials at 10,000 users."""
 
+EDF_DROP_EFFORT = 3e6
+"""Drop-rule effort of the EDF sequence: a trial for every user up to about 1,000 users, so that
+the Moore–Hodgson argument (exactness without loading costs) covers such instances."""
+
 DROP_OVERHEAD = 2000
 """Fixed effort charged per trial of the drop rule (several numpy passes)."""
 
@@ -231,7 +235,7 @@ def construct(
     for name, seq in sequences(p):
         if out_of_time():
             break
-        offer(f"{name}/append", append_admit(p, seq, drop_effort=DROP_EFFORT))
+        offer(f"{name}/append", append_admit(p, seq, drop_effort=EDF_DROP_EFFORT if name == "edf" else DROP_EFFORT))
         if p.num_users <= INSERTION_MAX_USERS and name in ("edf", "cheapest", "tour-w3") and not out_of_time():
             offer(f"{name}/insert", insert_admit(p, seq))
     return best, best_name, values
@@ -239,7 +243,7 @@ def construct(
 
 def restarts_for(n_users: int) -> int:
     """Randomized restarts of the local search by default (many on small instances, none on large)."""
-    return int(min(40, 400 // max(n_users, 1)))
+    return int(min(30, 300 // max(n_users, 1)))
 
 
 def _run(
@@ -272,13 +276,20 @@ def _run(
     for _ in range(restarts):
         if budget.effort <= 0 or out_of_time() or p.score(best)[0] >= bound - 1e-9 * max(bound, 1.0):
             break
-        # Perturbed EDF: deadlines stretched by random factors, admitted by best insertion.
-        if done % 2:
-            seq = rng.permutation(p.num_users)
-        else:
+        if done % 2 == 0 and best.size:
+            # Ruin and recreate: remove a few random admitted users, insert the users left out
+            # in random order and the removed ones last, then search again.
+            remove = rng.choice(best.size, size=int(rng.integers(1, max(1, best.size // 3) + 1)), replace=False)
+            kept = np.delete(best, remove)
+            out = np.setdiff1d(np.arange(p.num_users), best)
+            seed_order = p.insert_all(np.concatenate((rng.permutation(out), best[remove])), kept)
+        elif done % 4 == 1:
+            # Perturbed EDF: deadlines stretched by random factors, admitted by best insertion.
             noise = rng.uniform(0.0, 0.5, p.num_users)
-            seq = np.lexsort((rng.permutation(p.num_users), p.limit * (1.0 + noise)))
-        trial, trial_stats = local_search(p, insert_admit(p, seq), budget)
+            seed_order = insert_admit(p, np.lexsort((rng.permutation(p.num_users), p.limit * (1.0 + noise))))
+        else:
+            seed_order = insert_admit(p, rng.permutation(p.num_users))
+        trial, trial_stats = local_search(p, seed_order, budget)
         moves += trial_stats.total()
         done += 1
         if better(p, trial, best):

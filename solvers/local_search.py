@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +41,15 @@ RESEQUENCE_MAX_USERS = 200
 """Rebuilding an order by best insertion (O(n²)) is tried up to this many admitted users."""
 
 BoolArray = npt.NDArray[np.bool_]
+
+
+class Gaps(NamedTuple):
+    """Outcome of inserting a segment at each gap of an order (see :meth:`Problem.insertion`)."""
+
+    ok: BoolArray
+    added: FloatArray
+    makespan: FloatArray
+    min_slack: FloatArray
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,11 +120,12 @@ class Problem:
         """Whether every user of ``order`` is on time."""
         return bool(np.all(self.finish(order) <= self.limit[order]))
 
-    def score(self, order: IntArray) -> tuple[float, float]:
-        """``(served weight, −makespan)``: larger is better."""
+    def score(self, order: IntArray) -> tuple[float, float, float]:
+        """``(served weight, −makespan, minimum slack)``: larger is better (see :func:`better`)."""
         if order.size == 0:
-            return 0.0, 0.0
-        return float(self.weight[order].sum()), -float(self.finish(order)[-1])
+            return 0.0, 0.0, np.inf
+        finish = self.finish(order)
+        return float(self.weight[order].sum()), -float(finish[-1]), float(np.min(self.limit[order] - finish))
 
     def savings(self, order: IntArray) -> FloatArray:
         """Makespan saved by removing each user of ``order`` (upload, inference and load change)."""
@@ -175,9 +186,7 @@ class Problem:
             min_slack = float(np.min(self.limit[order] - self.finish(order, tau)))
         return order
 
-    def insertion(
-        self, rest: IntArray, tau: float, segment: IntArray, delta: float
-    ) -> tuple[BoolArray, FloatArray, FloatArray]:
+    def insertion(self, rest: IntArray, tau: float, segment: IntArray, delta: float) -> Gaps:
         """Every position at which ``segment`` can be inserted into ``rest``.
 
         Parameters
@@ -193,9 +202,10 @@ class Problem:
 
         Returns
         -------
-        ok, added, makespan
+        Gaps
             For each gap ``g = 0 … len(rest)`` (insert before ``rest[g]``): feasibility, the
-            processing time added in front of ``rest[g:]`` and the resulting makespan.
+            processing time added in front of ``rest[g:]``, the resulting makespan and minimum
+            slack.
         """
         n = rest.size
         seg_models = self.model[segment]
@@ -231,17 +241,27 @@ class Problem:
             starts = np.full(1, tau)
             end = tau
         added = into + seg_total + change
-        ok = (before >= delta) & (after >= delta + added) & (starts + delta + into <= seg_ready)
-        return ok, added, end + delta + added
+        seg_slack = seg_ready - (starts + delta + into)
+        ok = (before >= delta) & (after >= delta + added) & (seg_slack >= 0)
+        min_slack = np.minimum(np.minimum(before - delta, after - delta - added), seg_slack)
+        return Gaps(ok, added, end + delta + added, min_slack)
 
-    def best_insertion(self, rest: IntArray, tau: float, segment: IntArray, delta: float) -> tuple[int, float] | None:
-        """The feasible gap with the smallest makespan (ties: earliest), with that makespan."""
-        ok, _, makespan = self.insertion(rest, tau, segment, delta)
-        if not ok.any():
+    def best_insertion(
+        self, rest: IntArray, tau: float, segment: IntArray, delta: float
+    ) -> tuple[int, float, float] | None:
+        """The feasible gap with the smallest makespan, then the largest minimum slack (ties:
+        earliest), with that makespan and slack; ``None`` when no gap is feasible."""
+        gaps = self.insertion(rest, tau, segment, delta)
+        if not gaps.ok.any():
             return None
-        cost = np.where(ok, makespan, np.inf)
-        g = int(np.argmin(cost))
-        return g, float(cost[g])
+        cost = np.where(gaps.ok, gaps.makespan, np.inf)
+        near = gaps.ok & (cost <= cost.min() + EPS)
+        g = int(np.argmax(np.where(near, gaps.min_slack, -np.inf)))
+        return g, float(cost[g]), float(gaps.min_slack[g])
+
+    def min_slack(self, order: IntArray) -> float:
+        """Smallest ``limit − finish`` over ``order`` (``inf`` when empty)."""
+        return float(np.min(self.limit[order] - self.finish(order))) if order.size else np.inf
 
 
 def visits(problem: Problem, order: IntArray) -> IntArray:
@@ -296,11 +316,25 @@ class Stats:
         return self.inserted + self.forced + self.ejected + self.relocated
 
 
-def better(p: Problem, a: IntArray, b: IntArray) -> bool:
-    """Whether order ``a`` scores strictly better than order ``b`` (weight first, then makespan)."""
-    sa, sb = p.score(a), p.score(b)
+def better_score(sa: tuple[float, float, float], sb: tuple[float, float, float]) -> bool:
+    """Whether score ``sa`` is strictly better than ``sb``: more weight; as much weight and a
+    shorter makespan; or as much weight, the same makespan and a larger minimum slack (room to
+    admit more users). Ties within tolerances are not improvements."""
     tol = 1e-12 * max(1.0, abs(sb[0]))
-    return sa[0] > sb[0] + tol or (sa[0] >= sb[0] - tol and sa[1] > sb[1] + EPS)
+    if sa[0] > sb[0] + tol:
+        return True
+    if sa[0] < sb[0] - tol:
+        return False
+    if sa[1] > sb[1] + EPS:
+        return True
+    if sa[1] < sb[1] - EPS:
+        return False
+    return sa[2] > sb[2] + EPS
+
+
+def better(p: Problem, a: IntArray, b: IntArray) -> bool:
+    """Whether order ``a`` scores strictly better than order ``b`` (see :func:`better_score`)."""
+    return better_score(p.score(a), p.score(b))
 
 
 class LocalSearch:
@@ -368,10 +402,9 @@ class LocalSearch:
                 best = p.best_insertion(rest, tau - float(p.upload[order[j]]), np.array([k]), delta)
                 if best is None:
                     continue
-                g, makespan = best
+                g, makespan, slack = best
                 value = current[0] - float(p.weight[order[j]]) + wk
-                tol = 1e-12 * max(1.0, current[0])
-                if value > current[0] + tol or (value >= current[0] - tol and -makespan > current[1] + EPS):
+                if better_score((value, -makespan, slack), current):
                     order = np.concatenate((rest[:g], [k], rest[g:]))
                     self.stats.ejected += 1
                     changed = True
@@ -402,7 +435,7 @@ class LocalSearch:
                 self.stats.forced += 1
                 changed = True
                 continue
-            _, added, _ = p.insertion(order, tau, np.array([k]), float(p.upload[k]))
+            added = p.insertion(order, tau, np.array([k]), float(p.upload[k])).added
             gaps = {int(np.searchsorted(p.limit[order], p.limit[k], side="right")), int(np.argmin(added))}
             for g in sorted(gaps):
                 trial = p.drop_until_feasible(np.concatenate((order[:g], [k], order[g:])))
@@ -453,14 +486,14 @@ class LocalSearch:
             pos = s + 1
             if not self.budget.spend(order.size + OVERHEAD):
                 break
-            current = -float(p.finish(order, tau)[-1])
+            current = p.score(order)
             segment = order[s:e]
             rest = np.concatenate((order[:s], order[e:]))
             best = p.best_insertion(rest, tau, segment, 0.0)
             if best is None:
                 continue
-            g, makespan = best
-            if -makespan > current + EPS:
+            g, makespan, slack = best
+            if better_score((current[0], -makespan, slack), current):
                 order = np.concatenate((rest[:g], segment, rest[g:]))
                 self.stats.relocated += 1
                 changed = True
@@ -488,7 +521,7 @@ class LocalSearch:
                     break
             if not changed or self.budget.effort < 0 or self.budget.timed_out:
                 break
-        assert self.p.score(order) >= start, "the local search never returns a worse schedule"
+        assert not better_score(start, self.p.score(order)), "the local search never returns a worse schedule"
         return order
 
     # --------------------------------------------------------------------- helpers

@@ -109,10 +109,21 @@ def _solver(name: str) -> Any:
     return opt
 
 
+def _node_count(opt: Any) -> int | None:
+    # Pyomo's legacy results drop HiGHS's node count; its HiGHS interfaces keep the highspy
+    # object, which has it. Other solvers: unknown.
+    highs = getattr(opt, "_solver_model", None)
+    try:
+        nodes = int(highs.getInfo().mip_node_count)  # type: ignore[union-attr]
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return nodes if nodes >= 0 else None
+
+
 def _run(
     m: pyo.ConcreteModel, name: str, time_limit: float | None, seed: int, extra: dict[str, Any]
-) -> tuple[SolverResults, bool, bool]:
-    """Solve ``m``; returns (results, has_solution, proven_optimal) with the solution loaded."""
+) -> tuple[SolverResults, bool, bool, int | None]:
+    """Solve ``m``; returns (results, has_solution, proven_optimal, nodes) with the solution loaded."""
     opt = _solver(name)
     kwargs: dict[str, Any] = {"load_solutions": False}
     if time_limit is not None:
@@ -144,7 +155,7 @@ def _run(
             logger.setLevel(level)
     elif _INCUMBENT[condition]:
         raise SolverError(f"MIP solver {name!r} reported optimality without a solution")
-    return results, has_solution, _INCUMBENT[condition]
+    return results, has_solution, _INCUMBENT[condition], _node_count(opt)
 
 
 def _dual_bound(results: SolverResults, integral: bool, fallback: float) -> float:
@@ -195,11 +206,20 @@ def solve(
     integral = bool(np.all(weights == np.round(weights)))
     info: dict[str, Any] = {"formulation": chosen, "solver": solver, "candidates": data.n_users}
     if data.n_users == 0:
-        return SolverOutput([], Status.OPTIMAL, bound=0.0, info={**info, "gap": 0.0, "n_vars": 0, "n_cons": 0})
+        # Nobody fits even alone: the empty schedule is optimal without building a model.
+        empty = {
+            "n_vars": 0,
+            "n_cons": 0,
+            "termination": "no candidates",
+            "gap": 0.0,
+            "deadline_margin_ms": 0.0,
+            "nodes": 0,
+        }
+        return SolverOutput([], Status.OPTIMAL, bound=0.0, info=info | empty)
     restricted = chosen == "compact" and not data.common_deadline
     model = _build(data, chosen)
     info |= {"n_vars": model.nvariables(), "n_cons": model.nconstraints()}
-    results, has_solution, proven = _run(model, solver, time_limit, seed, dict(solver_options or {}))
+    results, has_solution, proven, nodes = _run(model, solver, time_limit, seed, dict(solver_options or {}))
     total = float(data.weight.sum())
     bound = _dual_bound(results, integral, total)
     order = _decode(model, data, chosen) if has_solution else []
@@ -212,7 +232,7 @@ def solve(
         remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 0.01)
         data_m = schedule_data(instance, sharing, margin=margin)
         model = _build(data_m, chosen)
-        _, has_solution, proven_m = _run(model, solver, remaining, seed, dict(solver_options or {}))
+        _, has_solution, proven_m, _ = _run(model, solver, remaining, seed, dict(solver_options or {}))
         order = _decode(model, data_m, chosen) if has_solution else []
         proven = proven and proven_m
     else:
@@ -238,5 +258,6 @@ def solve(
         "termination": str(results.solver.termination_condition),
         "gap": None if reported is None else (0.0 if reported <= 0 else max(reported - objective, 0.0) / reported),
         "deadline_margin_ms": margin_used,
+        "nodes": nodes,
     }
     return SolverOutput(order, status, bound=reported, info=info)

@@ -215,3 +215,35 @@ def test_empty_instance() -> None:
     assert result.status == Status.OPTIMAL
     assert result.objective == 0
     assert np.asarray(result.solution.order).size == 0
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_coarse_time_unit_stays_safe_and_honest(seed: int) -> None:
+    # With 100 units per deadline, rounding errors are ~1e-2 T: many instances take the knife-edge
+    # path. Schedules must still be on time, "optimal" must be true, and the bound must be valid.
+    inst = random_instance(seed, n_users=6, n_models=3, structure="general", deadlines="per_user")
+    exact = solve(inst, "enumerate").objective
+    result = solve(inst, "cpsat", time_limit=LIMIT, resolution=1e2)
+    check(inst, result)
+    assert result.objective <= exact
+    assert result.bound is not None and result.bound >= exact - 1e-9
+    if result.status == Status.OPTIMAL:
+        assert result.objective == exact
+
+
+def test_coarse_time_unit_exercises_the_inner_model() -> None:
+    knife = [
+        solve(
+            random_instance(seed, n_users=6, n_models=3, structure="general", deadlines="per_user"),
+            "cpsat",
+            time_limit=LIMIT,
+            resolution=1e2,
+        ).info["knife_edge"]
+        for seed in range(12)
+    ]
+    assert any(knife)
+
+
+def test_rejects_a_resolution_below_one() -> None:
+    with pytest.raises(ValueError, match="resolution"):
+        solve(hand_instance(), "cpsat", resolution=0.5)

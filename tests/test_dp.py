@@ -276,7 +276,6 @@ def test_no_sharing_applies_to_general_structures() -> None:
 
 
 def test_dp_equals_milp() -> None:
-    pytest.importorskip("partialloading.solvers.milp")
     for seed in range(24):
         inst = _family(1000 + seed)
         sharing = seed % 3 != 0

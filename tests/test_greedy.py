@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from partialloading.solvers.greedy import sequences
+from partialloading.solvers.local_search import Budget, Problem, improve
+from partialloading.validation.verify import verify_solution_dict
 from references import no_loading_instance, no_loading_optimum
 
 from partialloading.evaluate import evaluate
 from partialloading.generators import random_instance
 from partialloading.instance import Block, Instance, Model, User
-from partialloading.result import Status
+from partialloading.result import Result, Status
 from partialloading.solve import solve
-from partialloading.solvers.greedy import sequences
-from partialloading.solvers.local_search import Budget, Problem, improve
-from partialloading.validation.verify import verify_solution_dict
 
 FAMILIES = [
     ("general", "common"),
@@ -38,7 +38,7 @@ def tiny(seed: int) -> Instance:
     )
 
 
-def assert_verified(result) -> None:  # noqa: ANN001 - a Result
+def assert_verified(result: Result) -> None:
     report = verify_solution_dict(result.solution.instance, result.to_dict())
     assert report.ok, str(report)
 
@@ -155,11 +155,11 @@ def test_gap_to_the_optimum_on_tiny_instances() -> None:
     assert max(gaps) <= 0.10, f"max gap {max(gaps):.2%}"
 
 
-@pytest.mark.parametrize("n_users", [5, 9, 20, 40])
+@pytest.mark.parametrize("n_users", [5, 9, 20, 40, 300])
 def test_optimal_without_loading_costs(n_users: int) -> None:
     """Without loads the drop rule is Moore–Hodgson's, which is exact for ``1||ΣU_j``."""
-    for seed in range(6):
-        inst = no_loading_instance(seed, n_users)
+    for seed in range(4 if n_users < 100 else 1):
+        inst = no_loading_instance(seed, n_users, n_models=min(n_users, 50))
         opt = no_loading_optimum(inst)
         assert solve(inst, "greedy", seed=seed).objective == opt
         if n_users <= 9:
@@ -187,10 +187,10 @@ def test_never_worse_than_edf_or_no_sharing(seed: int) -> None:
 def test_reaches_the_dp_optimum_on_backbone_instances() -> None:
     """One deadline and backbone sharing: the exact DP applies; greedy should nearly always match."""
     hits = 0
-    for seed in range(20):
+    for seed in range(15):
         inst = random_instance(seed, n_users=12 + seed, n_models=4 + seed % 4, structure="backbone")
         hits += solve(inst, "greedy", seed=seed).objective == solve(inst, "dp").objective
-    assert hits >= 18
+    assert hits >= 14
 
 
 # ------------------------------------------------------------------------------ search
@@ -241,7 +241,7 @@ def test_vectorized_insertion_matches_the_evaluator(seed: int) -> None:
     outside = [k for k in range(inst.num_users) if k not in set(order.tolist())]
     tau = float(p.upload[order].sum())
     for k in outside:
-        ok, _, makespan = p.insertion(order, tau, np.array([k]), float(p.upload[k]))
+        ok, _, makespan, _ = p.insertion(order, tau, np.array([k]), float(p.upload[k]))
         for g in range(order.size + 1):
             trial = np.concatenate((order[:g], [k], order[g:]))
             timeline = evaluate(inst, trial)
@@ -250,7 +250,7 @@ def test_vectorized_insertion_matches_the_evaluator(seed: int) -> None:
     # Relocating a segment of admitted users (no change of the upload phase).
     if order.size >= 3:
         segment, rest = order[1:3], np.concatenate((order[:1], order[3:]))
-        ok, _, makespan = p.insertion(rest, tau, segment, 0.0)
+        ok, _, makespan, _ = p.insertion(rest, tau, segment, 0.0)
         for g in range(rest.size + 1):
             trial = np.concatenate((rest[:g], segment, rest[g:]))
             timeline = evaluate(inst, trial)

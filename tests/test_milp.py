@@ -290,6 +290,24 @@ def test_solver_failure_is_an_error_not_an_answer(monkeypatch: pytest.MonkeyPatc
         pl.solve(backbone_hand_instance(), "milp")
 
 
+def test_late_order_is_repaired_not_returned(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Simulate a solver whose tolerance lets a late schedule through: the first model gets
+    # deadlines 30 ms too generous, so it serves c1 as well (4 users, c1 late at 110 ms).
+    # The backend must notice on re-evaluation, re-solve with a margin, and not claim optimality
+    # since the on-time schedule (3 users) is below the first solve's bound (4).
+    real = milp_backend.schedule_data
+
+    def loose_first(instance: Instance, sharing: bool = True, margin: float = 0.0) -> object:
+        return real(instance, sharing, margin=-30.0 if margin == 0.0 else margin)
+
+    monkeypatch.setattr(milp_backend, "schedule_data", loose_first)
+    result = run(backbone_hand_instance(), ("milp", {}))
+    assert result.objective == 3
+    assert result.status == Status.FEASIBLE
+    assert result.bound == 4
+    assert result.info["deadline_margin_ms"] > 0
+
+
 # ---------------------------------------------------------------------------- LP / MPS files
 @pytest.mark.parametrize("suffix", [".lp", ".mps"])
 @pytest.mark.parametrize("formulation", ["compact", "general"])
@@ -316,3 +334,19 @@ def test_formulation_cli_rejects_unknown_extension(tmp_path: Path, capsys: pytes
     assert "extension" in capsys.readouterr().err
     assert not target.exists()
     assert list(tmp_path.iterdir()) == [source]
+
+
+def test_formulation_cli_survives_colliding_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # "a b" and "a_b" both become admit(a_b) in an LP file: the writer falls back on generic names.
+    instance = _ms_instance({"b": 10}, {"m": (["b"], 5)}, [("a b", "m", 30.5), ("a_b", "m", 30.5)])
+    source = tmp_path / "clash.json"
+    pl.write_instance(instance, source)
+    target = tmp_path / "clash.lp"
+    assert main(["formulation", str(source), "--write", str(target)]) == 0
+    assert "generic names" in capsys.readouterr().err
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    highs.readModel(str(target))
+    highs.run()
+    # 10 ms load + 2 × 5 ms inference = 20 ms ≤ 30.5 ms: both users fit.
+    assert highs.getInfo().objective_function_value == pytest.approx(2)

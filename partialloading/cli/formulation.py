@@ -66,7 +66,15 @@ def run(args: argparse.Namespace) -> int:
     os.chmod(tmp, 0o666 & ~umask)
     try:
         # Pyomo picks the writer from the extension, which the temporary name keeps.
-        model.write(tmp, io_options={"symbolic_solver_labels": True})
+        try:
+            model.write(tmp, io_options={"symbolic_solver_labels": True})
+        except RuntimeError as exc:
+            if "Duplicate symbol" not in str(exc):
+                raise
+            # Two ids became the same name once made LP-safe (e.g. "a b" and "a_b"): fall back
+            # on generic names (x1, c1, ...); the model itself is unchanged.
+            print(f"note: readable names collide ({exc}); writing generic names", file=sys.stderr)
+            model.write(tmp, io_options={"symbolic_solver_labels": False})
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

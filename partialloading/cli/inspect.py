@@ -11,6 +11,7 @@ import numpy as np
 from partialloading.evaluate import evaluate
 from partialloading.instance import Instance
 from partialloading.io import read_instance
+from partialloading.solve import solve
 from partialloading.solvers.dp import why_not_exact
 from partialloading.structure import (
     SharingStructure,
@@ -97,7 +98,11 @@ def print_inspection(instance: Instance, out: TextIO, limit: int = 60) -> None:
     for sharing in (True, False):
         reason = why_not_exact(instance, sharing)
         label = "with sharing" if sharing else "without sharing"
-        verdict = "exact (polynomial DP applies)" if reason is None else f"does not apply: {reason}"
+        if reason is None:
+            best = solve(instance, "dp", sharing=sharing).objective
+            verdict = f"exact (polynomial DP applies); optimum {best:g} of {w.sum():g}"
+        else:
+            verdict = f"does not apply: {reason}"
         print(f"dp {label}: {verdict}", file=out)
 
     if instance.num_users:

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any, TextIO
 
+from partialloading.errors import MethodNotApplicableError
 from partialloading.io import read_instance
 from partialloading.result import Result
 from partialloading.solve import METHOD_NAMES, solve
@@ -19,12 +20,31 @@ def register(sub: Any) -> None:
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="wall-clock limit")
     p.add_argument("--seed", type=int, default=0, help="seed of randomized methods (default 0)")
     p.add_argument("--output", "-o", metavar="SOLUTION.json", help="write the solution JSON ('-': stdout)")
+    milp = p.add_argument_group("MILP options (with --method milp)")
+    milp.add_argument("--solver", help="Pyomo name of the MIP solver (default: highs, through highspy)")
+    milp.add_argument(
+        "--formulation",
+        choices=("auto", "general", "compact"),
+        help="MILP formulation (default auto: compact when all deadlines are equal)",
+    )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    options = {name: getattr(args, name) for name in ("solver", "formulation") if getattr(args, name) is not None}
+    if options and args.method != "milp":
+        flags = " and ".join(f"--{name}" for name in options)
+        verb = "applies" if len(options) == 1 else "apply"
+        raise MethodNotApplicableError(f"{flags} only {verb} to --method milp (got --method {args.method})")
     instance = read_instance(args.file)
-    result = solve(instance, args.method, sharing=not args.no_sharing, time_limit=args.time_limit, seed=args.seed)
+    result = solve(
+        instance,
+        args.method,
+        sharing=not args.no_sharing,
+        time_limit=args.time_limit,
+        seed=args.seed,
+        **options,
+    )
     if args.output == "-":
         # stdout carries the JSON document alone; the summary goes to stderr.
         print_summary(result, sys.stderr)
