@@ -4,22 +4,23 @@ Arbitrary block sharing, per-user deadlines, weights and an initial model. The m
 three phases (``docs/greedy.md`` states the rules and their complexity):
 
 1. **Candidate sequences.** Priority sequences of all users: earliest deadline first (EDF);
-   EDF over model groups; a nearest-neighbour tour over the loading times ``ℓ`` (the next model
-   is the one cheapest to load among the ``w`` groups with the earliest deadlines); the tour
-   inside deadline buckets (so a model may be visited once per bucket); and cheapest users
-   first.
+   a nearest-neighbour tour of the model groups over the loading times ``ℓ`` (the next model
+   is the one cheapest to load among the ``w`` groups with the earliest deadlines; ``w = 1`` is
+   EDF over groups); the tour inside deadline buckets (so a model may be visited once per
+   bucket); cheapest users first; and tiers of cheap users, each in deadline order.
 2. **Admission.** Each sequence is admitted by one of two rules. *Append with drops*
    (Moore–Hodgson-like): users are appended in sequence order when everyone stays on time (an
    O(1) test: admitting ``k`` delays every admitted user by ``a_k/B``, so the running minimum
    slack must be at least ``a_k/B``); when ``k`` does not fit it is appended anyway and the
    admitted user with the largest time saved per weight is dropped until everyone is on time —
-   the new set is kept when it is heavier, or as heavy and shorter. Without loading costs and
-   with unit weights this is the Moore–Hodgson rule, hence exact. *Best insertion*: each user
+   the new set is kept when it is heavier, or as heavy and shorter. Without loading costs, with
+   unit weights and negligible uploads this is the Moore–Hodgson rule on the EDF sequence,
+   hence exact. *Best insertion*: each user
    is inserted at the feasible position that lengthens the schedule least (all positions are
-   checked in one O(n) numpy pass). The baselines' own schedules are starts too: ``edf`` with
-   sharing, and the schedules without sharing (``edf`` and this greedy run with whole-model
-   loads) — an order feasible without sharing stays feasible with it, since ``ℓ ≤ ℓ_ns``. So
-   the result is never worse than ``edf`` or than greedy without sharing.
+   checked in one O(n) numpy pass). The baselines' own schedules are starts too: ``edf``, and
+   with sharing the result of this very method without sharing (whole-model loads) — an order
+   feasible without sharing stays feasible with it, since ``ℓ ≤ ℓ_ns``. So the result is never
+   worse than ``edf``, nor than greedy (hence ``edf``) without sharing.
 3. **Improvement** (:mod:`partialloading.solvers.local_search`), from the best start, plus
    seeded randomized restarts on small instances. It never returns worse than its start.
 """
@@ -368,13 +369,14 @@ def _greedy(
     seed: int,
     deadline: float | None,
 ) -> tuple[IntArray, dict[str, Any]]:
-    """One run in one sharing mode; the result is replaced by an order of ``also`` that scores better."""
+    """One run in one sharing mode; ``also``: feasible orders used as starts (and returned when
+    the search ends below them)."""
     p = Problem.build(instance, sharing)
     base = np.asarray(edf.solve(instance, sharing=sharing, time_limit=None, seed=seed).order, dtype=np.int64)
     best, info = _run(
         instance,
         p,
-        [("edf", base)],
+        [("edf", base), *also],
         improve_=improve_,
         effort=effort,
         restarts=restarts,

@@ -451,6 +451,34 @@ class LocalSearch:
                     break
         return order, changed
 
+    def swap_out(self, order: IntArray) -> tuple[IntArray, bool]:
+        """Remove one admitted user and refill with rejected users (the removed one last): one out,
+        any number in. Candidates: the users saving the most time per weight first."""
+        p = self.p
+        changed = False
+        tried: set[int] = set()
+        while order.size:
+            ratio = p.savings(order) / p.weight[order]
+            ranked = [int(j) for j in order[np.lexsort((order, -ratio))] if int(j) not in tried]
+            if not ranked:
+                break
+            j = ranked[0]
+            tried.add(j)
+            if len(tried) > self.eject_candidates and order.size > self.eject_candidates:
+                break
+            rest = order[order != j]
+            outside = np.setdiff1d(np.arange(p.num_users), order)
+            candidates = outside[np.lexsort((outside, p.limit[outside], -p.weight[outside]))]
+            if not self.budget.spend((order.size + OVERHEAD) * (candidates.size + 1)):
+                break
+            trial = p.insert_all(np.append(candidates, j), rest)
+            if better(p, trial, order):
+                order = trial
+                self.stats.ejected += 1
+                changed = True
+                tried.clear()
+        return order, changed
+
     def resequence(self, order: IntArray, k: int) -> IntArray | None:
         """A feasible order of the admitted users plus ``k`` built from scratch, or ``None``.
 
@@ -506,11 +534,13 @@ class LocalSearch:
         for _ in range(max_rounds):
             self.stats.rounds += 1
             changed = False
+            # Cheap moves first: on large instances the budget may run out within a round.
             for move in (
                 self.insert_rejected,
+                lambda o: self.relocate(o, 1),
                 self.eject,
                 self.force,
-                lambda o: self.relocate(o, 1),
+                self.swap_out,
                 lambda o: self.relocate(o, 2),
                 lambda o: self.relocate(o, 3),
                 lambda o: self.relocate(o, 0),
