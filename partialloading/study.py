@@ -294,7 +294,7 @@ class Sweep:
     time_limit
         Time limit per solve in seconds (``None``: none).
     fixed
-        Other generator parameters, the same for every instance.
+        Other generator parameters, the same for every instance (a mapping is accepted too).
     """
 
     family: str
@@ -1096,7 +1096,13 @@ def plot_throughput(points: Sequence[ThroughputPoint], ax: Axes | None = None, *
         first = points[0]
         ax.set_xlabel(first.parameter)
         if numeric and first.parameter in _LOG_PARAMETERS:
+            from matplotlib.ticker import NullFormatter
+
             ax.set_xscale("log")
+            # Label the swept values themselves, in plain numbers, instead of powers of ten.
+            values = sorted({float(p.value) for p in points})
+            ax.set_xticks(values, [f"{v:g}" for v in values])
+            ax.xaxis.set_minor_formatter(NullFormatter())
         n = max(p.n for p in points)
         ax.set_title(f"{first.family}: throughput vs {first.parameter} ({n} seeds, 95% CI)", fontsize=10)
     ax.set_ylabel("fraction of users served" if fraction else "tasks served")

@@ -10,13 +10,15 @@ the segment itself is on time. Removing users never makes anyone late (the load 
 the triangle inequality, see :mod:`partialloading.solvers.enumeration`), so relocation =
 removal + insertion needs only the insertion test.
 
-:func:`improve` is a deterministic first-improvement local search on the lexicographic
-objective (served weight ↑, makespan ↓): insert rejected users, insert a rejected user while
-ejecting one admitted user, and relocate segments (one model visit — a maximal run of users of
-one model —, two or three consecutive visits, or a single user). Every accepted move strictly
-improves the objective, so the search terminates; its effort is counted in evaluated positions,
-which keeps the result independent of the machine's speed (a wall-clock cut exists only as a
-safety net when the caller sets a time limit).
+:func:`improve` is a deterministic first-improvement local search on the lexicographic score
+(served weight ↑, makespan ↓, minimum slack ↑): insert rejected users; insert a rejected user
+while ejecting one admitted user; force a rejected user in (rebuild the order, or drop users by
+the drop rule) and refill; remove one admitted user and refill ("one out, any in"); relocate
+segments (one model visit — a maximal run of users of one model —, two or three consecutive
+visits, or a single user). Every accepted move strictly improves the score, so the search
+terminates; its effort is counted in evaluated positions, which keeps the result independent of
+the machine's speed (a wall-clock cut exists only as a safety net when the caller sets a time
+limit).
 """
 
 from __future__ import annotations
@@ -167,9 +169,10 @@ class Problem:
             order = np.delete(order, q)
         return order
 
-    def insert_all(self, seq: IntArray, order: IntArray | None = None) -> IntArray:
+    def insert_all(self, seq: IntArray, order: IntArray | None = None, budget: Budget | None = None) -> IntArray:
         """Insert the users of ``seq``, in that order, each at the feasible position that lengthens
-        the schedule least (users that fit nowhere are skipped), into ``order`` (default: empty)."""
+        the schedule least (users that fit nowhere are skipped), into ``order`` (default: empty).
+        Each O(n) evaluation is charged to ``budget``; when it runs out the rest is skipped."""
         order = np.zeros(0, dtype=np.int64) if order is None else order
         tau = float(self.upload[order].sum())
         min_slack = float(np.min(self.limit[order] - self.finish(order, tau))) if order.size else np.inf
@@ -177,6 +180,8 @@ class Problem:
             delta = float(self.upload[k])
             if min_slack < delta or tau + delta + float(self.infer[self.model[k]]) > self.limit[k]:
                 continue
+            if budget is not None and not budget.spend(order.size + OVERHEAD):
+                break
             best = self.best_insertion(order, tau, np.array([k]), delta)
             if best is None:
                 continue
@@ -308,12 +313,13 @@ class Stats:
     inserted: int = 0
     forced: int = 0
     ejected: int = 0
+    swapped: int = 0
     relocated: int = 0
     rounds: int = 0
 
     def total(self) -> int:
         """Number of accepted moves."""
-        return self.inserted + self.forced + self.ejected + self.relocated
+        return self.inserted + self.forced + self.ejected + self.swapped + self.relocated
 
 
 def better_score(sa: tuple[float, float, float], sb: tuple[float, float, float]) -> bool:
@@ -338,7 +344,7 @@ def better(p: Problem, a: IntArray, b: IntArray) -> bool:
 
 
 class LocalSearch:
-    """First-improvement local search on ``(served weight, −makespan)`` (see module docstring)."""
+    """First-improvement local search on :meth:`Problem.score` (see the module docstring)."""
 
     def __init__(self, problem: Problem, budget: Budget, *, eject_candidates: int = 12) -> None:
         self.p = problem
@@ -469,12 +475,12 @@ class LocalSearch:
             rest = order[order != j]
             outside = np.setdiff1d(np.arange(p.num_users), order)
             candidates = outside[np.lexsort((outside, p.limit[outside], -p.weight[outside]))]
-            if not self.budget.spend((order.size + OVERHEAD) * (candidates.size + 1)):
+            if not self.budget.spend(order.size + OVERHEAD):
                 break
-            trial = p.insert_all(np.append(candidates, j), rest)
+            trial = p.insert_all(np.append(candidates, j), rest, self.budget)
             if better(p, trial, order):
                 order = trial
-                self.stats.ejected += 1
+                self.stats.swapped += 1
                 changed = True
                 tried.clear()
         return order, changed
