@@ -42,7 +42,8 @@ from .local_search import Budget, Problem, better
 from .local_search import improve as local_search
 
 EFFORT_PER_USER = 4000.0
-"""Default local-search effort per user, in evaluated positions (machine-independent)."""
+"""Default local-search effort per user and per user squared, in evaluated positions
+(machine-independent): a local-search pass evaluates O(K) moves of O(K) each."""
 
 DROP_EFFORT = 3e5
 """Effort (evaluated positions) of the drop rule per constructive sequence: a trial for every
@@ -242,6 +243,20 @@ def construct(
     return best, best_name, values
 
 
+def _ruin_and_recreate(p: Problem, order: IntArray, rng: np.random.Generator) -> IntArray:
+    """Remove a random subset (up to a third) of ``order`` and refill by best insertion: the users
+    left out in random order, the removed ones last."""
+    remove = rng.choice(order.size, size=int(rng.integers(1, max(1, order.size // 3) + 1)), replace=False)
+    kept = np.delete(order, remove)
+    outside = np.setdiff1d(np.arange(p.num_users), order)
+    return p.insert_all(np.concatenate((rng.permutation(outside), order[remove])), kept)
+
+
+def default_effort(n_users: int) -> float:
+    """Default local-search budget: ``EFFORT_PER_USER·(K + K²)`` clipped to ``[MIN_EFFORT, MAX_EFFORT]``."""
+    return float(np.clip(EFFORT_PER_USER * (n_users + n_users**2), MIN_EFFORT, MAX_EFFORT))
+
+
 def restarts_for(n_users: int) -> int:
     """Randomized restarts of the local search by default (many on small instances, none on large)."""
     return int(min(30, 300 // max(n_users, 1)))
@@ -278,12 +293,7 @@ def _run(
         if budget.effort <= 0 or out_of_time() or p.score(best)[0] >= bound - 1e-9 * max(bound, 1.0):
             break
         if done % 2 == 0 and best.size:
-            # Ruin and recreate: remove a few random admitted users, insert the users left out
-            # in random order and the removed ones last, then search again.
-            remove = rng.choice(best.size, size=int(rng.integers(1, max(1, best.size // 3) + 1)), replace=False)
-            kept = np.delete(best, remove)
-            out = np.setdiff1d(np.arange(p.num_users), best)
-            seed_order = p.insert_all(np.concatenate((rng.permutation(out), best[remove])), kept)
+            seed_order = _ruin_and_recreate(p, best, rng)
         elif done % 4 == 1:
             # Perturbed EDF: deadlines stretched by random factors, admitted by best insertion.
             noise = rng.uniform(0.0, 0.5, p.num_users)
@@ -324,9 +334,9 @@ def solve(
     improve
         Run the improvement phase (default) or return the best constructive schedule.
     effort
-        Local-search budget in evaluated positions (default ``EFFORT_PER_USER·K`` clipped to
-        ``[MIN_EFFORT, MAX_EFFORT]``). The result depends only on the instance, ``seed`` and this
-        budget — unless ``time_limit`` cuts the search first.
+        Local-search budget in evaluated positions (default :func:`default_effort`). The result
+        depends only on the instance, ``seed`` and this budget — unless ``time_limit`` cuts the
+        search first.
     restarts
         Randomized restarts of the local search (default :func:`restarts_for`).
     """
@@ -334,7 +344,7 @@ def solve(
         raise TypeError(f"greedy takes only improve, effort and restarts (got {', '.join(options)})")
     started = time.perf_counter()
     n = instance.num_users
-    effort = float(np.clip(EFFORT_PER_USER * n, MIN_EFFORT, MAX_EFFORT)) if effort is None else float(effort)
+    effort = default_effort(n) if effort is None else float(effort)
     restarts = restarts_for(n) if restarts is None else int(restarts)
     kwargs: dict[str, Any] = {"improve_": improve, "effort": effort, "restarts": restarts, "seed": seed}
     info: dict[str, Any] = {}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from partialloading.solvers.greedy import sequences
 from partialloading.solvers.local_search import Budget, Problem, improve
 from partialloading.validation.verify import verify_solution_dict
@@ -139,6 +141,29 @@ def test_edge_cases() -> None:
     # A user that is late even when served alone is never admitted.
     late = random_instance(1, n_users=5, n_models=2, deadlines="common", tightness=1e-6)
     assert solve(late, "greedy").objective == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.builds(
+        random_instance,
+        st.integers(0, 10_000),
+        n_users=st.integers(0, 8),
+        n_models=st.integers(1, 4),
+        structure=st.sampled_from(["backbone", "general", "none"]),
+        deadlines=st.sampled_from(["common", "per_user"]),
+        weighted=st.booleans(),
+        initial_model=st.booleans(),
+    ),
+    st.booleans(),
+)
+def test_properties_on_random_tiny_instances(inst: Instance, sharing: bool) -> None:
+    """Verified, between edf (and, with sharing, the no-sharing edf) and the optimum."""
+    result = solve(inst, "greedy", sharing=sharing)
+    assert_verified(result)
+    assert result.objective >= solve(inst, "edf", sharing=sharing).objective - 1e-9
+    assert result.objective >= solve(inst, "edf", sharing=False).objective - 1e-9
+    assert result.objective <= solve(inst, "enumerate", sharing=sharing).objective + 1e-9
 
 
 # ------------------------------------------------------------------------------ quality
