@@ -22,11 +22,11 @@ import time
 from collections import Counter
 
 import numpy as np
-from partialloading.validation.verify import verify_solution_dict
 
 import partialloading as pl
 from partialloading.generators import random_instance
 from partialloading.instance import Instance
+from partialloading.validation.verify import verify_solution_dict
 
 CASES = ("single-model clusters", "initial model", "integer weights", "everyone fits", "tight", "ties", "plain")
 

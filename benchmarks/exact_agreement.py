@@ -24,12 +24,12 @@ import sys
 import time
 
 import numpy as np
-from partialloading.validation.verify import verify_solution
 from tqdm import tqdm
 
 from partialloading.generators import Deadlines, Structure, random_instance
 from partialloading.result import Status
 from partialloading.solve import solve
+from partialloading.validation.verify import verify_solution
 
 TOLERANCE = 1e-6
 """Absolute tolerance on optima (weights are integers)."""

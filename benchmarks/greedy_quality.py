@@ -28,13 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from partialloading.validation.verify import verify_solution
 
 from partialloading import solve
 from partialloading.generators import random_instance
 from partialloading.instance import Instance
 from partialloading.io import read_instance, write_instance
 from partialloading.result import Status
+from partialloading.validation.verify import verify_solution
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from references import no_loading_instance, no_loading_optimum

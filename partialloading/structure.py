@@ -18,7 +18,7 @@ whole model, which is the same as every relevant model forming its own cluster w
 is the whole model: the structure is then backbone-sharing for every instance.
 
 The DP of :mod:`partialloading.solvers.dp` is exact when the structure is backbone-sharing and
-every user has the same deadline (see ``docs/dp.md``).
+every user has the same deadline (see ``docs/formulation.md`` §10).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ where the backbone of the initial model's cluster and the initial model's head c
 With unit weights a model serving ``n`` users serves its ``n`` cheapest ones, so its cost is
 ``head/v + P_m(n)`` (prefix sums of its sorted ``p``); models are combined into their cluster
 (plus the backbone when the cluster is used) and clusters into the whole instance by min-plus
-convolution over the number served. The proofs are in ``docs/dp.md``.
+convolution over the number served. The proofs are in ``docs/formulation.md`` §10.
 
 Implementation: one pass over the clusters keeps ``G[n]``, the least time that serves ``n``
 users of the clusters seen so far. A cluster starts from ``D = G + backbone/v`` ("cluster

@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
-from partialloading.formulations import compact, general
-from partialloading.formulations.common import ScheduleData, schedule_data
 from pyomo.opt import SolverResults, TerminationCondition
 
 from partialloading.errors import MethodNotApplicableError, SolverError
+from partialloading.formulations import compact, general
+from partialloading.formulations.common import ScheduleData, schedule_data
 from partialloading.instance import Instance
 from partialloading.result import Status
 from partialloading.solution import Solution

@@ -223,3 +223,23 @@ def path_is_hamiltonian(graph: nx.Graph, order: Sequence[Hashable]) -> bool:
     return sorted(map(str, order)) == sorted(map(str, graph.nodes)) and all(
         graph.has_edge(u, v) for u, v in pairwise(order)
     )
+
+
+def edf_trap_instance() -> Instance:
+    """EDF serves x (model A, 0.9 s to load) first; then neither y nor z (model B, 0.5 s) fits.
+
+    Uploads are negligible (1 bit) and inference is free: serving y then z finishes at 0.5 s
+    ≤ 1.1 s, and x cannot be added (0.5 + 0.9 > 1.0). The optimum serves 2 users.
+    """
+    return Instance(
+        blocks=(Block("a", 0.9e9), Block("b", 0.5e9)),
+        models=(Model("A", ("a",), 0.0), Model("B", ("b",), 0.0)),
+        users=(
+            User("x", "A", 1.0, 1.0, spectral_efficiency=1.0),
+            User("y", "B", 1.0, 1.1, spectral_efficiency=1.0),
+            User("z", "B", 1.0, 1.1, spectral_efficiency=1.0),
+        ),
+        bandwidth_hz=1e9,
+        load_speed_bytes_per_s=1e9,
+        name="trap",
+    )

@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from partialloading.validation.verify import verify_files
 
 from partialloading import instances
 from partialloading.cli import SUBCOMMANDS, build_parser, main
 from partialloading.solve import METHODS
+from partialloading.validation.verify import verify_files
 
 TINY = str(instances.path("tiny"))
 EDGE20 = str(instances.path("edge20"))

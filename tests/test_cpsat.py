@@ -8,14 +8,14 @@ import time
 
 import numpy as np
 import pytest
-from partialloading.solvers.cpsat import TimeScale, WeightScale, build_model, servable_alone
-from partialloading.validation.verify import verify_solution
 
 from partialloading.evaluate import evaluate
 from partialloading.generators import Structure, random_instance
 from partialloading.instance import Block, Instance, Model, User
 from partialloading.result import Status
 from partialloading.solve import solve
+from partialloading.solvers.cpsat import TimeScale, WeightScale, build_model, servable_alone
+from partialloading.validation.verify import verify_solution
 
 LIMIT = 20.0
 """Generous time limit: the tiny instances below solve in milliseconds."""

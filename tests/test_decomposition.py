@@ -6,7 +6,13 @@ import dataclasses
 
 import numpy as np
 import pytest
+
+from partialloading.cli import main
+from partialloading.evaluate import bandwidth_split, evaluate
 from partialloading.formulations.joint import min_upload_phase, solve_joint_enumeration, solve_joint_scip
+from partialloading.generators import random_instance
+from partialloading.instance import Block, Instance, Model, User
+from partialloading.solve import solve
 from partialloading.validation import decomposition
 from partialloading.validation.decomposition import (
     CheckedInstance,
@@ -14,12 +20,6 @@ from partialloading.validation.decomposition import (
     check_instance,
     generate,
 )
-
-from partialloading.cli import main
-from partialloading.evaluate import bandwidth_split, evaluate
-from partialloading.generators import random_instance
-from partialloading.instance import Block, Instance, Model, User
-from partialloading.solve import solve
 
 
 def two_user_instance() -> Instance:

@@ -8,8 +8,6 @@ from itertools import combinations
 
 import numpy as np
 import pytest
-from partialloading.solvers import dp
-from partialloading.validation.verify import verify_solution_dict
 
 from partialloading import instances, solve
 from partialloading.errors import InstanceTooLargeError, MethodNotApplicableError
@@ -18,7 +16,9 @@ from partialloading.generators import random_instance
 from partialloading.instance import Block, Instance, Model, User
 from partialloading.result import Result, Status
 from partialloading.solve import choose_method
+from partialloading.solvers import dp
 from partialloading.structure import sharing_structure
+from partialloading.validation.verify import verify_solution_dict
 
 
 def check_valid(result: Result) -> None:

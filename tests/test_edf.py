@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from partialloading.solvers.edf import edf_order
-from partialloading.validation.verify import verify_solution
 
 from partialloading.evaluate import evaluate
 from partialloading.generators import random_instance
-from partialloading.instance import Block, Instance, Model, User
+from partialloading.instance import Instance
 from partialloading.result import Status
 from partialloading.solve import solve
+from partialloading.solvers.edf import edf_order
+from partialloading.validation.verify import verify_solution
+
+from references import edf_trap_instance
 
 PROPERTY_SETTINGS = settings(max_examples=60, deadline=None)
 
@@ -27,28 +29,8 @@ instance_strategy = st.builds(
 )
 
 
-def trap() -> Instance:
-    """EDF admits x (model A, 0.9 s to load) and then neither y nor z (model B, 0.5 s) fits.
-
-    Uploads are negligible (1 bit each) and inference is free, so serving y and z alone
-    finishes at 0.5 s ≤ 1.1 s: the optimum is 2, EDF gets 1.
-    """
-    return Instance(
-        blocks=(Block("a", 0.9e9), Block("b", 0.5e9)),
-        models=(Model("A", ("a",), 0.0), Model("B", ("b",), 0.0)),
-        users=(
-            User("x", "A", 1.0, 1.0, spectral_efficiency=1.0),
-            User("y", "B", 1.0, 1.1, spectral_efficiency=1.0),
-            User("z", "B", 1.0, 1.1, spectral_efficiency=1.0),
-        ),
-        bandwidth_hz=1e9,
-        load_speed_bytes_per_s=1e9,
-        name="trap",
-    )
-
-
 def test_edf_is_not_optimal() -> None:
-    inst = trap()
+    inst = edf_trap_instance()
     assert solve(inst, "edf").solution.admitted == ("x",)
     assert solve(inst, "enumerate").objective == 2
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from itertools import permutations
 
 import pytest
-from partialloading.validation.verify import verify_solution
 
 from partialloading import instances
 from partialloading.errors import InstanceTooLargeError
@@ -14,6 +13,7 @@ from partialloading.generators import Structure, random_instance
 from partialloading.instance import Instance
 from partialloading.result import Status
 from partialloading.solve import solve
+from partialloading.validation.verify import verify_solution
 
 
 def brute_force(inst: Instance, sharing: bool) -> float:

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from partialloading.validation.verify import verify_solution
 
 from partialloading import instances
 from partialloading.evaluate import RELATIVE_TOLERANCE, bandwidth_split, evaluate, meets, upload_end
@@ -14,6 +13,7 @@ from partialloading.generators import random_instance
 from partialloading.instance import Instance
 from partialloading.result import Result, Status
 from partialloading.solution import Solution
+from partialloading.validation.verify import verify_solution
 
 PROPERTY_SETTINGS = settings(max_examples=100, deadline=None)
 

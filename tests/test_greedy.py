@@ -6,16 +6,17 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from partialloading.solvers.greedy import sequences
-from partialloading.solvers.local_search import Budget, Problem, improve
-from partialloading.validation.verify import verify_solution_dict
-from references import no_loading_instance, no_loading_optimum
 
 from partialloading.evaluate import evaluate
 from partialloading.generators import random_instance
 from partialloading.instance import Block, Instance, Model, User
 from partialloading.result import Result, Status
 from partialloading.solve import solve
+from partialloading.solvers.greedy import sequences
+from partialloading.solvers.local_search import Budget, Problem, improve
+from partialloading.validation.verify import verify_solution_dict
+
+from references import edf_trap_instance, no_loading_instance, no_loading_optimum
 
 FAMILIES = [
     ("general", "common"),
@@ -45,26 +46,6 @@ def assert_verified(result: Result) -> None:
     assert report.ok, str(report)
 
 
-def trap() -> Instance:
-    """EDF serves x (model A, 0.9 s to load) first; then neither y nor z (model B, 0.5 s) fits.
-
-    Uploads are negligible (1 bit) and inference is free: serving y then z finishes at 0.5 s
-    ≤ 1.1 s, and x cannot be added (0.5 + 0.9 > 1.0). The optimum serves 2 users.
-    """
-    return Instance(
-        blocks=(Block("a", 0.9e9), Block("b", 0.5e9)),
-        models=(Model("A", ("a",), 0.0), Model("B", ("b",), 0.0)),
-        users=(
-            User("x", "A", 1.0, 1.0, spectral_efficiency=1.0),
-            User("y", "B", 1.0, 1.1, spectral_efficiency=1.0),
-            User("z", "B", 1.0, 1.1, spectral_efficiency=1.0),
-        ),
-        bandwidth_hz=1e9,
-        load_speed_bytes_per_s=1e9,
-        name="trap",
-    )
-
-
 def shared_backbone() -> Instance:
     """Three heads on one 0.6 s backbone plus an unrelated 0.6 s model, common deadline 1.05 s.
 
@@ -91,8 +72,8 @@ def shared_backbone() -> Instance:
 
 
 # ------------------------------------------------------------------------------ hand-solved
-def test_beats_edf_on_the_trap() -> None:
-    result = solve(trap(), "greedy")
+def test_beats_edf_on_the_edf_trap_instance() -> None:
+    result = solve(edf_trap_instance(), "greedy")
     assert result.objective == 2
     assert set(result.solution.admitted) == {"y", "z"}
     assert result.status == Status.FEASIBLE
@@ -255,7 +236,7 @@ def test_time_limit_is_honoured() -> None:
 
 def test_unknown_option_is_refused() -> None:
     with pytest.raises(TypeError, match="greedy takes only"):
-        solve(trap(), "greedy", bogus=1)
+        solve(edf_trap_instance(), "greedy", bogus=1)
 
 
 # ------------------------------------------------------------------------------ primitives

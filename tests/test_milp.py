@@ -14,16 +14,7 @@ import highspy
 import networkx as nx
 import numpy as np
 import pytest
-from partialloading.solvers import milp as milp_backend
-from partialloading.validation.verify import verify_solution_dict
 from pyomo.opt import SolverResults, TerminationCondition
-from references import (
-    hamiltonian_instance,
-    has_hamiltonian_path,
-    moore_hodgson,
-    no_loading_instance,
-    no_loading_optimum,
-)
 
 import partialloading as pl
 from partialloading.cli import main
@@ -31,6 +22,16 @@ from partialloading.errors import MethodNotApplicableError, SolverError
 from partialloading.generators import Deadlines, Structure, random_instance
 from partialloading.instance import Block, Instance, Model, User
 from partialloading.result import Result, Status
+from partialloading.solvers import milp as milp_backend
+from partialloading.validation.verify import verify_solution_dict
+
+from references import (
+    hamiltonian_instance,
+    has_hamiltonian_path,
+    moore_hodgson,
+    no_loading_instance,
+    no_loading_optimum,
+)
 
 HAS_CPSAT = importlib.util.find_spec("partialloading.solvers.cpsat") is not None
 _cpsat = pytest.param(("cpsat", {}), id="cpsat", marks=pytest.mark.skipif(not HAS_CPSAT, reason="no CP-SAT backend"))

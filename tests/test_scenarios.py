@@ -6,13 +6,13 @@ import math
 
 import numpy as np
 import pytest
-from partialloading.validation.verify import verify_solution_dict
 
 from partialloading import scenarios
 from partialloading.cli import main
 from partialloading.instance import Instance
 from partialloading.io import dumps_instance, loads_instance, read_instance
 from partialloading.solve import solve
+from partialloading.validation.verify import verify_solution_dict
 
 BACKBONE_FAMILIES = ("backbone", "zoo-heads", "zoo-lora")
 GENERAL_FAMILIES = ("general", "zoo-freeze", "zoo-mixed")

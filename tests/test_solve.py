@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from partialloading.validation.verify import verify_solution
 
 from partialloading import instances
 from partialloading.errors import MethodNotApplicableError, SolverError
@@ -17,6 +16,7 @@ from partialloading.generators import random_instance
 from partialloading.instance import Instance
 from partialloading.result import Status
 from partialloading.solve import METHOD_NAMES, METHODS, Method, SolverOutput, solve
+from partialloading.validation.verify import verify_solution
 
 
 # Backends for the registry tests (referenced as "test_solve:<name>").

@@ -11,6 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from partialloading import instances
+from partialloading.errors import MethodNotApplicableError, SolutionError
+from partialloading.generators import random_instance
+from partialloading.instance import Instance
+from partialloading.result import Result, Status
+from partialloading.solution import Solution
+from partialloading.solve import METHODS, solve
 from partialloading.validation import verify as verify_module
 from partialloading.validation.verify import (
     VerificationReport,
@@ -20,14 +28,6 @@ from partialloading.validation.verify import (
     verify_solution,
     verify_solution_dict,
 )
-
-from partialloading import instances
-from partialloading.errors import MethodNotApplicableError, SolutionError
-from partialloading.generators import random_instance
-from partialloading.instance import Instance
-from partialloading.result import Result, Status
-from partialloading.solution import Solution
-from partialloading.solve import METHODS, solve
 
 
 def run_method(instance: Instance, method: str, sharing: bool) -> dict[str, Any]:

@@ -24,9 +24,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from partialloading.formulations.joint import solve_joint_enumeration, solve_joint_scip
 
 from partialloading.evaluate import bandwidth_split
+from partialloading.formulations.joint import solve_joint_enumeration, solve_joint_scip
 from partialloading.generators import random_instance
 from partialloading.instance import Instance
 from partialloading.solve import solve
