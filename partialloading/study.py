@@ -1142,9 +1142,9 @@ def plot_gaps(samples: Sequence[GapSample], ax: Axes | None = None) -> Axes:
             meanprops={"marker": "^", "markerfacecolor": "black", "markeredgecolor": "black"},
         )
         for patch in box["boxes"]:
-            patch.set_facecolor(colors[j % len(colors)])
+            patch.set_facecolor(colors[rank[method] % len(colors)])
             patch.set_alpha(0.5)
-        ax.plot([], [], "s", color=colors[j % len(colors)], alpha=0.5, label=label(method, sharing))
+        ax.plot([], [], "s", color=colors[rank[method] % len(colors)], alpha=0.5, label=label(method, sharing))
     ax.set_xticks(range(len(values)), [str(v) for v in values])
     if samples:
         ax.set_title(f"{samples[0].family}: optimality gap (boxes: quartiles, ▲ mean)", fontsize=10)

@@ -230,13 +230,13 @@ def test_killed_study_resumes_without_losing_or_duplicating(tmp_path):
     )
     try:
         limit = time.monotonic() + 60
-        while _count(db) < 4 and proc.poll() is None and time.monotonic() < limit:
+        while _count(db) < 1 and proc.poll() is None and time.monotonic() < limit:
             time.sleep(0.02)
         os.killpg(proc.pid, signal.SIGKILL)
     finally:
         proc.wait()
     at_kill = _count(db)
-    assert 4 <= at_kill < 24, "the kill must land while the study runs"
+    assert 1 <= at_kill < 24, "the kill must land while the study runs"
     assert main(full) == 0  # restart with the same arguments
     resumed = stored(db)
     reference = tmp_path / "ref.sqlite"
