@@ -14,19 +14,11 @@ from partialloading.solvers.edf import edf_order
 from partialloading.validation.verify import verify_solution
 
 from references import edf_trap_instance
+from strategies import generated_instances
 
 PROPERTY_SETTINGS = settings(max_examples=60, deadline=None)
 
-instance_strategy = st.builds(
-    random_instance,
-    st.integers(0, 10_000),
-    n_users=st.integers(0, 8),
-    n_models=st.integers(1, 4),
-    structure=st.sampled_from(["backbone", "general", "none"]),
-    deadlines=st.sampled_from(["common", "per_user"]),
-    weighted=st.booleans(),
-    initial_model=st.booleans(),
-)
+instance_strategy = generated_instances()
 
 
 def test_edf_is_not_optimal() -> None:

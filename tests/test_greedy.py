@@ -17,6 +17,7 @@ from partialloading.solvers.local_search import Budget, Problem, improve
 from partialloading.validation.verify import verify_solution_dict
 
 from references import edf_trap_instance, no_loading_instance, no_loading_optimum
+from strategies import generated_instances
 
 FAMILIES = [
     ("general", "common"),
@@ -127,16 +128,7 @@ def test_edge_cases() -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(
-    st.builds(
-        random_instance,
-        st.integers(0, 10_000),
-        n_users=st.integers(0, 8),
-        n_models=st.integers(1, 4),
-        structure=st.sampled_from(["backbone", "general", "none"]),
-        deadlines=st.sampled_from(["common", "per_user"]),
-        weighted=st.booleans(),
-        initial_model=st.booleans(),
-    ),
+    generated_instances(),
     st.booleans(),
 )
 def test_properties_on_random_tiny_instances(inst: Instance, sharing: bool) -> None:

@@ -18,6 +18,8 @@ from partialloading.result import Status
 from partialloading.solve import METHOD_NAMES, METHODS, Method, SolverOutput, solve
 from partialloading.validation.verify import verify_solution
 
+from strategies import generated_instances
+
 
 # Backends for the registry tests (referenced as "test_solve:<name>").
 def backend_late(instance: Instance, **_: Any) -> SolverOutput:
@@ -104,16 +106,7 @@ def test_auto_picks_an_applicable_method() -> None:
     assert verify_solution(tiny, result.to_dict()).ok
 
 
-PROPERTY_INSTANCES = st.builds(
-    random_instance,
-    st.integers(0, 10_000),
-    n_users=st.integers(1, 6),
-    n_models=st.integers(1, 3),
-    structure=st.sampled_from(["backbone", "general", "none"]),
-    deadlines=st.sampled_from(["common", "per_user"]),
-    weighted=st.booleans(),
-    initial_model=st.booleans(),
-)
+PROPERTY_INSTANCES = generated_instances(min_users=1, max_users=6, max_models=3)
 
 
 @pytest.mark.parametrize("method", list(METHODS))

@@ -222,19 +222,27 @@ def test_killed_study_resumes_without_losing_or_duplicating(tmp_path):
     ]  # fmt: skip
     db = tmp_path / "killed.sqlite"
     full = [*args, "--db", str(db), "--csv", str(tmp_path / "k.csv")]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "partialloading", *full],
-        start_new_session=True,  # its own process group: the kill takes the pool workers too
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        limit = time.monotonic() + 60
-        while _count(db) < 1 and proc.poll() is None and time.monotonic() < limit:
-            time.sleep(0.02)
-        os.killpg(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
+    errors = tmp_path / "stderr.txt"
+    with errors.open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "partialloading", *full],
+            # Outside the repository: there `-m` would import the source folder `partialloading/`,
+            # which lacks the subpackages that the installation maps in from the top-level folders.
+            cwd=tmp_path,
+            start_new_session=True,  # its own process group: the kill takes the pool workers too
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        try:
+            limit = time.monotonic() + 60
+            while _count(db) < 1 and proc.poll() is None and time.monotonic() < limit:
+                time.sleep(0.02)
+            assert proc.poll() is None, f"the study ended before the kill: {errors.read_text()}"
+            os.killpg(proc.pid, signal.SIGKILL)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     at_kill = _count(db)
     assert 1 <= at_kill < 24, "the kill must land while the study runs"
     assert main(full) == 0  # restart with the same arguments

@@ -1,0 +1,22 @@
+"""Hypothesis strategies shared by the property tests (``from strategies import ...``)."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from partialloading.generators import random_instance
+from partialloading.instance import Instance
+
+
+def generated_instances(min_users: int = 0, max_users: int = 8, max_models: int = 4) -> st.SearchStrategy[Instance]:
+    """Instances of :func:`random_instance` over every sharing structure and deadline kind."""
+    return st.builds(
+        random_instance,
+        st.integers(0, 10_000),
+        n_users=st.integers(min_users, max_users),
+        n_models=st.integers(1, max_models),
+        structure=st.sampled_from(["backbone", "general", "none"]),
+        deadlines=st.sampled_from(["common", "per_user"]),
+        weighted=st.booleans(),
+        initial_model=st.booleans(),
+    )
