@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from partialloading.evaluate import RELATIVE_TOLERANCE
+from partialloading.evaluate import RELATIVE_TOLERANCE, finish_alone
 from partialloading.instance import FloatArray, Instance, IntArray
 
 TIME_UNIT_S = 1e-3
@@ -123,8 +123,8 @@ def schedule_data(instance: Instance, sharing: bool = True, margin: float = 0.0)
     # both agree on what is feasible.
     deadline = instance.deadlines * (1.0 + RELATIVE_TOLERANCE) * scale
     model_of = instance.user_models
-    # Served alone, user k finishes at a_k/B + first load + inference (same rule as the evaluator).
-    alone = upload + first[model_of] + infer[model_of]
+    # Same rule as the evaluator's `servable_alone`, but against deadlines lowered by `margin`.
+    alone = finish_alone(instance, sharing) * scale
     candidates = np.flatnonzero(alone <= deadline - margin)
     models = np.unique(model_of[candidates])
     position = {int(m): p for p, m in enumerate(models)}

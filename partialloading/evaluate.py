@@ -50,6 +50,23 @@ def bandwidth_split(instance: Instance, order: Sequence[int] | IntArray) -> Floa
     return float(instance.bandwidth_hz) * work / total
 
 
+def finish_alone(instance: Instance, sharing: bool = True) -> FloatArray:
+    """Finish time of each user if it were the only one admitted: ``a_k/B + ℓ(i0, m_k) + c_{m_k}``."""
+    models = instance.user_models
+    return instance.upload_times + instance.initial_load(sharing)[models] + instance.infer_times[models]
+
+
+def servable_alone(instance: Instance, sharing: bool = True) -> IntArray:
+    """Indices of the users that meet their deadline when served alone.
+
+    No other user can ever be admitted: the admissible sets are closed under removal (removing a
+    user never delays the others, by the triangle inequality of ``ℓ``), so a user late on its own
+    is late in every schedule. Exact methods drop the others up front; the weight of these users
+    is an upper bound on the objective.
+    """
+    return np.flatnonzero(meets(finish_alone(instance, sharing), instance.deadlines)).astype(np.int64)
+
+
 @dataclass(frozen=True)
 class Timeline:
     """Per-request timing of a schedule (arrays in service order).

@@ -60,7 +60,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from partialloading.errors import SolverError
-from partialloading.evaluate import RELATIVE_TOLERANCE, evaluate, meets
+from partialloading.evaluate import RELATIVE_TOLERANCE, evaluate, servable_alone
 from partialloading.instance import Instance
 from partialloading.result import Status
 from partialloading.solve import SolverOutput
@@ -143,17 +143,6 @@ class WeightScale:
         return round(weight * self.factor)
 
 
-def servable_alone(instance: Instance, sharing: bool) -> list[int]:
-    """Users that meet their deadline when served alone.
-
-    A user that misses its deadline alone misses it in every schedule: removing users never
-    delays the others (see :mod:`partialloading.solvers.enumeration`), so it is fixed absent.
-    """
-    first = instance.initial_load(sharing)[instance.user_models]
-    alone = instance.upload_times + first + instance.infer_times[instance.user_models]
-    return [int(k) for k in np.flatnonzero(meets(alone, instance.deadlines))]
-
-
 @dataclass(frozen=True)
 class _Built:
     model: cp_model.CpModel
@@ -178,7 +167,7 @@ def build_model(
     resolution
         Number of time units in the largest deadline.
     """
-    users = servable_alone(instance, sharing)
+    users = servable_alone(instance, sharing).tolist()
     scale = TimeScale.for_instance(instance, users, conservative, resolution)
     wscale = WeightScale.for_weights(instance.weights.tolist())
     loads = instance.load_matrix(sharing)
@@ -424,7 +413,7 @@ def _canonical(instance: Instance, order: Sequence[int], sharing: bool) -> list[
     Both steps keep the schedule feasible (the exchange arguments of the model), so the result is
     a valid hint with at least the same weight."""
     current = list(order)
-    candidates = servable_alone(instance, sharing)
+    candidates = servable_alone(instance, sharing).tolist()
     models = instance.user_models
     changed = True
     while changed:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from partialloading.errors import InstanceTooLargeError
-from partialloading.evaluate import RELATIVE_TOLERANCE
+from partialloading.evaluate import RELATIVE_TOLERANCE, servable_alone
 from partialloading.instance import Instance
 from partialloading.result import Status
 from partialloading.solve import SolverOutput
@@ -114,7 +114,7 @@ def solve(
     search = _Search(instance, sharing)
     weights = instance.weights.tolist()
     # Users that miss their deadline even when served alone can never be admitted.
-    alone = [k for k in range(instance.num_users) if search.order_for((k,)) is not None]
+    alone = servable_alone(instance, sharing).tolist()
     candidates: list[tuple[float, tuple[int, ...]]] = [
         (sum(weights[k] for k in subset), subset)
         for size in range(len(alone), -1, -1)

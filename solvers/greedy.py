@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from partialloading.evaluate import servable_alone
 from partialloading.instance import FloatArray, Instance, IntArray
 from partialloading.result import Status
 from partialloading.solve import SolverOutput
@@ -263,10 +264,10 @@ def restarts_for(n_users: int) -> int:
 
 
 def _run(
-    instance: Instance,
     p: Problem,
     extra: list[tuple[str, IntArray]],
     *,
+    bound: float,
     improve_: bool,
     effort: float,
     restarts: int,
@@ -287,8 +288,6 @@ def _run(
     done = 0
     # Nobody can be served who misses the deadline when served alone: reaching that bound ends
     # the search (the schedule is then optimal).
-    alone = p.upload + p.first[p.model] + p.infer[p.model] <= p.limit
-    bound = float(p.weight[alone].sum())
     for _ in range(restarts):
         if budget.effort <= 0 or out_of_time() or p.score(best)[0] >= bound - 1e-9 * max(bound, 1.0):
             break
@@ -314,6 +313,11 @@ def _run(
         }
     )
     return best, info
+
+
+def alone_weight(instance: Instance, sharing: bool) -> float:
+    """Upper bound on the objective: the weight of the users who meet their deadline alone."""
+    return float(instance.weights[servable_alone(instance, sharing)].sum())
 
 
 def solve(
@@ -354,18 +358,14 @@ def solve(
         # exactly `greedy` with sharing=False (same budgets and seed), so greedy with sharing is
         # never worse than greedy — nor edf — without it. It gets a third of any time limit.
         third = None if time_limit is None else started + time_limit / 3
-        ns_order, ns_info = _greedy(instance, False, [], deadline=third, **kwargs)
+        ns_order, ns_info = _greedy(instance, False, [], bound=alone_weight(instance, False), deadline=third, **kwargs)
         also.append(("greedy-no-sharing", ns_order))
         info["no_sharing"] = {"objective": float(instance.weights[ns_order].sum()), "start": ns_info["start"]}
     deadline = None if time_limit is None else started + time_limit
-    order, run_info = _greedy(instance, sharing, also, deadline=deadline, **kwargs)
+    bound = alone_weight(instance, sharing)
+    order, run_info = _greedy(instance, sharing, also, bound=bound, deadline=deadline, **kwargs)
     info.update(run_info)
-    # Upper bound: the users who meet their deadline when served alone.
-    p = Problem.build(instance, sharing)
-    alone = p.upload + p.first[p.model] + p.infer[p.model] <= p.limit
-    return SolverOutput(
-        order=[int(k) for k in order], status=Status.FEASIBLE, bound=float(p.weight[alone].sum()), info=info
-    )
+    return SolverOutput(order=[int(k) for k in order], status=Status.FEASIBLE, bound=bound, info=info)
 
 
 def _greedy(
@@ -373,6 +373,7 @@ def _greedy(
     sharing: bool,
     also: list[tuple[str, IntArray]],
     *,
+    bound: float,
     improve_: bool,
     effort: float,
     restarts: int,
@@ -384,9 +385,9 @@ def _greedy(
     p = Problem.build(instance, sharing)
     base = np.asarray(edf.solve(instance, sharing=sharing, time_limit=None, seed=seed).order, dtype=np.int64)
     best, info = _run(
-        instance,
         p,
         [("edf", base), *also],
+        bound=bound,
         improve_=improve_,
         effort=effort,
         restarts=restarts,

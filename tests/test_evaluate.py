@@ -8,12 +8,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from partialloading import instances
-from partialloading.evaluate import RELATIVE_TOLERANCE, bandwidth_split, evaluate, meets, upload_end
+from partialloading.evaluate import (
+    RELATIVE_TOLERANCE,
+    bandwidth_split,
+    evaluate,
+    finish_alone,
+    meets,
+    servable_alone,
+    upload_end,
+)
 from partialloading.generators import random_instance
 from partialloading.instance import Instance
 from partialloading.result import Result, Status
 from partialloading.solution import Solution
 from partialloading.validation.verify import verify_solution
+
+from strategies import generated_instances
 
 PROPERTY_SETTINGS = settings(max_examples=100, deadline=None)
 
@@ -150,3 +160,14 @@ def test_evaluator_and_verifier_agree(case: tuple[Instance, list[int]], sharing:
     report = verify_solution(inst, doc)
     late = {f"schedule[{q}].finish_s" for q, ok in enumerate(solution.timeline.on_time) if not ok}
     assert {v.where for v in report.violations} == late
+
+
+@settings(max_examples=40, deadline=None)
+@given(generated_instances(), st.booleans())
+def test_servable_alone_matches_one_user_timelines(instance: Instance, sharing: bool) -> None:
+    # The shared pre-filter of the exact methods must agree with the evaluator on one-user orders.
+    expected = [k for k in range(instance.num_users) if evaluate(instance, [k], sharing).feasible]
+    assert servable_alone(instance, sharing).tolist() == expected
+    assert np.allclose(
+        finish_alone(instance, sharing)[expected], [evaluate(instance, [k], sharing).finish[0] for k in expected]
+    )
