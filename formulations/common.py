@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from partialloading.evaluate import RELATIVE_TOLERANCE, finish_alone
 from partialloading.instance import FloatArray, Instance, IntArray
+from partialloading.timing import RELATIVE_TOLERANCE, finish_alone
 
 TIME_UNIT_S = 1e-3
 """Seconds per model time unit: the MILPs measure time in milliseconds."""

@@ -36,8 +36,8 @@ import numpy as np
 from pyscipopt import Model, quicksum
 
 from partialloading.errors import InstanceTooLargeError, SolverError
-from partialloading.evaluate import RELATIVE_TOLERANCE
 from partialloading.instance import Instance
+from partialloading.timing import RELATIVE_TOLERANCE
 
 MS = 1e3
 """Milliseconds per second: the time unit of the SCIP model."""

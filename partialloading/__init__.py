@@ -13,27 +13,41 @@ from .errors import (
     InstanceError,
     InstanceTooLargeError,
     MethodNotApplicableError,
+    ParameterError,
     PartialLoadingError,
     SolverError,
 )
-from .evaluate import Timeline, bandwidth_split, evaluate, upload_end
 from .instance import Block, Instance, Model, User
 from .io import dumps_instance, instance_from_dict, instance_to_dict, loads_instance, read_instance, write_instance
+from .params import CpsatParams, DpParams, EdfParams, EnumerateParams, GreedyParams, MethodParams, MilpParams
 from .result import Result, Status
 from .solution import Solution
 from .solve import METHOD_NAMES, METHODS, choose_method, solve
+from .timing import TIMING_NAMES, Timeline, bandwidth_split, timeline
+
+evaluate = timeline
+"""Alias of :func:`partialloading.timing.timeline`."""
 
 __version__ = "0.1.0"
 
 __all__ = [
     "METHODS",
     "METHOD_NAMES",
+    "TIMING_NAMES",
     "Block",
+    "CpsatParams",
+    "DpParams",
+    "EdfParams",
+    "EnumerateParams",
+    "GreedyParams",
     "Instance",
     "InstanceError",
     "InstanceTooLargeError",
     "MethodNotApplicableError",
+    "MethodParams",
+    "MilpParams",
     "Model",
+    "ParameterError",
     "PartialLoadingError",
     "Result",
     "Solution",
@@ -51,6 +65,6 @@ __all__ = [
     "loads_instance",
     "read_instance",
     "solve",
-    "upload_end",
+    "timeline",
     "write_instance",
 ]

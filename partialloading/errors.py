@@ -72,3 +72,7 @@ class InstanceTooLargeError(PartialLoadingError):
 
 class SolverError(PartialLoadingError, RuntimeError):
     """A backend solver failed (crashed, reported an error, or returned an invalid schedule)."""
+
+
+class ParameterError(PartialLoadingError, ValueError):
+    """A method parameter (or a starting schedule) is unknown, ill-typed or out of range."""

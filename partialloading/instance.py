@@ -19,13 +19,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .arrays import FloatArray, IntArray
 from .errors import FieldError, InstanceError
+from .timing import TIMING_NAMES
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-
-TIMINGS = ("frame",)
-"""Timing models the toolkit implements (see ``docs/formulation.md``)."""
+__all__ = ["Block", "FloatArray", "Instance", "IntArray", "Model", "User"]
 
 
 def _number(name: str, value: object, *, allow_zero: bool = False) -> float:
@@ -209,7 +207,8 @@ class Instance:
     name
         Name of the instance (written into solutions).
     timing
-        Timing model; only ``"frame"`` is defined.
+        Timing model, a name of :data:`partialloading.timing.TIMING_NAMES` (``"frame"``: the
+        server starts when the last upload has arrived).
     meta
         Free-form, JSON-serializable provenance (generator family, seed, ...).
     """
@@ -239,8 +238,8 @@ class Instance:
                 raise InstanceError(where, exc.problem) from None
         if not isinstance(self.name, str):
             raise InstanceError("name", f"must be a string (got {self.name!r})")
-        if self.timing not in TIMINGS:
-            raise InstanceError("timing", f"unknown timing model {self.timing!r} (known: {', '.join(TIMINGS)})")
+        if self.timing not in TIMING_NAMES:
+            raise InstanceError("timing", f"unknown timing model {self.timing!r} (known: {', '.join(TIMING_NAMES)})")
         block_ids = self._unique("blocks", self.blocks)
         model_ids = self._unique("models", self.models)
         self._unique("users", self.users)

@@ -58,8 +58,8 @@ def plot_gantt(solution_or_result: Solution | Result, ax: Axes | None = None, *,
 
         _, ax = plt.subplots(figsize=(11, 1.6 + 0.42 * max(n, 2)))
 
-    # With the closed-form split every upload ends at τ; the bar shows each user's own a_k/b_k.
-    uploads = inst.upload_work[list(solution.order)] / solution.bandwidth if n else np.zeros(0)
+    # Each bar shows the user's own upload, a_k/b_k (under frame timing they all end at τ).
+    uploads = tl.upload_ends
     height = 0.62
     rows = np.arange(n)
     ax.barh(rows, uploads, left=0.0, height=height, color=UPLOAD_COLOR, label="upload")

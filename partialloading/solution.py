@@ -12,13 +12,13 @@ from functools import cached_property
 
 import numpy as np
 
-from .evaluate import Timeline, bandwidth_split, evaluate
 from .instance import FloatArray, Instance
+from .timing import Timeline, timeline
 
 
 @dataclass(frozen=True, eq=False)
 class Solution:
-    """Admitted users in service order, evaluated under frame timing.
+    """Admitted users in service order, evaluated under the instance's timing model.
 
     Parameters
     ----------
@@ -44,13 +44,13 @@ class Solution:
 
     @cached_property
     def timeline(self) -> Timeline:
-        """Per-request timeline (see :func:`partialloading.evaluate.evaluate`)."""
-        return evaluate(self.instance, self.order, self.sharing)
+        """Per-request timeline (see :func:`partialloading.timing.timeline`)."""
+        return timeline(self.instance, self.order, self.sharing)
 
     @cached_property
     def bandwidth(self) -> FloatArray:
-        """Bandwidth of each admitted user in Hz, in service order (closed-form split)."""
-        return bandwidth_split(self.instance, self.order)
+        """Bandwidth of each admitted user in Hz, in service order (the timing model's split)."""
+        return self.timeline.bandwidth
 
     @property
     def feasible(self) -> bool:

@@ -1,99 +1,25 @@
-"""One entry point for every method: :func:`solve`.
+"""One entry point for every method: :func:`solve` (dispatch only).
 
-Each method lives in its own module under ``partialloading.solvers`` and exposes a backend
-function ``solve(instance, *, sharing, time_limit, seed, **options) -> SolverOutput`` returning
-the order of the admitted users, a status and (for exact methods) a bound. This module times the
-backend, rebuilds the :class:`Solution` from the order (so the objective is always recomputed
-from the instance), refuses infeasible output and wraps everything in a :class:`Result`.
+It resolves ``auto``, checks that the method supports the instance (timing model and case, as
+declared in :mod:`partialloading.backend`), builds the typed parameters, runs the backend, times
+it, rebuilds the :class:`Solution` from the returned order (so the objective is always
+recomputed from the instance under its timing model), refuses infeasible output and wraps
+everything in a :class:`Result`.
 """
 
 from __future__ import annotations
 
-import importlib
+import numbers
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from .errors import MethodNotApplicableError, SolverError
+from .backend import METHOD_NAMES, METHODS, SolveRequest
+from .errors import MethodNotApplicableError, ParameterError, SolverError
 from .instance import Instance
+from .params import MethodParams, make_params
 from .result import Result, Status
 from .solution import Solution
-
-
-@dataclass(frozen=True)
-class SolverOutput:
-    """What a backend returns to :func:`solve`.
-
-    Attributes
-    ----------
-    order
-        Indices of the admitted users in service order.
-    status
-        :class:`Status` of the output.
-    bound
-        Best proven upper bound on the objective, or ``None``.
-    info
-        Method-specific statistics, JSON-serializable.
-    """
-
-    order: Sequence[int]
-    status: Status
-    bound: float | None = None
-    info: dict[str, Any] = field(default_factory=dict)
-
-
-class Backend(Protocol):
-    """Signature of a method's backend function."""
-
-    def __call__(
-        self, instance: Instance, *, sharing: bool, time_limit: float | None, seed: int, **options: Any
-    ) -> SolverOutput: ...
-
-
-@dataclass(frozen=True)
-class Method:
-    """A registered method.
-
-    Attributes
-    ----------
-    name
-        Name used by :func:`solve` and ``--method``.
-    target
-        ``"module:function"`` of the backend, imported on first use (so that, e.g., Pyomo is
-        imported only when the MILP is used).
-    exact
-        Whether the method proves optimality when it finishes.
-    summary
-        One line for ``--help`` and the docs.
-    """
-
-    name: str
-    target: str
-    exact: bool
-    summary: str
-
-    def load(self) -> Backend:
-        """Import and return the backend function."""
-        module, _, func = self.target.partition(":")
-        backend: Backend = getattr(importlib.import_module(module), func)
-        return backend
-
-
-METHODS: dict[str, Method] = {
-    m.name: m
-    for m in (
-        Method("enumerate", "partialloading.solvers.enumeration:solve", True, "exhaustive search, tiny instances"),
-        Method("milp", "partialloading.solvers.milp:solve", True, "Pyomo MILP solved with HiGHS"),
-        Method("cpsat", "partialloading.solvers.cpsat:solve", True, "OR-Tools CP-SAT model"),
-        Method("dp", "partialloading.solvers.dp:solve", True, "exact DP, backbone sharing and one deadline"),
-        Method("greedy", "partialloading.solvers.greedy:solve", False, "sharing-aware greedy + local search"),
-        Method("edf", "partialloading.solvers.edf:solve", False, "earliest-deadline-first baseline"),
-    )
-}
-"""Every method :func:`solve` knows, by name."""
-
-METHOD_NAMES: tuple[str, ...] = ("auto", *METHODS)
 
 ENUMERATE_AUTO_MAX_USERS = 8
 """``auto`` uses exhaustive search up to this many users when the DP does not apply."""
@@ -101,14 +27,31 @@ ENUMERATE_AUTO_MAX_USERS = 8
 
 def choose_method(instance: Instance, sharing: bool = True) -> str:
     """The method ``auto`` uses: the exact DP where it applies, enumeration on tiny instances,
-    otherwise the greedy heuristic."""
-    from .solvers.dp import why_not_exact
-
-    if why_not_exact(instance, sharing) is None:
+    otherwise the greedy heuristic (each only when it supports the instance's timing model)."""
+    if METHODS["dp"].why_not(instance, sharing) is None:
         return "dp"
-    if instance.num_users <= ENUMERATE_AUTO_MAX_USERS:
+    if instance.num_users <= ENUMERATE_AUTO_MAX_USERS and METHODS["enumerate"].why_not(instance, sharing) is None:
         return "enumerate"
     return "greedy"
+
+
+def _initial_order(instance: Instance, initial: Sequence[str], sharing: bool) -> tuple[int, ...]:
+    if isinstance(initial, str) or not isinstance(initial, Sequence):
+        raise ParameterError("initial: must be a list of user ids in service order")
+    order = []
+    for pos, uid in enumerate(initial):
+        if uid not in instance.user_index:
+            raise ParameterError(f"initial[{pos}]: unknown user {uid!r}")
+        order.append(instance.user_index[uid])
+    if len(set(order)) != len(order):
+        raise ParameterError("initial: a user appears twice")
+    start = Solution(instance, tuple(order), sharing)
+    if not start.feasible:
+        late = [start.admitted[q] for q, ok in enumerate(start.timeline.on_time) if not ok]
+        raise ParameterError(
+            f"initial: the starting schedule is not feasible ({', '.join(late[:5])} miss their deadline)"
+        )
+    return tuple(order)
 
 
 def solve(
@@ -118,6 +61,8 @@ def solve(
     sharing: bool = True,
     time_limit: float | None = None,
     seed: int = 0,
+    params: MethodParams | Mapping[str, Any] | None = None,
+    initial: Sequence[str] | None = None,
     **options: Any,
 ) -> Result:
     """Solve ``instance`` with ``method``.
@@ -125,7 +70,7 @@ def solve(
     Parameters
     ----------
     instance
-        The instance to solve.
+        The instance to solve (its ``timing`` field selects the timing model).
     method
         One of :data:`METHOD_NAMES`; ``"auto"`` picks with :func:`choose_method`.
     sharing
@@ -135,8 +80,14 @@ def solve(
         Wall-clock limit in seconds for methods that search (``None``: no limit).
     seed
         Seed of randomized methods; the same instance, method and seed give the same result.
+    params
+        The method's parameters (:mod:`partialloading.params`), as the dataclass or a mapping.
+    initial
+        A feasible starting schedule (user ids in service order). Heuristics improve it, exact
+        methods use it as a warm start, and no method returns anything worse.
     **options
-        Method-specific options (e.g. ``solver="highs"`` or ``formulation="compact"`` for the MILP).
+        Parameters as keywords (e.g. ``formulation="compact"`` for the MILP); they override
+        ``params``.
 
     Returns
     -------
@@ -146,18 +97,29 @@ def solve(
     Raises
     ------
     MethodNotApplicableError
-        Unknown method, or a method asked to solve an instance outside its exact case.
+        Unknown method, or a method asked to solve an instance it does not support (timing
+        model, or outside its exact case).
+    ParameterError
+        An unknown or ill-typed parameter, a bad seed or time limit, or an infeasible start.
     SolverError
         The backend failed or returned a schedule that misses a deadline.
     """
-    if time_limit is not None and not time_limit > 0:
-        raise MethodNotApplicableError(f"time limit must be positive (got {time_limit})")
+    if time_limit is not None and (isinstance(time_limit, bool) or not time_limit > 0):
+        raise ParameterError(f"time limit must be positive (got {time_limit})")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= int(seed) < 2**63:
+        raise ParameterError(f"seed must be an integer from 0 to 2**63 - 1 (got {seed!r})")
     name = choose_method(instance, sharing) if method == "auto" else method
     if name not in METHODS:
         raise MethodNotApplicableError(f"unknown method {method!r} (choose from {', '.join(METHOD_NAMES)})")
-    backend = METHODS[name].load()
+    entry = METHODS[name]
+    if instance.timing not in entry.timings:
+        raise MethodNotApplicableError(entry.why_not(instance, sharing) or name)
+    typed = make_params(entry.params, params, **options)
+    start = None if initial is None else _initial_order(instance, initial, sharing)
+    backend = entry.load()
+    request = SolveRequest(sharing=sharing, time_limit=time_limit, seed=int(seed), initial=start)
     started = time.perf_counter()
-    out = backend(instance, sharing=sharing, time_limit=time_limit, seed=seed, **options)
+    out = backend(instance, typed, request)
     runtime = time.perf_counter() - started
     try:
         solution = Solution(instance, tuple(out.order), sharing)
@@ -168,6 +130,19 @@ def solve(
         late = [solution.admitted[q] for q, ok in enumerate(solution.timeline.on_time) if not ok]
         raise SolverError(f"method {name!r} returned a schedule in which {', '.join(late[:5])} miss their deadline")
     info = dict(out.info)
+    status = out.status
+    if start is not None:
+        info["incumbent_from"] = "method"
+        given = Solution(instance, start, sharing)
+        if given.objective > solution.objective + 1e-9 * max(1.0, given.objective):
+            # The method stopped below its start (a time limit): the start is the better answer.
+            if status == Status.OPTIMAL:
+                raise SolverError(f"method {name!r} claims optimality below the starting schedule's value")
+            solution, info["incumbent_from"] = given, "initial"
+            status = Status.FEASIBLE
     if method == "auto":
         info["chosen_by"] = "auto"
-    return Result(method=name, status=out.status, solution=solution, bound=out.bound, runtime=runtime, info=info)
+    return Result(method=name, status=status, solution=solution, bound=out.bound, runtime=runtime, info=info)
+
+
+__all__ = ["ENUMERATE_AUTO_MAX_USERS", "METHODS", "METHOD_NAMES", "choose_method", "solve"]

@@ -1,5 +1,7 @@
-"""Solver backends, one module per method (see :data:`partialloading.solve.METHODS`).
+"""Solver backends, one module per method (see :data:`partialloading.backend.METHODS`).
 
-Each module exposes ``solve(instance, *, sharing, time_limit, seed, **options) -> SolverOutput``;
-call them through :func:`partialloading.solve`, which checks and times their output.
+Each module exposes ``solve(instance, params, request) -> SolverOutput`` (its typed parameters
+from :mod:`partialloading.params`, the shared :class:`~partialloading.backend.SolveRequest`);
+call them through :func:`partialloading.solve`, which checks the method's declared support,
+times the backend and re-evaluates its output.
 """

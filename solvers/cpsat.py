@@ -21,7 +21,7 @@ units make CP-SAT's presolve unreliable — from ~1e10 units on it returned wron
 Two roundings of the same model are used:
 
 * the *outer* model rounds durations (``a_k/B``, ``ℓ + c``) down and deadlines up, to
-  ``⌈T_k·(1 + ε)/δ⌉ + 2`` (``ε = evaluate.RELATIVE_TOLERANCE``; the 2 units absorb floating-point
+  ``⌈T_k·(1 + ε)/δ⌉ + 2`` (``ε = timing.RELATIVE_TOLERANCE``; the 2 units absorb floating-point
   error). Every schedule the evaluator accepts (``finish ≤ T_k·(1 + ε)``) is accepted by it, so its
   optimum and bound are valid upper bounds;
 * the *inner* (conservative) model rounds durations up and deadlines down, to ``⌊T_k/δ⌋``. Every
@@ -59,11 +59,13 @@ from typing import Any
 import numpy as np
 from ortools.sat.python import cp_model
 
+from partialloading.backend import SolveRequest, SolverOutput
 from partialloading.errors import SolverError
-from partialloading.evaluate import RELATIVE_TOLERANCE, evaluate, servable_alone
 from partialloading.instance import Instance
+from partialloading.params import CpsatParams
 from partialloading.result import Status
-from partialloading.solve import SolverOutput
+from partialloading.timing import RELATIVE_TOLERANCE, servable_alone
+from partialloading.timing import timeline as evaluate
 
 from . import edf
 
@@ -272,41 +274,19 @@ def _order(built: _Built, solver: cp_model.CpSolver) -> list[int]:
     return order
 
 
-def solve(
-    instance: Instance,
-    *,
-    sharing: bool,
-    time_limit: float | None,
-    seed: int,
-    workers: int = 1,
-    symmetry: bool = True,
-    hint: bool = True,
-    resolution: float = RESOLUTION,
-    **options: Any,
-) -> SolverOutput:
-    """Solve with OR-Tools CP-SAT.
+def solve(instance: Instance, params: CpsatParams, request: SolveRequest) -> SolverOutput:
+    """Solve with OR-Tools CP-SAT (see :class:`~partialloading.params.CpsatParams`).
 
-    Parameters
-    ----------
-    workers
-        Number of CP-SAT search workers. 1 (default) is deterministic for a given ``seed``;
-        more workers are usually faster but not reproducible.
-    symmetry
-        Add symmetry-breaking and dominance constraints between users of the same model.
-    hint
-        Start the search from the earliest-deadline-first schedule.
-    resolution
-        Number of integer time units in the largest deadline (default :data:`RESOLUTION`;
-        much finer units make CP-SAT's presolve unreliable, see ``benchmarks/cpsat_resolution.py``).
+    With ``hint`` the search starts from the initial schedule when one is given, else from the
+    earliest-deadline-first schedule; at the time limit without a CP-SAT solution that start is
+    returned.
     """
-    if options:
-        raise TypeError(f"cpsat takes only workers, symmetry, hint and resolution (got {', '.join(options)})")
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1 (got {workers})")
-    if not resolution >= 1:
-        raise ValueError(f"resolution must be at least 1 (got {resolution})")
+    sharing, time_limit, seed = request.sharing, request.time_limit, request.seed
+    workers, symmetry, hint, resolution = params.workers, params.symmetry, params.hint, params.resolution
     started = time.perf_counter()
-    start = edf.solve(instance, sharing=sharing, time_limit=None, seed=seed).order if hint else []
+    start: list[int] = []
+    if hint:
+        start = list(request.initial) if request.initial is not None else edf.edf_schedule(instance, sharing)
     if hint and symmetry:
         start = _canonical(instance, start, sharing)
     outer = _run(instance, sharing, False, symmetry, resolution, start, time_limit, seed, workers)

@@ -40,12 +40,13 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
+from partialloading.backend import SolveRequest, SolverOutput
 from partialloading.errors import InstanceTooLargeError, MethodNotApplicableError
-from partialloading.evaluate import RELATIVE_TOLERANCE
 from partialloading.instance import FloatArray, Instance, IntArray
+from partialloading.params import DpParams
 from partialloading.result import Status
-from partialloading.solve import SolverOutput
 from partialloading.structure import SharingStructure, grouped_order, sharing_structure, why_not_common_deadline
+from partialloading.timing import RELATIVE_TOLERANCE
 
 MAX_TOTAL_WEIGHT = 100_000
 """Largest total weight of the users the weighted (pseudo-polynomial) recursion accepts."""
@@ -432,22 +433,12 @@ def _run(
     return best, chosen, stats
 
 
-def solve(
-    instance: Instance,
-    *,
-    sharing: bool,
-    time_limit: float | None,
-    seed: int,
-    prune: bool = True,
-    **options: Any,
-) -> SolverOutput:
+def solve(instance: Instance, params: DpParams, request: SolveRequest) -> SolverOutput:
     """Solve a backbone-sharing, common-deadline instance exactly.
 
-    Parameters
-    ----------
-    prune
-        Drop DP states that the Lagrangian bound proves useless (exact either way; ``False``
-        runs the plain recursion, for checking).
+    With ``params.prune`` DP states that the Lagrangian bound proves useless are dropped
+    (exact either way; ``False`` runs the plain recursion, for checking). The time limit,
+    seed and initial schedule are not used: the DP always finishes, with the optimum.
 
     Raises
     ------
@@ -457,8 +448,7 @@ def solve(
     InstanceTooLargeError
         Integer weights whose total makes the pseudo-polynomial recursion too large.
     """
-    if options:
-        raise TypeError(f"dp takes only the option prune (got {', '.join(options)})")
+    prune, sharing = params.prune, request.sharing
     check = _check(instance, sharing)
     if check.reasons:
         raise MethodNotApplicableError(

@@ -2,21 +2,19 @@
 
 Users are considered by deadline (ties: by model, so that equal deadlines keep a model's users
 together, then by position in the file). A user is admitted, at the end of the current order,
-when every admitted user still meets its deadline. Admitting ``k`` delays everyone by
-``a_k/B`` (the upload phase grows), so the test is ``min slack ≥ a_k/B`` for the users already
-admitted and ``finish_k ≤ T_k`` for ``k``: O(1) per user after sorting, O(K log K) in all.
+when every admitted user still meets its deadline: the append test of the instance's timing
+model (under frame timing O(1) per user after sorting, O(K log K) in all).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from partialloading.evaluate import RELATIVE_TOLERANCE
+from partialloading.backend import SolveRequest, SolverOutput
 from partialloading.instance import Instance
+from partialloading.params import EdfParams
 from partialloading.result import Status
-from partialloading.solve import SolverOutput
+from partialloading.timing import schedule
 
 
 def edf_order(instance: Instance) -> list[int]:
@@ -24,29 +22,16 @@ def edf_order(instance: Instance) -> list[int]:
     return [int(k) for k in np.lexsort((np.arange(instance.num_users), instance.user_models, instance.deadlines))]
 
 
-def solve(instance: Instance, *, sharing: bool, time_limit: float | None, seed: int, **options: Any) -> SolverOutput:
-    """Earliest-deadline-first admission (``seed`` and ``time_limit`` are not used)."""
-    if options:
-        raise TypeError(f"edf takes no options (got {', '.join(options)})")
-    loads = instance.load_matrix(sharing)
-    first = instance.initial_load(sharing)
-    infer = instance.infer_times
-    upload = instance.upload_times
-    limit = instance.deadlines * (1.0 + RELATIVE_TOLERANCE)
-    order: list[int] = []
-    tau = 0.0
-    busy = 0.0  # processing time after the upload phase
-    min_slack = np.inf  # min over admitted of limit - finish
-    last: int | None = None
+def edf_schedule(instance: Instance, sharing: bool) -> list[int]:
+    """The earliest-deadline-first schedule: users in :func:`edf_order`, each appended when
+    everybody stays on time."""
+    appender = schedule(instance, sharing, tolerance_share=1.0).appender()
     for k in edf_order(instance):
-        m = int(instance.user_models[k])
-        delta = float(upload[k])
-        step = float(first[m] if last is None else loads[last, m]) + float(infer[m])
-        finish = tau + delta + busy + step
-        if finish <= limit[k] and min_slack >= delta:
-            order.append(k)
-            tau += delta
-            busy += step
-            min_slack = min(min_slack - delta, float(limit[k]) - finish)
-            last = m
-    return SolverOutput(order=order, status=Status.FEASIBLE)
+        if appender.fits(k):
+            appender.append(k)
+    return appender.order
+
+
+def solve(instance: Instance, params: EdfParams, request: SolveRequest) -> SolverOutput:
+    """Earliest-deadline-first admission (the seed, time limit and initial schedule are not used)."""
+    return SolverOutput(order=edf_schedule(instance, request.sharing), status=Status.FEASIBLE)

@@ -33,13 +33,16 @@ from typing import Any
 
 import numpy as np
 
-from partialloading.evaluate import servable_alone
+from partialloading.backend import SolveRequest, SolverOutput
+from partialloading.errors import SolverError
 from partialloading.instance import FloatArray, Instance, IntArray
+from partialloading.params import GreedyParams
 from partialloading.result import Status
-from partialloading.solve import SolverOutput
+from partialloading.timing import schedule, servable_alone
+from partialloading.timing.frame import FrameSchedule as Problem
 
 from . import edf
-from .local_search import Budget, Problem, better
+from .local_search import Budget, better
 from .local_search import improve as local_search
 
 EFFORT_PER_USER = 4000.0
@@ -137,9 +140,10 @@ def sequences(p: Problem) -> list[tuple[str, IntArray]]:
 def append_admit(p: Problem, seq: IntArray, *, drop: bool = True, drop_effort: float = np.inf) -> IntArray:
     """Admit ``seq`` in order by appending, with the Moore–Hodgson-like drop rule when ``drop``.
 
-    The time each admitted user would save if dropped, per weight, is kept up to date so that
-    a user whose own ratio is the largest — the drop rule would drop it first, restoring the
-    current schedule — is rejected in O(1) without building the trial schedule. Each trial costs
+    The append test is the timing model's (:meth:`Problem.appender`). The time each admitted
+    user would save if dropped, per weight, is kept up to date so that a user whose own ratio is
+    the largest — the drop rule would drop it first, restoring the current schedule — is
+    rejected in O(1) without building the trial schedule. Each trial costs
     ``len(order) + DROP_OVERHEAD`` of ``drop_effort``; when it is spent, users are only appended.
     """
     model = p.model.tolist()
@@ -149,19 +153,16 @@ def append_admit(p: Problem, seq: IntArray, *, drop: bool = True, drop_effort: f
     first = p.first.tolist()
     weights = p.weight.tolist()
     loads = p.loads
-    order: list[int] = []
+    app = p.appender()
+    order = app.order
     ratio: list[float] = []  # time saved per weight by dropping each admitted user
     top = -np.inf  # max(ratio)
-    tau = busy = 0.0
-    min_slack = np.inf
-    last: int | None = None
     weight = 0.0
     for k in seq.tolist():
         m = model[k]
         delta = upload[k]
-        load = first[m] if last is None else float(loads[last, m])
-        finish = tau + delta + busy + load + infer[m]
-        if finish <= limit[k] and min_slack >= delta:
+        load = app.next_load(k)
+        if app.fits(k):
             if order:
                 # The previous last user gains a successor: dropping it now also joins its
                 # predecessor to k.
@@ -173,19 +174,15 @@ def append_admit(p: Problem, seq: IntArray, *, drop: bool = True, drop_effort: f
                     top = ratio[q]
                 elif old >= top:
                     top = max(ratio)
-            order.append(k)
+            app.append(k)
             ratio.append((delta + load + infer[m]) / weights[k])
             top = max(top, ratio[-1])
-            tau += delta
-            busy += load + infer[m]
-            min_slack = min(min_slack - delta, limit[k] - finish)
-            last = m
             weight += weights[k]
             continue
-        if not drop or tau + delta + infer[m] > limit[k]:
+        if not drop or app.tau + delta + infer[m] > limit[k]:
             continue  # k cannot be on time even when served first
         # When an earlier user is late, dropping k saves only its upload.
-        own = (delta + load + infer[m] if min_slack >= delta else delta) / weights[k]
+        own = (delta + load + infer[m] if app.min_slack >= delta else delta) / weights[k]
         if own >= top or drop_effort < 0:
             continue
         drop_effort -= len(order) + DROP_OVERHEAD
@@ -196,16 +193,13 @@ def append_admit(p: Problem, seq: IntArray, *, drop: bool = True, drop_effort: f
         new_finish = p.finish(trial)
         scale = max(1.0, weight)
         if new_weight > weight + 1e-12 * scale or (
-            new_weight >= weight - 1e-12 * scale and float(new_finish[-1]) < tau + busy - 1e-12
+            new_weight >= weight - 1e-12 * scale and float(new_finish[-1]) < app.tau + app.busy - 1e-12
         ):
-            order = trial.tolist()
+            app.reset(trial)
+            order = app.order
             ratio = (p.savings(trial) / p.weight[trial]).tolist()
             top = max(ratio)
             weight = new_weight
-            tau = float(p.upload[trial].sum())
-            busy = float(new_finish[-1]) - tau
-            min_slack = float(np.min(p.limit[trial] - new_finish))
-            last = model[order[-1]]
     return np.asarray(order, dtype=np.int64)
 
 
@@ -228,7 +222,8 @@ def construct(
     def offer(name: str, order: IntArray) -> None:
         nonlocal best, best_name
         order = np.asarray(order, dtype=np.int64)
-        assert p.feasible(order), f"start {name} is infeasible"
+        if not p.feasible(order):
+            raise SolverError(f"greedy: start {name} is infeasible")
         values[name] = p.score(order)[0]
         if better(p, order, best):
             best, best_name = order, name
@@ -283,7 +278,8 @@ def _run(
         return start, info
     budget = Budget(effort, deadline)
     best, stats = local_search(p, start, budget)
-    assert not better(p, start, best), "improvement returned a worse schedule than its start"
+    if better(p, start, best):
+        raise SolverError("greedy: the improvement returned a worse schedule than its start")
     moves = stats.total()
     done = 0
     # Nobody can be served who misses the deadline when served alone: reaching that bound ends
@@ -320,32 +316,13 @@ def alone_weight(instance: Instance, sharing: bool) -> float:
     return float(instance.weights[servable_alone(instance, sharing)].sum())
 
 
-def solve(
-    instance: Instance,
-    *,
-    sharing: bool,
-    time_limit: float | None,
-    seed: int,
-    improve: bool = True,
-    effort: float | None = None,
-    restarts: int | None = None,
-    **options: Any,
-) -> SolverOutput:
-    """Greedy construction and local search.
+def solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> SolverOutput:
+    """Greedy construction and local search (see :class:`~partialloading.params.GreedyParams`).
 
-    Parameters
-    ----------
-    improve
-        Run the improvement phase (default) or return the best constructive schedule.
-    effort
-        Local-search budget in evaluated positions (default :func:`default_effort`). The result
-        depends only on the instance, ``seed`` and this budget — unless ``time_limit`` cuts the
-        search first.
-    restarts
-        Randomized restarts of the local search (default :func:`restarts_for`).
+    The initial schedule, if given, is one more start (and the result is never worse than it).
     """
-    if options:
-        raise TypeError(f"greedy takes only improve, effort and restarts (got {', '.join(options)})")
+    sharing, time_limit, seed = request.sharing, request.time_limit, request.seed
+    improve, effort, restarts = params.improve, params.effort, params.restarts
     started = time.perf_counter()
     n = instance.num_users
     effort = default_effort(n) if effort is None else float(effort)
@@ -353,6 +330,8 @@ def solve(
     kwargs: dict[str, Any] = {"improve_": improve, "effort": effort, "restarts": restarts, "seed": seed}
     info: dict[str, Any] = {}
     also: list[tuple[str, IntArray]] = []
+    if request.initial is not None:
+        also.append(("initial", np.asarray(request.initial, dtype=np.int64)))
     if sharing:
         # A schedule without sharing stays feasible with it (ℓ ≤ ℓ_ns). The no-sharing run is
         # exactly `greedy` with sharing=False (same budgets and seed), so greedy with sharing is
@@ -382,8 +361,8 @@ def _greedy(
 ) -> tuple[IntArray, dict[str, Any]]:
     """One run in one sharing mode; ``also``: feasible orders used as starts (and returned when
     the search ends below them)."""
-    p = Problem.build(instance, sharing)
-    base = np.asarray(edf.solve(instance, sharing=sharing, time_limit=None, seed=seed).order, dtype=np.int64)
+    p = schedule(instance, sharing)
+    base = np.asarray(edf.edf_schedule(instance, sharing), dtype=np.int64)
     best, info = _run(
         p,
         [("edf", base), *also],
@@ -396,7 +375,8 @@ def _greedy(
     )
     info["result_from"] = "search" if improve_ else info["start"]
     for name, order in also:
-        assert p.feasible(order), f"{name} is infeasible"
+        if not p.feasible(order):
+            raise SolverError(f"greedy: start {name} is infeasible")
         if better(p, order, best):
             best = order
             info["result_from"] = name

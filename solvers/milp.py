@@ -28,13 +28,14 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.opt import SolverResults, TerminationCondition
 
+from partialloading.backend import SolveRequest, SolverOutput
 from partialloading.errors import MethodNotApplicableError, SolverError
 from partialloading.formulations import compact, general
 from partialloading.formulations.common import ScheduleData, schedule_data
 from partialloading.instance import Instance
+from partialloading.params import MilpParams
 from partialloading.result import Status
 from partialloading.solution import Solution
-from partialloading.solve import SolverOutput
 
 FORMULATIONS = ("auto", "general", "compact")
 """Values of the ``formulation`` option."""
@@ -167,28 +168,13 @@ def _dual_bound(results: SolverResults, integral: bool, fallback: float) -> floa
     return math.floor(bound + 1e-6) if integral else bound
 
 
-def solve(
-    instance: Instance,
-    *,
-    sharing: bool,
-    time_limit: float | None,
-    seed: int,
-    solver: str = "highs",
-    formulation: str = "auto",
-    solver_options: dict[str, Any] | None = None,
-    **options: Any,
-) -> SolverOutput:
+def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> SolverOutput:
     """Solve the scheduling MILP exactly (or to the time limit).
 
-    Parameters
-    ----------
-    solver
-        Pyomo name of the MIP solver (default ``"highs"``: HiGHS through highspy).
-    formulation
-        ``"auto"`` (compact for one common deadline, else general), ``"general"`` or ``"compact"``
-        (with per-user deadlines the compact model is a restriction: no longer exact).
-    solver_options
-        Extra options passed to the solver (override the defaults above).
+    ``params`` (:class:`~partialloading.params.MilpParams`) names the solver (default
+    ``"highs"``: HiGHS through highspy), the formulation (``"auto"``: compact for one common
+    deadline, else general; with per-user deadlines the compact model is a restriction, no
+    longer exact) and extra solver options (override the defaults above).
 
     Returns
     -------
@@ -197,8 +183,8 @@ def solve(
         incumbent that serves someone; ``time_limit`` otherwise. ``info`` holds the formulation,
         the gap, the model size and the solver's termination.
     """
-    if options:
-        raise TypeError(f"milp takes solver, formulation and solver_options (got {', '.join(options)})")
+    sharing, time_limit, seed = request.sharing, request.time_limit, request.seed
+    solver, formulation, solver_options = params.solver, params.formulation, params.solver_options
     started = time.perf_counter()
     data = schedule_data(instance, sharing)
     chosen = choose_formulation(data, formulation)

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from partialloading.evaluate import bandwidth_split
 from partialloading.formulations.joint import solve_joint_enumeration, solve_joint_scip
 from partialloading.generators import random_instance
 from partialloading.instance import Instance
 from partialloading.solve import solve
+from partialloading.timing import bandwidth_split
 
 OBJECTIVE_TOLERANCE = 1e-6
 """Absolute tolerance on total weights (weights are integers; SCIP's integrality tolerance is 1e-6)."""

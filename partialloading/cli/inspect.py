@@ -8,7 +8,6 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from partialloading.evaluate import evaluate
 from partialloading.instance import Instance
 from partialloading.io import read_instance
 from partialloading.solve import solve
@@ -19,6 +18,7 @@ from partialloading.structure import (
     grouped_order,
     sharing_structure,
 )
+from partialloading.timing import timeline as evaluate
 
 MB = 1e6
 

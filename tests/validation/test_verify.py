@@ -18,7 +18,7 @@ from partialloading.generators import random_instance
 from partialloading.instance import Instance
 from partialloading.result import Result, Status
 from partialloading.solution import Solution
-from partialloading.solve import METHODS, solve
+from partialloading.solve import solve
 from partialloading.solvers.dp import why_not_exact
 from partialloading.validation import verify as verify_module
 from partialloading.validation.verify import (
@@ -40,11 +40,6 @@ def run_method(instance: Instance, method: str, sharing: bool) -> dict[str, Any]
         assert method == "dp" and why_not_exact(instance, sharing) is not None
         return None
     return result.to_dict()
-
-
-@pytest.fixture(scope="module")
-def tiny() -> Instance:
-    return instances.load("tiny")
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +75,6 @@ def test_verifier_is_independent_of_the_evaluator() -> None:
     assert not attributes & derived
 
 
-@pytest.mark.parametrize("method", list(METHODS))
 @pytest.mark.parametrize("sharing", [True, False])
 @pytest.mark.parametrize(
     "make",

@@ -1,4 +1,4 @@
-"""Frame-timing evaluator: hand-computed timelines and properties (hypothesis)."""
+"""Frame timing: hand-computed timelines and properties (hypothesis)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from partialloading import instances
-from partialloading.evaluate import (
-    RELATIVE_TOLERANCE,
-    bandwidth_split,
-    evaluate,
-    finish_alone,
-    meets,
-    servable_alone,
-    upload_end,
-)
 from partialloading.generators import random_instance
 from partialloading.instance import Instance
 from partialloading.result import Result, Status
 from partialloading.solution import Solution
+from partialloading.timing import (
+    RELATIVE_TOLERANCE,
+    bandwidth_split,
+    finish_alone,
+    meets,
+    servable_alone,
+)
+from partialloading.timing import timeline as evaluate
 from partialloading.validation.verify import verify_solution
 
 from strategies import generated_instances
@@ -105,11 +104,11 @@ def test_closed_form_split_is_optimal(case: tuple[Instance, list[int]], seed: in
     split = bandwidth_split(inst, order)
     assert split.sum() == pytest.approx(inst.bandwidth_hz)
     ends = inst.upload_work[order] / split
-    np.testing.assert_allclose(ends, upload_end(inst, order))
+    np.testing.assert_allclose(ends, evaluate(inst, order).upload_end)
     # Any other split of the same bandwidth ends no earlier (max a/b ≥ Σa / Σb).
     other = np.random.default_rng(seed).uniform(0.01, 1.0, len(order))
     other *= inst.bandwidth_hz / other.sum()
-    assert (inst.upload_work[order] / other).max() >= upload_end(inst, order) * (1 - 1e-12)
+    assert (inst.upload_work[order] / other).max() >= evaluate(inst, order).upload_end * (1 - 1e-12)
 
 
 @PROPERTY_SETTINGS

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from partialloading.cli import main
-from partialloading.evaluate import bandwidth_split, evaluate
 from partialloading.formulations.joint import min_upload_phase, solve_joint_enumeration, solve_joint_scip
 from partialloading.generators import random_instance
 from partialloading.instance import Block, Instance, Model, User
 from partialloading.solve import solve
+from partialloading.timing import bandwidth_split
+from partialloading.timing import timeline as evaluate
 from partialloading.validation import decomposition
 from partialloading.validation.decomposition import (
     CheckedInstance,

@@ -7,13 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from partialloading.evaluate import evaluate
+from partialloading.errors import ParameterError
 from partialloading.generators import random_instance
 from partialloading.instance import Block, Instance, Model, User
 from partialloading.result import Result, Status
 from partialloading.solve import solve
 from partialloading.solvers.greedy import sequences
-from partialloading.solvers.local_search import Budget, Problem, improve
+from partialloading.solvers.local_search import Budget, improve
+from partialloading.timing import timeline as evaluate
+from partialloading.timing.frame import FrameSchedule as Problem
 from partialloading.validation.verify import verify_solution_dict
 
 from references import edf_trap_instance, no_loading_instance, no_loading_optimum
@@ -227,7 +229,7 @@ def test_time_limit_is_honoured() -> None:
 
 
 def test_unknown_option_is_refused() -> None:
-    with pytest.raises(TypeError, match="greedy takes only"):
+    with pytest.raises(ParameterError, match="greedy: unknown parameter 'bogus'"):
         solve(edf_trap_instance(), "greedy", bogus=1)
 
 

@@ -9,12 +9,14 @@ import time
 import numpy as np
 import pytest
 
-from partialloading.evaluate import evaluate, servable_alone
+from partialloading.errors import ParameterError
 from partialloading.generators import Structure, random_instance
 from partialloading.instance import Block, Instance, Model, User
 from partialloading.result import Status
 from partialloading.solve import solve
 from partialloading.solvers.cpsat import TimeScale, WeightScale, build_model
+from partialloading.timing import servable_alone
+from partialloading.timing import timeline as evaluate
 from partialloading.validation.verify import verify_solution
 
 LIMIT = 20.0
@@ -205,7 +207,7 @@ def test_time_limit_returns_a_valid_incumbent_and_bound() -> None:
 
 
 def test_rejects_unknown_options() -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(ParameterError, match="unknown parameter 'formulation'"):
         solve(hand_instance(), "cpsat", formulation="compact")
 
 
@@ -245,5 +247,5 @@ def test_coarse_time_unit_exercises_the_inner_model() -> None:
 
 
 def test_rejects_a_resolution_below_one() -> None:
-    with pytest.raises(ValueError, match="resolution"):
+    with pytest.raises(ParameterError, match="resolution"):
         solve(hand_instance(), "cpsat", resolution=0.5)

@@ -18,7 +18,7 @@ from pyomo.opt import SolverResults, TerminationCondition
 
 import partialloading as pl
 from partialloading.cli import main
-from partialloading.errors import MethodNotApplicableError, SolverError
+from partialloading.errors import SolverError
 from partialloading.generators import Deadlines, Structure, random_instance
 from partialloading.instance import Block, Instance, Model, User
 from partialloading.result import Result, Status
@@ -270,7 +270,7 @@ def test_nobody_fits() -> None:
 
 def test_bad_options() -> None:
     instance = backbone_hand_instance()
-    with pytest.raises(MethodNotApplicableError, match="formulation"):
+    with pytest.raises(pl.ParameterError, match="formulation"):
         pl.solve(instance, "milp", formulation="timeindexed")
     with pytest.raises(SolverError, match="not"):
         pl.solve(instance, "milp", solver="no_such_solver")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from partialloading.evaluate import evaluate
 from partialloading.generators import random_instance
 from partialloading.instance import Instance
 from partialloading.result import Status
 from partialloading.solve import solve
 from partialloading.solvers.edf import edf_order
+from partialloading.timing import timeline as evaluate
 from partialloading.validation.verify import verify_solution
 
 from references import edf_trap_instance

@@ -8,11 +8,11 @@ import pytest
 
 from partialloading import instances
 from partialloading.errors import InstanceTooLargeError
-from partialloading.evaluate import RELATIVE_TOLERANCE
 from partialloading.generators import Structure, random_instance
 from partialloading.instance import Instance
 from partialloading.result import Status
 from partialloading.solve import solve
+from partialloading.timing import RELATIVE_TOLERANCE
 from partialloading.validation.verify import verify_solution
 
 

@@ -11,13 +11,13 @@ import pytest
 
 from partialloading import instances, solve
 from partialloading.errors import InstanceTooLargeError, MethodNotApplicableError
-from partialloading.evaluate import RELATIVE_TOLERANCE
 from partialloading.generators import random_instance
 from partialloading.instance import Block, Instance, Model, User
 from partialloading.result import Result, Status
 from partialloading.solve import choose_method
 from partialloading.solvers import dp
 from partialloading.structure import sharing_structure
+from partialloading.timing import RELATIVE_TOLERANCE
 from partialloading.validation.verify import verify_solution_dict
 
 

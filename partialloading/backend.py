@@ -1,0 +1,157 @@
+"""What a method is: its backend's signature, its output and what it supports.
+
+Each method lives in its own module under ``partialloading.solvers`` and exposes a backend
+function ``solve(instance, params, request) -> SolverOutput``: the order of the admitted users,
+a status and (for exact methods) a bound. The :class:`Method` record declares the rest: whether
+the method is exact, its parameter class, the timing models it supports and, where it has a
+restricted case (the backbone DP), the function that says why an instance is outside it. The
+dispatcher (:mod:`partialloading.solve`) reads only these declarations.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .instance import Instance
+from .params import PARAMS, MethodParams
+from .result import Status
+from .timing import TIMING_NAMES
+
+
+@dataclass(frozen=True)
+class SolverOutput:
+    """What a backend returns to :func:`partialloading.solve`.
+
+    Attributes
+    ----------
+    order
+        Indices of the admitted users in service order.
+    status
+        :class:`Status` of the output.
+    bound
+        Best proven upper bound on the objective, or ``None``.
+    info
+        Method-specific statistics, JSON-serializable.
+    """
+
+    order: Sequence[int]
+    status: Status
+    bound: float | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SolveRequest:
+    """What every backend is asked besides its own parameters.
+
+    Attributes
+    ----------
+    sharing
+        Load only missing blocks (``False``: whole models on every switch).
+    time_limit
+        Wall-clock limit in seconds (``None``: no limit).
+    seed
+        Seed of randomized choices.
+    initial
+        A feasible starting order (user indices): heuristics improve it, exact methods use it
+        as a warm start; ``None`` when not given.
+    """
+
+    sharing: bool = True
+    time_limit: float | None = None
+    seed: int = 0
+    initial: tuple[int, ...] | None = None
+
+
+class Backend(Protocol):
+    """Signature of a method's backend function."""
+
+    def __call__(self, instance: Instance, params: Any, request: SolveRequest) -> SolverOutput: ...
+
+
+Applicability = Callable[[Instance, bool], "str | None"]
+"""``(instance, sharing) -> None`` when a method applies, else the reason it does not."""
+
+
+def _resolve(target: str) -> Any:
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@dataclass(frozen=True)
+class Method:
+    """A registered method.
+
+    Attributes
+    ----------
+    name
+        Name used by :func:`partialloading.solve` and ``--method``.
+    target
+        ``"module:function"`` of the backend, imported on first use (so that, e.g., Pyomo is
+        imported only when the MILP is used).
+    exact
+        Whether the method proves optimality when it finishes.
+    summary
+        One line for ``--help`` and the docs.
+    timings
+        The timing models the method supports.
+    parameters
+        The parameter dataclass (default: the method's entry of :data:`partialloading.params.PARAMS`).
+    case
+        ``"module:function"`` of an :data:`Applicability` check for methods exact only on a
+        restricted case, or ``None``.
+    """
+
+    name: str
+    target: str
+    exact: bool
+    summary: str
+    timings: frozenset[str] = frozenset(TIMING_NAMES)
+    case: str | None = None
+    parameters: type[MethodParams] | None = None
+
+    @property
+    def params(self) -> type[MethodParams]:
+        """The method's parameter dataclass."""
+        return self.parameters if self.parameters is not None else PARAMS[self.name]
+
+    def load(self) -> Backend:
+        """Import and return the backend function."""
+        backend: Backend = _resolve(self.target)
+        return backend
+
+    def why_not(self, instance: Instance, sharing: bool = True) -> str | None:
+        """``None`` when the method applies to ``instance``, else the reason it does not."""
+        if instance.timing not in self.timings:
+            supported = ", ".join(sorted(self.timings))
+            return f"{self.name} does not support {instance.timing!r} timing (it supports {supported})"
+        if self.case is not None:
+            check: Applicability = _resolve(self.case)
+            return check(instance, sharing)
+        return None
+
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("enumerate", "partialloading.solvers.enumeration:solve", True, "exhaustive search, tiny instances"),
+        Method("milp", "partialloading.solvers.milp:solve", True, "Pyomo MILP solved with HiGHS"),
+        Method("cpsat", "partialloading.solvers.cpsat:solve", True, "OR-Tools CP-SAT model"),
+        Method(
+            "dp",
+            "partialloading.solvers.dp:solve",
+            True,
+            "exact DP, backbone sharing and one deadline",
+            case="partialloading.solvers.dp:why_not_exact",
+        ),
+        Method("greedy", "partialloading.solvers.greedy:solve", False, "sharing-aware greedy + local search"),
+        Method("edf", "partialloading.solvers.edf:solve", False, "earliest-deadline-first baseline"),
+    )
+}
+"""Every method :func:`partialloading.solve` knows, by name."""
+
+METHOD_NAMES: tuple[str, ...] = ("auto", *METHODS)
+"""Valid values of ``method`` (``"auto"`` chooses among the methods that apply)."""

@@ -1,0 +1,152 @@
+"""The system-model seam: one module per timing model, behind one small protocol.
+
+A *timing model* turns an ordered set of admitted users into a :class:`Timeline` (when each
+upload ends, when each load and inference starts and ends), gives the bandwidth split it
+assumes, the finish time of each user served alone and the incremental schedule arithmetic the
+heuristics use. Which model applies is the instance's ``timing`` field. What has to be loaded
+before each request is the memory model's answer (:mod:`partialloading.timing.memory`), so a
+different GPU memory fits under every timing model.
+
+Everything that evaluates a schedule goes through :func:`timeline` (the solution, the plots,
+the command line, ``solve()``'s re-evaluation); the exact formulations write their own algebra
+but take their constants (tolerance, the users servable alone) from here. The independent
+verifier (:mod:`partialloading.validation.verify`) re-derives every timeline on purpose.
+
+Adding a timing model: write a module with a class that satisfies :class:`TimingModel`, add its
+instance to :data:`TIMING_MODELS`, and declare in the method registry
+(:mod:`partialloading.backend`) which methods support it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from partialloading.arrays import FloatArray, IntArray
+
+from .base import RELATIVE_TOLERANCE, Timeline, deadline_limit, meets
+from .frame import FRAME, FrameSchedule, FrameTiming
+from .memory import SingleModelMemory
+
+if TYPE_CHECKING:
+    from partialloading.instance import Instance
+
+
+class TimingModel(Protocol):
+    """What every timing model provides."""
+
+    @property
+    def name(self) -> str:
+        """Name used in instance files (``"timing"``) and on the command line."""
+        ...
+
+    @property
+    def summary(self) -> str:
+        """One line for the documentation and ``--help``."""
+        ...
+
+    def timeline(self, instance: Instance, order: IntArray, sharing: bool = True) -> Timeline:
+        """Timeline of serving ``order`` (valid user indices, no repeats) with :meth:`bandwidth`."""
+        ...
+
+    def bandwidth(self, instance: Instance, order: IntArray, sharing: bool = True) -> FloatArray:
+        """The bandwidth split of the admitted users, in ``order``."""
+        ...
+
+    def finish_alone(self, instance: Instance, sharing: bool = True) -> FloatArray:
+        """Finish time of each user when it is the only one admitted."""
+        ...
+
+    def schedule(self, instance: Instance, sharing: bool = True, tolerance_share: float = 0.5) -> FrameSchedule:
+        """The incremental schedule arithmetic the heuristics use."""
+        ...
+
+
+TIMING_MODELS: dict[str, TimingModel] = {FRAME.name: FRAME}
+"""Every timing model, by name."""
+
+TIMING_NAMES: tuple[str, ...] = tuple(TIMING_MODELS)
+"""Names of the timing models (valid values of an instance's ``timing`` field)."""
+
+
+def timing_of(instance: Instance) -> TimingModel:
+    """The timing model of ``instance`` (its ``timing`` field)."""
+    return TIMING_MODELS[instance.timing]
+
+
+def _indices(instance: Instance, order: Sequence[int] | IntArray) -> IntArray:
+    idx = np.asarray(order, dtype=np.int64).reshape(-1)
+    if idx.size and (idx.min() < 0 or idx.max() >= instance.num_users):
+        raise IndexError("user index out of range")
+    if np.unique(idx).size != idx.size:
+        raise ValueError("a user appears twice in the order")
+    return idx
+
+
+def timeline(instance: Instance, order: Sequence[int] | IntArray, sharing: bool = True) -> Timeline:
+    """Timeline of serving ``order`` (user indices) under the instance's timing model.
+
+    Parameters
+    ----------
+    instance
+        The instance.
+    order
+        Indices of the admitted users in service order (no repeats).
+    sharing
+        Load only missing blocks (``True``) or whole models on every switch (``False``).
+
+    Raises
+    ------
+    IndexError, ValueError
+        An index out of range, or a user listed twice.
+    """
+    return timing_of(instance).timeline(instance, _indices(instance, order), sharing)
+
+
+def bandwidth_split(instance: Instance, order: Sequence[int] | IntArray, sharing: bool = True) -> FloatArray:
+    """The bandwidth of each admitted user (in ``order``) under the instance's timing model."""
+    return timing_of(instance).bandwidth(instance, _indices(instance, order), sharing)
+
+
+def finish_alone(instance: Instance, sharing: bool = True) -> FloatArray:
+    """Finish time of each user if it were the only one admitted."""
+    return timing_of(instance).finish_alone(instance, sharing)
+
+
+def servable_alone(instance: Instance, sharing: bool = True) -> IntArray:
+    """Indices of the users that meet their deadline when served alone.
+
+    No other user can ever be admitted, under every timing model: the admissible sets are
+    closed under removal (removing a user never delays the others, by the triangle inequality
+    of the loading times), so a user late on its own is late in every schedule. Exact methods
+    drop the others up front; the weight of these users is an upper bound on the objective.
+    """
+    return np.flatnonzero(meets(finish_alone(instance, sharing), instance.deadlines)).astype(np.int64)
+
+
+def schedule(instance: Instance, sharing: bool = True, tolerance_share: float = 0.5) -> FrameSchedule:
+    """The incremental schedule arithmetic of the instance's timing model."""
+    return timing_of(instance).schedule(instance, sharing, tolerance_share)
+
+
+__all__ = [
+    "FRAME",
+    "RELATIVE_TOLERANCE",
+    "TIMING_MODELS",
+    "TIMING_NAMES",
+    "FrameSchedule",
+    "FrameTiming",
+    "SingleModelMemory",
+    "Timeline",
+    "TimingModel",
+    "bandwidth_split",
+    "deadline_limit",
+    "finish_alone",
+    "meets",
+    "schedule",
+    "servable_alone",
+    "timeline",
+    "timing_of",
+]

@@ -1,0 +1,87 @@
+"""What every timing model shares: the on-time rule and the :class:`Timeline` it produces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from partialloading.arrays import FloatArray, IntArray
+
+RELATIVE_TOLERANCE = 1e-9
+"""A finish time counts as on time when ``finish ≤ deadline·(1 + RELATIVE_TOLERANCE)``.
+
+Floating-point sums of the same terms in a different order differ in the last bits; this
+tolerance absorbs that and nothing more (solvers aim at ``finish ≤ deadline`` exactly). The
+exact formulations use the same rule, so they and the evaluator agree on what is feasible."""
+
+
+def meets(finish: float | FloatArray, deadline: float | FloatArray) -> np.bool_ | np.ndarray:
+    """Whether ``finish`` is on time for ``deadline`` (within :data:`RELATIVE_TOLERANCE`)."""
+    return np.asarray(finish) <= np.asarray(deadline) * (1.0 + RELATIVE_TOLERANCE)
+
+
+def deadline_limit(deadlines: FloatArray, share: float = 1.0) -> FloatArray:
+    """Deadlines loosened by ``share`` of :data:`RELATIVE_TOLERANCE` (the latest on-time finishes)."""
+    return deadlines * (1.0 + share * RELATIVE_TOLERANCE)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Per-request timing of a schedule (arrays in service order).
+
+    Attributes
+    ----------
+    timing
+        Name of the timing model that produced the timeline.
+    order
+        User indices in service order.
+    bandwidth
+        Bandwidth of each request's user in Hz.
+    upload_ends
+        Time each request's input has arrived (``a_k / b_k``).
+    load
+        Loading time before each request (0 when its blocks are already in memory).
+    start
+        Start of the load before each request.
+    infer_start
+        Start of inference (at least ``start + load`` and the request's own upload end).
+    finish
+        Completion time of each request.
+    deadline
+        Deadline of each request.
+    loaded_bytes, reused_bytes
+        Bytes loaded for the request and bytes of its model already in GPU memory.
+    """
+
+    timing: str
+    order: IntArray
+    bandwidth: FloatArray
+    upload_ends: FloatArray
+    load: FloatArray
+    start: FloatArray
+    infer_start: FloatArray
+    finish: FloatArray
+    deadline: FloatArray
+    loaded_bytes: FloatArray
+    reused_bytes: FloatArray
+
+    @property
+    def upload_end(self) -> float:
+        """Time the last admitted upload arrives (0 when nothing is served); ``τ`` under frame timing."""
+        return float(self.upload_ends.max()) if self.upload_ends.size else 0.0
+
+    @property
+    def on_time(self) -> np.ndarray:
+        """Boolean array: each request finishes by its deadline."""
+        return np.asarray(meets(self.finish, self.deadline))
+
+    @property
+    def feasible(self) -> bool:
+        """Whether every admitted request finishes by its deadline."""
+        return bool(self.on_time.all())
+
+    @property
+    def makespan(self) -> float:
+        """Completion time of the last request (the upload end when nothing is served)."""
+        return float(self.finish[-1]) if self.finish.size else self.upload_end

@@ -1,0 +1,51 @@
+"""Shared fixtures and options of the test suite.
+
+``--methods enumerate,greedy`` restricts every test that takes a ``method`` argument (and does
+not choose its own) to those methods, as PyJobShop's ``--solvers`` does: useful when a solver is
+not installed, or to iterate on one backend.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from partialloading import instances
+from partialloading.backend import METHODS
+from partialloading.instance import Instance
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--methods",
+        default=",".join(METHODS),
+        help=f"comma-separated methods the method-parametrized tests run (default: {','.join(METHODS)})",
+    )
+
+
+def selected_methods(config: pytest.Config) -> list[str]:
+    """The methods named by ``--methods`` (each checked against the registry)."""
+    names = [m.strip() for m in str(config.getoption("--methods")).split(",") if m.strip()]
+    unknown = [m for m in names if m not in METHODS]
+    if unknown:
+        raise pytest.UsageError(f"--methods: unknown method(s) {', '.join(unknown)} (known: {', '.join(METHODS)})")
+    return names
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "method" not in metafunc.fixturenames:
+        return
+    chosen = any("method" in str(m.args[0]).split(",") for m in metafunc.definition.iter_markers("parametrize"))
+    if not chosen:
+        metafunc.parametrize("method", selected_methods(metafunc.config))
+
+
+@pytest.fixture(scope="session")
+def tiny() -> Instance:
+    """The bundled tiny instance (4 users, 2 models; optimum 3 with sharing, 2 without)."""
+    return instances.load("tiny")
+
+
+@pytest.fixture(scope="session")
+def edge20() -> Instance:
+    """The bundled realistic instance (20 users)."""
+    return instances.load("edge20")
