@@ -8,7 +8,7 @@ how many instances took the knife-edge path and the mean runtime.
 
 Run::
 
-    /work/venv/bin/python benchmarks/cpsat_resolution.py
+    python benchmarks/cpsat_resolution.py
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The backbone DP against two other exact methods on many generated backbone-sharing instances.
 
 Each instance is a tiny backbone-sharing, common-deadline instance (1–9 users, 1–5 models) from
-:func:`partialloading.generators.random_instance`; the seed cycles through the cases of issue #4:
+:func:`partialloading.generators.random_instance`; the seed cycles through these cases:
 single-model clusters, an initial model in GPU memory, integer weights, everyone fits, few or
 nobody fits, ties (identical users). Every instance is solved with and without parameter sharing
 by the DP, exhaustive enumeration and the MILP (compact formulation, HiGHS). The DP must reach

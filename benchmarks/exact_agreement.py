@@ -10,8 +10,8 @@ each method's runtimes, and exits 1 on any disagreement, non-optimal status or v
 
 Run::
 
-    /work/venv/bin/python benchmarks/exact_agreement.py                  # 48 × 7 = 336 instances
-    /work/venv/bin/python benchmarks/exact_agreement.py --per-family 1   # quick look
+    python benchmarks/exact_agreement.py                  # 48 × 7 = 336 instances
+    python benchmarks/exact_agreement.py --per-family 1   # quick look
 """
 
 from __future__ import annotations

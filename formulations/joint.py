@@ -1,4 +1,4 @@
-"""The joint scheduling–bandwidth problem, before the decomposition (spec section 2, item 1).
+"""The joint scheduling–bandwidth problem, before the decomposition (docs/formulation.md).
 
 Here the bandwidth ``b_k`` is a decision variable and the upload phase ``τ`` a variable bound by
 the *bilinear* constraint ``b_k·τ ≥ a_k·x_k`` (user ``k`` admitted ⇒ its upload ``a_k/b_k`` ends by

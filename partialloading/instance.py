@@ -171,8 +171,8 @@ class User:
         """Spectral efficiency η in bit/s/Hz."""
         if self.spectral_efficiency is not None:
             return float(self.spectral_efficiency)
-        assert self.snr_db is not None
-        return math.log2(1.0 + 10.0 ** (self.snr_db / 10.0))
+        # __post_init__ guarantees that exactly one of the two is given.
+        return math.log2(1.0 + 10.0 ** (float(self.snr_db or 0.0) / 10.0))
 
     @property
     def upload_work(self) -> float:

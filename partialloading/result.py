@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .io import FORMAT_VERSION, SOLUTION_FORMAT, write_text_atomic
+from .errors import InstanceError, SolutionError
+from .instance import Instance
+from .io import FORMAT_VERSION, SOLUTION_FORMAT, check_solution_structure, write_text_atomic
 from .solution import Solution
 
 
@@ -78,6 +82,8 @@ class Result:
                     "model": user.model,
                     "load_s": float(tl.load[q]),
                     "start_s": float(tl.start[q]),
+                    "upload_end_s": float(tl.upload_ends[q]),
+                    "infer_start_s": float(tl.infer_start[q]),
                     "finish_s": float(tl.finish[q]),
                     "deadline_s": user.deadline_s,
                 }
@@ -86,6 +92,7 @@ class Result:
             "format": SOLUTION_FORMAT,
             "version": FORMAT_VERSION,
             "instance": inst.name,
+            "timing": inst.timing,
             "method": self.method,
             "sharing": sol.sharing,
             "status": self.status.value,
@@ -97,6 +104,43 @@ class Result:
             "bandwidth_hz": {inst.users[k].id: float(b) for k, b in zip(sol.order, sol.bandwidth, strict=True)},
             "rejected": list(sol.rejected),
         }
+
+    @classmethod
+    def from_dict(cls, instance: Instance, doc: Mapping[str, Any], source: str | None = None) -> Result:
+        """The result a solution document describes (the inverse of :meth:`to_dict`).
+
+        The schedule is rebuilt from the user ids and re-evaluated from ``instance``; whether
+        the document's times are right is the verifier's question, not this reader's.
+
+        Raises
+        ------
+        SolutionError
+            The document is malformed, names users the instance does not have, lists a user
+            twice, or its status is unknown.
+        """
+        check_solution_structure(doc, source)
+        where = f"{source}: " if source else ""
+        timing = doc.get("timing", instance.timing)
+        if timing != instance.timing:
+            try:
+                instance = dataclasses.replace(instance, timing=timing)
+            except InstanceError as exc:
+                raise SolutionError(f"{where}timing: {exc.problem}") from None
+        users = [entry["user"] for entry in doc["schedule"]]
+        for q, uid in enumerate(users):
+            if uid not in instance.user_index:
+                raise SolutionError(f"{where}schedule[{q}].user: unknown user {uid!r} of instance {instance.name!r}")
+        if len(set(users)) != len(users):
+            raise SolutionError(f"{where}schedule: lists a user twice")
+        try:
+            status = Status(doc["status"])
+        except ValueError:
+            known = ", ".join(s.value for s in Status)
+            raise SolutionError(f"{where}status: unknown status {doc['status']!r} (known: {known})") from None
+        solution = Solution.from_user_ids(instance, users, sharing=bool(doc["sharing"]))
+        bound = None if doc["bound"] is None else float(doc["bound"])
+        info = dict(doc.get("info", {}))
+        return cls(doc["method"], status, solution, bound, float(doc["runtime_s"]), info)
 
     def dumps(self, indent: int | None = 2) -> str:
         """The solution document as JSON text."""

@@ -31,6 +31,7 @@ What every family shares:
 from __future__ import annotations
 
 import math
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
@@ -539,9 +540,18 @@ def _infer(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
 
 Built = tuple[list[Block], list[Model], list[str]]
 
+_Config = typing.TypeVar("_Config", bound="ScenarioConfig")
+
+
+def _expect(cfg: ScenarioConfig, kind: type[_Config]) -> _Config:
+    # Each builder is registered with its own config class; another one is a wiring mistake.
+    if not isinstance(cfg, kind):
+        raise ScenarioError(f"{kind.__name__} expected, got {type(cfg).__name__}")
+    return cfg
+
 
 def _backbone(cfg: ScenarioConfig, rng: np.random.Generator) -> Built:
-    assert isinstance(cfg, BackboneConfig)
+    cfg = _expect(cfg, BackboneConfig)
     m = cfg.n_models
     clusters = min(cfg.n_clusters or max(1, round(math.sqrt(m))), m)
     # Every cluster gets at least one model.
@@ -572,7 +582,7 @@ def _depths(rng: np.random.Generator, n: int, top: int, nested: int, exclude_top
 
 
 def _general(cfg: ScenarioConfig, rng: np.random.Generator) -> Built:
-    assert isinstance(cfg, GeneralConfig)
+    cfg = _expect(cfg, GeneralConfig)
     m = cfg.n_models
     lo, hi = cfg.depth
     if not 1 <= lo <= hi:
@@ -683,7 +693,7 @@ def _done(family: zoo.Family, archs: Sequence[zoo.Architecture]) -> Built:
 
 
 def _zoo_heads(cfg: ScenarioConfig, rng: np.random.Generator) -> Built:
-    assert isinstance(cfg, ZooHeadsConfig)
+    cfg = _expect(cfg, ZooHeadsConfig)
     if not cfg.architectures:
         raise ScenarioError("architectures must name at least one architecture")
     archs = [_zoo_arch(a) for a in cfg.architectures]
@@ -695,19 +705,19 @@ def _zoo_heads(cfg: ScenarioConfig, rng: np.random.Generator) -> Built:
 
 
 def _zoo_freeze(cfg: ScenarioConfig, rng: np.random.Generator) -> Built:
-    assert isinstance(cfg, ZooFreezeConfig)
+    cfg = _expect(cfg, ZooFreezeConfig)
     arch = _zoo_arch(cfg.architecture)
     return _done(_freeze_part(cfg, arch, cfg.n_models, cfg.include_base, rng), [arch])
 
 
 def _zoo_lora(cfg: ScenarioConfig, rng: np.random.Generator) -> Built:
-    assert isinstance(cfg, ZooLoraConfig)
+    cfg = _expect(cfg, ZooLoraConfig)
     arch = _zoo_arch(cfg.architecture)
     return _done(_lora_part(cfg, arch, cfg.n_models, cfg.ranks, cfg.adapted_fraction, rng), [arch])
 
 
 def _zoo_mixed(cfg: ScenarioConfig, rng: np.random.Generator) -> Built:
-    assert isinstance(cfg, ZooMixedConfig)
+    cfg = _expect(cfg, ZooMixedConfig)
     names = (cfg.heads_architecture, cfg.freeze_architecture, cfg.lora_architecture)
     if len(set(names)) != 3:
         raise ScenarioError(f"the three families need three different architectures (got {', '.join(names)})")

@@ -172,7 +172,8 @@ def _freeze_depth(seed: int, params: dict[str, Any]) -> Instance:
         base = scenarios.generate("zoo-freeze", seed, **params)
     except (TypeError, ValueError) as exc:
         raise StudyError(f"family {FREEZE_DEPTH_FAMILY!r}: {exc}") from None
-    assert isinstance(cfg, scenarios.ZooFreezeConfig)
+    if not isinstance(cfg, scenarios.ZooFreezeConfig):
+        raise StudyError(f"family {FREEZE_DEPTH_FAMILY!r}: zoo-freeze built a {type(cfg).__name__}")
     arch = zoo.load(cfg.architecture)
     depth = round(fraction * arch.depth)
     variants = base.num_models - 1 if cfg.include_base else base.num_models

@@ -41,7 +41,7 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from partialloading.backend import SolveRequest, SolverOutput
-from partialloading.errors import InstanceTooLargeError, MethodNotApplicableError
+from partialloading.errors import InstanceTooLargeError, MethodNotApplicableError, SolverError
 from partialloading.instance import FloatArray, Instance, IntArray
 from partialloading.params import DpParams
 from partialloading.result import Status
@@ -294,14 +294,16 @@ class _ModelCosts:
             return self.users[:0]
         if self.take is None:
             return self.users[:units]  # the `units` cheapest
-        assert weights is not None
+        if weights is None:
+            raise SolverError("dp: a knapsack table without weights")
         picked: list[int] = []
         w = units
         for i in range(self.users.size - 1, -1, -1):
             if self.take[i, w]:
                 picked.append(int(self.users[i]))
                 w -= int(weights[self.users[i]])
-        assert w == 0, "knapsack reconstruction must use exactly the recorded weight"
+        if w != 0:
+            raise SolverError("dp: the knapsack reconstruction does not use exactly the recorded weight")
         return np.array(sorted(picked), dtype=np.int64)
 
 
@@ -423,7 +425,8 @@ def _run(
             if j:
                 chosen.append(fold.costs.chosen(j, weights))
                 n -= j
-    assert n == 0, "the argmins must account for every unit served"
+    if n != 0:
+        raise SolverError("dp: the argmins do not account for every unit served")
     stats = {
         "states": states,
         "clusters_used": clusters_used,

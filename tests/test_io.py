@@ -1,4 +1,4 @@
-"""Instance files: round trip, bundled instances, and every rule of spec section 3."""
+"""Instance files: round trip, bundled instances, and every rule of the format."""
 
 from __future__ import annotations
 

@@ -150,7 +150,7 @@ def test_inspect_tiny(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "structure: backbone sharing, 2 cluster(s)" in out
     assert "deadlines: common, 0.5 s" in out
-    # The optima of tests/test_dp.py::test_tiny_with_and_without_sharing.
+    # The optima of tests/solvers/test_dp.py::test_tiny_with_and_without_sharing.
     assert "dp with sharing: exact (polynomial DP applies); optimum 3 of 4" in out
     assert "dp without sharing: exact (polynomial DP applies); optimum 2 of 4" in out
     # With sharing the vit backbone (300 MB) is loaded once for birds and cars, without it twice:

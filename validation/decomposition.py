@@ -1,4 +1,4 @@
-"""Numerical check of the decomposition theorem (spec section 2, item 1).
+"""Numerical check of the decomposition theorem of docs/formulation.md.
 
 For each of N generated small instances (mixed sharing structures, common and per-user deadlines,
 unit and integer weights, empty or loaded initial GPU, with and without parameter sharing):

@@ -1,4 +1,4 @@
-"""Independent verifier of solution documents (spec section 4).
+"""Independent verifier of solution documents (format ``partialloading/solution``, version 1).
 
 Everything is recomputed from the raw instance data — block sizes and block sets of the
 models, each user's data size and spectral efficiency (``η`` derived from ``snr_db`` here, not
@@ -11,7 +11,8 @@ Two kinds of failure are kept apart:
 
 * a document that is not a version-1 solution at all (not JSON, missing keys, a string where a
   number belongs, ...) raises :class:`~partialloading.errors.SolutionError` naming the file and
-  the JSON path (the command line exits with status 2);
+  the JSON path (the command line exits with status 2); reading and that structural check are
+  :mod:`partialloading.io`'s, beside the writer;
 * a well-formed document that breaks a rule of the model (a late finish, too much bandwidth, a
   user served twice, a wrong objective, ...) yields a :class:`VerificationReport` listing every
   :class:`Violation` (exit status 1).
@@ -19,21 +20,33 @@ Two kinds of failure are kept apart:
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from partialloading.errors import SolutionError
 from partialloading.instance import Instance
-from partialloading.io import read_instance
+from partialloading.io import check_solution_structure, parse_solution_text, read_instance, read_solution
 
-SOLUTION_FORMAT = "partialloading/solution"
-SOLUTION_VERSION = 1
+__all__ = [
+    "RELATIVE_TOLERANCE",
+    "STATUSES",
+    "SolutionError",
+    "VerificationReport",
+    "Violation",
+    "parse_solution_text",
+    "read_solution",
+    "verify_files",
+    "verify_solution",
+]
+
 STATUSES = ("optimal", "feasible", "time_limit")
+"""Status values a solution may carry."""
+
+TIMINGS = ("frame",)
+"""Timing models the verifier replays (written out here, not imported: it must stay independent)."""
 """Status values a solution may carry."""
 
 RELATIVE_TOLERANCE = 1e-9
@@ -47,25 +60,6 @@ ABSOLUTE_TOLERANCE = 1e-12
 OPTIMAL_BOUND_TOLERANCE = 1e-6
 """A solution claimed ``optimal`` may report a bound above its objective by at most this
 relative amount (solvers' own integrality tolerances); more is a contradiction."""
-
-_TOP_KEYS = (
-    "format",
-    "version",
-    "instance",
-    "method",
-    "sharing",
-    "status",
-    "objective",
-    "bound",
-    "runtime_s",
-    "upload_end_s",
-    "schedule",
-    "bandwidth_hz",
-    "rejected",
-)
-# Method-specific statistics may be attached; nothing is checked in them.
-_OPTIONAL_TOP_KEYS = ("info",)
-_ENTRY_KEYS = ("user", "model", "load_s", "start_s", "finish_s", "deadline_s")
 
 
 @dataclass(frozen=True)
@@ -115,130 +109,6 @@ class VerificationReport:
         return "\n".join(lines)
 
 
-# ---------------------------------------------------------------------------- structure
-def _malformed(source: str | None, where: str, problem: str) -> SolutionError:
-    parts = [p for p in (source, where) if p]
-    return SolutionError(": ".join([*parts, problem]))
-
-
-def _is_number(value: object) -> bool:
-    # bool is an int subclass, but `true` where a number belongs is malformed.
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an integer too large for a float
-        return False
-
-
-def _check_structure(doc: object, source: str | None) -> None:
-    """Raise :class:`SolutionError` unless ``doc`` has the shape of a version-1 solution."""
-    if not isinstance(doc, Mapping):
-        raise _malformed(source, "", f"a solution must be a JSON object (got {type(doc).__name__})")
-    for key in _TOP_KEYS:
-        if key not in doc:
-            raise _malformed(source, key, "missing key")
-    for key in doc:
-        if key not in _TOP_KEYS and key not in _OPTIONAL_TOP_KEYS:
-            raise _malformed(source, str(key), "unknown key")
-    if doc["format"] != SOLUTION_FORMAT:
-        raise _malformed(source, "format", f"must be {SOLUTION_FORMAT!r} (got {doc['format']!r})")
-    if doc["version"] != SOLUTION_VERSION or isinstance(doc["version"], bool):
-        raise _malformed(
-            source, "version", f"unsupported version {doc['version']!r} (this verifier reads {SOLUTION_VERSION})"
-        )
-    for key in ("instance", "method", "status"):
-        if not isinstance(doc[key], str):
-            raise _malformed(source, key, f"must be a string (got {doc[key]!r})")
-    if not isinstance(doc["sharing"], bool):
-        raise _malformed(source, "sharing", f"must be true or false (got {doc['sharing']!r})")
-    for key in ("objective", "runtime_s", "upload_end_s"):
-        if not _is_number(doc[key]):
-            raise _malformed(source, key, f"must be a finite number (got {doc[key]!r})")
-    if doc["runtime_s"] < 0:
-        raise _malformed(source, "runtime_s", f"must be non-negative (got {doc['runtime_s']!r})")
-    if doc["bound"] is not None and not _is_number(doc["bound"]):
-        raise _malformed(source, "bound", f"must be a finite number or null (got {doc['bound']!r})")
-    if "info" in doc and not isinstance(doc["info"], Mapping):
-        raise _malformed(source, "info", "must be an object")
-    schedule = doc["schedule"]
-    if not isinstance(schedule, list):
-        raise _malformed(source, "schedule", "must be a list")
-    for q, entry in enumerate(schedule):
-        where = f"schedule[{q}]"
-        if not isinstance(entry, Mapping):
-            raise _malformed(source, where, "must be an object")
-        for key in _ENTRY_KEYS:
-            if key not in entry:
-                raise _malformed(source, f"{where}.{key}", "missing key")
-        for key in entry:
-            if key not in _ENTRY_KEYS:
-                raise _malformed(source, f"{where}.{key}", "unknown key")
-        for key in ("user", "model"):
-            if not isinstance(entry[key], str):
-                raise _malformed(source, f"{where}.{key}", f"must be a string (got {entry[key]!r})")
-        for key in ("load_s", "start_s", "finish_s", "deadline_s"):
-            if not _is_number(entry[key]):
-                raise _malformed(source, f"{where}.{key}", f"must be a finite number (got {entry[key]!r})")
-    bandwidth = doc["bandwidth_hz"]
-    if not isinstance(bandwidth, Mapping):
-        raise _malformed(source, "bandwidth_hz", "must be an object mapping user ids to Hz")
-    for user, value in bandwidth.items():
-        if not _is_number(value):
-            raise _malformed(source, f"bandwidth_hz.{user}", f"must be a finite number (got {value!r})")
-    rejected = doc["rejected"]
-    if not isinstance(rejected, list):
-        raise _malformed(source, "rejected", "must be a list of user ids")
-    for pos, user in enumerate(rejected):
-        if not isinstance(user, str):
-            raise _malformed(source, f"rejected[{pos}]", f"must be a user id string (got {user!r})")
-
-
-def parse_solution_text(text: str, source: str | None = None) -> dict[str, Any]:
-    """Parse and structurally check a solution document.
-
-    Raises
-    ------
-    SolutionError
-        The text is not JSON or not shaped like a version-1 solution (message names ``source``
-        and the JSON path).
-    """
-    if not text.strip():
-        raise _malformed(source, "", "the file is empty")
-
-    def reject_constant(name: str) -> float:
-        raise _malformed(source, "", f"non-finite number {name} is not allowed")
-
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        obj: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in obj:
-                raise _malformed(source, "", f"duplicate key {key!r} in a JSON object")
-            obj[key] = value
-        return obj
-
-    try:
-        doc = json.loads(text, parse_constant=reject_constant, object_pairs_hook=no_duplicates)
-    except json.JSONDecodeError as exc:
-        raise _malformed(source, "", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    except RecursionError:
-        raise _malformed(source, "", "invalid JSON: nested too deeply") from None
-    _check_structure(doc, source)
-    return dict(doc)
-
-
-def read_solution(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a solution file; every failure to read or parse it is a :class:`SolutionError`."""
-    source = str(path)
-    try:
-        text = Path(path).read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise _malformed(source, "", f"cannot read the file ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise _malformed(source, "", "the file is not UTF-8 text") from None
-    return parse_solution_text(text, source)
-
-
 # ---------------------------------------------------------------------------- semantics
 def _close(reported: float, expected: float) -> bool:
     return math.isclose(reported, expected, rel_tol=RELATIVE_TOLERANCE, abs_tol=ABSOLUTE_TOLERANCE)
@@ -260,6 +130,7 @@ class _Checker:
         self.model_blocks = {m.id: frozenset(m.blocks) for m in instance.models}
         self.infer = {m.id: float(m.infer_time_s) for m in instance.models}
         self.speed = float(instance.load_speed_bytes_per_s)
+        self.own_upload: dict[str, float] = {}
 
     def add(self, where: str, problem: str) -> None:
         self.found.append(Violation(where, problem))
@@ -279,6 +150,10 @@ class _Checker:
             self.add(
                 "instance", f"solution is for instance {doc['instance']!r}, checked against {self.instance.name!r}"
             )
+        timing = doc.get("timing", self.instance.timing)
+        if timing not in TIMINGS:
+            self.add("timing", f"unknown timing model {timing!r} (known: {', '.join(TIMINGS)})")
+            return
         if doc["status"] not in STATUSES:
             self.add("status", f"unknown status {doc['status']!r} (known: {', '.join(STATUSES)})")
         admitted = self.check_users()
@@ -349,6 +224,7 @@ class _Checker:
                 tau = math.inf
                 continue
             upload = work / b
+            self.own_upload[uid] = upload
             tau = max(tau, upload)
             if upload > reported_end * (1.0 + RELATIVE_TOLERANCE) + ABSOLUTE_TOLERANCE:
                 self.add(where, f"upload takes {upload:.9g} s, after the reported upload_end_s {reported_end:.9g}")
@@ -382,7 +258,18 @@ class _Checker:
             load = self.load_bytes(previous, model, sharing) / self.speed
             start = now
             finish = start + load + self.infer[model]
-            for key, expected in (("load_s", load), ("start_s", start), ("finish_s", finish)):
+            expected_times = {
+                "load_s": load,
+                "start_s": start,
+                "upload_end_s": self.own_upload.get(uid, math.nan),
+                "infer_start_s": start + load,
+                "finish_s": finish,
+            }
+            for key, expected in expected_times.items():
+                if key not in entry or not math.isfinite(expected):
+                    # upload_end_s and infer_start_s may be omitted under frame timing; an
+                    # upload without valid bandwidth is reported already.
+                    continue
                 reported = float(entry[key])
                 if not _close(reported, expected):
                     self.add(f"{where}.{key}", f"reported {reported:.9g} s, recomputed {expected:.9g} s")
@@ -419,7 +306,7 @@ def verify_solution(instance: Instance, doc: Mapping[str, Any], source: str | No
     instance
         The instance the solution claims to solve.
     doc
-        The parsed solution JSON (spec section 4), e.g. ``json.load(...)`` or
+        The parsed solution JSON, e.g. ``json.load(...)`` or
         ``Result.to_dict()``.
     source
         File name used in error messages.
@@ -434,7 +321,7 @@ def verify_solution(instance: Instance, doc: Mapping[str, Any], source: str | No
     SolutionError
         ``doc`` is not shaped like a version-1 solution document.
     """
-    _check_structure(doc, source)
+    check_solution_structure(doc, source)
     checker = _Checker(instance, doc)
     checker.run()
     return VerificationReport(instance.name, tuple(checker.found))

@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from partialloading.errors import SolutionError
-from partialloading.io import read_instance
-from partialloading.solution import Solution
-from partialloading.validation.verify import read_solution
+from partialloading.io import read_instance, read_solution
+from partialloading.result import Result
 
 
 def register(sub: Any) -> None:
@@ -23,15 +21,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     instance = read_instance(args.file)
     doc = read_solution(args.solution)
-    users = [entry["user"] for entry in doc["schedule"]]
-    unknown = [u for u in users if u not in instance.user_index]
-    if unknown:
-        raise SolutionError(
-            f"{args.solution}: schedule names unknown user {unknown[0]!r} of instance {instance.name!r}"
-        )
-    if len(set(users)) != len(users):
-        raise SolutionError(f"{args.solution}: schedule lists a user twice")
-    solution = Solution.from_user_ids(instance, users, sharing=doc["sharing"])
+    solution = Result.from_dict(instance, doc, args.solution).solution
 
     import matplotlib
 
@@ -43,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
 
     ax = plot_gantt(solution, subtitle=f"method {doc['method']}, status {doc['status']}")
     fig = ax.get_figure()
-    assert isinstance(fig, Figure)
+    if not isinstance(fig, Figure):  # pragma: no cover - plot_gantt draws on a Figure's axes
+        raise TypeError("the Gantt chart is not drawn on a figure")
     fig.tight_layout()
     fig.savefig(args.output, dpi=args.dpi)
     plt.close(fig)

@@ -131,7 +131,14 @@ def test_accepts_a_suboptimal_bandwidth_split(tiny_doc: dict[str, Any], tiny: In
     doc["upload_end_s"] = tau
     for entry in doc["schedule"]:
         entry["start_s"] += shift
+        entry["infer_start_s"] += shift
         entry["finish_s"] += shift
+        # Each entry's own upload end follows from its own bandwidth.
+        entry["upload_end_s"] = 2e5 / doc["bandwidth_hz"][entry["user"]]
+    assert verify_solution(tiny, doc).ok
+    # Files written before the per-entry times existed are still read under frame timing.
+    for entry in doc["schedule"]:
+        del entry["upload_end_s"], entry["infer_start_s"]
     assert verify_solution(tiny, doc).ok
     # The same split without shifting the timeline is caught.
     doc2 = copy.deepcopy(tiny_doc)
@@ -313,7 +320,7 @@ def test_no_sharing_solution_relabelled_as_sharing_is_caught(tiny: Instance) -> 
     assert verify_solution(relaxed, doc).ok
     doc["sharing"] = True
     report = verify_solution(relaxed, doc)
-    assert {v.where for v in report.violations} == {"schedule[1].load_s", "schedule[1].finish_s"}
+    assert {v.where for v in report.violations} == {"schedule[1].load_s", "schedule[1].infer_start_s", "schedule[1].finish_s"}
 
 
 def test_report_is_immutable(tiny: Instance, tiny_doc: dict[str, Any]) -> None:
