@@ -21,7 +21,7 @@ import time
 from tqdm import tqdm
 
 from partialloading.errors import SolverError
-from partialloading.generators import Structure, random_instance
+from partialloading.scenarios import Structure, random_instance
 from partialloading.solve import solve
 
 RESOLUTIONS = (1e6, 1e8, 1e10, 1e12)

@@ -1,7 +1,7 @@
 """The backbone DP against two other exact methods on many generated backbone-sharing instances.
 
 Each instance is a tiny backbone-sharing, common-deadline instance (1–9 users, 1–5 models) from
-:func:`partialloading.generators.random_instance`; the seed cycles through these cases:
+:func:`partialloading.scenarios.random_instance`; the seed cycles through these cases:
 single-model clusters, an initial model in GPU memory, integer weights, everyone fits, few or
 nobody fits, ties (identical users). Every instance is solved with and without parameter sharing
 by the DP, exhaustive enumeration and the MILP (compact formulation, HiGHS). The DP must reach
@@ -24,8 +24,8 @@ from collections import Counter
 import numpy as np
 
 import partialloading as pl
-from partialloading.generators import random_instance
 from partialloading.instance import Instance
+from partialloading.scenarios import random_instance
 from partialloading.validation.verify import verify_solution_dict
 
 CASES = ("single-model clusters", "initial model", "integer weights", "everyone fits", "tight", "ties", "plain")

@@ -2,7 +2,7 @@
 read and validate the same instance file, and with the MILP and CP-SAT where they still finish.
 
 For every size ``K`` (default 1e2 … 1e5 users) it draws one backbone-sharing, common-deadline
-instance with :func:`partialloading.generators.random_instance` — ``min(400, max(4, K/25))``
+instance with :func:`partialloading.scenarios.random_instance` — ``min(400, max(4, K/25))``
 models in a tenth as many clusters (10,000 users: 400 models in 40 clusters), deadline at
 ``--tightness`` of the time to serve everyone — writes it to a temporary file and measures, in
 the same process:
@@ -41,9 +41,9 @@ from pathlib import Path
 import numpy as np
 
 import partialloading as pl
-from partialloading.generators import random_instance
 from partialloading.instance import Instance
 from partialloading.io import read_instance, write_instance
+from partialloading.scenarios import random_instance
 
 DEFAULT_SIZES = (100, 300, 1_000, 3_000, 10_000, 30_000, 100_000)
 EXACT_SIZES = (10, 20, 40, 70, 100, 150, 200, 300)

@@ -26,8 +26,8 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from partialloading.generators import Deadlines, Structure, random_instance
 from partialloading.result import Status
+from partialloading.scenarios import Deadlines, Structure, random_instance
 from partialloading.solve import solve
 from partialloading.validation.verify import verify_solution
 

@@ -1,7 +1,7 @@
 """Time to proven optimality of the exact methods against the number of users and models.
 
 For every size ``(users, models)`` and deadline regime it draws ``--seeds`` instances with
-:func:`partialloading.generators.random_instance` (general sharing) and solves each with
+:func:`partialloading.scenarios.random_instance` (general sharing) and solves each with
 
 * ``milp-compact`` — the compact MILP (common deadline only; with per-user deadlines it is not exact),
 * ``milp-general`` — the position-based MILP,
@@ -30,7 +30,7 @@ from typing import Any
 
 import partialloading as pl
 from partialloading.errors import PartialLoadingError
-from partialloading.generators import random_instance
+from partialloading.scenarios import random_instance
 
 METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "milp-compact": ("milp", {"formulation": "compact"}),

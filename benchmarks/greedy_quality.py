@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from partialloading import solve
-from partialloading.generators import random_instance
 from partialloading.instance import Instance
 from partialloading.io import read_instance, write_instance
 from partialloading.result import Status
+from partialloading.scenarios import random_instance
 from partialloading.validation.verify import verify_solution
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))

@@ -276,7 +276,7 @@ def check_solution_structure(doc: Any, source: str | None = None) -> None:
     if error is not None:
         where = json_path(error.absolute_path)
         if error.validator == "required":
-            missing = [k for k in error.validator_value if k not in error.instance][0]
+            missing = next(k for k in error.validator_value if k not in error.instance)
             raise _solution_error(source, json_path([*error.absolute_path, missing]), "missing key")
         if error.validator == "additionalProperties" and error.validator_value is False:
             extra = sorted(k for k in error.instance if k not in error.schema.get("properties", {}))[0]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from partialloading.generators import random_instance
 from partialloading.instance import Instance
+from partialloading.scenarios import random_instance
 
 
 def generated_instances(min_users: int = 0, max_users: int = 8, max_models: int = 4) -> st.SearchStrategy[Instance]:

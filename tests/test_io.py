@@ -12,7 +12,6 @@ import pytest
 from partialloading import instances
 from partialloading.cli import main
 from partialloading.errors import InstanceError
-from partialloading.generators import random_instance
 from partialloading.io import (
     dumps_instance,
     instance_from_dict,
@@ -21,6 +20,7 @@ from partialloading.io import (
     read_instance,
     write_instance,
 )
+from partialloading.scenarios import random_instance
 
 TINY_TEXT = instances.path("tiny").read_text("utf-8")
 

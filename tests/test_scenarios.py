@@ -44,11 +44,30 @@ def sharing_structure(instance: Instance) -> str:
 
 
 def test_families_are_listed():
-    assert scenarios.FAMILIES == ("backbone", "general", "zoo-heads", "zoo-freeze", "zoo-lora", "zoo-mixed")
-    assert set(scenarios.CONFIGS) == set(scenarios.FAMILIES)
+    configured = ("backbone", "general", "zoo-heads", "zoo-freeze", "zoo-lora", "zoo-mixed")
+    random = ("random-backbone", "random-general", "random-none")
+    assert (*random, *configured, "zoo-freeze-depth") == scenarios.FAMILIES
+    assert set(scenarios.CONFIGS) == set(configured)
 
 
-@pytest.mark.parametrize("family", scenarios.FAMILIES)
+@pytest.mark.parametrize("family", ["random-backbone", "random-general", "random-none", "zoo-freeze-depth"])
+def test_one_registry_generates_every_family(family: str) -> None:
+    params = {"frozen_fraction": 0.5, "n_users": 6} if family == "zoo-freeze-depth" else {"n_users": 6}
+    first = scenarios.generate(family, 3, **params)
+    assert first == scenarios.generate(family, 3, **params)
+    assert first.num_users == 6
+
+
+def test_registry_errors_name_the_family() -> None:
+    with pytest.raises(scenarios.ScenarioError, match="unknown family 'nope'"):
+        scenarios.generate("nope", 0)
+    with pytest.raises(scenarios.ScenarioError, match="random-general"):
+        scenarios.generate("random-general", 0, bogus=1)
+    with pytest.raises(scenarios.ScenarioError, match="zoo-freeze-depth"):
+        scenarios.generate("zoo-freeze-depth", 0, frozen_fraction=2)
+
+
+@pytest.mark.parametrize("family", tuple(scenarios.CONFIGS))
 def test_deterministic_per_seed_and_seeds_differ(family):
     a = dumps_instance(scenarios.generate(family, 7, n_users=8))
     assert a == dumps_instance(scenarios.generate(family, 7, n_users=8))
@@ -57,7 +76,7 @@ def test_deterministic_per_seed_and_seeds_differ(family):
     assert a != dumps_instance(scenarios.generate(family, 8, n_users=8))
 
 
-@pytest.mark.parametrize("family", scenarios.FAMILIES)
+@pytest.mark.parametrize("family", tuple(scenarios.CONFIGS))
 def test_models_do_not_depend_on_the_number_of_users(family):
     few = scenarios.generate(family, 3, n_users=5)
     many = scenarios.generate(family, 3, n_users=40)
@@ -114,7 +133,7 @@ def test_users_carry_snr_and_real_input_sizes():
     assert image_bits and all(224 * 224 * 0.75 <= b <= 224 * 224 * 2.0 for b in image_bits)
 
 
-@pytest.mark.parametrize("family", scenarios.FAMILIES)
+@pytest.mark.parametrize("family", tuple(scenarios.CONFIGS))
 def test_deadlines_common_and_per_user(family):
     common = scenarios.generate(family, 4, tightness=0.3)
     ref = scenarios.reference_time(common)
@@ -154,7 +173,7 @@ def test_bad_overrides_are_user_errors():
     assert cell.meta["config"]["cell"]["radius_m"] == 500.0
 
 
-@pytest.mark.parametrize("family", scenarios.FAMILIES)
+@pytest.mark.parametrize("family", tuple(scenarios.CONFIGS))
 @pytest.mark.parametrize("method", ["edf", "enumerate"])
 def test_small_instances_solve_and_verify(family, method):
     inst = scenarios.generate(family, 11, n_users=6, n_models=4, deadlines="per_user", tightness=0.4)

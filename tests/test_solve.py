@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from partialloading import instances
 from partialloading.backend import METHOD_NAMES, METHODS, Method, SolveRequest, SolverOutput
 from partialloading.errors import MethodNotApplicableError, ParameterError, SolverError
-from partialloading.generators import random_instance
 from partialloading.instance import Instance
 from partialloading.params import EdfParams, MethodParams
 from partialloading.result import Status
+from partialloading.scenarios import random_instance
 from partialloading.solve import solve
 from partialloading.validation.verify import verify_solution
 

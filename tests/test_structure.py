@@ -9,9 +9,9 @@ import pytest
 
 from partialloading import instances
 from partialloading.cli import SUBCOMMANDS, main
-from partialloading.generators import random_instance
 from partialloading.instance import Block, Instance, Model, User
 from partialloading.io import write_instance
+from partialloading.scenarios import random_instance
 from partialloading.solvers.dp import why_not_exact
 from partialloading.structure import (
     deadline_summary,

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from partialloading.formulations.joint import solve_joint_enumeration, solve_joint_scip
-from partialloading.generators import random_instance
 from partialloading.instance import Instance
+from partialloading.scenarios import random_instance
 from partialloading.solve import solve
 from partialloading.timing import bandwidth_split
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from partialloading.io import write_instance
-from partialloading.scenarios import FAMILIES, ScenarioError, config, generate_from
+from partialloading.scenarios import CONFIGS, FAMILIES, ScenarioError, config, generate, generate_from
 
 
 def register(sub: Any) -> None:
@@ -64,9 +64,13 @@ def run(args: argparse.Namespace) -> int:
         raise ScenarioError(f"--n must be at least 1 (got {args.n})")
     if args.seed < 0:
         raise ScenarioError(f"--seed must be non-negative (got {args.seed})")
-    cfg = config(args.family, **_overrides(args))
+    seeds = range(args.seed, args.seed + args.n)
     # Generate everything before writing anything: a bad parameter leaves no partial output.
-    instances = [generate_from(args.family, cfg, seed) for seed in range(args.seed, args.seed + args.n)]
+    if args.family in CONFIGS:
+        cfg = config(args.family, **_overrides(args))
+        instances = [generate_from(args.family, cfg, seed) for seed in seeds]
+    else:
+        instances = [generate(args.family, seed, **_overrides(args)) for seed in seeds]
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ScenarioError(f"--out {args.out}: exists and is not a folder")

@@ -11,9 +11,9 @@ import pytest
 
 from partialloading import instances, solve
 from partialloading.errors import InstanceTooLargeError, MethodNotApplicableError
-from partialloading.generators import random_instance
 from partialloading.instance import Block, Instance, Model, User
 from partialloading.result import Result, Status
+from partialloading.scenarios import random_instance
 from partialloading.solve import choose_method
 from partialloading.solvers import dp
 from partialloading.structure import sharing_structure

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from partialloading.generators import random_instance
 from partialloading.instance import Instance
 from partialloading.result import Status
+from partialloading.scenarios import random_instance
 from partialloading.solve import solve
 from partialloading.solvers.edf import edf_order
 from partialloading.timing import timeline as evaluate

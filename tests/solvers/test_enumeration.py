@@ -8,9 +8,9 @@ import pytest
 
 from partialloading import instances
 from partialloading.errors import InstanceTooLargeError
-from partialloading.generators import Structure, random_instance
 from partialloading.instance import Instance
 from partialloading.result import Status
+from partialloading.scenarios import Structure, random_instance
 from partialloading.solve import solve
 from partialloading.timing import RELATIVE_TOLERANCE
 from partialloading.validation.verify import verify_solution

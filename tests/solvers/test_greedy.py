@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from partialloading.errors import ParameterError
-from partialloading.generators import random_instance
 from partialloading.instance import Block, Instance, Model, User
 from partialloading.result import Result, Status
+from partialloading.scenarios import random_instance
 from partialloading.solve import solve
 from partialloading.solvers.greedy import sequences
 from partialloading.solvers.local_search import Budget, improve

@@ -19,9 +19,9 @@ from pyomo.opt import SolverResults, TerminationCondition
 import partialloading as pl
 from partialloading.cli import main
 from partialloading.errors import SolverError
-from partialloading.generators import Deadlines, Structure, random_instance
 from partialloading.instance import Block, Instance, Model, User
 from partialloading.result import Result, Status
+from partialloading.scenarios import Deadlines, Structure, random_instance
 from partialloading.solvers import milp as milp_backend
 from partialloading.validation.verify import verify_solution_dict
 

@@ -146,7 +146,7 @@ def test_interrupted_run_resumes_without_losing_or_duplicating(tmp_path):
 
 
 def test_failed_solves_are_recorded_and_retried(tmp_path, monkeypatch):
-    real = study.solve
+    real = study.execution.solve
 
     def flaky(instance, method, **kw):
         if method == "edf" and kw["sharing"]:
@@ -154,19 +154,19 @@ def test_failed_solves_are_recorded_and_retried(tmp_path, monkeypatch):
         return real(instance, method, **kw)
 
     db = tmp_path / "s.sqlite"
-    monkeypatch.setattr(study, "solve", flaky)
+    monkeypatch.setattr(study.execution, "solve", flaky)
     summary = run_sweep(TINY, db, workers=1, progress=False)  # workers=1: solved in this process
     assert len(summary.errors) == 6
     failed = [r for r in stored(db) if r.status == study.ERROR]
     assert {r.message for r in failed} == {"SolverError: simulated failure"}
-    monkeypatch.setattr(study, "solve", real)
+    monkeypatch.setattr(study.execution, "solve", real)
     assert run_sweep(TINY, db, workers=1, progress=False).solved == 0  # errors are kept ...
     summary = run_sweep(TINY, db, workers=1, progress=False, retry_errors=True)  # ... until retried
     assert (summary.solved, summary.errors) == (6, ())
 
 
 def test_schedules_failing_the_independent_verifier_are_not_stored_as_solved(tmp_path, monkeypatch):
-    real = study.solve
+    real = study.execution.solve
 
     class Overstated(Result):
         def to_dict(self):
@@ -179,13 +179,13 @@ def test_schedules_failing_the_independent_verifier_are_not_stored_as_solved(tmp
         fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
         return Overstated(**fields) if method == "edf" else result
 
-    monkeypatch.setattr(study, "solve", overstating)
+    monkeypatch.setattr(study.execution, "solve", overstating)
     db = tmp_path / "s.sqlite"
     run_sweep(TINY, db, workers=1, progress=False)
     rows = stored(db)
-    assert {r.status for r in rows if r.method == "edf"} == {study.ERROR}
-    assert all(r.message.startswith("verifier: ") for r in rows if r.method == "edf")
-    assert all(r.solved for r in rows if r.method == "enumerate")
+    assert {r.status for r in rows if r.task.method == "edf"} == {study.ERROR}
+    assert all(r.message.startswith("verifier: ") for r in rows if r.task.method == "edf")
+    assert all(r.solved for r in rows if r.task.method == "enumerate")
 
 
 def test_dask_cluster_gives_the_same_rows_as_the_local_pool(tmp_path):
@@ -200,7 +200,7 @@ def test_dask_cluster_gives_the_same_rows_as_the_local_pool(tmp_path):
 
 
 def test_unreachable_scheduler_is_a_clean_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(study, "DASK_CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(study.execution, "DASK_CONNECT_TIMEOUT_S", 1.0)
     with pytest.raises(StudyError, match="Dask scheduler"):
         run_sweep(TINY, tmp_path / "s.sqlite", scheduler="tcp://127.0.0.1:9", progress=False)
 
@@ -255,15 +255,7 @@ def test_killed_study_resumes_without_losing_or_duplicating(tmp_path):
 
 def _row(task, objective: float | None, status: str = "optimal", n_users: int = 10) -> TaskResult:
     return TaskResult(
-        key=task.key,
-        instance_key=task.instance_key,
-        family=task.family,
-        parameter=task.parameter,
-        value=task.value,
-        seed=task.seed,
-        method=task.method,
-        sharing=task.sharing,
-        time_limit=task.time_limit,
+        task=task,
         solver=task.method,
         status=status,
         objective=objective,
@@ -352,7 +344,7 @@ def test_cli_gap_table(tmp_path, capsys):
     assert len(lines) == 1 + 2 * 2
     for row in stored(tmp_path / "s.sqlite"):
         assert row.status in ("optimal", "feasible")
-        assert row.solver == ("enumerate" if row.method == EXACT else "edf")
+        assert row.solver == ("enumerate" if row.task.method == EXACT else "edf")
     assert "random-general" in capsys.readouterr().out
     assert csv_path.with_suffix(".png").exists()
 

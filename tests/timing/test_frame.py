@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from partialloading import instances
-from partialloading.generators import random_instance
 from partialloading.instance import Instance
 from partialloading.result import Result, Status
+from partialloading.scenarios import random_instance
 from partialloading.solution import Solution
 from partialloading.timing import (
     RELATIVE_TOLERANCE,

@@ -9,8 +9,8 @@ import pytest
 
 from partialloading.cli import main
 from partialloading.formulations.joint import min_upload_phase, solve_joint_enumeration, solve_joint_scip
-from partialloading.generators import random_instance
 from partialloading.instance import Block, Instance, Model, User
+from partialloading.scenarios import random_instance
 from partialloading.solve import solve
 from partialloading.timing import bandwidth_split
 from partialloading.timing import timeline as evaluate

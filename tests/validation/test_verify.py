@@ -14,9 +14,9 @@ import pytest
 
 from partialloading import instances
 from partialloading.errors import MethodNotApplicableError, SolutionError
-from partialloading.generators import random_instance
 from partialloading.instance import Instance
 from partialloading.result import Result, Status
+from partialloading.scenarios import random_instance
 from partialloading.solution import Solution
 from partialloading.solve import solve
 from partialloading.solvers.dp import why_not_exact
@@ -320,7 +320,11 @@ def test_no_sharing_solution_relabelled_as_sharing_is_caught(tiny: Instance) -> 
     assert verify_solution(relaxed, doc).ok
     doc["sharing"] = True
     report = verify_solution(relaxed, doc)
-    assert {v.where for v in report.violations} == {"schedule[1].load_s", "schedule[1].infer_start_s", "schedule[1].finish_s"}
+    assert {v.where for v in report.violations} == {
+        "schedule[1].load_s",
+        "schedule[1].infer_start_s",
+        "schedule[1].finish_s",
+    }
 
 
 def test_report_is_immutable(tiny: Instance, tiny_doc: dict[str, Any]) -> None:

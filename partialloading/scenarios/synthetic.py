@@ -20,7 +20,9 @@ from typing import Literal
 
 import numpy as np
 
-from .instance import Block, Instance, Model, User
+from partialloading.instance import Block, Instance, Model, User
+
+from .configured import ScenarioError
 
 Structure = Literal["backbone", "general", "none"]
 Deadlines = Literal["common", "per_user"]
@@ -63,7 +65,7 @@ def random_instance(
         Instance name (default derived from the arguments).
     """
     if n_users < 0 or n_models < 1:
-        raise ValueError("need n_users >= 0 and n_models >= 1")
+        raise ScenarioError("need n_users >= 0 and n_models >= 1")
     rng = np.random.default_rng(seed)
     v = float(rng.choice([2e9, 4e9, 1e10]))
     blocks: list[Block] = []
@@ -98,7 +100,7 @@ def random_instance(
         for _ in range(n_models):
             model_blocks.append([new_block("blk", 10, 200) for _ in range(int(rng.integers(1, 3)))])
     else:
-        raise ValueError(f"unknown structure {structure!r}")
+        raise ScenarioError(f"unknown structure {structure!r}")
 
     models = tuple(
         Model(f"m{i}", tuple(bl), float(np.round(rng.uniform(0.002, 0.03), 6))) for i, bl in enumerate(model_blocks)

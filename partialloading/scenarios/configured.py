@@ -38,9 +38,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import zoo
-from .errors import PartialLoadingError
-from .instance import Block, Instance, Model, User
+from partialloading import zoo
+from partialloading.errors import PartialLoadingError
+from partialloading.instance import Block, Instance, Model, User
 
 LOAD_SPEEDS: Mapping[str, float] = {
     # PCIe 4.0 x16: 16 GT/s × 16 lanes × 128/130 ≈ 31.5 GB/s peak; pinned-memory copies reach ~80 %.

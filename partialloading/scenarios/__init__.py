@@ -1,0 +1,128 @@
+"""Instance families: one registry for the synthetic, random and real-architecture generators.
+
+Entry point::
+
+    from partialloading import scenarios
+
+    instance = scenarios.generate("zoo-lora", seed=3, n_users=30, tightness=0.3)
+    scenarios.FAMILIES  # every family name
+
+Three kinds of family share the registry:
+
+* the *configured* families (:mod:`~partialloading.scenarios.configured`: ``backbone``,
+  ``general`` and the model-zoo families), each with an immutable configuration dataclass
+  (:data:`CONFIGS`) whose fields are the parameters ``generate`` accepts, a physical uplink and
+  calibrated deadlines;
+* the ``random-*`` families (:mod:`~partialloading.scenarios.synthetic`): quick random draws of
+  a chosen sharing structure (:func:`random_instance`), used by the tests and benchmarks;
+* ``zoo-freeze-depth`` (:mod:`~partialloading.scenarios.freeze_depth`): ``zoo-freeze`` with one
+  freeze depth for every variant.
+
+The same family, seed and parameters give the same instance. Every failure is a
+:class:`ScenarioError` naming the family and the parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from partialloading.instance import Instance
+
+from . import configured
+from .configured import (
+    CONFIGS,
+    IMAGE_DATASET_CLASSES,
+    IMAGE_RAW_BITS,
+    LOAD_SPEEDS,
+    TEXT_DATASET_CLASSES,
+    BackboneConfig,
+    Built,
+    Cell,
+    GeneralConfig,
+    ScenarioConfig,
+    ScenarioError,
+    ZooConfig,
+    ZooFreezeConfig,
+    ZooHeadsConfig,
+    ZooLoraConfig,
+    ZooMixedConfig,
+    config,
+    generate_from,
+    reference_time,
+)
+from .freeze_depth import FREEZE_DEPTH_FAMILY, freeze_depth
+from .synthetic import Deadlines, Structure, random_instance
+
+RANDOM_FAMILIES: Mapping[str, Structure] = {
+    "random-backbone": "backbone",
+    "random-general": "general",
+    "random-none": "none",
+}
+"""Families built on :func:`random_instance`, by sharing structure."""
+
+FAMILIES: tuple[str, ...] = (*RANDOM_FAMILIES, *configured.FAMILIES, FREEZE_DEPTH_FAMILY)
+"""Names of every instance family :func:`generate` knows."""
+
+
+def generate(family: str, seed: int, **params: Any) -> Instance:
+    """Generate one instance of ``family`` with seed ``seed``.
+
+    Parameters
+    ----------
+    family
+        One of :data:`FAMILIES`.
+    seed
+        Seed of the random draws: the same family, seed and parameters give the same instance.
+    **params
+        The family's parameters: the fields of its configuration class (:data:`CONFIGS`), the
+        keyword arguments of :func:`random_instance` (but ``structure``), or ``frozen_fraction``
+        plus the ``zoo-freeze`` fields.
+
+    Raises
+    ------
+    ScenarioError
+        Unknown family or parameter, or a value out of range.
+    """
+    if family in RANDOM_FAMILIES:
+        if "structure" in params:
+            raise ScenarioError(f"family {family!r}: the structure is fixed by the family")
+        try:
+            return random_instance(seed, structure=RANDOM_FAMILIES[family], **params)
+        except TypeError as exc:  # an unknown keyword
+            raise ScenarioError(f"family {family!r}: {exc}") from None
+    if family == FREEZE_DEPTH_FAMILY:
+        return freeze_depth(seed, **params)
+    if family not in configured.FAMILIES:
+        raise ScenarioError(f"unknown family {family!r} (choose from {', '.join(FAMILIES)})")
+    return configured.generate(family, seed, **params)
+
+
+__all__ = [
+    "CONFIGS",
+    "FAMILIES",
+    "FREEZE_DEPTH_FAMILY",
+    "IMAGE_DATASET_CLASSES",
+    "IMAGE_RAW_BITS",
+    "LOAD_SPEEDS",
+    "RANDOM_FAMILIES",
+    "TEXT_DATASET_CLASSES",
+    "BackboneConfig",
+    "Built",
+    "Cell",
+    "Deadlines",
+    "GeneralConfig",
+    "ScenarioConfig",
+    "ScenarioError",
+    "Structure",
+    "ZooConfig",
+    "ZooFreezeConfig",
+    "ZooHeadsConfig",
+    "ZooLoraConfig",
+    "ZooMixedConfig",
+    "config",
+    "generate",
+    "generate_from",
+    "random_instance",
+    "reference_time",
+]

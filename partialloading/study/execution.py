@@ -1,0 +1,234 @@
+"""Running the pending tasks of a sweep: a local process pool or a Dask cluster, one row committed per task."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from partialloading.errors import InstanceTooLargeError, MethodNotApplicableError
+from partialloading.instance import Instance
+from partialloading.solve import solve
+
+from .base import (
+    DASK_CONNECT_TIMEOUT_S,
+    ERROR,
+    EXACT,
+    EXACT_ENUMERATE_MAX_USERS,
+    NOT_APPLICABLE,
+    ParamValue,
+    StudyError,
+)
+from .families import make_instance
+from .store import ResultStore
+from .sweep import Sweep, Task, TaskResult
+
+
+@dataclass(frozen=True)
+class Job:
+    """The pending tasks of one instance: a worker generates the instance once and solves them all."""
+
+    family: str
+    params: tuple[tuple[str, ParamValue], ...]
+    seed: int
+    tasks: tuple[Task, ...]
+
+
+def run_job(job: Job) -> list[TaskResult]:
+    """Generate the instance of ``job`` and solve its tasks (the function the workers run)."""
+    instance = make_instance(job.family, job.seed, dict(job.params))
+    return [_solve_task(instance, task) for task in job.tasks]
+
+
+def _solve_task(instance: Instance, task: Task) -> TaskResult:
+    solver = task.method
+    if solver == EXACT:
+        solver = "enumerate" if instance.num_users <= EXACT_ENUMERATE_MAX_USERS else "milp"
+    row = TaskResult(
+        task=task,
+        solver=solver,
+        status=ERROR,
+        objective=None,
+        bound=None,
+        runtime_s=None,
+        n_users=instance.num_users,
+        n_models=instance.num_models,
+        n_served=None,
+    )
+    try:
+        result = solve(instance, solver, sharing=task.sharing, time_limit=task.time_limit, seed=task.seed)
+    except (MethodNotApplicableError, InstanceTooLargeError) as exc:
+        return dataclasses.replace(row, status=NOT_APPLICABLE, message=str(exc))
+    except Exception as exc:  # a failing solve is recorded, not fatal: the other tasks go on
+        return dataclasses.replace(row, message=f"{type(exc).__name__}: {exc}")
+    # Every stored schedule also passes the independent verifier (a wrong one is an error row).
+    from partialloading.validation.verify import verify_solution
+
+    report = verify_solution(instance, result.to_dict())
+    if not report.ok:
+        return dataclasses.replace(row, message=f"verifier: {'; '.join(map(str, report.violations[:3]))}")
+    return dataclasses.replace(
+        row,
+        status=result.status.value,
+        objective=float(result.objective),
+        bound=None if result.bound is None else float(result.bound),
+        runtime_s=float(result.runtime),
+        n_served=len(result.solution.order),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Running
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What :func:`run_sweep` did.
+
+    Attributes
+    ----------
+    tasks
+        Tasks of the sweep.
+    skipped
+        Tasks already in the database (not solved again).
+    solved
+        Tasks solved and stored by this run.
+    errors
+        Keys of the tasks of the sweep whose stored status is :data:`ERROR`.
+    elapsed_s
+        Wall-clock seconds of the run.
+    """
+
+    tasks: int
+    skipped: int
+    solved: int
+    errors: tuple[str, ...]
+    elapsed_s: float
+
+
+def default_workers() -> int:
+    """Number of local worker processes by default: the cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def plan_jobs(tasks: Sequence[Task], done: set[str]) -> list[Job]:
+    """Group the tasks not in ``done`` by instance, keeping the order of ``tasks``."""
+    grouped: dict[str, list[Task]] = {}
+    for task in tasks:
+        if task.key not in done:
+            grouped.setdefault(task.instance_key, []).append(task)
+    return [Job(ts[0].family, ts[0].params, ts[0].seed, tuple(ts)) for ts in grouped.values()]
+
+
+def run_sweep(
+    sweep: Sweep,
+    db: str | os.PathLike[str],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+    retry_errors: bool = False,
+    on_row: Callable[[TaskResult], None] | None = None,
+) -> RunSummary:
+    """Solve every task of ``sweep`` that is not yet in the database ``db``.
+
+    Parameters
+    ----------
+    sweep
+        The study.
+    db
+        SQLite database file; rows already present are kept and their tasks skipped.
+    workers
+        Local worker processes (default: all cores; ``1``: solve in this process). Ignored with
+        ``scheduler``.
+    scheduler
+        Address of a Dask scheduler (``tcp://host:port``): solve on that cluster instead.
+    progress
+        Show a progress bar (instances done, rate, ETA) on stderr.
+    retry_errors
+        Solve again the tasks whose stored status is :data:`ERROR`.
+    on_row
+        Called with every row right after it is committed.
+
+    Raises
+    ------
+    StudyError
+        Bad sweep parameters, unusable database, or unreachable scheduler.
+    """
+    started = time.perf_counter()
+    tasks = sweep.tasks()
+    keys = [t.key for t in tasks]
+    solved = 0
+    with ResultStore(db) as store:
+        if retry_errors:
+            store.delete(r.key for r in store.rows(keys) if r.status == ERROR)
+        done = store.keys()
+        jobs = plan_jobs(tasks, done)
+        skipped = len(tasks) - sum(len(j.tasks) for j in jobs)
+        if jobs:
+            sweep.check()
+            for rows in _execute(jobs, workers=workers, scheduler=scheduler, progress=progress):
+                for row in rows:
+                    store.insert(row)
+                    solved += 1
+                    if on_row is not None:
+                        on_row(row)
+        errors = tuple(r.key for r in store.rows(keys) if r.status == ERROR)
+    return RunSummary(len(tasks), skipped, solved, errors, time.perf_counter() - started)
+
+
+def _execute(
+    jobs: Sequence[Job], *, workers: int | None, scheduler: str | None, progress: bool
+) -> Iterator[list[TaskResult]]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(jobs), unit="inst", desc="instances", file=sys.stderr, disable=not progress, smoothing=0.1)
+    try:
+        if scheduler is not None:
+            yield from _on_dask(jobs, scheduler, bar)
+        elif (workers or default_workers()) == 1:
+            for job in jobs:
+                yield run_job(job)
+                bar.update(1)
+        else:
+            pool = cf.ProcessPoolExecutor(max_workers=workers or default_workers())
+            try:
+                yield from _drain([pool.submit(run_job, job) for job in jobs], bar)
+            finally:
+                # On an interrupt, do not wait for the queued jobs: their tasks are simply not stored.
+                pool.shutdown(wait=False, cancel_futures=True)
+    finally:
+        bar.close()
+
+
+def _on_dask(jobs: Sequence[Job], scheduler: str, bar: Any) -> Iterator[list[TaskResult]]:
+    from distributed import Client
+
+    try:
+        client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise StudyError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    try:
+        # pure=False: two identical jobs must both run (they never are, but Dask must not merge them).
+        executor = client.get_executor(pure=False)
+        yield from _drain([executor.submit(run_job, job) for job in jobs], bar)
+    finally:
+        client.close()
+
+
+def _drain(futures: list[cf.Future[list[TaskResult]]], bar: Any) -> Iterator[list[TaskResult]]:
+    try:
+        for future in cf.as_completed(futures):
+            yield future.result()
+            bar.update(1)
+    finally:
+        for future in futures:
+            future.cancel()

@@ -1,0 +1,112 @@
+"""The SQLite store of a study: one row per solved task, keyed by the task's deterministic key."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from .base import SCHEMA_VERSION, StudyError
+from .sweep import TaskResult
+
+# --------------------------------------------------------------------------------------------
+# Storage
+
+_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("key", "TEXT PRIMARY KEY"),
+    ("instance_key", "TEXT NOT NULL"),
+    ("family", "TEXT NOT NULL"),
+    ("parameter", "TEXT NOT NULL"),
+    ("value", "NOT NULL"),  # int, float or text: SQLite keeps the type
+    ("seed", "INTEGER NOT NULL"),
+    ("method", "TEXT NOT NULL"),
+    ("sharing", "INTEGER NOT NULL"),
+    ("time_limit", "REAL"),
+    ("solver", "TEXT NOT NULL"),
+    ("status", "TEXT NOT NULL"),
+    ("objective", "REAL"),
+    ("bound", "REAL"),
+    ("runtime_s", "REAL"),
+    ("n_users", "INTEGER NOT NULL"),
+    ("n_models", "INTEGER NOT NULL"),
+    ("n_served", "INTEGER"),
+    ("message", "TEXT NOT NULL"),
+    ("finished_utc", "TEXT NOT NULL"),
+)
+_FIELDS = tuple(name for name, _ in _COLUMNS if name != "finished_utc")
+
+
+class ResultStore:
+    """The SQLite database of a study: table ``results``, one row per task, keyed by :attr:`Task.key`.
+
+    Each :meth:`insert` is committed at once (write-ahead log), so a killed study loses at most
+    the tasks that were still running. Only the process that runs the study writes.
+
+    Parameters
+    ----------
+    path
+        Database file (created if missing).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = str(path)
+        try:
+            self._conn = sqlite3.connect(self.path)
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, SCHEMA_VERSION):
+                raise StudyError(f"{self.path}: study database schema {version} (expected {SCHEMA_VERSION})")
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            columns = ", ".join(f"{name} {kind}" for name, kind in _COLUMNS)
+            self._conn.execute(f"CREATE TABLE IF NOT EXISTS results ({columns})")
+            self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._conn.commit()
+        except sqlite3.DatabaseError as exc:
+            raise StudyError(f"{self.path}: not a usable study database ({exc})") from None
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def keys(self) -> set[str]:
+        """Keys of every stored task."""
+        return {row[0] for row in self._conn.execute("SELECT key FROM results")}
+
+    def insert(self, row: TaskResult) -> None:
+        """Store ``row`` and commit (a key already present is an error: it would be a duplicate)."""
+        record = row.record()
+        values = [record[name] for name in _FIELDS]
+        values[_FIELDS.index("sharing")] = int(record["sharing"])
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        marks = ", ".join("?" * (len(_FIELDS) + 1))
+        self._conn.execute(
+            f"INSERT INTO results ({', '.join(_FIELDS)}, finished_utc) VALUES ({marks})", [*values, stamp]
+        )
+        self._conn.commit()
+
+    def delete(self, keys: Iterable[str]) -> int:
+        """Delete the rows of ``keys``; returns how many there were."""
+        count = 0
+        for key in keys:
+            count += self._conn.execute("DELETE FROM results WHERE key = ?", (key,)).rowcount
+        self._conn.commit()
+        return count
+
+    def rows(self, keys: Iterable[str] | None = None) -> list[TaskResult]:
+        """Stored rows (of ``keys`` only, if given), sorted by key."""
+        cursor = self._conn.execute(f"SELECT {', '.join(_FIELDS)} FROM results ORDER BY key")
+        wanted = None if keys is None else set(keys)
+        out = []
+        for values in cursor:
+            record = dict(zip(_FIELDS, values, strict=True))
+            if wanted is not None and record["key"] not in wanted:
+                continue
+            record["sharing"] = bool(record["sharing"])
+            out.append(TaskResult.from_record(record))
+        return out
