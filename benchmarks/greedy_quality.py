@@ -20,7 +20,6 @@ Run ``python benchmarks/greedy_quality.py`` (about 10 minutes on 2 shared cores)
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -34,10 +33,8 @@ from partialloading.instance import Instance
 from partialloading.io import read_instance, write_instance
 from partialloading.result import Status
 from partialloading.scenarios import random_instance
+from partialloading.validation.references import no_loading_instance, no_loading_optimum
 from partialloading.validation.verify import verify_solution
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from references import no_loading_instance, no_loading_optimum
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ def _describe(kind: Any) -> str:
     if origin in (types.UnionType, typing.Union):
         return " or ".join("null" if a is type(None) else _describe(a) for a in typing.get_args(kind))
     names = {bool: "true or false", int: "an integer", float: "a number", str: "a string", dict: "a table"}
-    return names.get(kind, getattr(kind, "__name__", str(kind)))
+    return names.get(origin or kind, getattr(kind, "__name__", str(kind)))
 
 
 def _conforms(value: Any, kind: Any) -> bool:

@@ -7,6 +7,8 @@ not installed, or to iterate on one backend.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from partialloading import instances
@@ -31,11 +33,16 @@ def selected_methods(config: pytest.Config) -> list[str]:
     return names
 
 
+def _names(argnames: str | Sequence[str]) -> list[str]:
+    if isinstance(argnames, str):
+        return [n.strip() for n in argnames.split(",")]
+    return list(argnames)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "method" not in metafunc.fixturenames:
         return
-    chosen = any("method" in str(m.args[0]).split(",") for m in metafunc.definition.iter_markers("parametrize"))
-    if not chosen:
+    if not any("method" in _names(m.args[0]) for m in metafunc.definition.iter_markers("parametrize")):
         metafunc.parametrize("method", selected_methods(metafunc.config))
 
 

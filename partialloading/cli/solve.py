@@ -6,10 +6,12 @@ import argparse
 import sys
 from typing import Any, TextIO
 
-from partialloading.errors import MethodNotApplicableError
-from partialloading.io import read_instance
+from partialloading.backend import METHOD_NAMES
+from partialloading.errors import MethodNotApplicableError, ParameterError
+from partialloading.io import read_instance, read_solution
+from partialloading.params import parse_assignments, read_params_file
 from partialloading.result import Result
-from partialloading.solve import METHOD_NAMES, solve
+from partialloading.solve import solve
 
 
 def register(sub: Any) -> None:
@@ -20,6 +22,23 @@ def register(sub: Any) -> None:
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="wall-clock limit")
     p.add_argument("--seed", type=int, default=0, help="seed of randomized methods (default 0)")
     p.add_argument("--output", "-o", metavar="SOLUTION.json", help="write the solution JSON ('-': stdout)")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter of the method, VALUE as in TOML (e.g. --param effort=1e5, --param formulation=compact)",
+    )
+    p.add_argument(
+        "--params",
+        metavar="FILE.toml",
+        help="the method's parameters from a TOML file: its [METHOD] table, else the top-level keys",
+    )
+    p.add_argument(
+        "--initial",
+        metavar="SOLUTION.json",
+        help="start from the schedule of a solution file (heuristics improve it, exact methods warm-start)",
+    )
     milp = p.add_argument_group("MILP options (with --method milp)")
     milp.add_argument("--solver", help="Pyomo name of the MIP solver (default: highs, through highspy)")
     milp.add_argument(
@@ -30,19 +49,34 @@ def register(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
+def method_params(args: argparse.Namespace, method: str) -> dict[str, Any]:
+    """The parameters of ``method`` from ``--params FILE`` overridden by each ``--param KEY=VALUE``."""
+    values = {} if args.params is None else read_params_file(args.params, method)
+    values.update(parse_assignments(args.param))
+    return values
+
+
 def run(args: argparse.Namespace) -> int:
     options = {name: getattr(args, name) for name in ("solver", "formulation") if getattr(args, name) is not None}
     if options and args.method != "milp":
         flags = " and ".join(f"--{name}" for name in options)
         verb = "applies" if len(options) == 1 else "apply"
         raise MethodNotApplicableError(f"{flags} only {verb} to --method milp (got --method {args.method})")
+    if (args.param or args.params) and args.method == "auto":
+        raise ParameterError("--param and --params need an explicit --method (auto chooses the method itself)")
     instance = read_instance(args.file)
+    params = method_params(args, args.method) if args.method != "auto" else {}
+    initial = None
+    if args.initial is not None:
+        initial = [entry["user"] for entry in read_solution(args.initial)["schedule"]]
     result = solve(
         instance,
         args.method,
         sharing=not args.no_sharing,
         time_limit=args.time_limit,
         seed=args.seed,
+        params=params,
+        initial=initial,
         **options,
     )
     if args.output == "-":

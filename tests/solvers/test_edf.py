@@ -11,9 +11,9 @@ from partialloading.scenarios import random_instance
 from partialloading.solve import solve
 from partialloading.solvers.edf import edf_order
 from partialloading.timing import timeline as evaluate
+from partialloading.validation.references import edf_trap_instance
 from partialloading.validation.verify import verify_solution
 
-from references import edf_trap_instance
 from strategies import generated_instances
 
 PROPERTY_SETTINGS = settings(max_examples=60, deadline=None)

@@ -16,9 +16,9 @@ from partialloading.solvers.greedy import sequences
 from partialloading.solvers.local_search import Budget, improve
 from partialloading.timing import timeline as evaluate
 from partialloading.timing.frame import FrameSchedule as Problem
+from partialloading.validation.references import edf_trap_instance, no_loading_instance, no_loading_optimum
 from partialloading.validation.verify import verify_solution_dict
 
-from references import edf_trap_instance, no_loading_instance, no_loading_optimum
 from strategies import generated_instances
 
 FAMILIES = [

@@ -23,15 +23,14 @@ from partialloading.instance import Block, Instance, Model, User
 from partialloading.result import Result, Status
 from partialloading.scenarios import Deadlines, Structure, random_instance
 from partialloading.solvers import milp as milp_backend
-from partialloading.validation.verify import verify_solution_dict
-
-from references import (
+from partialloading.validation.references import (
     hamiltonian_instance,
     has_hamiltonian_path,
     moore_hodgson,
     no_loading_instance,
     no_loading_optimum,
 )
+from partialloading.validation.verify import verify_solution_dict
 
 HAS_CPSAT = importlib.util.find_spec("partialloading.solvers.cpsat") is not None
 _cpsat = pytest.param(("cpsat", {}), id="cpsat", marks=pytest.mark.skipif(not HAS_CPSAT, reason="no CP-SAT backend"))

@@ -10,7 +10,7 @@ solver in the toolkit:
   can be served by the common deadline iff the graph has a Hamiltonian path
   (:func:`has_hamiltonian_path`, a Held–Karp dynamic program).
 
-Import from a test module as ``from references import ...`` (pytest puts ``tests/`` on the path).
+The tests and ``benchmarks/greedy_quality.py`` use them as known answers.
 """
 
 from __future__ import annotations
@@ -21,7 +21,13 @@ from itertools import pairwise
 import networkx as nx
 import numpy as np
 
+from partialloading.errors import PartialLoadingError
 from partialloading.instance import Block, Instance, Model, User
+
+
+class ReferenceInputError(PartialLoadingError, ValueError):
+    """A reference algorithm was given input outside its case."""
+
 
 MS = 1e-3
 """One millisecond: the time grid of the known-answer instances."""
@@ -55,7 +61,7 @@ def moore_hodgson(processing: Sequence[float], deadlines: Sequence[float]) -> li
         Indices of the on-time jobs, in earliest-due-date order.
     """
     if len(processing) != len(deadlines):
-        raise ValueError("processing and deadlines differ in length")
+        raise ReferenceInputError("processing and deadlines differ in length")
     order = sorted(range(len(processing)), key=lambda j: (deadlines[j], j))
     kept: list[int] = []
     total = 0.0
@@ -152,7 +158,7 @@ def hamiltonian_instance(graph: nx.Graph) -> Instance:
         A simple undirected graph (no self-loops); node labels become part of the ids.
     """
     if any(u == v for u, v in graph.edges):
-        raise ValueError("the reduction needs a graph without self-loops")
+        raise ReferenceInputError("the reduction needs a graph without self-loops")
     nodes = list(graph.nodes)
     degree = max((d for _, d in graph.degree), default=0)
     size = max(degree, 1)
@@ -196,7 +202,7 @@ def has_hamiltonian_path(graph: nx.Graph) -> bool:
     if n <= 1:
         return True
     if n > 20:
-        raise ValueError("brute force is limited to 20 vertices")
+        raise ReferenceInputError("brute force is limited to 20 vertices")
     index = {v: i for i, v in enumerate(nodes)}
     adj = [0] * n
     for u, v in graph.edges:
