@@ -100,6 +100,8 @@ class Method:
         The timing models the method supports.
     parameters
         The parameter dataclass (default: the method's entry of :data:`partialloading.params.PARAMS`).
+    timing_note
+        Why the method does not support the other timing models (part of the refusal message).
     case
         ``"module:function"`` of an :data:`Applicability` check for methods exact only on a
         restricted case, or ``None``.
@@ -112,6 +114,7 @@ class Method:
     timings: frozenset[str] = frozenset(TIMING_NAMES)
     case: str | None = None
     parameters: type[MethodParams] | None = None
+    timing_note: str = ""
 
     @property
     def params(self) -> type[MethodParams]:
@@ -127,7 +130,8 @@ class Method:
         """``None`` when the method applies to ``instance``, else the reason it does not."""
         if instance.timing not in self.timings:
             supported = ", ".join(sorted(self.timings))
-            return f"{self.name} does not support {instance.timing!r} timing (it supports {supported})"
+            note = f": {self.timing_note}" if self.timing_note else ""
+            return f"{self.name} does not support {instance.timing!r} timing (it supports {supported}){note}"
         if self.case is not None:
             check: Applicability = _resolve(self.case)
             return check(instance, sharing)
@@ -138,13 +142,30 @@ METHODS: dict[str, Method] = {
     m.name: m
     for m in (
         Method("enumerate", "partialloading.solvers.enumeration:solve", True, "exhaustive search, tiny instances"),
-        Method("milp", "partialloading.solvers.milp:solve", True, "Pyomo MILP solved with HiGHS"),
-        Method("cpsat", "partialloading.solvers.cpsat:solve", True, "OR-Tools CP-SAT model"),
+        Method(
+            "milp",
+            "partialloading.solvers.milp:solve",
+            True,
+            "Pyomo MILP solved with HiGHS (pipelined timing: a convex MINLP solved with SCIP)",
+        ),
+        Method(
+            "cpsat",
+            "partialloading.solvers.cpsat:solve",
+            True,
+            "OR-Tools CP-SAT model",
+            timings=frozenset({"frame"}),
+            timing_note="its integer model has no bandwidth variables (use --method milp or enumerate)",
+        ),
         Method(
             "dp",
             "partialloading.solvers.dp:solve",
             True,
             "exact DP, backbone sharing and one deadline",
+            timings=frozenset({"frame"}),
+            timing_note=(
+                "with pipelined uploads the served set's total time no longer decides feasibility "
+                "(each request waits for its own upload), so the DP is not exact (use --method milp or greedy)"
+            ),
             case="partialloading.solvers.dp:why_not_exact",
         ),
         Method("greedy", "partialloading.solvers.greedy:solve", False, "sharing-aware greedy + local search"),

@@ -27,6 +27,7 @@ three phases (``docs/greedy.md`` states the rules and their complexity):
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
@@ -38,8 +39,8 @@ from partialloading.errors import SolverError
 from partialloading.instance import FloatArray, Instance, IntArray
 from partialloading.params import GreedyParams
 from partialloading.result import Status
+from partialloading.timing import Schedule as Problem
 from partialloading.timing import schedule, servable_alone
-from partialloading.timing.frame import FrameSchedule as Problem
 
 from . import edf
 from .local_search import Budget, better
@@ -148,7 +149,6 @@ def append_admit(p: Problem, seq: IntArray, *, drop: bool = True, drop_effort: f
     """
     model = p.model.tolist()
     upload = p.upload.tolist()
-    limit = p.limit.tolist()
     infer = p.infer.tolist()
     first = p.first.tolist()
     weights = p.weight.tolist()
@@ -179,10 +179,10 @@ def append_admit(p: Problem, seq: IntArray, *, drop: bool = True, drop_effort: f
             top = max(top, ratio[-1])
             weight += weights[k]
             continue
-        if not drop or app.tau + delta + infer[m] > limit[k]:
+        if not drop or app.hopeless(k):
             continue  # k cannot be on time even when served first
         # When an earlier user is late, dropping k saves only its upload.
-        own = (delta + load + infer[m] if app.min_slack >= delta else delta) / weights[k]
+        own = (delta + load + infer[m] if app.absorbs(k) else delta) / weights[k]
         if own >= top or drop_effort < 0:
             continue
         drop_effort -= len(order) + DROP_OVERHEAD
@@ -193,7 +193,7 @@ def append_admit(p: Problem, seq: IntArray, *, drop: bool = True, drop_effort: f
         new_finish = p.finish(trial)
         scale = max(1.0, weight)
         if new_weight > weight + 1e-12 * scale or (
-            new_weight >= weight - 1e-12 * scale and float(new_finish[-1]) < app.tau + app.busy - 1e-12
+            new_weight >= weight - 1e-12 * scale and float(new_finish[-1]) < app.makespan - 1e-12
         ):
             app.reset(trial)
             order = app.order
@@ -332,6 +332,15 @@ def solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> So
     also: list[tuple[str, IntArray]] = []
     if request.initial is not None:
         also.append(("initial", np.asarray(request.initial, dtype=np.int64)))
+    if instance.timing != "frame":
+        # A frame-feasible order is feasible under every other timing model (each upload ends by
+        # the frame schedule's start), so greedy is never worse than its own frame schedule.
+        frame_request = dataclasses.replace(
+            request, initial=None, time_limit=None if time_limit is None else time_limit / 3
+        )
+        frame_order = solve(dataclasses.replace(instance, timing="frame"), params, frame_request).order
+        also.append(("greedy-frame", np.asarray(frame_order, dtype=np.int64)))
+        info["frame"] = {"objective": float(instance.weights[list(frame_order)].sum())}
     if sharing:
         # A schedule without sharing stays feasible with it (ℓ ≤ ℓ_ns). The no-sharing run is
         # exactly `greedy` with sharing=False (same budgets and seed), so greedy with sharing is

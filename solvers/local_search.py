@@ -28,8 +28,8 @@ import numpy as np
 
 from partialloading.arrays import IntArray
 from partialloading.errors import SolverError
+from partialloading.timing import Schedule as Problem
 from partialloading.timing.frame import EPS, INSERT_OVERHEAD
-from partialloading.timing.frame import FrameSchedule as Problem
 
 OVERHEAD = INSERT_OVERHEAD
 """Effort charged per vectorized evaluation on top of its length (the fixed cost of a numpy pass)."""
@@ -133,7 +133,7 @@ class LocalSearch:
                 continue
             if not self.budget.spend(order.size + OVERHEAD):
                 break
-            best = p.best_admission(order, np.array([k]), state.tau)
+            best = p.best_admission(order, np.array([k]), state)
             if best is not None:
                 g = best[0]
                 order = np.concatenate((order[:g], [k], order[g:]))

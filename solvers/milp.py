@@ -36,6 +36,7 @@ from partialloading.instance import Instance
 from partialloading.params import MilpParams
 from partialloading.result import Status
 from partialloading.solution import Solution
+from partialloading.solvers.edf import edf_schedule
 
 FORMULATIONS = ("auto", "general", "compact")
 """Values of the ``formulation`` option."""
@@ -183,6 +184,8 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
         incumbent that serves someone; ``time_limit`` otherwise. ``info`` holds the formulation,
         the gap, the model size and the solver's termination.
     """
+    if instance.timing == "pipelined":
+        return _solve_pipelined(instance, params, request)
     sharing, time_limit, seed = request.sharing, request.time_limit, request.seed
     solver, formulation, solver_options = params.solver, params.formulation, params.solver_options
     started = time.perf_counter()
@@ -247,3 +250,83 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
         "nodes": nodes,
     }
     return SolverOutput(order, status, bound=reported, info=info)
+
+
+def _solve_pipelined(instance: Instance, params: MilpParams, request: SolveRequest) -> SolverOutput:
+    """The pipelined MINLP (:mod:`partialloading.formulations.pipelined`) solved by SCIP.
+
+    Same safety net as the MILP: the order is re-evaluated in seconds and, if late by the
+    solver's tolerance, the model is solved again with slightly earlier deadlines; the status
+    is ``optimal`` only when the on-time schedule reaches the first solve's bound.
+    """
+    if params.formulation not in ("auto", "general"):
+        raise MethodNotApplicableError(
+            f"formulation {params.formulation!r} is not defined for pipelined timing (the pipelined model is "
+            "position-based: use auto or general)"
+        )
+    if params.solver != "highs" or params.solver_options:
+        raise MethodNotApplicableError(
+            "under pipelined timing the model is solved by SCIP: solver options do not apply"
+        )
+    from partialloading.formulations import pipelined
+
+    sharing, time_limit, seed = request.sharing, request.time_limit, request.seed
+    started = time.perf_counter()
+    data = schedule_data(instance, sharing)
+    weights = instance.weights
+    integral = bool(np.all(weights == np.round(weights)))
+    info: dict[str, Any] = {"formulation": "pipelined", "solver": "scip", "candidates": data.n_users}
+    if data.n_users == 0:
+        return SolverOutput([], Status.OPTIMAL, bound=0.0, info=info | {"termination": "no candidates", "gap": 0.0})
+    built = pipelined.build(data, time_limit, seed)
+    # A start helps SCIP's search: the given one, else earliest deadline first.
+    start = request.initial if request.initial is not None else tuple(edf_schedule(instance, sharing))
+    _pipelined_start(built, data, start)
+    built.model.optimize()
+    status_name = built.model.getStatus()
+    proven = status_name == "optimal"
+    total = float(data.weight.sum())
+    dual = built.model.getDualbound()
+    bound = total if not math.isfinite(dual) else (math.floor(dual + 1e-6) if integral else float(dual))
+    bound = min(bound, total)
+    order = pipelined.decode(built, data)
+    info |= {"n_vars": built.model.getNVars(), "n_cons": built.model.getNConss(), "nodes": built.model.getNNodes()}
+    margin_used = 0.0
+    for margin in _MARGINS_MS:
+        if Solution(instance, tuple(order), sharing).feasible:
+            break
+        margin_used = margin
+        remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 0.01)
+        data_m = schedule_data(instance, sharing, margin=margin)
+        again = pipelined.build(data_m, remaining, seed)
+        again.model.optimize()
+        order = pipelined.decode(again, data_m)
+        proven = proven and again.model.getStatus() == "optimal"
+    else:
+        if not Solution(instance, tuple(order), sharing).feasible:
+            raise SolverError("the pipelined MINLP's schedule misses a deadline even with a safety margin")
+    objective = float(weights[list(order)].sum()) if order else 0.0
+    bound = max(bound, objective)
+    if proven and objective < bound - 1e-6 * max(1.0, abs(bound)):
+        proven = False
+    reported = objective if proven else bound
+    status = Status.OPTIMAL if proven else Status.FEASIBLE if order else Status.TIME_LIMIT
+    info |= {
+        "termination": status_name,
+        "gap": 0.0 if reported <= 0 else max(reported - objective, 0.0) / reported,
+        "deadline_margin_ms": margin_used,
+    }
+    return SolverOutput(order, status, bound=reported, info=info)
+
+
+def _pipelined_start(built: Any, data: ScheduleData, initial: tuple[int, ...]) -> None:
+    # A partial solution (the assignment) as SCIP's warm start; SCIP completes the rest.
+    position = {int(k): p for p, k in enumerate(data.users.tolist())}
+    if any(k not in position for k in initial):
+        return
+    m = built.model
+    sol = m.createPartialSol()
+    chosen = {(position[k], q) for q, k in enumerate(initial)}
+    for (k, q), var in built.assign.items():
+        m.setSolVal(sol, var, 1.0 if (k, q) in chosen else 0.0)
+    m.addSol(sol)

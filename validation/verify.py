@@ -45,8 +45,12 @@ __all__ = [
 STATUSES = ("optimal", "feasible", "time_limit")
 """Status values a solution may carry."""
 
-TIMINGS = ("frame",)
-"""Timing models the verifier replays (written out here, not imported: it must stay independent)."""
+TIMINGS = ("frame", "pipelined")
+"""Timing models the verifier replays (written out here, not imported: it must stay independent).
+
+``frame``: the server starts when the last upload has arrived and serves back to back.
+``pipelined``: the GPU starts loading at time 0; each inference starts when both its load has
+ended and the user's own upload (``a_k / b_k`` with the *reported* bandwidth) has arrived."""
 """Status values a solution may carry."""
 
 RELATIVE_TOLERANCE = 1e-9
@@ -131,6 +135,7 @@ class _Checker:
         self.infer = {m.id: float(m.infer_time_s) for m in instance.models}
         self.speed = float(instance.load_speed_bytes_per_s)
         self.own_upload: dict[str, float] = {}
+        self.timing = instance.timing
 
     def add(self, where: str, problem: str) -> None:
         self.found.append(Violation(where, problem))
@@ -156,6 +161,7 @@ class _Checker:
             return
         if doc["status"] not in STATUSES:
             self.add("status", f"unknown status {doc['status']!r} (known: {', '.join(STATUSES)})")
+        self.timing = timing
         admitted = self.check_users()
         tau = self.check_bandwidth(admitted)
         self.check_timeline(tau)
@@ -237,7 +243,8 @@ class _Checker:
         sharing = bool(self.doc["sharing"])
         # Without a valid upload phase the timeline starts at the reported end, so that the
         # rest of the schedule is still checked (the upload problem is already reported).
-        now = tau if math.isfinite(tau) else float(self.doc["upload_end_s"])
+        pipelined = self.timing == "pipelined"
+        now = 0.0 if pipelined else tau if math.isfinite(tau) else float(self.doc["upload_end_s"])
         previous = self.instance.initial_model
         served: set[str] = set()
         for q, entry in enumerate(self.doc["schedule"]):
@@ -257,15 +264,25 @@ class _Checker:
             model = user.model
             load = self.load_bytes(previous, model, sharing) / self.speed
             start = now
-            finish = start + load + self.infer[model]
+            uploaded = self.own_upload.get(uid, math.nan)
+            infer_start = start + load
+            if pipelined:
+                # The request waits for its own input; without valid bandwidth, replay from the
+                # reported upload end so that the rest is still checked.
+                arrival = uploaded if math.isfinite(uploaded) else float(entry.get("upload_end_s", 0.0))
+                infer_start = max(infer_start, arrival)
+            finish = infer_start + self.infer[model]
             expected_times = {
                 "load_s": load,
                 "start_s": start,
-                "upload_end_s": self.own_upload.get(uid, math.nan),
-                "infer_start_s": start + load,
+                "upload_end_s": uploaded,
+                "infer_start_s": infer_start,
                 "finish_s": finish,
             }
             for key, expected in expected_times.items():
+                if pipelined and key in ("upload_end_s", "infer_start_s") and key not in entry:
+                    self.add(f"{where}.{key}", "missing key (required under pipelined timing)")
+                    continue
                 if key not in entry or not math.isfinite(expected):
                     # upload_end_s and infer_start_s may be omitted under frame timing; an
                     # upload without valid bandwidth is reported already.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from typing import Any, TextIO
 
@@ -12,6 +13,7 @@ from partialloading.io import read_instance, read_solution
 from partialloading.params import parse_assignments, read_params_file
 from partialloading.result import Result
 from partialloading.solve import solve
+from partialloading.timing import TIMING_NAMES
 
 
 def register(sub: Any) -> None:
@@ -19,6 +21,12 @@ def register(sub: Any) -> None:
     p.add_argument("file", help="instance JSON file")
     p.add_argument("--method", default="auto", choices=METHOD_NAMES, help="solution method (default: auto)")
     p.add_argument("--no-sharing", action="store_true", help="load whole models (the no-sharing baseline)")
+    p.add_argument(
+        "--timing",
+        choices=TIMING_NAMES,
+        help="timing model, overriding the file's 'timing' field (frame: the server starts after the last "
+        "upload; pipelined: the GPU loads while users upload)",
+    )
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="wall-clock limit")
     p.add_argument("--seed", type=int, default=0, help="seed of randomized methods (default 0)")
     p.add_argument("--output", "-o", metavar="SOLUTION.json", help="write the solution JSON ('-': stdout)")
@@ -65,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     if (args.param or args.params) and args.method == "auto":
         raise ParameterError("--param and --params need an explicit --method (auto chooses the method itself)")
     instance = read_instance(args.file)
+    if args.timing is not None:
+        instance = dataclasses.replace(instance, timing=args.timing)
     params = method_params(args, args.method) if args.method != "auto" else {}
     initial = None
     if args.initial is not None:
@@ -107,7 +117,15 @@ def print_summary(result: Result, out: TextIO) -> None:
         f"served {len(sol.order)}/{inst.num_users} users, objective {result.objective:g}, bound {bound}{gap}",
         file=out,
     )
-    print(f"uploads end at {tl.upload_end:.6f}s (all admitted uploads finish together)", file=out)
+    pipelined = inst.timing != "frame"
+    if pipelined:
+        print(
+            f"timing {inst.timing}: the last upload ends at {tl.upload_end:.6f}s; "
+            "each request starts when its load is done and its own input has arrived",
+            file=out,
+        )
+    else:
+        print(f"uploads end at {tl.upload_end:.6f}s (all admitted uploads finish together)", file=out)
     if sol.order:
         # Columns as wide as the longest id shown (capped so that a row stays on one line).
         uw = min(max(4, *(len(inst.users[k].id) for k in sol.order)), 24)
@@ -115,6 +133,7 @@ def print_summary(result: Result, out: TextIO) -> None:
         header = (
             f"{'#':>3} {'user':<{uw}} {'model':<{mw}} {'bw MHz':>8} "
             f"{'load MB':>8} {'load s':>9} {'start s':>9} {'finish s':>9} {'deadline':>9}"
+            + (f" {'upload s':>9} {'infer s':>9}" if pipelined else "")
         )
         print(header, file=out)
         for q, k in enumerate(sol.order):
@@ -122,7 +141,8 @@ def print_summary(result: Result, out: TextIO) -> None:
             print(
                 f"{q + 1:>3} {user.id:<{uw}.{uw}} {user.model:<{mw}.{mw}} {sol.bandwidth[q] / 1e6:>8.3f} "
                 f"{tl.loaded_bytes[q] / 1e6:>8.1f} {tl.load[q]:>9.4f} {tl.start[q]:>9.4f} {tl.finish[q]:>9.4f} "
-                f"{user.deadline_s:>9.4f}",
+                f"{user.deadline_s:>9.4f}"
+                + (f" {tl.upload_ends[q]:>9.4f} {tl.infer_start[q]:>9.4f}" if pipelined else ""),
                 file=out,
             )
     print(

@@ -29,6 +29,10 @@ from partialloading.arrays import FloatArray, IntArray
 from .base import RELATIVE_TOLERANCE, Timeline, deadline_limit, meets
 from .frame import FRAME, FrameSchedule, FrameTiming
 from .memory import SingleModelMemory
+from .pipelined import PIPELINED, PipelinedSchedule, PipelinedTiming
+
+Schedule = FrameSchedule | PipelinedSchedule
+"""The schedule arithmetic of a timing model (same questions, same answers' meaning)."""
 
 if TYPE_CHECKING:
     from partialloading.instance import Instance
@@ -59,12 +63,12 @@ class TimingModel(Protocol):
         """Finish time of each user when it is the only one admitted."""
         ...
 
-    def schedule(self, instance: Instance, sharing: bool = True, tolerance_share: float = 0.5) -> FrameSchedule:
+    def schedule(self, instance: Instance, sharing: bool = True, tolerance_share: float = 0.5) -> Schedule:
         """The incremental schedule arithmetic the heuristics use."""
         ...
 
 
-TIMING_MODELS: dict[str, TimingModel] = {FRAME.name: FRAME}
+TIMING_MODELS: dict[str, TimingModel] = {FRAME.name: FRAME, PIPELINED.name: PIPELINED}
 """Every timing model, by name."""
 
 TIMING_NAMES: tuple[str, ...] = tuple(TIMING_MODELS)
@@ -126,18 +130,22 @@ def servable_alone(instance: Instance, sharing: bool = True) -> IntArray:
     return np.flatnonzero(meets(finish_alone(instance, sharing), instance.deadlines)).astype(np.int64)
 
 
-def schedule(instance: Instance, sharing: bool = True, tolerance_share: float = 0.5) -> FrameSchedule:
+def schedule(instance: Instance, sharing: bool = True, tolerance_share: float = 0.5) -> Schedule:
     """The incremental schedule arithmetic of the instance's timing model."""
     return timing_of(instance).schedule(instance, sharing, tolerance_share)
 
 
 __all__ = [
     "FRAME",
+    "PIPELINED",
     "RELATIVE_TOLERANCE",
     "TIMING_MODELS",
     "TIMING_NAMES",
     "FrameSchedule",
     "FrameTiming",
+    "PipelinedSchedule",
+    "PipelinedTiming",
+    "Schedule",
     "SingleModelMemory",
     "Timeline",
     "TimingModel",

@@ -55,12 +55,14 @@ class Gaps(NamedTuple):
 
 
 class SlackState(NamedTuple):
-    """What the O(1) admission tests need to know of a feasible order."""
+    """What the O(1) admission tests need to know of a feasible order (every timing model)."""
 
     tau: float
-    """Upload phase of the order."""
+    """Upload phase of the order (frame timing; 0 under pipelined timing)."""
     min_slack: float
     """Smallest ``limit − finish`` over the order (``inf`` when empty)."""
+    need: float = 0.0
+    """Bandwidth the order needs, ``Σ a/L`` (pipelined timing; 0 under frame timing)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -282,10 +284,11 @@ class FrameSchedule:
         return g, float(cost[g]), float(gaps.min_slack[g])
 
     def best_admission(
-        self, rest: IntArray, segment: IntArray, tau: float | None = None
+        self, rest: IntArray, segment: IntArray, state: SlackState | None = None
     ) -> tuple[int, float, float] | None:
-        """:meth:`best_insertion` of users not yet admitted into the feasible ``rest``."""
-        tau = float(self.upload[rest].sum()) if tau is None else tau
+        """:meth:`best_insertion` of users not yet admitted into the feasible ``rest`` (``state``:
+        that of ``rest``, when the caller has it)."""
+        tau = float(self.upload[rest].sum()) if state is None else state.tau
         return self.best_insertion(rest, tau, segment, float(self.upload[segment].sum()))
 
     def best_relocation(self, rest: IntArray, segment: IntArray) -> tuple[int, float, float] | None:
@@ -304,7 +307,7 @@ class FrameSchedule:
                 continue
             if budget is not None and not budget.spend(order.size + INSERT_OVERHEAD):
                 break
-            best = self.best_admission(order, np.array([k]), state.tau)
+            best = self.best_admission(order, np.array([k]), state)
             if best is None:
                 continue
             g = best[0]
@@ -428,6 +431,20 @@ class Appender:
         self.busy += step
         self.min_slack = min(self.min_slack - delta, float(p.limit[k]) - finish)
         self.last = m
+
+    @property
+    def makespan(self) -> float:
+        """Completion of the last request."""
+        return self.tau + self.busy
+
+    def absorbs(self, k: int) -> bool:
+        """Whether every admitted user can absorb ``k``'s upload (the delay admitting it causes)."""
+        return bool(self.min_slack >= self.p.upload[k])
+
+    def hopeless(self, k: int) -> bool:
+        """Whether ``k`` cannot be on time even when served first after this order's uploads."""
+        p = self.p
+        return bool(self.tau + p.upload[k] + p.infer[p.model[k]] > p.limit[k])
 
     def reset(self, order: IntArray) -> None:
         """Replace the order by the feasible ``order``."""

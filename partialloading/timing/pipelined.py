@@ -1,0 +1,511 @@
+"""Timing model ``pipelined``: the GPU loads while the users upload.
+
+Each admitted user ``k`` uploads from time 0 with a constant bandwidth ``b_k``; its input has
+arrived at ``u_k = a_k / b_k``. The GPU serves the order ``π`` back to back: the load before
+request ``q`` starts when request ``q − 1`` has finished (the first at time 0, during the
+uploads), inference starts at ``S_q = max(C_{q−1} + ℓ_q, u_{π_q})`` and ends at
+``C_q = S_q + c_q``. Loads never overlap inferences (the GPU holds one model).
+
+For a fixed order the bandwidth drops out (docs/formulation.md proves it). With the machine
+alone — no uploads — request ``q`` could start inference at ``E_q = Σ_{r≤q} ℓ_r + Σ_{r<q} c_r``
+(so ``D_q = E_q + c_q`` is its machine completion), and the latest inference starts that keep
+everyone after it on time are
+
+    L_q = E_q + min_{r ≥ q} (T_r − D_r)
+
+(the backward recursion ``L_n = T_n − c_n``, ``L_q = min(T_q − c_q, L_{q+1} − ℓ_{q+1} − c_q)``
+written in closed form). The order is feasible for some split iff ``E_q ≤ L_q`` and ``L_q > 0``
+for every ``q`` and ``Σ_q a_{π_q} / L_q ≤ B``; the split reported is
+``b_q = B·(a_q/L_q) / Σ_r (a_r/L_r)``, under which every upload ends at the same fraction
+``λ = Σ(a/L)/B`` of its latest start. The completion times then follow in one vectorized pass:
+``C_q = D_q + max(0, max_{r≤q} (u_r − E_r))``.
+
+Every frame-feasible order is pipelined-feasible (its uploads all end at ``τ ≤ S_q`` of the frame
+schedule), so the pipelined optimum is never below the frame optimum.
+
+:class:`PipelinedSchedule` gives the heuristics the same questions and answers as
+:class:`~partialloading.timing.frame.FrameSchedule`; its insertion test checks the machine part
+of every gap in one O(n) pass (the frame test with no upload phase) and the bandwidth condition
+exactly, in O(n), for the gaps in order of machine makespan until one passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+from partialloading.arrays import BoolArray, FloatArray, IntArray
+
+from .base import Timeline, deadline_limit
+from .frame import EPS, INSERT_OVERHEAD, FrameSchedule, SlackState, Spender
+from .memory import SingleModelMemory
+
+if TYPE_CHECKING:
+    from partialloading.instance import Instance
+
+EXACT_GAP_CHECKS = 12
+"""Gaps whose bandwidth condition is checked exactly, in order of machine makespan, per insertion."""
+
+
+class Analysis(NamedTuple):
+    """The quantities of the pipelined decomposition for one order (arrays in service order)."""
+
+    earliest: FloatArray
+    """``E_q``: earliest inference starts without uploads."""
+    machine_finish: FloatArray
+    """``D_q = E_q + c_q``."""
+    latest: FloatArray
+    """``L_q``: latest inference starts that keep every later request on time."""
+    load: float
+    """``Σ a_q / L_q`` (``inf`` when some ``L_q ≤ 0``): the bandwidth the order needs."""
+
+
+def analyse(
+    loads: FloatArray, infer: FloatArray, deadline: FloatArray, work: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, float]:
+    """``E``, ``D``, ``L`` and ``Σ a/L`` of an order given its loads, inferences, deadlines and ``a``."""
+    finish = np.cumsum(loads + infer)
+    earliest = finish - infer
+    latest = earliest + np.minimum.accumulate((deadline - finish)[::-1])[::-1]
+    need = float(np.sum(work / latest)) if latest.size and np.all(latest > 0) else (np.inf if latest.size else 0.0)
+    return earliest, finish, latest, need
+
+
+def completions(earliest: FloatArray, machine_finish: FloatArray, uploads: FloatArray) -> FloatArray:
+    """``C_q = D_q + max(0, max_{r≤q}(u_r − E_r))``: completions given each request's upload end."""
+    if earliest.size == 0:
+        return machine_finish.copy()
+    wait = np.maximum.accumulate(np.maximum(uploads - earliest, 0.0))
+    return machine_finish + wait
+
+
+def split(work: FloatArray, latest: FloatArray, bandwidth: float) -> FloatArray:
+    """The reported split: ``b ∝ a/L`` when every ``L > 0``, else ``b ∝ a`` (the order is infeasible
+    either way; this split makes its timeline show it)."""
+    if work.size == 0:
+        return np.zeros(0)
+    share = work / latest if np.all(latest > 0) else work
+    return bandwidth * share / share.sum()
+
+
+@dataclass(frozen=True, eq=False)
+class PipelinedSchedule:
+    """The arrays of one instance under one sharing mode, and the pipelined schedule arithmetic.
+
+    Attributes
+    ----------
+    loads, first, infer, limit, weight, model
+        As in :class:`~partialloading.timing.frame.FrameSchedule`.
+    upload
+        ``a_k / B``: each user's upload time with the whole uplink.
+    work
+        ``a_k`` in Hz·s.
+    bandwidth
+        ``B`` in Hz.
+    """
+
+    loads: FloatArray
+    first: FloatArray
+    infer: FloatArray
+    upload: FloatArray
+    work: FloatArray
+    bandwidth: float
+    limit: FloatArray
+    weight: FloatArray
+    model: IntArray
+    machine: FrameSchedule = field(repr=False)
+
+    timing = "pipelined"
+
+    @classmethod
+    def build(cls, instance: Instance, sharing: bool, tolerance_share: float = 0.5) -> PipelinedSchedule:
+        """The arithmetic of ``instance`` (see :meth:`FrameSchedule.build` for ``tolerance_share``)."""
+        memory = SingleModelMemory.of(instance, sharing)
+        limit = deadline_limit(instance.deadlines, tolerance_share)
+        machine = FrameSchedule(
+            loads=memory.matrix,
+            first=memory.first,
+            infer=instance.infer_times,
+            upload=np.zeros(instance.num_users),
+            limit=limit,
+            weight=instance.weights,
+            model=instance.user_models,
+        )
+        return cls(
+            loads=memory.matrix,
+            first=memory.first,
+            infer=instance.infer_times,
+            upload=instance.upload_times,
+            work=instance.upload_work,
+            bandwidth=float(instance.bandwidth_hz),
+            limit=limit,
+            weight=instance.weights,
+            model=instance.user_models,
+            machine=machine,
+        )
+
+    @property
+    def num_users(self) -> int:
+        """Number of users."""
+        return int(self.model.size)
+
+    # ------------------------------------------------------------------ whole orders
+    def loads_of(self, order: IntArray) -> FloatArray:
+        """Load time before each request of ``order``."""
+        return self.machine.loads_of(order)
+
+    def analysis(self, order: IntArray) -> Analysis:
+        """``E``, ``D``, ``L`` and ``Σ a/L`` of ``order`` (against the loosened deadlines)."""
+        return Analysis(
+            *analyse(self.loads_of(order), self.infer[self.model[order]], self.limit[order], self.work[order])
+        )
+
+    def finish(self, order: IntArray, tau: float | None = None) -> FloatArray:
+        """Completion of each request under the reported split (``tau`` is not used)."""
+        a = self.analysis(order)
+        bandwidth = split(self.work[order], a.latest, self.bandwidth)
+        return completions(a.earliest, a.machine_finish, self.work[order] / np.where(bandwidth > 0, bandwidth, 1.0))
+
+    def feasible(self, order: IntArray) -> bool:
+        """Whether every user of ``order`` is on time."""
+        return bool(np.all(self.finish(order) <= self.limit[order]))
+
+    def score(self, order: IntArray) -> tuple[float, float, float]:
+        """``(served weight, −makespan, minimum slack)``: larger is better."""
+        if order.size == 0:
+            return 0.0, 0.0, np.inf
+        finish = self.finish(order)
+        return float(self.weight[order].sum()), -float(finish[-1]), float(np.min(self.limit[order] - finish))
+
+    def min_slack(self, order: IntArray, tau: float | None = None) -> float:
+        """Smallest ``limit − finish`` over ``order`` (``inf`` when empty)."""
+        return float(np.min(self.limit[order] - self.finish(order))) if order.size else np.inf
+
+    def state(self, order: IntArray) -> SlackState:
+        """The bandwidth the feasible ``order`` needs and its machine slack."""
+        a = self.analysis(order)
+        slack = float(np.min(self.limit[order] - a.machine_finish)) if order.size else np.inf
+        return SlackState(0.0, slack, a.load)
+
+    def savings(self, order: IntArray) -> FloatArray:
+        """Machine time saved by removing each user of ``order``, plus its upload with the whole
+        uplink (a proxy of the bandwidth it frees)."""
+        return self.machine.savings(order) + self.upload[order]
+
+    def drop_savings(self, order: IntArray, first_late: int) -> FloatArray:
+        """What each user gives the first late request by leaving (see :meth:`FrameSchedule.drop_savings`)."""
+        save = self.savings(order)
+        save[first_late + 1 :] = self.upload[order[first_late + 1 :]]
+        return save
+
+    # ------------------------------------------------------------------ O(1) tests
+    def alone_ok(self, k: int) -> bool:
+        """Whether ``k`` is on time when served alone (necessary for admitting it anywhere)."""
+        m = self.model[k]
+        return bool(max(self.first[m], self.upload[k]) + self.infer[m] <= self.limit[k])
+
+    def may_insert(self, state: SlackState, k: int) -> bool:
+        """Necessary condition, O(1), for inserting ``k``: it is on time alone, and the bandwidth the
+        order needs (which insertion never lowers) plus ``a_k/(T_k − c_k)`` fits ``B``."""
+        room = float(self.limit[k] - self.infer[self.model[k]])
+        return self.alone_ok(k) and room > 0 and state.need + float(self.work[k]) / room <= self.bandwidth
+
+    def fits_without(self, order: IntArray, k: int) -> BoolArray:
+        """For each position ``j`` of ``order``: a necessary condition of swapping ``order[j]`` for ``k``."""
+        return np.full(order.size, self.alone_ok(k))
+
+    def appender(self) -> PipelinedAppender:
+        """An empty order that users can be appended to (O(n) test per user)."""
+        return PipelinedAppender(self)
+
+    # ------------------------------------------------------------------ insertion
+    def _best_gap(
+        self, rest: IntArray, segment: IntArray, machine_gaps: BoolArray, makespan: FloatArray
+    ) -> tuple[int, float, float] | None:
+        candidates = np.flatnonzero(machine_gaps)
+        if candidates.size == 0:
+            return None
+        ranked = candidates[np.lexsort((candidates, makespan[candidates]))][:EXACT_GAP_CHECKS]
+        best: tuple[int, float, float] | None = None
+        for g in ranked.tolist():
+            trial = np.concatenate((rest[:g], segment, rest[g:]))
+            finish = self.finish(trial)
+            if not np.all(finish <= self.limit[trial]):
+                continue
+            value = (g, float(finish[-1]), float(np.min(self.limit[trial] - finish)))
+            if best is None or value[1] < best[1] - EPS or (value[1] <= best[1] + EPS and value[2] > best[2]):
+                best = value
+            if value[1] <= float(makespan[g]) + EPS:
+                break  # nobody waits for an upload: no later-ranked gap can finish earlier
+        return best
+
+    def best_admission(
+        self, rest: IntArray, segment: IntArray, state: SlackState | None = None
+    ) -> tuple[int, float, float] | None:
+        """The feasible gap of ``rest`` for the new users ``segment`` with the smallest makespan
+        (then the largest slack), with that makespan and slack; ``None`` when none is found."""
+        gaps = self.machine.insertion(rest, 0.0, segment, 0.0)
+        return self._best_gap(rest, segment, gaps.ok, gaps.makespan)
+
+    def best_relocation(self, rest: IntArray, segment: IntArray) -> tuple[int, float, float] | None:
+        """:meth:`best_admission` for admitted users (``segment``) taken out of ``rest``."""
+        return self.best_admission(rest, segment)
+
+    def added_processing(self, order: IntArray, k: int) -> FloatArray:
+        """Machine time that inserting ``k`` at each gap of ``order`` adds in front of the rest."""
+        return self.machine.added_processing(order, k)
+
+    def insert_all(self, seq: IntArray, order: IntArray | None = None, budget: Spender | None = None) -> IntArray:
+        """Insert the users of ``seq`` one by one at their best feasible gap (see :meth:`FrameSchedule.insert_all`)."""
+        order = np.zeros(0, dtype=np.int64) if order is None else order
+        state = self.state(order)
+        for k in seq.tolist():
+            if not self.may_insert(state, k):
+                continue
+            if budget is not None and not budget.spend((order.size + INSERT_OVERHEAD) * 2):
+                break
+            best = self.best_admission(order, np.array([k]), state)
+            if best is None:
+                continue
+            g = best[0]
+            order = np.concatenate((order[:g], [k], order[g:]))
+            state = self.state(order)
+        return order
+
+    def drop_until_feasible(self, order: IntArray, max_weight: float = np.inf) -> IntArray | None:
+        """Drop users until everyone is on time (see :meth:`FrameSchedule.drop_until_feasible`)."""
+        dropped = 0.0
+        while order.size:
+            finish = self.finish(order)
+            late = np.flatnonzero(finish > self.limit[order])
+            if late.size == 0:
+                break
+            ratio = self.drop_savings(order, int(late[0])) / self.weight[order]
+            q = int(order.size - 1 - np.argmax(ratio[::-1]))
+            dropped += float(self.weight[order[q]])
+            if dropped > max_weight * (1.0 + 1e-12):
+                return None
+            order = np.delete(order, q)
+        return order
+
+    # ------------------------------------------------------------------ exact set feasibility
+    def find_order(self, users: Sequence[int]) -> tuple[list[int] | None, int]:
+        """A feasible service order of ``users``, or ``None``; and the nodes visited.
+
+        Shortcuts first: an order feasible under frame timing is feasible here; a set the machine
+        alone cannot serve on time, or whose ``Σ a_k / (T_k − c_k)`` exceeds ``B`` (each ``L_k`` is
+        at most ``T_k − c_k``), is not. Otherwise depth-first search over orders, pruned by
+        prefixes: appending requests never raises the latest starts of the earlier ones, so a
+        prefix that is already infeasible has no feasible completion.
+        """
+        users = list(users)
+        if not users:
+            return [], 1
+        frame = FrameSchedule(self.loads, self.first, self.infer, self.upload, self.limit, self.weight, self.model)
+        order, nodes = frame.find_order(users)
+        if order is not None and self.feasible(np.asarray(order, dtype=np.int64)):
+            return order, nodes
+        room = self.limit[users] - self.infer[self.model[users]]
+        if np.any(room <= 0) or float(np.sum(self.work[users] / room)) > self.bandwidth:
+            return None, nodes
+        machine_order, visited = self.machine.find_order(users)
+        nodes += visited
+        if machine_order is None:
+            return None, nodes
+        loads, first, model, infer = self.loads.tolist(), self.first.tolist(), self.model.tolist(), self.infer.tolist()
+        limit, work = self.limit.tolist(), self.work.tolist()
+        ranked = sorted(users, key=lambda k: (limit[k], model[k], k))
+        full = (1 << len(ranked)) - 1
+        path: list[int] = []
+        earliest: list[float] = []
+        finish: list[float] = []
+
+        def prefix_ok() -> bool:
+            # Latest starts of the prefix alone: an upper bound on their final values.
+            total, suffix = 0.0, np.inf
+            for q in range(len(path) - 1, -1, -1):
+                suffix = min(suffix, limit[path[q]] - finish[q])
+                latest = earliest[q] + suffix
+                if latest <= 0 or suffix < 0:
+                    return False
+                total += work[path[q]] / latest
+            return total <= self.bandwidth
+
+        def dfs(mask: int, last: int | None, t: float) -> bool:
+            nonlocal nodes
+            nodes += 1
+            if mask == full:
+                return self.feasible(np.asarray(path, dtype=np.int64))
+            for pos, k in enumerate(ranked):
+                if not mask >> pos & 1 and t + infer[model[k]] > limit[k]:
+                    return False
+            for pos, k in enumerate(ranked):
+                if mask >> pos & 1:
+                    continue
+                m = model[k]
+                start = t + float(first[m] if last is None else loads[last][m])
+                path.append(k)
+                earliest.append(start)
+                finish.append(start + infer[m])
+                if prefix_ok() and dfs(mask | 1 << pos, m, start + infer[m]):
+                    return True
+                path.pop()
+                earliest.pop()
+                finish.pop()
+            return False
+
+        return (list(path) if dfs(0, None, 0.0) else None), nodes
+
+
+class PipelinedAppender:
+    """An order built by appending users; each test is O(n) (the latest starts of everyone change)."""
+
+    def __init__(self, schedule: PipelinedSchedule) -> None:
+        self.p = schedule
+        self.order: list[int] = []
+        self._earliest: list[float] = []
+        self._deadline_room: list[float] = []  # min over the suffix of limit − D, per position
+        self.busy = 0.0  # machine completion of the last request
+        self.last: int | None = None
+        self.need = 0.0  # Σ a/L
+
+    @property
+    def tau(self) -> float:
+        """Time before which no request can start without its upload: 0 (the GPU starts at once)."""
+        return 0.0
+
+    @property
+    def min_slack(self) -> float:
+        """Smallest machine slack of the order (``inf`` when empty)."""
+        return min(self._deadline_room, default=np.inf)
+
+    @property
+    def makespan(self) -> float:
+        """Completion of the last request under the reported split."""
+        return float(self.p.finish(np.asarray(self.order, dtype=np.int64))[-1]) if self.order else 0.0
+
+    def next_load(self, k: int) -> float:
+        """Loading time of ``k`` if appended now."""
+        m = int(self.p.model[k])
+        return float(self.p.first[m] if self.last is None else self.p.loads[self.last, m])
+
+    def _trial(self, k: int) -> tuple[float, float, float] | None:
+        p = self.p
+        m = int(p.model[k])
+        start = self.busy + self.next_load(k)
+        own = float(p.limit[k]) - (start + float(p.infer[m]))
+        if own < 0 or start + own <= 0:
+            return None
+        if self.order:
+            room = np.minimum(np.asarray(self._deadline_room), own)
+            latest = np.asarray(self._earliest) + room
+            if np.any(latest <= 0):
+                return None
+            need = float(np.sum(p.work[self.order] / latest))
+        else:
+            need = 0.0
+        need += float(p.work[k]) / (start + own)
+        if need > p.bandwidth:
+            return None
+        return start, own, need
+
+    def fits(self, k: int) -> bool:
+        """Whether appending ``k`` keeps everyone on time."""
+        return self._trial(k) is not None
+
+    def absorbs(self, k: int) -> bool:
+        """Whether the current order could take ``k``'s bandwidth need (a heuristic hint)."""
+        room = float(self.p.limit[k] - self.p.infer[self.p.model[k]])
+        return room > 0 and self.need + float(self.p.work[k]) / room <= self.p.bandwidth
+
+    def hopeless(self, k: int) -> bool:
+        """Whether ``k`` cannot be on time even when served alone."""
+        return not self.p.alone_ok(k)
+
+    def append(self, k: int) -> None:
+        """Append ``k`` (the caller has checked :meth:`fits`)."""
+        trial = self._trial(k)
+        if trial is None:  # pragma: no cover - guarded by fits()
+            raise ValueError("appending an infeasible user")
+        start, own, need = trial
+        self._deadline_room = [min(r, own) for r in self._deadline_room] + [own]
+        self._earliest.append(start)
+        self.order.append(k)
+        self.busy = start + float(self.p.infer[self.p.model[k]])
+        self.last = int(self.p.model[k])
+        self.need = need
+
+    def reset(self, order: IntArray) -> None:
+        """Replace the order by the feasible ``order``."""
+        a = self.p.analysis(order)
+        self.order = order.tolist()
+        self._earliest = a.earliest.tolist()
+        self._deadline_room = (a.latest - a.earliest).tolist()
+        self.busy = float(a.machine_finish[-1]) if order.size else 0.0
+        self.last = int(self.p.model[order[-1]]) if order.size else None
+        self.need = a.load
+
+
+@dataclass(frozen=True)
+class PipelinedTiming:
+    """The pipelined timing model (see the module docstring)."""
+
+    name: str = "pipelined"
+    summary: str = "the GPU loads while users upload; each request starts when its own input is there"
+
+    def _parts(
+        self, instance: Instance, order: IntArray, sharing: bool
+    ) -> tuple[SingleModelMemory, FloatArray, Analysis]:
+        memory = SingleModelMemory.of(instance, sharing)
+        models = instance.user_models[order]
+        load = memory.loads(models)
+        parts = Analysis(
+            *analyse(load, instance.infer_times[models], instance.deadlines[order], instance.upload_work[order])
+        )
+        return memory, load, parts
+
+    def bandwidth(self, instance: Instance, order: IntArray, sharing: bool = True) -> FloatArray:
+        """The split ``b ∝ a/L`` (every upload ends at the same fraction of its latest start)."""
+        _, _, parts = self._parts(instance, order, sharing)
+        return split(instance.upload_work[order], parts.latest, float(instance.bandwidth_hz))
+
+    def timeline(self, instance: Instance, order: IntArray, sharing: bool = True) -> Timeline:
+        """Timeline of serving ``order`` with :meth:`bandwidth`."""
+        memory, load, parts = self._parts(instance, order, sharing)
+        models = instance.user_models[order]
+        bandwidth = split(instance.upload_work[order], parts.latest, float(instance.bandwidth_hz))
+        uploads = instance.upload_work[order] / np.where(bandwidth > 0, bandwidth, 1.0)
+        finish = completions(parts.earliest, parts.machine_finish, uploads)
+        infer = instance.infer_times[models]
+        infer_start = finish - infer
+        start = np.concatenate(([0.0], finish[:-1])) if order.size else np.zeros(0)
+        loaded, reused = memory.loaded_reused(models, load)
+        return Timeline(
+            timing=self.name,
+            order=order,
+            bandwidth=bandwidth,
+            upload_ends=uploads,
+            load=load,
+            start=start,
+            infer_start=infer_start,
+            finish=finish,
+            deadline=instance.deadlines[order],
+            loaded_bytes=loaded,
+            reused_bytes=reused,
+        )
+
+    def finish_alone(self, instance: Instance, sharing: bool = True) -> FloatArray:
+        """Finish of each user served alone with the whole uplink: ``max(ℓ(i0, m_k), a_k/B) + c_{m_k}``."""
+        models = instance.user_models
+        return np.maximum(instance.initial_load(sharing)[models], instance.upload_times) + instance.infer_times[models]
+
+    def schedule(self, instance: Instance, sharing: bool = True, tolerance_share: float = 0.5) -> PipelinedSchedule:
+        """The incremental arithmetic of the heuristics (see :class:`PipelinedSchedule`)."""
+        return PipelinedSchedule.build(instance, sharing, tolerance_share)
+
+
+PIPELINED = PipelinedTiming()
+"""The pipelined timing model."""
