@@ -276,7 +276,8 @@ def _run(
     info: dict[str, Any] = {"start": start_name, "start_objective": p.score(start)[0], "starts": values}
     if not improve_:
         return start, info
-    budget = Budget(effort, deadline)
+    # The budget counts evaluated positions; a timing model whose positions cost more gets fewer.
+    budget = Budget(effort / p.evaluation_cost, deadline)
     best, stats = local_search(p, start, budget)
     if better(p, start, best):
         raise SolverError("greedy: the improvement returned a worse schedule than its start")

@@ -250,8 +250,9 @@ class LocalSearch:
     def resequence(self, order: IntArray, k: int) -> IntArray | None:
         """A feasible order of the admitted users plus ``k`` built from scratch, or ``None``.
 
-        Tries earliest deadline first (ties by model) and, on small instances, best insertion
-        of the users in deadline order.
+        Tries earliest deadline first (ties by model), on small instances best insertion of the
+        users in deadline order, and on sets of at most ``exact_resequence_users`` users (a
+        property of the timing model's arithmetic) the exact set search.
         """
         p = self.p
         users = np.append(order, k)
@@ -261,7 +262,14 @@ class LocalSearch:
         if users.size > RESEQUENCE_MAX_USERS or not self.budget.spend(users.size * (users.size + OVERHEAD)):
             return None
         rebuilt = p.insert_all(edf)
-        return rebuilt if rebuilt.size == users.size else None
+        if rebuilt.size == users.size:
+            return rebuilt
+        if users.size <= p.exact_resequence_users:
+            # Small sets under a timing model whose insertion test is not exhaustive: decide exactly.
+            exact, nodes = p.find_order(users.tolist())
+            if self.budget.spend(nodes * OVERHEAD) and exact is not None:
+                return np.asarray(exact, dtype=np.int64)
+        return None
 
     def relocate(self, order: IntArray, span: int) -> tuple[IntArray, bool]:
         """Move runs of ``span`` consecutive visits (``span=0``: single users) to their best gap."""

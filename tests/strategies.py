@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from hypothesis import strategies as st
 
 from partialloading.instance import Instance
@@ -19,4 +21,14 @@ def generated_instances(min_users: int = 0, max_users: int = 8, max_models: int 
         deadlines=st.sampled_from(["common", "per_user"]),
         weighted=st.booleans(),
         initial_model=st.booleans(),
+    )
+
+
+def pipelined_instances(min_users: int = 0, max_users: int = 7, max_models: int = 3) -> st.SearchStrategy[Instance]:
+    """:func:`generated_instances` under pipelined timing, some with a binding uplink (``B`` divided
+    by up to 20, so that the bandwidth condition decides)."""
+    return st.builds(
+        lambda inst, squeeze: dataclasses.replace(inst, timing="pipelined", bandwidth_hz=inst.bandwidth_hz / squeeze),
+        generated_instances(min_users, max_users, max_models),
+        st.sampled_from([1.0, 1.0, 4.0, 20.0]),
     )

@@ -96,6 +96,11 @@ class FrameSchedule:
     model: IntArray
 
     timing = "frame"
+    evaluation_cost = 1.0
+    """Cost of one evaluated position relative to a frame one (the unit of the local-search budget)."""
+    exact_resequence_users = 0
+    """Largest set the local search re-sequences by exact search (none: the frame insertion test
+    already checks every gap exactly)."""
 
     @classmethod
     def build(cls, instance: Instance, sharing: bool, tolerance_share: float = 0.5) -> FrameSchedule:

@@ -46,8 +46,9 @@ from .memory import SingleModelMemory
 if TYPE_CHECKING:
     from partialloading.instance import Instance
 
-EXACT_GAP_CHECKS = 12
-"""Gaps whose bandwidth condition is checked exactly, in order of machine makespan, per insertion."""
+EXACT_GAP_CHECKS = 3
+"""Gaps between the bandwidth bounds checked exactly, in order of machine makespan, per insertion
+(then the best gap the upper bound already proves feasible)."""
 
 
 class Analysis(NamedTuple):
@@ -119,6 +120,12 @@ class PipelinedSchedule:
     machine: FrameSchedule = field(repr=False)
 
     timing = "pipelined"
+    evaluation_cost = 8.0
+    """Cost of one evaluated position relative to a frame one (the bounds of every gap and a few
+    exact checks cost about 8 frame positions)."""
+    exact_resequence_users = 9
+    """Largest set the local search re-sequences by exact search (:meth:`find_order`): the
+    insertion test checks the bandwidth of a few gaps only."""
 
     @classmethod
     def build(cls, instance: Instance, sharing: bool, tolerance_share: float = 0.5) -> PipelinedSchedule:
@@ -246,9 +253,93 @@ class PipelinedSchedule:
         self, rest: IntArray, segment: IntArray, state: SlackState | None = None
     ) -> tuple[int, float, float] | None:
         """The feasible gap of ``rest`` for the new users ``segment`` with the smallest makespan
-        (then the largest slack), with that makespan and slack; ``None`` when none is found."""
+        (then the largest slack), with that makespan and slack; ``None`` when none is found.
+
+        Every gap is classified in one vectorized pass: the machine test, then bounds on the
+        bandwidth the order would need (:meth:`need_bounds`); only gaps between the bounds get an
+        exact O(n) evaluation.
+        """
         gaps = self.machine.insertion(rest, 0.0, segment, 0.0)
-        return self._best_gap(rest, segment, gaps.ok, gaps.makespan)
+        if not gaps.ok.any():
+            return None
+        low, high = self.need_bounds(rest, segment, gaps.added)
+        maybe = gaps.ok & (low <= self.bandwidth)
+        best = self._best_gap(rest, segment, maybe, gaps.makespan)
+        sure = gaps.ok & (high <= self.bandwidth)
+        if best is None and sure.any():
+            best = self._best_gap(rest, segment, sure, gaps.makespan)
+        return best
+
+    def need_bounds(self, rest: IntArray, segment: IntArray, added: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Lower and upper bounds, for each gap ``g``, on ``Σ a/L`` of ``rest`` with ``segment``
+        inserted before ``rest[g]`` (``added``: the machine time the insertion adds there).
+
+        After the insertion the latest starts of ``rest[g:]`` are unchanged, the segment's follow
+        from its machine times, and those before ``g`` become ``E_q + min(Mpre_q, X_g)`` (``Mpre``:
+        the minimum slack of ``rest[q:g]``, ``X_g``: that of everything from the gap on): unchanged
+        below the last ``q`` whose ``Mpre_q ≤ X_g`` (found for every gap at once by binary
+        lifting over a sparse table of minima), ``E_q + X_g`` above it — that part is bounded
+        with the smallest and largest ``E_q`` of its range.
+        """
+        n = rest.size
+        a = self.analysis(rest)
+        work = self.work[rest]
+        sigma = self.limit[rest] - a.machine_finish
+        suffix = np.full(n + 1, np.inf)
+        if n:
+            suffix[:n] = np.minimum.accumulate(sigma[::-1])[::-1]
+        seg_models = self.model[segment]
+        inner = np.zeros(segment.size)
+        inner[1:] = self.loads[seg_models[:-1], seg_models[1:]]
+        offsets = np.cumsum(inner + self.infer[seg_models])
+        into = np.empty(n + 1)
+        into[0] = self.first[seg_models[0]]
+        if n:
+            into[1:] = self.loads[self.model[rest], seg_models[0]]
+        ready = np.concatenate(([0.0], a.machine_finish)) + into  # gap × segment machine times below
+        seg_finish = ready[:, None] + offsets[None, :]
+        seg_earliest = seg_finish - self.infer[seg_models][None, :]
+        seg_slack = self.limit[segment][None, :] - seg_finish
+        tail = suffix - added
+        room = np.minimum(np.minimum.accumulate(seg_slack[:, ::-1], axis=1)[:, ::-1], tail[:, None])
+        seg_latest = seg_earliest + room
+        with np.errstate(divide="ignore"):
+            seg_need = np.where(
+                np.all(seg_latest > 0, axis=1), np.sum(self.work[segment][None, :] / seg_latest, axis=1), np.inf
+            )
+        x = room[:, 0]
+        # t(g): 1 + the last q < g with slack ≤ X_g (0 when none), by binary lifting.
+        length = np.zeros(n + 1, dtype=np.int64)
+        gaps = np.arange(n + 1)
+        tables = [sigma]
+        while (1 << len(tables)) <= n:
+            prev, half = tables[-1], 1 << (len(tables) - 1)
+            tables.append(np.minimum(prev[:-half], prev[half:]))
+        for level in range(len(tables) - 1, -1, -1):
+            cand = length + (1 << level)
+            start = gaps - cand
+            valid = start >= 0
+            window = np.full(n + 1, -np.inf)
+            window[valid] = tables[level][start[valid]]
+            grow = valid & (window > x)
+            length[grow] = cand[grow]
+        t = gaps - length
+        with np.errstate(divide="ignore"):
+            inverse = np.where(a.latest > 0, work / a.latest, np.inf)
+        before = np.concatenate(([0.0], np.cumsum(inverse)))
+        cum_work = np.concatenate(([0.0], np.cumsum(work)))
+        middle_work = cum_work[gaps] - cum_work[t]
+        earliest = np.concatenate((a.earliest, [np.inf]))
+        lo_e = earliest[np.minimum(t, n)]
+        hi_e = np.concatenate(([np.inf], a.earliest))[gaps]  # E of the last user before the gap
+        has_middle = length > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            upper_mid = np.where(has_middle, np.where(lo_e + x > 0, middle_work / (lo_e + x), np.inf), 0.0)
+            lower_mid = np.where(has_middle, np.where(hi_e + x > 0, middle_work / (hi_e + x), np.inf), 0.0)
+        with np.errstate(invalid="ignore"):  # an infeasible rest (some L ≤ 0) needs inf anyway
+            after = before[n] - before[gaps]
+            fixed = before[t] + seg_need + after
+        return fixed + lower_mid, fixed + upper_mid
 
     def best_relocation(self, rest: IntArray, segment: IntArray) -> tuple[int, float, float] | None:
         """:meth:`best_admission` for admitted users (``segment``) taken out of ``rest``."""
@@ -361,13 +452,16 @@ class PipelinedSchedule:
 
 
 class PipelinedAppender:
-    """An order built by appending users; each test is O(n) (the latest starts of everyone change)."""
+    """An order built by appending users; each test is one O(n) numpy pass (the latest starts of
+    everyone already admitted may fall)."""
 
     def __init__(self, schedule: PipelinedSchedule) -> None:
         self.p = schedule
         self.order: list[int] = []
-        self._earliest: list[float] = []
-        self._deadline_room: list[float] = []  # min over the suffix of limit − D, per position
+        size = schedule.num_users
+        self._earliest = np.empty(size)
+        self._room = np.empty(size)  # per position: min over the suffix of limit − D
+        self._work = np.empty(size)
         self.busy = 0.0  # machine completion of the last request
         self.last: int | None = None
         self.need = 0.0  # Σ a/L
@@ -380,7 +474,7 @@ class PipelinedAppender:
     @property
     def min_slack(self) -> float:
         """Smallest machine slack of the order (``inf`` when empty)."""
-        return min(self._deadline_room, default=np.inf)
+        return float(self._room[0]) if self.order else np.inf
 
     @property
     def makespan(self) -> float:
@@ -399,15 +493,13 @@ class PipelinedAppender:
         own = float(p.limit[k]) - (start + float(p.infer[m]))
         if own < 0 or start + own <= 0:
             return None
-        if self.order:
-            room = np.minimum(np.asarray(self._deadline_room), own)
-            latest = np.asarray(self._earliest) + room
-            if np.any(latest <= 0):
+        n = len(self.order)
+        need = float(p.work[k]) / (start + own)
+        if n:
+            latest = self._earliest[:n] + np.minimum(self._room[:n], own)
+            if latest.min() <= 0:
                 return None
-            need = float(np.sum(p.work[self.order] / latest))
-        else:
-            need = 0.0
-        need += float(p.work[k]) / (start + own)
+            need += float(np.sum(self._work[:n] / latest))
         if need > p.bandwidth:
             return None
         return start, own, need
@@ -431,8 +523,11 @@ class PipelinedAppender:
         if trial is None:  # pragma: no cover - guarded by fits()
             raise ValueError("appending an infeasible user")
         start, own, need = trial
-        self._deadline_room = [min(r, own) for r in self._deadline_room] + [own]
-        self._earliest.append(start)
+        n = len(self.order)
+        np.minimum(self._room[:n], own, out=self._room[:n])
+        self._room[n] = own
+        self._earliest[n] = start
+        self._work[n] = self.p.work[k]
         self.order.append(k)
         self.busy = start + float(self.p.infer[self.p.model[k]])
         self.last = int(self.p.model[k])
@@ -441,11 +536,13 @@ class PipelinedAppender:
     def reset(self, order: IntArray) -> None:
         """Replace the order by the feasible ``order``."""
         a = self.p.analysis(order)
+        n = order.size
         self.order = order.tolist()
-        self._earliest = a.earliest.tolist()
-        self._deadline_room = (a.latest - a.earliest).tolist()
-        self.busy = float(a.machine_finish[-1]) if order.size else 0.0
-        self.last = int(self.p.model[order[-1]]) if order.size else None
+        self._earliest[:n] = a.earliest
+        self._room[:n] = a.latest - a.earliest
+        self._work[:n] = self.p.work[order]
+        self.busy = float(a.machine_finish[-1]) if n else 0.0
+        self.last = int(self.p.model[order[-1]]) if n else None
         self.need = a.load
 
 
