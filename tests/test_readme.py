@@ -61,3 +61,7 @@ def test_solve_output_shown_is_what_solve_prints(
     assert strip(printed) == strip(shown)
     assert main(["solve", "instances/tiny.json", "--method", "enumerate", "--no-sharing"]) == 0
     assert "served 2/4 users" in capsys.readouterr().out
+    # "With --timing pipelined it serves all 4", with each request's upload end and inference start.
+    assert main(["solve", "instances/tiny.json", "--method", "enumerate", "--timing", "pipelined"]) == 0
+    out = capsys.readouterr().out
+    assert "served 4/4 users" in out and "upload s" in out and "infer s" in out

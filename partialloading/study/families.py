@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from partialloading import scenarios
+from partialloading.timing import TIMING_NAMES
 from partialloading.instance import Instance
 
 from .base import ParamValue, StudyError
@@ -15,6 +16,7 @@ TRANSFORMS: Mapping[str, str] = {
     "bandwidth_scale": "multiply the uplink bandwidth B",
     "load_speed_scale": "multiply the GPU loading speed v",
     "deadline_scale": "multiply every deadline",
+    "timing": "the timing model (frame or pipelined) the instance is solved under",
 }
 """Parameters the study applies to any family after generation (so every family can sweep them)."""
 
@@ -54,9 +56,13 @@ def make_instance(family: str, seed: int, params: Mapping[str, ParamValue]) -> I
 
 
 def _transform(instance: Instance, params: Mapping[str, ParamValue]) -> Instance:
+    if "timing" in params:
+        if params["timing"] not in TIMING_NAMES:
+            raise StudyError(f"timing must be one of {', '.join(TIMING_NAMES)} (got {params['timing']!r})")
+        instance = dataclasses.replace(instance, timing=str(params["timing"]))
     scales = {}
     for name in TRANSFORMS:
-        if name in params:
+        if name in params and name != "timing":
             value = params[name]
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise StudyError(f"{name} must be a positive number (got {value!r})")
