@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -212,21 +213,13 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
     total = float(data.weight.sum())
     bound = _dual_bound(results, integral, total)
     order = _decode(model, data, chosen) if has_solution else []
-    margin_used = 0.0
-    for margin in _MARGINS_MS:
-        if Solution(instance, tuple(order), sharing).feasible:
-            break
-        # Late by the solver's tolerance: solve again with slightly earlier deadlines.
-        margin_used = margin
-        remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 0.01)
-        data_m = schedule_data(instance, sharing, margin=margin)
+
+    def resolve(data_m: ScheduleData, remaining: float | None) -> tuple[list[int], bool]:
         model = _build(data_m, chosen)
         _, has_solution, proven_m, _ = _run(model, solver, remaining, seed, dict(solver_options or {}))
-        order = _decode(model, data_m, chosen) if has_solution else []
-        proven = proven and proven_m
-    else:
-        if not Solution(instance, tuple(order), sharing).feasible:
-            raise SolverError("the MILP's schedule misses a deadline even with a safety margin")
+        return (_decode(model, data_m, chosen) if has_solution else []), proven_m
+
+    order, proven, margin_used = _with_margins(instance, sharing, order, proven, started, time_limit, resolve)
     objective = float(weights[list(order)].sum()) if order else 0.0
     bound = max(bound, objective)
     if proven and objective < bound - 1e-6 * max(1.0, abs(bound)):
@@ -250,6 +243,32 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
         "nodes": nodes,
     }
     return SolverOutput(order, status, bound=reported, info=info)
+
+
+def _with_margins(
+    instance: Instance,
+    sharing: bool,
+    order: list[int],
+    proven: bool,
+    started: float,
+    time_limit: float | None,
+    resolve: Callable[[ScheduleData, float | None], tuple[list[int], bool]],
+) -> tuple[list[int], bool, float]:
+    """``order`` made on time: while it is late by the solver's tolerance, ``resolve`` the model with
+    deadlines lowered by the next margin. Returns the order, whether optimality is still proven,
+    and the margin used (ms)."""
+    margin_used = 0.0
+    for margin in _MARGINS_MS:
+        if Solution(instance, tuple(order), sharing).feasible:
+            break
+        margin_used = margin
+        remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 0.01)
+        order, proven_m = resolve(schedule_data(instance, sharing, margin=margin), remaining)
+        proven = proven and proven_m
+    else:
+        if not Solution(instance, tuple(order), sharing).feasible:
+            raise SolverError("the model's schedule misses a deadline even with a safety margin")
+    return order, proven, margin_used
 
 
 def _solve_pipelined(instance: Instance, params: MilpParams, request: SolveRequest) -> SolverOutput:
@@ -291,20 +310,13 @@ def _solve_pipelined(instance: Instance, params: MilpParams, request: SolveReque
     bound = min(bound, total)
     order = pipelined.decode(built, data)
     info |= {"n_vars": built.model.getNVars(), "n_cons": built.model.getNConss(), "nodes": built.model.getNNodes()}
-    margin_used = 0.0
-    for margin in _MARGINS_MS:
-        if Solution(instance, tuple(order), sharing).feasible:
-            break
-        margin_used = margin
-        remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 0.01)
-        data_m = schedule_data(instance, sharing, margin=margin)
+
+    def resolve(data_m: ScheduleData, remaining: float | None) -> tuple[list[int], bool]:
         again = pipelined.build(data_m, remaining, seed)
         again.model.optimize()
-        order = pipelined.decode(again, data_m)
-        proven = proven and again.model.getStatus() == "optimal"
-    else:
-        if not Solution(instance, tuple(order), sharing).feasible:
-            raise SolverError("the pipelined MINLP's schedule misses a deadline even with a safety margin")
+        return pipelined.decode(again, data_m), again.model.getStatus() == "optimal"
+
+    order, proven, margin_used = _with_margins(instance, sharing, order, proven, started, time_limit, resolve)
     objective = float(weights[list(order)].sum()) if order else 0.0
     bound = max(bound, objective)
     if proven and objective < bound - 1e-6 * max(1.0, abs(bound)):

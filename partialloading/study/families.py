@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from partialloading import scenarios
-from partialloading.timing import TIMING_NAMES
 from partialloading.instance import Instance
+from partialloading.timing import TIMING_NAMES
 
 from .base import ParamValue, StudyError
 

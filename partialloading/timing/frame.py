@@ -305,20 +305,7 @@ class FrameSchedule:
         """Insert the users of ``seq``, in that order, each at the feasible position that lengthens
         the schedule least (users that fit nowhere are skipped), into ``order`` (default: empty).
         Each O(n) evaluation is charged to ``budget``; when it runs out the rest is skipped."""
-        order = np.zeros(0, dtype=np.int64) if order is None else order
-        state = self.state(order)
-        for k in seq.tolist():
-            if not self.may_insert(state, k):
-                continue
-            if budget is not None and not budget.spend(order.size + INSERT_OVERHEAD):
-                break
-            best = self.best_admission(order, np.array([k]), state)
-            if best is None:
-                continue
-            g = best[0]
-            order = np.concatenate((order[:g], [k], order[g:]))
-            state = self.state(order)
-        return order
+        return insert_all(self, seq, order, budget)
 
     def drop_until_feasible(self, order: IntArray, max_weight: float = np.inf) -> IntArray | None:
         """Drop users until everyone is on time: each time the one saving most time per weight.
@@ -327,20 +314,7 @@ class FrameSchedule:
         upload (that is all that delays the late user). Returns ``None`` as soon as the dropped
         weight exceeds ``max_weight`` (the caller would reject the result anyway).
         """
-        dropped = 0.0
-        while order.size:
-            finish = self.finish(order)
-            late = np.flatnonzero(finish > self.limit[order])
-            if late.size == 0:
-                break
-            ratio = self.drop_savings(order, int(late[0])) / self.weight[order]
-            # Ties: the latest position (the newest user).
-            q = int(order.size - 1 - np.argmax(ratio[::-1]))
-            dropped += float(self.weight[order[q]])
-            if dropped > max_weight * (1.0 + 1e-12):
-                return None
-            order = np.delete(order, q)
-        return order
+        return drop_until_feasible(self, order, max_weight)
 
     def added_processing(self, order: IntArray, k: int) -> FloatArray:
         """Processing time that inserting ``k`` at each gap of ``order`` adds in front of the rest."""
@@ -393,6 +367,59 @@ class FrameSchedule:
             return False
 
         return (list(path) if dfs(0, None, 0.0) else None), nodes
+
+
+class _Arithmetic(Protocol):
+    """The members :func:`insert_all` and :func:`drop_until_feasible` use (every timing model has them)."""
+
+    @property
+    def limit(self) -> FloatArray: ...
+    @property
+    def weight(self) -> FloatArray: ...
+    def state(self, order: IntArray) -> SlackState: ...
+    def may_insert(self, state: SlackState, k: int) -> bool: ...
+    def best_admission(
+        self, rest: IntArray, segment: IntArray, state: SlackState | None = None
+    ) -> tuple[int, float, float] | None: ...
+    def finish(self, order: IntArray, tau: float | None = None) -> FloatArray: ...
+    def drop_savings(self, order: IntArray, first_late: int) -> FloatArray: ...
+
+
+def insert_all(p: _Arithmetic, seq: IntArray, order: IntArray | None = None, budget: Spender | None = None) -> IntArray:
+    """Best insertion of the users of ``seq`` one by one into ``order``, under any timing model
+    (see :meth:`FrameSchedule.insert_all`)."""
+    order = np.zeros(0, dtype=np.int64) if order is None else order
+    state = p.state(order)
+    for k in seq.tolist():
+        if not p.may_insert(state, k):
+            continue
+        if budget is not None and not budget.spend(order.size + INSERT_OVERHEAD):
+            break
+        best = p.best_admission(order, np.array([k]), state)
+        if best is None:
+            continue
+        g = best[0]
+        order = np.concatenate((order[:g], [k], order[g:]))
+        state = p.state(order)
+    return order
+
+
+def drop_until_feasible(p: _Arithmetic, order: IntArray, max_weight: float = np.inf) -> IntArray | None:
+    """The drop rule under any timing model (see :meth:`FrameSchedule.drop_until_feasible`)."""
+    dropped = 0.0
+    while order.size:
+        finish = p.finish(order)
+        late = np.flatnonzero(finish > p.limit[order])
+        if late.size == 0:
+            break
+        ratio = p.drop_savings(order, int(late[0])) / p.weight[order]
+        # Ties: the latest position (the newest user).
+        q = int(order.size - 1 - np.argmax(ratio[::-1]))
+        dropped += float(p.weight[order[q]])
+        if dropped > max_weight * (1.0 + 1e-12):
+            return None
+        order = np.delete(order, q)
+    return order
 
 
 class Appender:

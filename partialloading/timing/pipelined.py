@@ -40,7 +40,7 @@ import numpy as np
 from partialloading.arrays import BoolArray, FloatArray, IntArray
 
 from .base import Timeline, deadline_limit
-from .frame import EPS, INSERT_OVERHEAD, FrameSchedule, SlackState, Spender
+from .frame import EPS, FrameSchedule, SlackState, Spender, drop_until_feasible, insert_all
 from .memory import SingleModelMemory
 
 if TYPE_CHECKING:
@@ -351,36 +351,11 @@ class PipelinedSchedule:
 
     def insert_all(self, seq: IntArray, order: IntArray | None = None, budget: Spender | None = None) -> IntArray:
         """Insert the users of ``seq`` one by one at their best feasible gap (see :meth:`FrameSchedule.insert_all`)."""
-        order = np.zeros(0, dtype=np.int64) if order is None else order
-        state = self.state(order)
-        for k in seq.tolist():
-            if not self.may_insert(state, k):
-                continue
-            if budget is not None and not budget.spend((order.size + INSERT_OVERHEAD) * 2):
-                break
-            best = self.best_admission(order, np.array([k]), state)
-            if best is None:
-                continue
-            g = best[0]
-            order = np.concatenate((order[:g], [k], order[g:]))
-            state = self.state(order)
-        return order
+        return insert_all(self, seq, order, budget)
 
     def drop_until_feasible(self, order: IntArray, max_weight: float = np.inf) -> IntArray | None:
         """Drop users until everyone is on time (see :meth:`FrameSchedule.drop_until_feasible`)."""
-        dropped = 0.0
-        while order.size:
-            finish = self.finish(order)
-            late = np.flatnonzero(finish > self.limit[order])
-            if late.size == 0:
-                break
-            ratio = self.drop_savings(order, int(late[0])) / self.weight[order]
-            q = int(order.size - 1 - np.argmax(ratio[::-1]))
-            dropped += float(self.weight[order[q]])
-            if dropped > max_weight * (1.0 + 1e-12):
-                return None
-            order = np.delete(order, q)
-        return order
+        return drop_until_feasible(self, order, max_weight)
 
     # ------------------------------------------------------------------ exact set feasibility
     def find_order(self, users: Sequence[int]) -> tuple[list[int] | None, int]:
