@@ -39,6 +39,8 @@ from partialloading.errors import InstanceTooLargeError, SolverError
 from partialloading.instance import Instance
 from partialloading.timing import RELATIVE_TOLERANCE
 
+from .positions import add_positions
+
 MS = 1e3
 """Milliseconds per second: the time unit of the SCIP model."""
 
@@ -263,34 +265,18 @@ def solve_joint_scip(
     x = {k: m.addVar(vtype="B", name=f"x[{k}]") for k in users}
     beta = {k: m.addVar(lb=0.0, ub=1.0, name=f"beta[{k}]") for k in users}
     tau = m.addVar(lb=0.0, ub=horizon, name="tau")
-    y = {(k, q): m.addVar(vtype="B", name=f"y[{k},{q}]") for k in users for q in positions}
-    load = {q: m.addVar(lb=0.0, name=f"load[{q}]") for q in positions}
+    # Positions: one user each, filled from the front, with the transition loads between them.
+    y, load, served = add_positions(m, user_model, n_models, first, loads)
     finish = {q: m.addVar(lb=0.0, name=f"C[{q}]") for q in positions}
 
     # Bandwidth: the bilinear upload constraint and the shared uplink.
     for k in users:
         m.addCons(beta[k] * tau >= work[k] * x[k], name=f"upload[{k}]")
     m.addCons(quicksum(beta.values()) <= 1.0, name="uplink")
-    # Assignment: an admitted user takes one position; positions are filled from the front.
+    # Assignment: an admitted user takes one position.
     for k in users:
         m.addCons(quicksum(y[k, q] for q in positions) == x[k], name=f"assign[{k}]")
-    for q in positions:
-        m.addCons(quicksum(y[k, q] for k in users) <= 1, name=f"slot[{q}]")
-        if q:
-            m.addCons(quicksum(y[k, q] for k in users) <= quicksum(y[k, q - 1] for k in users), name=f"front[{q}]")
 
-    def served(i: int, q: int):  # model i is served in position q
-        return quicksum(y[k, q] for k in users if user_model[k] == i)
-
-    # Loading: from the initial state in position 0, between consecutive positions after that.
-    m.addCons(load[0] >= quicksum(first[i] * served(i, 0) for i in range(n_models)), name="load[0]")
-    for q in positions:
-        if q == 0:
-            continue
-        for i in range(n_models):
-            for j in range(n_models):
-                if i != j and loads[i][j] > 0:
-                    m.addCons(load[q] >= loads[i][j] * (served(i, q - 1) + served(j, q) - 1), name=f"load[{q},{i},{j}]")
     # Completion times and deadlines.
     for q in positions:
         before = tau if q == 0 else finish[q - 1]

@@ -27,6 +27,7 @@ from typing import Any
 from pyscipopt import Model, quicksum
 
 from .common import ScheduleData
+from .positions import add_positions
 
 
 @dataclass(frozen=True)
@@ -71,33 +72,12 @@ def build(data: ScheduleData, time_limit: float | None = None, seed: int = 0) ->
     m.setParam("limits/gap", 0.0)
     if time_limit is not None:
         m.setParam("limits/time", max(float(time_limit), 0.01))
-    assign = {(k, q): m.addVar(vtype="B", name=f"assign[{k},{q}]") for k in users for q in positions}
+    assign, load, holds = add_positions(m, user_model, n_models, first, loads)
     share = {q: m.addVar(lb=0.0, ub=1.0, name=f"share[{q}]") for q in positions}
     start = {q: m.addVar(lb=0.0, ub=big_m, name=f"start[{q}]") for q in positions}
-    load = {q: m.addVar(lb=0.0, name=f"load[{q}]") for q in positions}
     finish = {q: m.addVar(lb=0.0, ub=big_m, name=f"finish[{q}]") for q in positions}
-
-    def occupied(q: int) -> Any:
-        return quicksum(assign[k, q] for k in users)
-
-    def holds(i: int, q: int) -> Any:
-        return quicksum(assign[k, q] for k in users if user_model[k] == i)
-
     for k in users:
         m.addCons(quicksum(assign[k, q] for q in positions) <= 1, name=f"serve_once[{k}]")
-    for q in positions:
-        m.addCons(occupied(q) <= 1, name=f"one_user_per_position[{q}]")
-        if q:
-            m.addCons(occupied(q) <= occupied(q - 1), name=f"contiguous[{q}]")
-    # Loads: from the initial state at position 0; a transition i → j at q ≥ 1 costs ℓ(i, j).
-    m.addCons(load[0] >= quicksum(first[i] * holds(i, 0) for i in range(n_models)), name="load_first")
-    for q in positions:
-        if q == 0:
-            continue
-        for i in range(n_models):
-            for j in range(n_models):
-                if i != j and loads[i][j] > 0:
-                    m.addCons(load[q] >= loads[i][j] * (holds(i, q - 1) + holds(j, q) - 1), name=f"load[{q},{i},{j}]")
     for q in positions:
         ready = load[0] if q == 0 else finish[q - 1] + load[q]
         m.addCons(start[q] >= ready, name=f"after_load[{q}]")

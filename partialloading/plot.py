@@ -62,7 +62,11 @@ def plot_gantt(solution_or_result: Solution | Result, ax: Axes | None = None, *,
     uploads = tl.upload_ends
     height = 0.62
     rows = np.arange(n)
-    ax.barh(rows, uploads, left=0.0, height=height, color=UPLOAD_COLOR, label="upload")
+    if inst.timing == "frame":
+        ax.barh(rows, uploads, left=0.0, height=height, color=UPLOAD_COLOR, label="upload")
+    else:
+        # Loads overlap the uploads: a thin upload bar under each row keeps both visible.
+        ax.barh(rows + 0.4, uploads, left=0.0, height=0.18, color=UPLOAD_COLOR, label="upload")
     ax.barh(rows, tl.load, left=tl.start, height=height, color=LOAD_COLOR, label="load (missing blocks)")
     ax.barh(rows, tl.finish - tl.infer_start, left=tl.infer_start, height=height, color=INFER_COLOR, label="inference")
 
@@ -109,7 +113,7 @@ def plot_gantt(solution_or_result: Solution | Result, ax: Axes | None = None, *,
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
 
-    mode = "sharing" if solution.sharing else "no sharing"
+    mode = ("sharing" if solution.sharing else "no sharing") + f", {inst.timing} timing"
     head = f"{inst.name}: {len(solution.order)}/{inst.num_users} served ({mode})"
     if result is not None:
         head += f", {result.method}, {result.status.value}"
