@@ -65,8 +65,34 @@ class SlackState(NamedTuple):
     """Bandwidth the order needs, ``Σ a/L`` (pipelined timing; 0 under frame timing)."""
 
 
+class OrderScores:
+    """What every timing model's arithmetic derives from its ``finish``: feasibility, score, slack."""
+
+    limit: FloatArray
+    weight: FloatArray
+
+    def finish(self, order: IntArray, tau: float | None = None) -> FloatArray:
+        """Completion of each request of ``order`` (each timing model defines it)."""
+        raise NotImplementedError
+
+    def feasible(self, order: IntArray) -> bool:
+        """Whether every user of ``order`` is on time."""
+        return bool(np.all(self.finish(order) <= self.limit[order]))
+
+    def score(self, order: IntArray) -> tuple[float, float, float]:
+        """``(served weight, −makespan, minimum slack)``: larger is better."""
+        if order.size == 0:
+            return 0.0, 0.0, np.inf
+        finish = self.finish(order)
+        return float(self.weight[order].sum()), -float(finish[-1]), float(np.min(self.limit[order] - finish))
+
+    def min_slack(self, order: IntArray, tau: float | None = None) -> float:
+        """Smallest ``limit − finish`` over ``order`` (``inf`` when empty)."""
+        return float(np.min(self.limit[order] - self.finish(order, tau))) if order.size else np.inf
+
+
 @dataclass(frozen=True, eq=False)
-class FrameSchedule:
+class FrameSchedule(OrderScores):
     """The arrays of one instance under one sharing mode, and the frame schedule arithmetic.
 
     Attributes
@@ -144,21 +170,6 @@ class FrameSchedule:
         if tau is None:
             tau = float(self.upload[order].sum())
         return tau + np.cumsum(self.loads_of(order) + self.infer[self.model[order]])
-
-    def feasible(self, order: IntArray) -> bool:
-        """Whether every user of ``order`` is on time."""
-        return bool(np.all(self.finish(order) <= self.limit[order]))
-
-    def score(self, order: IntArray) -> tuple[float, float, float]:
-        """``(served weight, −makespan, minimum slack)``: larger is better."""
-        if order.size == 0:
-            return 0.0, 0.0, np.inf
-        finish = self.finish(order)
-        return float(self.weight[order].sum()), -float(finish[-1]), float(np.min(self.limit[order] - finish))
-
-    def min_slack(self, order: IntArray, tau: float | None = None) -> float:
-        """Smallest ``limit − finish`` over ``order`` (``inf`` when empty)."""
-        return float(np.min(self.limit[order] - self.finish(order, tau))) if order.size else np.inf
 
     def state(self, order: IntArray) -> SlackState:
         """Upload phase and minimum slack of the feasible ``order``."""

@@ -40,7 +40,7 @@ import numpy as np
 from partialloading.arrays import BoolArray, FloatArray, IntArray
 
 from .base import Timeline, deadline_limit
-from .frame import EPS, FrameSchedule, SlackState, Spender, drop_until_feasible, insert_all
+from .frame import EPS, FrameSchedule, OrderScores, SlackState, Spender, drop_until_feasible, insert_all
 from .memory import SingleModelMemory
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ def split(work: FloatArray, latest: FloatArray, bandwidth: float) -> FloatArray:
 
 
 @dataclass(frozen=True, eq=False)
-class PipelinedSchedule:
+class PipelinedSchedule(OrderScores):
     """The arrays of one instance under one sharing mode, and the pipelined schedule arithmetic.
 
     Attributes
@@ -175,21 +175,6 @@ class PipelinedSchedule:
         a = self.analysis(order)
         bandwidth = split(self.work[order], a.latest, self.bandwidth)
         return completions(a.earliest, a.machine_finish, self.work[order] / np.where(bandwidth > 0, bandwidth, 1.0))
-
-    def feasible(self, order: IntArray) -> bool:
-        """Whether every user of ``order`` is on time."""
-        return bool(np.all(self.finish(order) <= self.limit[order]))
-
-    def score(self, order: IntArray) -> tuple[float, float, float]:
-        """``(served weight, −makespan, minimum slack)``: larger is better."""
-        if order.size == 0:
-            return 0.0, 0.0, np.inf
-        finish = self.finish(order)
-        return float(self.weight[order].sum()), -float(finish[-1]), float(np.min(self.limit[order] - finish))
-
-    def min_slack(self, order: IntArray, tau: float | None = None) -> float:
-        """Smallest ``limit − finish`` over ``order`` (``inf`` when empty)."""
-        return float(np.min(self.limit[order] - self.finish(order))) if order.size else np.inf
 
     def state(self, order: IntArray) -> SlackState:
         """The bandwidth the feasible ``order`` needs and its machine slack."""
