@@ -301,6 +301,9 @@ def _run(
         done += 1
         if better(p, trial, best):
             best = trial
+    polished = exact_polish(p, best, out_of_time)
+    info["polished"] = bool(better(p, polished, best))
+    best = polished if info["polished"] else best
     info.update(
         {
             "moves": moves,
@@ -310,6 +313,36 @@ def _run(
         }
     )
     return best, info
+
+
+def exact_polish(p: Problem, order: IntArray, out_of_time: Callable[[], bool]) -> IntArray:
+    """On instances of at most ``p.exact_resequence_users`` users (timing models whose insertion
+    test is not exhaustive), try every one-in and one-in-one-out change of the admitted set with
+    the exact set search: heaviest rejected users first, the first heavier feasible set wins, until
+    none is left. Returns ``order`` itself when nothing is found."""
+    if p.num_users > p.exact_resequence_users:
+        return order
+    improved = True
+    while improved and not out_of_time():
+        improved = False
+        admitted = [int(k) for k in order]
+        weight = float(p.weight[admitted].sum()) if admitted else 0.0
+        rejected = sorted(set(range(p.num_users)) - set(admitted), key=lambda k: (-float(p.weight[k]), k))
+        for k in rejected:
+            if not p.alone_ok(k):
+                continue
+            swaps = [None, *sorted(admitted, key=lambda j: (float(p.weight[j]), j))]
+            for j in swaps:
+                if j is not None and float(p.weight[j]) >= float(p.weight[k]):
+                    break
+                users = [u for u in admitted if u != j] + [k]
+                found, _ = p.find_order(users)
+                if found is not None and float(p.weight[users].sum()) > weight + 1e-12 * max(1.0, weight):
+                    order, improved = np.asarray(found, dtype=np.int64), True
+                    break
+            if improved:
+                break
+    return order
 
 
 def alone_weight(instance: Instance, sharing: bool) -> float:

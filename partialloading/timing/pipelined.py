@@ -123,7 +123,7 @@ class PipelinedSchedule(OrderScores):
     evaluation_cost = 8.0
     """Cost of one evaluated position relative to a frame one (the bounds of every gap and a few
     exact checks cost about 8 frame positions)."""
-    exact_resequence_users = 9
+    exact_resequence_users = 10
     """Largest set the local search re-sequences by exact search (:meth:`find_order`): the
     insertion test checks the bandwidth of a few gaps only."""
 
