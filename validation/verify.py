@@ -3,7 +3,7 @@
 Everything is recomputed from the raw instance data — block sizes and block sets of the
 models, each user's data size and spectral efficiency (``η`` derived from ``snr_db`` here, not
 taken from the data model), weights and deadlines — with plain Python arithmetic. This module
-deliberately imports neither :mod:`partialloading.evaluate`, :mod:`partialloading.solution`,
+deliberately imports neither :mod:`partialloading.timing`, :mod:`partialloading.solution`,
 :mod:`partialloading.result` nor any solver, and uses none of the instance's cached arrays, so
 that the toolkit's evaluator and this verifier are two implementations checking each other.
 
