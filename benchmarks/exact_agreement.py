@@ -26,6 +26,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
+from partialloading.instance import Instance
 from partialloading.result import Status
 from partialloading.scenarios import Deadlines, Structure, random_instance
 from partialloading.solve import solve
@@ -47,6 +48,21 @@ METHODS: dict[str, tuple[str, dict[str, str]]] = {
 """Compared methods: label → (method, options)."""
 
 
+def draw_tiny(
+    rng: np.random.Generator, structure: Structure, deadlines: Deadlines, weighted: bool, initial: bool
+) -> Instance:
+    """One instance of 5–7 users over 2–4 models of a family (also drawn by ``pipelined.py``)."""
+    return random_instance(
+        int(rng.integers(2**31)),
+        n_users=int(rng.integers(5, 8)),
+        n_models=int(rng.integers(2, 5)),
+        structure=structure,
+        deadlines=deadlines,
+        weighted=weighted,
+        initial_model=initial,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--per-family", type=int, default=7, help="instances per family (48 families; default 7)")
@@ -64,16 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     cases = []
     for structure, deadlines, weighted, initial, sharing in families:
         for _ in range(args.per_family):
-            inst = random_instance(
-                int(rng.integers(2**31)),
-                n_users=int(rng.integers(5, 8)),
-                n_models=int(rng.integers(2, 5)),
-                structure=structure,
-                deadlines=deadlines,
-                weighted=weighted,
-                initial_model=initial,
-            )
-            cases.append((inst, sharing))
+            cases.append((draw_tiny(rng, structure, deadlines, weighted, initial), sharing))
 
     runtimes: dict[str, list[float]] = {m: [] for m in methods}
     agree = 0

@@ -29,6 +29,7 @@ import sys
 import time
 
 import numpy as np
+from exact_agreement import draw_tiny
 from tqdm import tqdm
 
 from partialloading.instance import Instance
@@ -54,15 +55,7 @@ def agreement(per_family: int, seed: int, problems: list[str]) -> None:
     cases = []
     for structure, deadlines, weighted, initial, sharing, squeeze in families:
         for _ in range(per_family):
-            base = random_instance(
-                int(rng.integers(2**31)),
-                n_users=int(rng.integers(5, 8)),
-                n_models=int(rng.integers(2, 5)),
-                structure=structure,
-                deadlines=deadlines,
-                weighted=weighted,
-                initial_model=initial,
-            )
+            base = draw_tiny(rng, structure, deadlines, weighted, initial)
             cases.append((pipelined(base, squeeze), sharing, squeeze))
     runtimes: dict[str, list[float]] = {"enumerate": [], "milp": []}
     agree = above_frame = binding = 0

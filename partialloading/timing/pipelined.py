@@ -64,15 +64,13 @@ class Analysis(NamedTuple):
     """``Σ a_q / L_q`` (``inf`` when some ``L_q ≤ 0``): the bandwidth the order needs."""
 
 
-def analyse(
-    loads: FloatArray, infer: FloatArray, deadline: FloatArray, work: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray, float]:
+def analyse(loads: FloatArray, infer: FloatArray, deadline: FloatArray, work: FloatArray) -> Analysis:
     """``E``, ``D``, ``L`` and ``Σ a/L`` of an order given its loads, inferences, deadlines and ``a``."""
     finish = np.cumsum(loads + infer)
     earliest = finish - infer
     latest = earliest + np.minimum.accumulate((deadline - finish)[::-1])[::-1]
     need = float(np.sum(work / latest)) if latest.size and np.all(latest > 0) else (np.inf if latest.size else 0.0)
-    return earliest, finish, latest, need
+    return Analysis(earliest, finish, latest, need)
 
 
 def completions(earliest: FloatArray, machine_finish: FloatArray, uploads: FloatArray) -> FloatArray:
@@ -90,6 +88,14 @@ def split(work: FloatArray, latest: FloatArray, bandwidth: float) -> FloatArray:
         return np.zeros(0)
     share = work / latest if np.all(latest > 0) else work
     return bandwidth * share / share.sum()
+
+
+def replay(parts: Analysis, work: FloatArray, bandwidth: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The reported split of an analysed order, each request's upload end under it, and the
+    completions: ``(b, u, C)``."""
+    b = split(work, parts.latest, bandwidth)
+    uploads = work / np.where(b > 0, b, 1.0)
+    return b, uploads, completions(parts.earliest, parts.machine_finish, uploads)
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,15 +172,11 @@ class PipelinedSchedule(OrderScores):
 
     def analysis(self, order: IntArray) -> Analysis:
         """``E``, ``D``, ``L`` and ``Σ a/L`` of ``order`` (against the loosened deadlines)."""
-        return Analysis(
-            *analyse(self.loads_of(order), self.infer[self.model[order]], self.limit[order], self.work[order])
-        )
+        return analyse(self.loads_of(order), self.infer[self.model[order]], self.limit[order], self.work[order])
 
     def finish(self, order: IntArray, tau: float | None = None) -> FloatArray:
         """Completion of each request under the reported split (``tau`` is not used)."""
-        a = self.analysis(order)
-        bandwidth = split(self.work[order], a.latest, self.bandwidth)
-        return completions(a.earliest, a.machine_finish, self.work[order] / np.where(bandwidth > 0, bandwidth, 1.0))
+        return replay(self.analysis(order), self.work[order], self.bandwidth)[2]
 
     def state(self, order: IntArray) -> SlackState:
         """The bandwidth the feasible ``order`` needs and its machine slack."""
@@ -519,9 +521,7 @@ class PipelinedTiming:
         memory = SingleModelMemory.of(instance, sharing)
         models = instance.user_models[order]
         load = memory.loads(models)
-        parts = Analysis(
-            *analyse(load, instance.infer_times[models], instance.deadlines[order], instance.upload_work[order])
-        )
+        parts = analyse(load, instance.infer_times[models], instance.deadlines[order], instance.upload_work[order])
         return memory, load, parts
 
     def bandwidth(self, instance: Instance, order: IntArray, sharing: bool = True) -> FloatArray:
@@ -533,9 +533,7 @@ class PipelinedTiming:
         """Timeline of serving ``order`` with :meth:`bandwidth`."""
         memory, load, parts = self._parts(instance, order, sharing)
         models = instance.user_models[order]
-        bandwidth = split(instance.upload_work[order], parts.latest, float(instance.bandwidth_hz))
-        uploads = instance.upload_work[order] / np.where(bandwidth > 0, bandwidth, 1.0)
-        finish = completions(parts.earliest, parts.machine_finish, uploads)
+        bandwidth, uploads, finish = replay(parts, instance.upload_work[order], float(instance.bandwidth_hz))
         infer = instance.infer_times[models]
         infer_start = finish - infer
         start = np.concatenate(([0.0], finish[:-1])) if order.size else np.zeros(0)
