@@ -25,6 +25,8 @@ SUBCOMMANDS = (
     "inspect",
     "formulation",
     "generate",
+    "blocks",
+    "calibrate",
     "plot",
     "study",
     "check",

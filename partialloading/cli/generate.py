@@ -7,8 +7,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+from partialloading.checkpoints import read_models
 from partialloading.io import write_instance
-from partialloading.scenarios import CONFIGS, FAMILIES, ScenarioError, config, generate, generate_from
+from partialloading.scenarios import (
+    CONFIGS,
+    FAMILIES,
+    ScenarioError,
+    config,
+    generate,
+    generate_from,
+    generate_with_models,
+)
 
 
 def register(sub: Any) -> None:
@@ -23,7 +32,11 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the first instance (default 0)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
     p.add_argument("--users", type=int, metavar="K", help="number of users")
-    p.add_argument("--models", type=int, metavar="M", help="number of models")
+    p.add_argument(
+        "--models",
+        metavar="M|FILE",
+        help="number of models, or a model catalog (the output of `blocks`) whose models the users request",
+    )
     p.add_argument("--deadlines", metavar="common|per-user", help="one common deadline or one per user")
     p.add_argument("--tightness", type=float, metavar="X", help="deadline as a fraction of the serve-everyone time")
     p.add_argument(
@@ -48,8 +61,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
             out[name] = text  # a bare word: a string
     if args.users is not None:
         out["n_users"] = args.users
-    if args.models is not None:
-        out["n_models"] = args.models
+    if args.models is not None and args.models.lstrip("-").isdigit():
+        out["n_models"] = int(args.models)
     if args.deadlines is not None:
         if args.deadlines not in ("common", "per-user", "per_user"):
             raise ScenarioError(f"--deadlines must be common or per-user (got {args.deadlines!r})")
@@ -66,7 +79,17 @@ def run(args: argparse.Namespace) -> int:
         raise ScenarioError(f"--seed must be non-negative (got {args.seed})")
     seeds = range(args.seed, args.seed + args.n)
     # Generate everything before writing anything: a bad parameter leaves no partial output.
-    if args.family in CONFIGS:
+    catalog_file = args.models if args.models is not None and not args.models.lstrip("-").isdigit() else None
+    if catalog_file is not None:
+        if args.family not in CONFIGS:
+            raise ScenarioError(
+                f"--models FILE needs a configured family for the users' settings "
+                f"({', '.join(CONFIGS)}; got {args.family!r})"
+            )
+        catalog = read_models(catalog_file)
+        blocks, models = catalog.instance_blocks(), catalog.instance_models(catalog_file)
+        instances = [generate_with_models(blocks, models, seed, args.family, **_overrides(args)) for seed in seeds]
+    elif args.family in CONFIGS:
         cfg = config(args.family, **_overrides(args))
         instances = [generate_from(args.family, cfg, seed) for seed in seeds]
     else:

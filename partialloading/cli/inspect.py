@@ -1,15 +1,18 @@
-"""``partialloading inspect FILE``: the sharing structure of an instance and what sharing saves."""
+"""``partialloading inspect PATH...``: the sharing structure of an instance, a model catalog or checkpoints."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
+from partialloading.checkpoints import MODELS_FORMAT, ModelCatalog, catalog_from_dict, derive
+from partialloading.errors import InstanceError
 from partialloading.instance import Instance
-from partialloading.io import read_instance
+from partialloading.io import instance_from_dict, read_json_file
 from partialloading.solve import solve
 from partialloading.solvers.dp import why_not_exact
 from partialloading.structure import (
@@ -24,16 +27,87 @@ MB = 1e6
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("inspect", help="show clusters, backbones, heads, deadlines and whether the DP applies")
-    p.add_argument("file", help="instance JSON file")
-    p.add_argument("--limit", type=int, default=60, metavar="N", help="show at most N model rows (0: all; default 60)")
+    p = sub.add_parser(
+        "inspect",
+        help="show the sharing structure of an instance, a model catalog or checkpoints",
+        description="An instance file: clusters, backbones, heads, deadlines and whether the DP applies. "
+        "A model catalog (the output of `blocks`) or checkpoints (as `blocks` reads them): how much of "
+        "each model is shared with which others.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="instance or model catalog JSON file, or checkpoints")
+    p.add_argument(
+        "--limit", type=int, default=60, metavar="N", help="show at most N rows per table (0: all; default 60)"
+    )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    instance = read_instance(args.file)
-    print_inspection(instance, sys.stdout, limit=args.limit)
+    if args.limit < 0:
+        raise InstanceError("--limit", f"must be non-negative (got {args.limit})")
+    first = Path(args.paths[0])
+    if len(args.paths) == 1 and first.is_file() and first.suffix.lower() != ".safetensors":
+        doc = read_json_file(first)
+        if isinstance(doc, dict) and doc.get("format") == MODELS_FORMAT:
+            print_catalog(catalog_from_dict(doc, str(first)), sys.stdout, limit=args.limit)
+        else:
+            print_inspection(instance_from_dict(doc, str(first)), sys.stdout, limit=args.limit)
+        return 0
+    print_catalog(derive(args.paths), sys.stdout, limit=args.limit)
     return 0
+
+
+def print_catalog(catalog: ModelCatalog, out: TextIO, limit: int = 60) -> None:
+    """Print how much of each model of ``catalog`` is shared with which other models."""
+    sizes = catalog.model_sizes
+    shared = catalog.shared_bytes()
+    member = catalog.membership
+    stored = float(catalog.block_sizes.sum())
+    separate = float(sizes.sum())
+    saved = 100 * (1 - stored / separate) if separate > 0 else 0.0
+    n = len(catalog.models)
+    print(
+        f"{n} models, {len(catalog.blocks)} blocks: {separate / MB:,.1f} MB as separate models, "
+        f"{stored / MB:,.1f} MB stored once (sharing saves {saved:.1f}%)",
+        file=out,
+    )
+    ids = [m.id for m in catalog.models]
+    holders = member.sum(axis=0)
+    width = max(12, *(min(len(i), 24) for i in ids))
+    print(f"{'model':<{width}} {'MB':>10} {'own MB':>10} {'shared MB':>10} {'shared':>7}  shares most with", file=out)
+    for m, model_id in enumerate(ids[: limit or None]):
+        own = float(catalog.block_sizes[member[m] & (holders == 1)].sum())
+        part = sizes[m] - own
+        frac = 100 * part / sizes[m] if sizes[m] > 0 else 0.0
+        others = sorted((j for j in range(n) if j != m and shared[m, j] > 0), key=lambda j: (-shared[m, j], j))
+        most = ", ".join(f"{ids[j]} ({shared[m, j] / MB:,.1f} MB)" for j in others[:3])
+        more = f" +{len(others) - 3} more" if len(others) > 3 else ""
+        print(
+            f"{_cut(model_id, width):<{width}} {sizes[m] / MB:>10,.1f} {own / MB:>10,.1f} {part / MB:>10,.1f} "
+            f"{frac:>6.1f}%  {most or '-'}{more}",
+            file=out,
+        )
+    if limit and n > limit:
+        print(f"... {n - limit} more models (--limit 0 shows all)", file=out)
+    if 1 < n <= 12:
+        print("MB in common (row and column model):", file=out)
+        cols = [_cut(i, 10) for i in ids]
+        print(f"{'':<{width}} " + " ".join(f"{c:>10}" for c in cols), file=out)
+        for m, model_id in enumerate(ids):
+            cells = " ".join(f"{shared[m, j] / MB:>10,.1f}" for j in range(n))
+            print(f"{_cut(model_id, width):<{width}} {cells}", file=out)
+    bwidth = max(12, *(min(len(b.id), 48) for b in catalog.blocks))
+    print(f"{'block':<{bwidth}} {'MB':>10} {'tensors':>8} {'models':>7}", file=out)
+    for b, block in enumerate(catalog.blocks[: limit or None]):
+        tensors = "-" if block.tensors is None else str(block.tensors)
+        print(
+            f"{_cut(block.id, bwidth):<{bwidth}} {block.size_bytes / MB:>10,.3f} {tensors:>8} {holders[b]:>7}", file=out
+        )
+    if limit and len(catalog.blocks) > limit:
+        print(f"... {len(catalog.blocks) - limit} more blocks (--limit 0 shows all)", file=out)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "~"
 
 
 def loaded_bytes_grouped(instance: Instance, structure: SharingStructure, sharing: bool) -> float:

@@ -18,6 +18,9 @@ Three kinds of family share the registry:
 * ``zoo-freeze-depth`` (:mod:`~partialloading.scenarios.freeze_depth`): ``zoo-freeze`` with one
   freeze depth for every variant.
 
+:func:`generate_with_models` draws the users of a configured family for models given from
+outside (a catalog derived from checkpoints by :mod:`partialloading.checkpoints`).
+
 The same family, seed and parameters give the same instance. Every failure is a
 :class:`ScenarioError` naming the family and the parameter.
 """
@@ -49,6 +52,7 @@ from .configured import (
     ZooMixedConfig,
     config,
     generate_from,
+    generate_with_models,
     reference_time,
 )
 from .freeze_depth import FREEZE_DEPTH_FAMILY, freeze_depth
@@ -123,6 +127,7 @@ __all__ = [
     "config",
     "generate",
     "generate_from",
+    "generate_with_models",
     "random_instance",
     "reference_time",
 ]

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
@@ -440,12 +440,51 @@ def generate_from(family: str, cfg: ScenarioConfig, seed: int) -> Instance:
     """Generate one instance of ``family`` from a ready configuration (see :func:`generate`)."""
     if family not in CONFIGS or not isinstance(cfg, CONFIGS[family]):
         raise ScenarioError(f"configuration {type(cfg).__name__} does not belong to family {family!r}")
+    return _assemble(family, cfg, seed, lambda rng: _BUILDERS[family](cfg, rng), f"{family}-u{cfg.n_users}")
+
+
+def generate_with_models(
+    blocks: Sequence[Block], models: Sequence[Model], seed: int, family: str = "backbone", **overrides: Any
+) -> Instance:
+    """An instance whose users request the given models (e.g. derived from checkpoints).
+
+    The users' radio, inputs, weights and deadlines are drawn as in ``family`` (its
+    configuration with ``overrides``); its own model builder is not used, so ``n_models`` and
+    the size parameters have no effect. Every model's input is the family's ``modality``
+    (``"image"`` for families without one).
+
+    Parameters
+    ----------
+    blocks, models
+        The server's blocks and models (:meth:`~partialloading.checkpoints.ModelCatalog.instance_models`).
+    seed
+        Seed of the users' draws.
+    family
+        Family whose settings to use.
+    **overrides
+        Fields of the family's configuration, e.g. ``n_users=30``, ``deadlines="per_user"``.
+
+    Raises
+    ------
+    ScenarioError
+        Unknown family or parameter, a value out of range, or no models.
+    """
+    cfg = config(family, **overrides)
+    if not models:
+        raise ScenarioError("no models to request")
+    modality = str(getattr(cfg, "modality", "image"))
+    built: Built = (list(blocks), list(models), [modality] * len(models))
+    return _assemble(family, cfg, seed, lambda rng: built, f"models-{family}-u{cfg.n_users}")
+
+
+def _assemble(
+    family: str, cfg: ScenarioConfig, seed: int, build: Callable[[np.random.Generator], Built], label: str
+) -> Instance:
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ScenarioError(f"seed must be a non-negative integer (got {seed!r})")
     # Independent streams: the models of a seed do not change when only the users change.
     model_rng, user_rng, deadline_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(3))
-    builder = _BUILDERS[family]
-    blocks, models, modality = builder(cfg, model_rng)
+    blocks, models, modality = build(model_rng)
     users = _users(cfg, models, modality, user_rng)
     initial = models[int(model_rng.integers(len(models)))].id if cfg.initial_model else None
     instance = Instance(
@@ -455,7 +494,7 @@ def generate_from(family: str, cfg: ScenarioConfig, seed: int) -> Instance:
         bandwidth_hz=float(cfg.bandwidth_hz),
         load_speed_bytes_per_s=float(cfg.load_speed_bytes_per_s),
         initial_model=initial,
-        name=f"{family}-u{cfg.n_users}-m{len(models)}-s{seed}",
+        name=f"{label}-m{len(models)}-s{seed}",
         meta={"generator": "partialloading.scenarios", "family": family, "seed": int(seed), "config": asdict(cfg)},
     )
     return _with_deadlines(instance, cfg, deadline_rng)

@@ -1,0 +1,1 @@
+"""Checkpoint tests: the checkpoint builders are in ``builders.py`` so the tests can import them."""
