@@ -19,7 +19,16 @@ from .errors import (
 )
 from .instance import Block, Instance, Model, User
 from .io import dumps_instance, instance_from_dict, instance_to_dict, loads_instance, read_instance, write_instance
-from .params import CpsatParams, DpParams, EdfParams, EnumerateParams, GreedyParams, MethodParams, MilpParams
+from .params import (
+    CpsatParams,
+    DpParams,
+    EdfParams,
+    EnumerateParams,
+    FifoParams,
+    GreedyParams,
+    MethodParams,
+    MilpParams,
+)
 from .result import Result, Status
 from .solution import Solution
 from .solve import METHOD_NAMES, METHODS, choose_method, solve
@@ -39,6 +48,7 @@ __all__ = [
     "DpParams",
     "EdfParams",
     "EnumerateParams",
+    "FifoParams",
     "GreedyParams",
     "Instance",
     "InstanceError",

@@ -170,6 +170,7 @@ METHODS: dict[str, Method] = {
         ),
         Method("greedy", "partialloading.solvers.greedy:solve", False, "sharing-aware greedy + local search"),
         Method("edf", "partialloading.solvers.edf:solve", False, "earliest-deadline-first baseline"),
+        Method("fifo", "partialloading.solvers.fifo:solve", False, "first-in-first-out baseline (instance order)"),
     )
 }
 """Every method :func:`partialloading.solve` knows, by name."""

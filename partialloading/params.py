@@ -202,8 +202,15 @@ class EdfParams(MethodParams):
     method: ClassVar[str] = "edf"
 
 
+@dataclass(frozen=True)
+class FifoParams(MethodParams):
+    """``fifo`` takes no parameters."""
+
+    method: ClassVar[str] = "fifo"
+
+
 PARAMS: dict[str, type[MethodParams]] = {
-    cls.method: cls for cls in (EnumerateParams, MilpParams, CpsatParams, DpParams, GreedyParams, EdfParams)
+    cls.method: cls for cls in (EnumerateParams, MilpParams, CpsatParams, DpParams, GreedyParams, EdfParams, FifoParams)
 }
 """The parameter class of each method."""
 
@@ -277,6 +284,7 @@ __all__ = [
     "DpParams",
     "EdfParams",
     "EnumerateParams",
+    "FifoParams",
     "GreedyParams",
     "MethodParams",
     "MilpParams",

@@ -23,6 +23,14 @@ three phases (``docs/greedy.md`` states the rules and their complexity):
    worse than ``edf``, nor than greedy (hence ``edf``) without sharing.
 3. **Improvement** (:mod:`partialloading.solvers.local_search`), from the best start, plus
    seeded randomized restarts on small instances. It never returns worse than its start.
+
+Two shortcuts end the work early, each with a proof of optimality (status ``optimal``). When
+the EDF schedule (or the given start) already serves every user who can meet the deadline alone,
+nothing better exists and it is returned at once. On instances of at most
+:data:`EXACT_SET_USERS` users the admitted sets heavier than the best start are tried heaviest
+first with the timing model's exact order search
+(:meth:`~partialloading.timing.FrameSchedule.find_order`), so the first feasible one is the
+heaviest there is; the phases above run only if that search exceeds :data:`EXACT_SET_NODES`.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
+from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -66,6 +75,15 @@ MIN_EFFORT = 1e6
 
 MAX_EFFORT = 1e7
 """Cap on the default local-search effort (a few seconds of numpy work)."""
+
+EXACT_SET_USERS = 10
+"""Instances up to this many users are solved by the exact set search (within its node budget)."""
+
+EXACT_SET_NODES = 20_000
+"""Node budget of the exact set search (order-search nodes, summed over the sets tried)."""
+
+PATIENCE = 4
+"""Restarts stop after this many in a row that found nothing better."""
 
 INSERTION_MAX_USERS = 2000
 """Best-insertion constructions (O(K²)) run only up to this many users."""
@@ -282,11 +300,13 @@ def _run(
     if better(p, start, best):
         raise SolverError("greedy: the improvement returned a worse schedule than its start")
     moves = stats.total()
-    done = 0
+    done = since = 0
     # Nobody can be served who misses the deadline when served alone: reaching that bound ends
     # the search (the schedule is then optimal).
     for _ in range(restarts):
         if budget.effort <= 0 or out_of_time() or p.score(best)[0] >= bound - 1e-9 * max(bound, 1.0):
+            break
+        if since >= PATIENCE:  # the restarts stopped paying
             break
         if done % 2 == 0 and best.size:
             seed_order = _ruin_and_recreate(p, best, rng)
@@ -299,8 +319,9 @@ def _run(
         trial, trial_stats = local_search(p, seed_order, budget)
         moves += trial_stats.total()
         done += 1
+        since += 1
         if better(p, trial, best):
-            best = trial
+            best, since = trial, 0
     polished = exact_polish(p, best, out_of_time)
     info["polished"] = bool(better(p, polished, best))
     best = polished if info["polished"] else best
@@ -345,6 +366,44 @@ def exact_polish(p: Problem, order: IntArray, out_of_time: Callable[[], bool]) -
     return order
 
 
+def exact_set_search(
+    p: Problem, incumbent: IntArray, max_nodes: int, out_of_time: Callable[[], bool]
+) -> tuple[IntArray | None, int]:
+    """The heaviest feasible admitted set, if it can be found within ``max_nodes`` search nodes.
+
+    The sets of users who can each meet the deadline alone and are heavier than ``incumbent``
+    are tried heaviest first (then larger, then lexicographic); the first one with a feasible
+    order is optimal. A set containing a set already found infeasible is skipped (removing users
+    never makes a schedule infeasible). Returns ``incumbent`` when no heavier set is feasible,
+    ``None`` when the budget or the time runs out first; and the nodes visited.
+    """
+    alone = [k for k in range(p.num_users) if p.alone_ok(k)]
+    weights = p.weight.tolist()
+    floor = float(p.weight[incumbent].sum()) if incumbent.size else 0.0
+    tol = 1e-12 * max(1.0, floor)
+    candidates = [
+        (w, subset)
+        for size in range(len(alone), 0, -1)
+        for subset in combinations(alone, size)
+        if (w := sum(weights[k] for k in subset)) > floor + tol
+    ]
+    candidates.sort(key=lambda c: (-c[0], -len(c[1]), c[1]))
+    infeasible: list[int] = []
+    nodes = 0
+    for _, subset in candidates:
+        mask = sum(1 << k for k in subset)
+        if any(bad & mask == bad for bad in infeasible):
+            continue
+        if nodes > max_nodes or out_of_time():
+            return None, nodes
+        order, visited = p.find_order(subset)
+        nodes += visited
+        if order is not None:
+            return np.asarray(order, dtype=np.int64), nodes
+        infeasible.append(mask)
+    return incumbent, nodes
+
+
 def alone_weight(instance: Instance, sharing: bool) -> float:
     """Upper bound on the objective: the weight of the users who meet their deadline alone."""
     return float(instance.weights[servable_alone(instance, sharing)].sum())
@@ -366,6 +425,11 @@ def solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> So
     also: list[tuple[str, IntArray]] = []
     if request.initial is not None:
         also.append(("initial", np.asarray(request.initial, dtype=np.int64)))
+    bound = alone_weight(instance, sharing)
+    if improve:
+        shortcut = _shortcut(instance, sharing, also, bound, started, time_limit)
+        if shortcut is not None:
+            return shortcut
     if instance.timing != "frame":
         # A frame-feasible order is feasible under every other timing model (each upload ends by
         # the frame schedule's start), so greedy is never worse than its own frame schedule.
@@ -384,10 +448,53 @@ def solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> So
         also.append(("greedy-no-sharing", ns_order))
         info["no_sharing"] = {"objective": float(instance.weights[ns_order].sum()), "start": ns_info["start"]}
     deadline = None if time_limit is None else started + time_limit
-    bound = alone_weight(instance, sharing)
     order, run_info = _greedy(instance, sharing, also, bound=bound, deadline=deadline, **kwargs)
     info.update(run_info)
     return SolverOutput(order=[int(k) for k in order], status=Status.FEASIBLE, bound=bound, info=info)
+
+
+def _shortcut(
+    instance: Instance,
+    sharing: bool,
+    also: list[tuple[str, IntArray]],
+    bound: float,
+    started: float,
+    time_limit: float | None,
+) -> SolverOutput | None:
+    """The answer when it is found cheaply and provably as good as the full search's, else ``None``.
+
+    Either the EDF schedule (or the given start) serves every user who can be served alone — no
+    schedule serves more — or the instance is small enough for the exact set search.
+    """
+    p = schedule(instance, sharing)
+    starts = [("edf", np.asarray(edf.edf_schedule(instance, sharing), dtype=np.int64)), *also]
+    for name, order in starts:
+        if not p.feasible(order):
+            raise SolverError(f"greedy: start {name} is infeasible")
+    name, best = starts[0]
+    for other, order in starts[1:]:
+        if better(p, order, best):
+            name, best = other, order
+    info: dict[str, Any] = {"start": name, "start_objective": p.score(best)[0]}
+    if p.score(best)[0] >= bound - 1e-9 * max(bound, 1.0):
+        info["result_from"] = f"{name} (reaches the bound)"
+        return SolverOutput([int(k) for k in best], Status.OPTIMAL, bound=bound, info=info)
+    if instance.num_users > EXACT_SET_USERS:
+        return None
+    deadline = None if time_limit is None else started + time_limit
+
+    def out_of_time() -> bool:
+        return deadline is not None and time.perf_counter() > deadline
+
+    # The exact search uses the verifier's full tolerance, as `enumerate` does, so that the set
+    # it proves heaviest is the optimum the exact methods report.
+    exact = schedule(instance, sharing, tolerance_share=1.0)
+    found, nodes = exact_set_search(exact, best, EXACT_SET_NODES, out_of_time)
+    if found is None:
+        return None
+    info.update({"result_from": "exact set search", "nodes": nodes})
+    heaviest = float(instance.weights[found].sum()) if found.size else 0.0
+    return SolverOutput([int(k) for k in found], Status.OPTIMAL, bound=heaviest, info=info)
 
 
 def _greedy(

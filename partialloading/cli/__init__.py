@@ -27,6 +27,8 @@ SUBCOMMANDS = (
     "generate",
     "blocks",
     "calibrate",
+    "workload",
+    "simulate",
     "plot",
     "study",
     "check",

@@ -62,6 +62,27 @@ def register(sub: Any) -> None:
     _common(g, default_seeds=20)
     g.set_defaults(run=run_gap)
 
+    o = kinds.add_parser(
+        "online",
+        help="serving under load: on-time fraction and latency against arrival rate (or another parameter)",
+        description="One generated workload per value and seed, simulated with each policy (METHOD or "
+        "METHOD/no-sharing); one row per simulation. --set fixes workload settings (rate, duration, cv, slo, "
+        "spread) and family parameters (bandwidth_hz, load_speed_bytes_per_s, popularity_zipf, ...).",
+    )
+    o.add_argument("--family", required=True, help="configured scenario family (zoo-heads, zoo-mixed, ...)")
+    o.add_argument("--param", default="rate", help="swept parameter (default rate)")
+    o.add_argument(
+        "--policies",
+        nargs="+",
+        default=["greedy", "greedy/no-sharing", "edf", "fifo"],
+        help="policies (default: greedy greedy/no-sharing edf fifo)",
+    )
+    o.add_argument("--timing", default="frame", help="timing model of the rounds (default frame)")
+    o.add_argument("--round-cap", type=int, metavar="N", help="at most N requests planned per round")
+    o.add_argument("--cdf", metavar="FILE", help="latency CDF plot at the largest value (default: PLOT-cdf.png)")
+    _common(o, default_seeds=3)
+    o.set_defaults(run=run_online, time_limit=None)
+
 
 def _common(p: argparse.ArgumentParser, default_seeds: int) -> None:
     p.add_argument("--values", nargs="+", required=True, type=_value, help="values of the swept parameter")
@@ -213,6 +234,70 @@ def run_gap(args: argparse.Namespace) -> int:
     _save(plot_path, [functools.partial(_draw_gaps, s) for s in samples])
     print(f"wrote {csv_path}, {plot_path}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def run_online(args: argparse.Namespace) -> int:
+    from partialloading.online.study import (
+        LoadStore,
+        LoadSweep,
+        load_points,
+        plot_latency_cdf,
+        plot_on_time,
+        run_load_sweep,
+    )
+
+    if args.seeds < 1:
+        raise StudyError(f"--seeds must be at least 1 (got {args.seeds})")
+    if args.workers is not None and args.workers < 1:
+        raise StudyError(f"--workers must be at least 1 (got {args.workers})")
+    if args.round_cap is not None and args.round_cap < 1:
+        raise StudyError(f"--round-cap must be at least 1 (got {args.round_cap})")
+    sweep = LoadSweep(
+        family=args.family,
+        parameter=args.param,
+        values=tuple(args.values),
+        policies=tuple(args.policies),
+        seeds=tuple(range(args.first_seed, args.first_seed + args.seeds)),
+        settings=tuple(_fixed(args.set).items()),
+        timing=args.timing,
+        round_cap=args.round_cap,
+        time_limit=args.time_limit,
+    )
+    csv_path, plot_path = _outputs(args, f"online-{args.family}-{args.param}")
+    cdf_path = Path(args.cdf) if args.cdf else plot_path.with_name(f"{plot_path.stem}-cdf{plot_path.suffix}")
+    if not cdf_path.parent.is_dir():
+        raise StudyError(f"directory {cdf_path.parent} does not exist")
+    summary = run_load_sweep(
+        sweep, args.db, workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress
+    )
+    print(
+        f"{sweep.family}: {summary.tasks} simulations, {summary.solved} run now, {summary.skipped} already in "
+        f"{args.db}, {len(summary.errors)} failed ({summary.elapsed_s:.1f}s)",
+        file=sys.stderr,
+    )
+    with LoadStore(args.db) as store:
+        rows = store.rows(sweep.tasks())
+    for row in rows:
+        if row.status != "ok":
+            print(f"  failed: {row.task.key}: {row.message}", file=sys.stderr)
+    points = load_points(sweep, rows)
+    columns = [
+        "value",
+        "policy",
+        "n",
+        "on_time_mean",
+        "on_time_ci95",
+        "latency_p95_mean_s",
+        "gpu_busy_mean",
+        "planning_mean_ms",
+        "planning_max_ms",
+    ]
+    print(format_table(points, columns, markdown=args.markdown))
+    write_csv(csv_path, points)
+    _save(plot_path, [functools.partial(plot_on_time, points)])
+    _save(cdf_path, [functools.partial(plot_latency_cdf, sweep, rows, sweep.values[-1])])
+    print(f"wrote {csv_path}, {plot_path}, {cdf_path}", file=sys.stderr)
+    return 1 if summary.errors else 0
 
 
 def _draw_gaps(samples: list[GapSample], ax: Any) -> None:

@@ -477,6 +477,36 @@ def generate_with_models(
     return _assemble(family, cfg, seed, lambda rng: built, f"models-{family}-u{cfg.n_users}")
 
 
+def draw_users(
+    family: str,
+    cfg: ScenarioConfig,
+    seed: int,
+    count: int,
+    blocks: Sequence[Block] | None = None,
+    models: Sequence[Model] | None = None,
+) -> tuple[list[Block], list[Model], list[User]]:
+    """The server of ``family`` (or the given ``blocks`` and ``models``) and ``count`` users.
+
+    The users are drawn as in :func:`generate_from` (model popularity, radio as for
+    ``cfg.n_users`` users sharing the uplink, inputs, weights) with placeholder deadlines of 1 s:
+    the requests of a workload, whose deadlines the caller sets.
+    """
+    if family not in CONFIGS or not isinstance(cfg, CONFIGS[family]):
+        raise ScenarioError(f"configuration {type(cfg).__name__} does not belong to family {family!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ScenarioError(f"seed must be a non-negative integer (got {seed!r})")
+    model_rng, user_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(2))
+    if models is None:
+        built_blocks, built_models, modality = _BUILDERS[family](cfg, model_rng)
+    else:
+        if not models:
+            raise ScenarioError("no models to request")
+        built_blocks, built_models = list(blocks or ()), list(models)
+        modality = [str(getattr(cfg, "modality", "image"))] * len(built_models)
+    users = _users(cfg, built_models, modality, user_rng, count) if count else []
+    return built_blocks, built_models, users
+
+
 def _assemble(
     family: str, cfg: ScenarioConfig, seed: int, build: Callable[[np.random.Generator], Built], label: str
 ) -> Instance:
@@ -502,15 +532,21 @@ def _assemble(
 
 # --------------------------------------------------------------------------- users and deadlines
 def _users(
-    cfg: ScenarioConfig, models: Sequence[Model], modality: Sequence[str], rng: np.random.Generator
+    cfg: ScenarioConfig,
+    models: Sequence[Model],
+    modality: Sequence[str],
+    rng: np.random.Generator,
+    count: int | None = None,
 ) -> list[User]:
-    k = cfg.n_users
+    """``count`` users (default ``cfg.n_users``); the radio as for ``cfg.n_users`` users sharing the uplink."""
+    k = cfg.n_users if count is None else count
     ranks = np.arange(1, len(models) + 1, dtype=float)
     popularity = ranks ** (-cfg.popularity_zipf)
     requested = rng.choice(len(models), size=k, p=popularity / popularity.sum())
     distance = cfg.cell.distances(rng, k)
     shadow = rng.normal(0.0, cfg.cell.shadowing_db, k)
-    snr = np.round(cfg.cell.snr_db(distance, shadow, cfg.bandwidth_hz / k), 2)
+    # The noise is that of one user's share of the uplink among the configuration's n_users.
+    snr = np.round(cfg.cell.snr_db(distance, shadow, cfg.bandwidth_hz / cfg.n_users), 2)
     bpp = rng.uniform(0.75, 2.0, k)
     weights = rng.integers(1, 6, k) if cfg.weighted else np.ones(k, dtype=np.int64)
     users = []

@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from partialloading.errors import InstanceTooLargeError, MethodNotApplicableError
 from partialloading.instance import Instance
@@ -175,7 +175,7 @@ def run_sweep(
         skipped = len(tasks) - sum(len(j.tasks) for j in jobs)
         if jobs:
             sweep.check()
-            for rows in _execute(jobs, workers=workers, scheduler=scheduler, progress=progress):
+            for rows in execute(run_job, jobs, workers=workers, scheduler=scheduler, progress=progress):
                 for row in rows:
                     store.insert(row)
                     solved += 1
@@ -185,23 +185,39 @@ def run_sweep(
     return RunSummary(len(tasks), skipped, solved, errors, time.perf_counter() - started)
 
 
-def _execute(
-    jobs: Sequence[Job], *, workers: int | None, scheduler: str | None, progress: bool
-) -> Iterator[list[TaskResult]]:
+J = TypeVar("J")
+R = TypeVar("R")
+
+
+def execute(
+    work: Callable[[J], list[R]],
+    jobs: Sequence[J],
+    *,
+    workers: int | None,
+    scheduler: str | None,
+    progress: bool,
+    unit: str = "inst",
+    desc: str = "instances",
+) -> Iterator[list[R]]:
+    """Run ``work`` on every job: in this process, a local process pool or a Dask cluster.
+
+    Yields each job's rows as soon as the job is done (in completion order), so that the caller
+    commits them one job at a time. ``work`` must be a module-level function (it is pickled).
+    """
     from tqdm import tqdm
 
-    bar = tqdm(total=len(jobs), unit="inst", desc="instances", file=sys.stderr, disable=not progress, smoothing=0.1)
+    bar = tqdm(total=len(jobs), unit=unit, desc=desc, file=sys.stderr, disable=not progress, smoothing=0.1)
     try:
         if scheduler is not None:
-            yield from _on_dask(jobs, scheduler, bar)
+            yield from _on_dask(work, jobs, scheduler, bar)
         elif (workers or default_workers()) == 1:
             for job in jobs:
-                yield run_job(job)
+                yield work(job)
                 bar.update(1)
         else:
             pool = cf.ProcessPoolExecutor(max_workers=workers or default_workers())
             try:
-                yield from _drain([pool.submit(run_job, job) for job in jobs], bar)
+                yield from _drain([pool.submit(work, job) for job in jobs], bar)
             finally:
                 # On an interrupt, do not wait for the queued jobs: their tasks are simply not stored.
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -209,7 +225,7 @@ def _execute(
         bar.close()
 
 
-def _on_dask(jobs: Sequence[Job], scheduler: str, bar: Any) -> Iterator[list[TaskResult]]:
+def _on_dask(work: Callable[[J], list[R]], jobs: Sequence[J], scheduler: str, bar: Any) -> Iterator[list[R]]:
     from distributed import Client
 
     try:
@@ -219,12 +235,12 @@ def _on_dask(jobs: Sequence[Job], scheduler: str, bar: Any) -> Iterator[list[Tas
     try:
         # pure=False: two identical jobs must both run (they never are, but Dask must not merge them).
         executor = client.get_executor(pure=False)
-        yield from _drain([executor.submit(run_job, job) for job in jobs], bar)
+        yield from _drain([executor.submit(work, job) for job in jobs], bar)
     finally:
         client.close()
 
 
-def _drain(futures: list[cf.Future[list[TaskResult]]], bar: Any) -> Iterator[list[TaskResult]]:
+def _drain(futures: list[cf.Future[list[R]]], bar: Any) -> Iterator[list[R]]:
     try:
         for future in cf.as_completed(futures):
             yield future.result()

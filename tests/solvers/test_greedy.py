@@ -79,7 +79,9 @@ def test_beats_edf_on_the_edf_trap_instance() -> None:
     result = solve(edf_trap_instance(), "greedy")
     assert result.objective == 2
     assert set(result.solution.admitted) == {"y", "z"}
-    assert result.status == Status.FEASIBLE
+    # Three users: the exact set search proves the optimum (no feasible set of all three).
+    assert result.status == Status.OPTIMAL and result.bound == 2
+    assert result.info["result_from"] == "exact set search"
     assert_verified(result)
 
 
@@ -278,3 +280,36 @@ def test_candidate_sequences_are_permutations() -> None:
     assert len({name for name, _ in seqs}) == len(seqs) >= 8
     for _, seq in seqs:
         assert sorted(seq.tolist()) == list(range(inst.num_users))
+
+
+# ------------------------------------------------------------------------- proofs of optimality
+@settings(max_examples=60, deadline=None)
+@given(generated_instances(min_users=0, max_users=9), st.booleans())
+def test_an_optimal_greedy_answer_is_the_exact_optimum(instance: Instance, sharing: bool) -> None:
+    # Greedy reports `optimal` when its schedule reaches the served-alone bound or when the exact
+    # set search (up to EXACT_SET_USERS users) finishes: then it equals enumerate's optimum and,
+    # under frame timing, CP-SAT's.
+    result = solve(instance, "greedy", sharing=sharing)
+    assert verify_solution_dict(instance, result.to_dict()).ok
+    if result.status != Status.OPTIMAL:
+        assert instance.num_users > 10
+        return
+    assert result.bound == pytest.approx(result.objective)
+    assert result.objective == pytest.approx(solve(instance, "enumerate", sharing=sharing).objective)
+    if instance.num_users <= 6:
+        assert result.objective == pytest.approx(solve(instance, "cpsat", sharing=sharing).objective)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 10), st.booleans())
+def test_greedy_is_exact_on_small_pipelined_instances(seed: int, n_users: int, sharing: bool) -> None:
+    import dataclasses
+
+    instance = dataclasses.replace(
+        random_instance(seed, n_users=n_users, n_models=3, structure="general", deadlines="per_user"),
+        timing="pipelined",
+    )
+    result = solve(instance, "greedy", sharing=sharing)
+    assert result.status == Status.OPTIMAL
+    assert result.objective == pytest.approx(solve(instance, "enumerate", sharing=sharing).objective)
+    assert verify_solution_dict(instance, result.to_dict()).ok

@@ -1,0 +1,338 @@
+"""Round-by-round serving of a workload with a static method as the policy.
+
+The server works in rounds. A round starts when the GPU has finished the previous one, or, when
+it is idle, at the next arrival. Its static instance holds every pending request (arrived, not
+served, not dropped) with its deadline shifted to the round's start, the model in GPU memory as
+``initial_model``, and the requests in arrival order. Before planning, a pending request that
+cannot meet its deadline even when served alone from this round's state is dropped. The policy
+(any :func:`~partialloading.solve` method) plans the round, the independent verifier checks the
+plan, and the round runs exactly as the static timeline says; requests the plan leaves out stay
+pending. The round ends when its last inference ends.
+
+With a cap on the requests per round, the instance holds the ``cap`` pending requests with the
+earliest deadlines (then earliest arrivals); the others wait, pending, for a later round.
+
+Every request ends ``served`` (with its upload end, inference start and finish) or ``dropped``
+(with the round that dropped it): the two counts add up to the arrivals, and a request that no
+round can serve any more is dropped when the last round ends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from partialloading.errors import ParameterError, SolverError
+from partialloading.instance import Instance
+from partialloading.params import MethodParams
+from partialloading.solve import solve
+from partialloading.timing import servable_alone
+from partialloading.validation.verify import verify_solution
+
+from .workload import Workload
+
+SERVED = "served"
+DROPPED = "dropped"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A planning policy: a :func:`~partialloading.solve` method and how to call it.
+
+    Parameters
+    ----------
+    method
+        Method name (``fifo``, ``edf``, ``greedy``, ``milp``, ...).
+    params
+        The method's parameters (dataclass or mapping; ``None``: defaults).
+    sharing
+        Plan and run with parameter sharing (``False``: every change of model loads it whole).
+    time_limit
+        Planning time limit per round in seconds (``None``: the method's own).
+    seed
+        Seed of the method.
+    """
+
+    method: str
+    params: MethodParams | Mapping[str, Any] | None = None
+    sharing: bool = True
+    time_limit: float | None = None
+    seed: int = 0
+
+    @property
+    def label(self) -> str:
+        """``METHOD`` or ``METHOD (no sharing)``."""
+        return self.method if self.sharing else f"{self.method} (no sharing)"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one request (times absolute; ``nan`` for a dropped request)."""
+
+    request: str
+    model: str
+    arrival_s: float
+    deadline_s: float
+    status: str
+    round: int
+    upload_end_s: float = math.nan
+    infer_start_s: float = math.nan
+    finish_s: float = math.nan
+
+
+@dataclass(frozen=True)
+class Round:
+    """One planning round."""
+
+    index: int
+    start_s: float
+    end_s: float
+    pending: int
+    planned: int
+    served: int
+    dropped: int
+    planning_s: float
+    busy_s: float
+    loaded_bytes: float
+    reused_bytes: float
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The metrics of a run (latency: arrival to finish of the served requests)."""
+
+    arrivals: int
+    served: int
+    dropped: int
+    served_weight: float
+    on_time_fraction: float
+    latency_mean_s: float | None
+    latency_p50_s: float | None
+    latency_p95_s: float | None
+    latency_p99_s: float | None
+    loaded_bytes: float
+    reused_bytes: float
+    gpu_busy_fraction: float
+    rounds: int
+    planning_time_mean_s: float
+    planning_time_max_s: float
+
+    WALL_CLOCK = ("planning_time_mean_s", "planning_time_max_s")
+    """The fields measured in wall-clock time: the only ones that differ between two equal runs."""
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """A finished run: the policy, every request's outcome (in workload order), the rounds, the metrics."""
+
+    workload: str
+    timing: str
+    policy: Policy
+    outcomes: tuple[Outcome, ...]
+    rounds: tuple[Round, ...]
+    summary: Summary
+
+
+def _quantile(values: np.ndarray, q: float) -> float | None:
+    return float(np.quantile(values, q)) if values.size else None
+
+
+def summarize(workload: Workload, outcomes: Sequence[Outcome], rounds: Sequence[Round]) -> Summary:
+    """The metrics of a run from its outcomes and rounds."""
+    served = [o for o in outcomes if o.status == SERVED]
+    weights = {r.id: float(r.weight) for r in workload.requests}
+    latency = np.array([o.finish_s - o.arrival_s for o in served], dtype=float)
+    arrivals = len(outcomes)
+    first = min((o.arrival_s for o in outcomes), default=0.0)
+    last = max([r.end_s for r in rounds] + [o.arrival_s for o in outcomes], default=0.0)
+    span = last - first
+    busy = sum(r.busy_s for r in rounds)
+    planning = np.array([r.planning_s for r in rounds if r.planned], dtype=float)
+    return Summary(
+        arrivals=arrivals,
+        served=len(served),
+        dropped=arrivals - len(served),
+        served_weight=float(sum(weights[o.request] for o in served)),
+        on_time_fraction=len(served) / arrivals if arrivals else 0.0,
+        latency_mean_s=float(latency.mean()) if latency.size else None,
+        latency_p50_s=_quantile(latency, 0.50),
+        latency_p95_s=_quantile(latency, 0.95),
+        latency_p99_s=_quantile(latency, 0.99),
+        loaded_bytes=float(sum(r.loaded_bytes for r in rounds)),
+        reused_bytes=float(sum(r.reused_bytes for r in rounds)),
+        gpu_busy_fraction=busy / span if span > 0 else 0.0,
+        rounds=len(rounds),
+        planning_time_mean_s=float(planning.mean()) if planning.size else 0.0,
+        planning_time_max_s=float(planning.max()) if planning.size else 0.0,
+    )
+
+
+def simulate(
+    workload: Workload,
+    policy: Policy | str,
+    *,
+    timing: str | None = None,
+    round_cap: int | None = None,
+    verify: bool = True,
+    progress: Callable[[float], object] | None = None,
+) -> Simulation:
+    """Serve ``workload`` round by round with ``policy`` (see the module docstring).
+
+    Parameters
+    ----------
+    workload
+        The server and its requests.
+    policy
+        The planning policy, or a method name with the default settings.
+    timing
+        Timing model of the rounds (default: the workload's).
+    round_cap
+        At most this many pending requests in a round's instance (``None``: all).
+    verify
+        Check every round's plan with the independent verifier (a failure is a
+        :class:`~partialloading.SolverError`).
+    progress
+        Called with the simulated time after each round.
+
+    Returns
+    -------
+    Simulation
+        Every request's outcome, the rounds and the metrics.
+    """
+    if isinstance(policy, str):
+        policy = Policy(policy)
+    if round_cap is not None and (isinstance(round_cap, bool) or not isinstance(round_cap, int) or round_cap < 1):
+        raise ParameterError(f"round cap must be a positive integer (got {round_cap!r})")
+    server = workload.server if timing is None else dataclasses.replace(workload.server, timing=timing)
+    requests = workload.requests
+    n = len(requests)
+    arrival = workload.arrivals
+    deadline = workload.deadlines
+    arrival_order = np.lexsort((np.arange(n), arrival)).tolist()
+    outcomes: list[Outcome | None] = [None] * n
+    rounds: list[Round] = []
+    pending: list[int] = []  # request indices, in arrival order
+    pointer = 0
+    now = float(arrival[arrival_order[0]]) if n else 0.0
+    gpu = server.initial_model
+
+    def drop(k: int, index: int) -> None:
+        r = requests[k]
+        outcomes[k] = Outcome(r.id, r.model, float(arrival[k]), float(deadline[k]), DROPPED, index)
+
+    while pointer < n or pending:
+        if not pending:
+            now = max(now, float(arrival[arrival_order[pointer]]))
+        while pointer < n and arrival[arrival_order[pointer]] <= now:
+            pending.append(arrival_order[pointer])
+            pointer += 1
+        index = len(rounds)
+        for k in pending:
+            if deadline[k] <= now:
+                drop(k, index)
+        alive = [k for k in pending if outcomes[k] is None]
+        chosen = alive
+        if round_cap is not None and len(alive) > round_cap:
+            keep = set(sorted(alive, key=lambda k: (deadline[k], arrival[k], k))[:round_cap])
+            chosen = [k for k in alive if k in keep]  # still in arrival order
+        instance = _round_instance(server, requests, chosen, deadline, now, gpu, index)
+        ok = set(servable_alone(instance, policy.sharing).tolist())
+        if len(ok) < len(chosen):
+            # Not even served alone from this round's state can these make it: drop them.
+            for pos, k in enumerate(chosen):
+                if pos not in ok:
+                    drop(k, index)
+            chosen = [k for pos, k in enumerate(chosen) if pos in ok]
+            instance = _round_instance(server, requests, chosen, deadline, now, gpu, index)
+        dropped = sum(1 for k in pending if outcomes[k] is not None)
+        if not chosen:
+            rounds.append(Round(index, now, now, len(pending), 0, 0, dropped, 0.0, 0.0, 0.0, 0.0))
+            # What is left waited beyond the cap: plan it at once. Else wait for the next arrival.
+            pending = [k for k in alive if outcomes[k] is None]
+            continue
+        started = time.perf_counter()
+        result = solve(
+            instance,
+            policy.method,
+            sharing=policy.sharing,
+            time_limit=policy.time_limit,
+            seed=policy.seed,
+            params=policy.params,
+        )
+        planning = time.perf_counter() - started
+        if verify:
+            report = verify_solution(instance, result.to_dict())
+            if not report.ok:
+                raise SolverError(
+                    f"policy {policy.label}: round {index} plan fails the verifier: {report.violations[0]}"
+                )
+        line = result.solution.timeline
+        served = line.order.tolist()
+        for pos, u in enumerate(served):
+            k = chosen[u]
+            r = requests[k]
+            outcomes[k] = Outcome(
+                r.id,
+                r.model,
+                float(arrival[k]),
+                float(deadline[k]),
+                SERVED,
+                index,
+                now + float(line.upload_ends[pos]),
+                now + float(line.infer_start[pos]),
+                now + float(line.finish[pos]),
+            )
+        busy = float(line.load.sum() + server.infer_times[instance.user_models[line.order]].sum())
+        end = now + float(line.finish.max()) if served else now
+        rounds.append(
+            Round(
+                index,
+                now,
+                end,
+                len(pending),
+                len(chosen),
+                len(served),
+                dropped,
+                planning,
+                busy,
+                float(line.loaded_bytes.sum()),
+                float(line.reused_bytes.sum()),
+            )
+        )
+        pending = [k for k in alive if outcomes[k] is None]
+        if served:
+            gpu = instance.users[served[-1]].model
+            now = end
+        elif pointer < n:
+            now = max(now, float(arrival[arrival_order[pointer]]))
+        else:
+            # The policy admits nobody and nothing more arrives: the state cannot change, so what
+            # waits can only be dropped.
+            for k in pending:
+                drop(k, index)
+            pending = []
+        if progress is not None:
+            progress(now)
+    final = tuple(o for o in outcomes if o is not None)
+    if len(final) != n:  # pragma: no cover - every path above settles each request
+        raise SolverError("simulation lost a request")
+    return Simulation(workload.name, server.timing, policy, final, tuple(rounds), summarize(workload, final, rounds))
+
+
+def _round_instance(
+    server: Instance,
+    requests: Sequence[Any],
+    chosen: Sequence[int],
+    deadline: np.ndarray,
+    now: float,
+    gpu: str | None,
+    index: int,
+) -> Instance:
+    users = tuple(requests[k].user(float(deadline[k] - now)) for k in chosen)
+    return dataclasses.replace(server, users=users, initial_model=gpu, name=f"{server.name}-round{index}")
