@@ -3,11 +3,12 @@
 For each scenario — ``zoo-heads`` at a moderate load (40 requests/s, the GPU about 70% busy)
 and overloaded (80/s), and ``zoo-mixed`` (general sharing) at 50/s — a workload of exactly
 ``--requests`` requests (the first ones of a slightly longer arrival window) is generated and
-simulated with ``greedy`` (each round's plan checked by the independent verifier), reporting the wall time, the rounds, the planning time per round and
-the outcome. Then one ``--profile-requests`` slice of the overloaded ``zoo-heads`` workload is
-simulated under ``cProfile`` and the time is split into planning (the policy's own work), the
-rest of ``solve()`` (checks, timeline, result), the verifier, building the round instances,
-the served-alone test, and the simulator's bookkeeping: the largest share is the bottleneck.
+simulated with ``greedy`` (each round's plan checked by the independent verifier), reporting the
+wall time, the rounds, the planning time per round and the outcome. Then a slice of
+``--profile-requests`` requests of the overloaded ``zoo-heads`` workload is simulated under
+``cProfile`` and the time is split into planning (the policy's own work), the rest of
+``solve()`` (checks, timeline, result), the verifier, building the round instances, the
+served-alone test, and the simulator's bookkeeping: the largest share is the bottleneck.
 
 Exits 1 when a simulation takes more than ``--limit`` seconds (default 600) or loses a request.
 
