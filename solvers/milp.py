@@ -112,6 +112,21 @@ def _solver(name: str) -> Any:
     return opt
 
 
+def _reset_highs_threads() -> None:
+    """Let the next HiGHS solve choose its thread count again.
+
+    HiGHS keeps one thread scheduler per process, created by the first solve: once another
+    caller in the process (a user's own Pyomo model, say) has solved with the default threads,
+    asking for ``threads=1`` fails with an error that Pyomo reports as an unknown termination.
+    """
+    try:
+        import highspy
+
+        highspy.Highs.resetGlobalScheduler(True)
+    except (ImportError, AttributeError):  # pragma: no cover - an older highspy without the call
+        pass
+
+
 def _node_count(opt: Any) -> int | None:
     # Pyomo's legacy results drop HiGHS's node count; its HiGHS interfaces keep the highspy
     # object, which has it. Other solvers: unknown.
@@ -133,6 +148,7 @@ def _run(
         kwargs["timelimit"] = max(time_limit, 0.01)
     if name in HIGHS_NAMES:
         kwargs["options"] = {**HIGHS_OPTIONS, "random_seed": seed, **extra}
+        _reset_highs_threads()
     elif extra:
         kwargs["options"] = dict(extra)
     try:

@@ -350,3 +350,16 @@ def test_formulation_cli_survives_colliding_names(tmp_path: Path, capsys: pytest
     highs.run()
     # 10 ms load + 2 × 5 ms inference = 20 ms ≤ 30.5 ms: both users fit.
     assert highs.getInfo().objective_function_value == pytest.approx(2)
+
+
+def test_milp_works_after_another_highs_solve_in_the_process(tiny) -> None:
+    # A user's own HiGHS solve (default threads) used to make the next `milp` solve fail:
+    # HiGHS refused threads=1 once its scheduler existed, which Pyomo reported as "unknown".
+    import pyomo.environ as pyo
+
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(domain=pyo.Binary)
+    m.o = pyo.Objective(expr=m.x, sense=pyo.maximize)
+    pyo.SolverFactory("appsi_highs").solve(m)
+    result = pl.solve(tiny, "milp")
+    assert result.status == Status.OPTIMAL and result.objective == 3
