@@ -41,6 +41,8 @@ nb_execution_timeout = 300
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
+# Anything a cell writes to stderr (a warning, a solver complaint) is a build warning, so -W fails.
+nb_output_stderr = "warn"
 
 # numpydoc renders the docstrings; the class pages list their members through autodoc.
 numpydoc_show_class_members = False

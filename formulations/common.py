@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pyomo.environ as pyo
 
 from partialloading.instance import FloatArray, Instance, IntArray
 from partialloading.timing import RELATIVE_TOLERANCE, finish_alone
@@ -145,3 +146,13 @@ def schedule_data(instance: Instance, sharing: bool = True, margin: float = 0.0)
         user_names=tuple(instance.users[int(k)].id for k in candidates),
         model_names=tuple(instance.models[int(i)].id for i in models),
     )
+
+
+def empty_model(name: str) -> pyo.ConcreteModel:
+    """The model when no user can be served: no decision at all, objective 0 — still a valid,
+    writable model (``partialloading formulation`` writes it like any other)."""
+    m = pyo.ConcreteModel(name=name)
+    m.K = pyo.Set(initialize=[], doc="candidate users (none can meet its deadline alone)")
+    m.admit = pyo.Var(m.K, domain=pyo.Binary, doc="user k is served")
+    m.served_weight = pyo.Objective(expr=sum(m.admit[k] for k in m.K), sense=pyo.maximize)
+    return m

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
-from .common import ScheduleData
+from .common import ScheduleData, empty_model
 
 START = "START"
 """Name of the node for the initial GPU state (renamed if a model has that id)."""
@@ -43,6 +43,8 @@ def build(data: ScheduleData) -> pyo.ConcreteModel:
     pyomo.environ.ConcreteModel
         The model; its objective ``served_weight`` is maximized.
     """
+    if data.n_users == 0:
+        return empty_model("partialloading_compact")
     m = pyo.ConcreteModel(name="partialloading_compact")
     users, models = list(data.user_names), list(data.model_names)
     n_models = len(models)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
-from .common import ScheduleData
+from .common import ScheduleData, empty_model
 
 
 def build(data: ScheduleData) -> pyo.ConcreteModel:
@@ -30,6 +30,8 @@ def build(data: ScheduleData) -> pyo.ConcreteModel:
     pyomo.environ.ConcreteModel
         The model; its objective ``served_weight`` is maximized.
     """
+    if data.n_users == 0:
+        return empty_model("partialloading_general")
     m = pyo.ConcreteModel(name="partialloading_general")
     n = data.n_users
     users, models = list(data.user_names), list(data.model_names)

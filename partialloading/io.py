@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from importlib import resources
@@ -69,6 +68,8 @@ def parse_json_text(text: str, source: str | None = None) -> Any:
         raise InstanceError("", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", source) from None
     except RecursionError:
         raise InstanceError("", "invalid JSON: nested too deeply", source) from None
+    except ValueError as exc:  # e.g. an integer literal longer than Python converts (4300 digits)
+        raise InstanceError("", f"invalid JSON: {exc}", source) from None
     except InstanceError as exc:
         raise exc.with_source(source) if source else exc from None
 
@@ -92,7 +93,27 @@ def _validator(name: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(load_schema(name))
 
 
+@cache
+def _compiled(name: str) -> Callable[[Any], Any]:
+    import fastjsonschema
+
+    return fastjsonschema.compile(load_schema(name))
+
+
 def _first_error(data: Any, schema_name: str) -> jsonschema.ValidationError | None:
+    """The first schema error of ``data`` (``None`` when it conforms).
+
+    A compiled validator (fastjsonschema) answers the common case, a valid document, several
+    times faster; only a document it rejects goes through jsonschema, whose errors carry the
+    JSON path and the reason that the messages are made of.
+    """
+    import fastjsonschema
+
+    try:
+        _compiled(schema_name)(data)
+        return None
+    except fastjsonschema.JsonSchemaException:
+        pass
     errors = sorted(
         _validator(schema_name).iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path)))
     )
@@ -230,16 +251,10 @@ def read_instance(path: str | os.PathLike[str]) -> Instance:
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, so no half-written file is left."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent or Path("."), prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` whole or not at all (see :func:`partialloading.output.write_file`)."""
+    from .output import write_text
+
+    write_text(path, text)
 
 
 def write_instance(instance: Instance, path: str | os.PathLike[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,12 +24,37 @@ def _mb(num_bytes: float) -> str:
     return f"{num_bytes / 1e6:.1f} MB"
 
 
-def plot_gantt(solution_or_result: Solution | Result, ax: Axes | None = None, *, subtitle: str | None = None) -> Axes:
+MAX_ROWS = 100
+"""Beyond this many served requests the chart has one row per model visit instead of per request."""
+
+
+def _visits(models: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, end)`` positions of each maximal run of one model in the service order."""
+    out: list[tuple[int, int]] = []
+    for q in range(models.size):
+        if out and models[q] == models[out[-1][0]]:
+            out[-1] = (out[-1][0], q + 1)
+        else:
+            out.append((q, q + 1))
+    return out
+
+
+def plot_gantt(
+    solution_or_result: Solution | Result,
+    ax: Axes | None = None,
+    *,
+    subtitle: str | None = None,
+    violations: Sequence[str] = (),
+    max_rows: int = MAX_ROWS,
+) -> Axes:
     """Draw the timeline of a schedule as a Gantt chart, one row per admitted user.
 
     Each row shows the user's upload (from 0 until its data has arrived), the load before its
     request (labelled with the bytes loaded and the bytes of the model already in GPU memory)
-    and its inference; red marks show deadlines. Rejected users are listed under the chart.
+    and its inference; red marks show deadlines, and a request that finishes after its deadline
+    is drawn in red and labelled late. Rejected users are listed under the chart. With more than
+    ``max_rows`` served requests, each row is one *model visit* (consecutive requests of one
+    model): its load, the span of its inferences, its earliest deadline and its request count.
 
     Parameters
     ----------
@@ -38,6 +64,11 @@ def plot_gantt(solution_or_result: Solution | Result, ax: Axes | None = None, *,
         Axes to draw on; a new figure is created only when ``None``.
     subtitle
         Extra line for the title (e.g. the method that produced a solution file).
+    violations
+        What the verifier found wrong with the schedule (the title says it is invalid and shows
+        the first one).
+    max_rows
+        Rows per request up to this many served requests, per model visit beyond.
 
     Returns
     -------
@@ -52,85 +83,120 @@ def plot_gantt(solution_or_result: Solution | Result, ax: Axes | None = None, *,
         solution = solution_or_result
     inst = solution.instance
     tl = solution.timeline
-    n = len(solution.order)
+    order = np.asarray(solution.order, dtype=np.int64)
+    n = int(order.size)
+    late = ~tl.on_time if n else np.zeros(0, dtype=bool)
+    models = inst.user_models[order] if n else np.zeros(0, dtype=np.int64)
+    grouped = n > max_rows
+    spans = _visits(models) if grouped else [(q, q + 1) for q in range(n)]
+    rows = np.arange(len(spans))
     if ax is None:
         import matplotlib.pyplot as plt
 
-        _, ax = plt.subplots(figsize=(11, 1.6 + 0.42 * max(n, 2)))
+        # The height stops growing at max_rows rows: more visits get thinner rows, not a taller image.
+        _, ax = plt.subplots(figsize=(11, 1.6 + 0.42 * max(min(len(spans), max_rows), 2)))
 
-    # Each bar shows the user's own upload, a_k/b_k (under frame timing they all end at τ).
-    uploads = tl.upload_ends
-    height = 0.62
-    rows = np.arange(n)
+    first = np.array([a for a, _ in spans], dtype=np.int64)
+    last = np.array([b - 1 for _, b in spans], dtype=np.int64)
+    height = 0.62 if len(spans) <= max_rows else 0.9
+    upload = np.array([tl.upload_ends[a:b].max() for a, b in spans]) if n else np.zeros(0)
     if inst.timing == "frame":
-        ax.barh(rows, uploads, left=0.0, height=height, color=UPLOAD_COLOR, label="upload")
+        ax.barh(rows, upload, left=0.0, height=height, color=UPLOAD_COLOR, label="upload")
     else:
         # Loads overlap the uploads: a thin upload bar under each row keeps both visible.
-        ax.barh(rows + 0.4, uploads, left=0.0, height=0.18, color=UPLOAD_COLOR, label="upload")
-    ax.barh(rows, tl.load, left=tl.start, height=height, color=LOAD_COLOR, label="load (missing blocks)")
-    ax.barh(rows, tl.finish - tl.infer_start, left=tl.infer_start, height=height, color=INFER_COLOR, label="inference")
+        ax.barh(rows + 0.4, upload, left=0.0, height=0.18, color=UPLOAD_COLOR, label="upload")
+    load = np.array([tl.load[a:b].sum() for a, b in spans]) if n else np.zeros(0)
+    ax.barh(
+        rows, load, left=tl.start[first] if n else [], height=height, color=LOAD_COLOR, label="load (missing blocks)"
+    )
+    row_late = np.array([late[a:b].any() for a, b in spans], dtype=bool)
+    infer_left = tl.infer_start[first] if n else np.zeros(0)
+    infer_width = tl.finish[last] - infer_left if n else np.zeros(0)
+    colors = [DEADLINE_COLOR if bad else INFER_COLOR for bad in row_late]
+    ax.barh(rows, infer_width, left=infer_left, height=height, color=colors, label="inference")
 
-    horizon = max(float(tl.makespan), float(np.max(tl.deadline)) if n else 0.0, float(np.max(inst.deadlines)))
-    for q in range(n):
+    deadlines = [float(tl.deadline[a:b].min()) for a, b in spans]
+    candidates = [float(tl.makespan), *deadlines, *(inst.deadlines.tolist() if inst.num_users else [])]
+    horizon = max(candidates) if candidates else 0.0
+    for r, (a, b) in enumerate(spans):
         ax.plot(
-            [tl.deadline[q]] * 2,
-            [q - 0.45, q + 0.45],
+            [deadlines[r]] * 2,
+            [r - 0.45, r + 0.45],
             color=DEADLINE_COLOR,
             linewidth=2,
-            label="deadline" if q == 0 else None,
+            label="deadline" if r == 0 else None,
         )
-        loaded, reused = tl.loaded_bytes[q], tl.reused_bytes[q]
+        loaded, reused = float(tl.loaded_bytes[a:b].sum()), float(tl.reused_bytes[a]) if n else 0.0
         text = f"+{_mb(loaded)}" if loaded > 0 else "nothing loaded"
         if reused > 0:
             text += f", {_mb(reused)} reused"
+        if grouped:
+            text = f"{b - a} requests, {text}"
+        if row_late[r]:
+            worst = float((tl.finish[a:b] - tl.deadline[a:b]).max())
+            text = f"LATE by {worst * 1e3:.1f} ms; {text}"
         ax.text(
-            tl.finish[q] + 0.005 * horizon,
-            q,
+            tl.finish[b - 1] + 0.005 * horizon,
+            r,
             text,
             va="center",
-            fontsize=8,
-            color=REUSE_COLOR if loaded == 0 else "black",
+            fontsize=8 if len(spans) <= max_rows else 5,
+            color=DEADLINE_COLOR if row_late[r] else (REUSE_COLOR if loaded == 0 else "black"),
             # Readable where a label crosses a deadline mark.
             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.75, "pad": 0.5},
         )
-    if n:
-        ax.axvline(tl.upload_end, color="grey", linestyle=":", linewidth=1)
-        ax.annotate(
-            f"uploads end {tl.upload_end * 1e3:.1f} ms",
-            xy=(tl.upload_end, -0.5),
-            xytext=(2, 2),
-            textcoords="offset points",
-            fontsize=8,
-            color="grey",
-            va="bottom",
-        )
+    ax.axvline(tl.upload_end, color="grey", linestyle=":", linewidth=1)
+    ax.annotate(
+        f"uploads end {tl.upload_end * 1e3:.1f} ms",
+        xy=(tl.upload_end, -0.5),
+        xytext=(2, 2),
+        textcoords="offset points",
+        fontsize=8,
+        color="grey",
+        va="bottom",
+    )
 
-    labels = [f"{inst.users[k].id} · {inst.users[k].model}" for k in solution.order]
-    ax.set_yticks(rows, labels, fontsize=8)
-    ax.set_ylim(n - 0.5 if n else 0.5, -0.9)
+    if grouped:
+        labels = [f"{inst.models[int(models[a])].id} × {b - a}" for a, b in spans]
+    else:
+        labels = [f"{inst.users[k].id} · {inst.users[k].model}" for k in order.tolist()]
+    ax.set_yticks(rows, [_printable(text) for text in labels], fontsize=8 if len(spans) <= max_rows else 5)
+    ax.set_ylim(len(spans) - 0.5 if len(spans) else 0.5, -0.9)
     # Room on the right for the byte labels.
     ax.set_xlim(0.0, horizon * 1.3 if horizon > 0 else 1.0)
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
 
     mode = ("sharing" if solution.sharing else "no sharing") + f", {inst.timing} timing"
-    head = f"{inst.name}: {len(solution.order)}/{inst.num_users} served ({mode})"
+    head = f"{_printable(inst.name)}: {n}/{inst.num_users} served ({mode})"
+    if grouped:
+        head += f", one row per model visit ({len(spans)} visits)"
     if result is not None:
         head += f", {result.method}, {result.status.value}"
     if subtitle:
         head += f"\n{subtitle}"
+    if violations:
+        head = f"INVALID SCHEDULE ({len(violations)} violation(s)): {_printable(violations[0])[:90]}\n{head}"
+    elif late.any():
+        head = f"INVALID SCHEDULE: {int(late.sum())} request(s) late\n{head}"
     ax.set_title(
         f"{head}\nloaded {_mb(solution.loaded_bytes)}, reused {_mb(solution.reused_bytes)} already in GPU memory",
         fontsize=10,
         pad=22,
+        color=DEADLINE_COLOR if violations or late.any() else "black",
     )
     rejected = solution.rejected
     if rejected:
-        shown = ", ".join(rejected[:25]) + (" ..." if len(rejected) > 25 else "")
-        note = f"rejected ({len(rejected)}): {shown}"
+        shown_ids = ", ".join(_printable(r) for r in rejected[:25]) + (" ..." if len(rejected) > 25 else "")
+        note = f"rejected ({len(rejected)}): {shown_ids}"
     else:
         note = "rejected: none"
     # In the x label, the list of rejected users takes part in tight_layout and never overlaps.
     ax.set_xlabel(f"time (s)\n\n{note}", fontsize=9)
     ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=4, fontsize=8, frameon=False)
     return ax
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped (ids are free text; a chart shows them literally)."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .backend import METHOD_NAMES, METHODS, SolveRequest
-from .errors import MethodNotApplicableError, ParameterError, SolverError
+from .errors import InstanceError, MethodNotApplicableError, ParameterError, SolverError
 from .instance import Instance
 from .params import MethodParams, make_params
 from .result import Result, Status
@@ -24,15 +24,43 @@ from .solution import Solution
 ENUMERATE_AUTO_MAX_USERS = 8
 """``auto`` uses exhaustive search up to this many users when the DP does not apply."""
 
+AUTO_EXACT_MAX_USERS = 60
+"""``auto`` follows greedy with CP-SAT (for :data:`AUTO_EXACT_BUDGET_S`) up to this many users."""
+
+AUTO_EXACT_BUDGET_S = 2.0
+"""Seconds ``auto`` gives CP-SAT after greedy on small instances that greedy did not prove."""
+
 
 def choose_method(instance: Instance, sharing: bool = True) -> str:
     """The method ``auto`` uses: the exact DP where it applies, enumeration on tiny instances,
-    otherwise the greedy heuristic (each only when it supports the instance's timing model)."""
+    otherwise the greedy heuristic (each only when it supports the instance's timing model).
+
+    After greedy, on instances of up to :data:`AUTO_EXACT_MAX_USERS` users that greedy did not
+    prove optimal, :func:`solve` also gives CP-SAT :data:`AUTO_EXACT_BUDGET_S` seconds from
+    greedy's schedule (frame timing): the result is CP-SAT's, optimal when it proves it."""
     if METHODS["dp"].why_not(instance, sharing) is None:
         return "dp"
     if instance.num_users <= ENUMERATE_AUTO_MAX_USERS and METHODS["enumerate"].why_not(instance, sharing) is None:
         return "enumerate"
     return "greedy"
+
+
+MAX_WEIGHT_RANGE = 1e13
+"""Largest total weight over the smallest positive weight the methods compare reliably: beyond
+it a double-precision sum of the weights cannot tell a schedule with one more light user from
+one without (``1.5`` beside ``7e17``)."""
+
+
+def _check_weight_range(instance: Instance) -> None:
+    weights = instance.weights
+    positive = weights[weights > 0]
+    if positive.size and float(positive.sum()) > MAX_WEIGHT_RANGE * float(positive.min()):
+        raise InstanceError(
+            "users",
+            f"weights range from {float(positive.min()):g} to {float(positive.max()):g}: their total is more than "
+            f"{MAX_WEIGHT_RANGE:g} times the smallest, beyond what a floating-point sum resolves (rescale them)",
+            None,
+        )
 
 
 def _initial_order(instance: Instance, initial: Sequence[str], sharing: bool) -> tuple[int, ...]:
@@ -108,6 +136,7 @@ def solve(
         raise ParameterError(f"time limit must be positive (got {time_limit})")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= int(seed) < 2**63:
         raise ParameterError(f"seed must be an integer from 0 to 2**63 - 1 (got {seed!r})")
+    _check_weight_range(instance)
     name = choose_method(instance, sharing) if method == "auto" else method
     if name not in METHODS:
         raise MethodNotApplicableError(f"unknown method {method!r} (choose from {', '.join(METHOD_NAMES)})")
@@ -140,9 +169,45 @@ def solve(
                 raise SolverError(f"method {name!r} claims optimality below the starting schedule's value")
             solution, info["incumbent_from"] = given, "initial"
             status = Status.FEASIBLE
+    result = Result(method=name, status=status, solution=solution, bound=out.bound, runtime=runtime, info=info)
     if method == "auto":
         info["chosen_by"] = "auto"
-    return Result(method=name, status=status, solution=solution, bound=out.bound, runtime=runtime, info=info)
+        result = _try_exact(instance, result, sharing, time_limit, int(seed))
+    return result
+
+
+def _try_exact(instance: Instance, found: Result, sharing: bool, time_limit: float | None, seed: int) -> Result:
+    """``auto`` on a small instance that greedy did not prove: CP-SAT for a short budget, from greedy's schedule.
+
+    CP-SAT often proves such instances optimal in well under a second; it starts from greedy's
+    schedule, so the answer is never worse, and the result says which method produced it.
+    """
+    if (
+        found.status == Status.OPTIMAL
+        or found.method != "greedy"
+        or instance.num_users > AUTO_EXACT_MAX_USERS
+        or METHODS["cpsat"].why_not(instance, sharing) is not None
+    ):
+        return found
+    budget = AUTO_EXACT_BUDGET_S if time_limit is None else min(AUTO_EXACT_BUDGET_S, time_limit - found.runtime)
+    if budget <= 0.05:
+        return found
+    exact = solve(instance, "cpsat", sharing=sharing, time_limit=budget, seed=seed, initial=found.solution.admitted)
+    if exact.objective + 1e-9 < found.objective:  # pragma: no cover - the start makes this impossible
+        return found
+    info = {**exact.info, "chosen_by": "auto", "auto_steps": ["greedy", "cpsat"], "greedy_objective": found.objective}
+    bound = exact.bound if found.bound is None or exact.bound is None else min(exact.bound, found.bound)
+    status = Status.OPTIMAL if bound is not None and bound <= exact.objective + 1e-9 else exact.status
+    if status == Status.TIME_LIMIT:
+        status = Status.FEASIBLE
+    return Result(
+        method="cpsat" if exact.objective > found.objective or status == Status.OPTIMAL else "greedy",
+        status=status,
+        solution=exact.solution,
+        bound=bound,
+        runtime=found.runtime + exact.runtime,
+        info=info,
+    )
 
 
 __all__ = ["ENUMERATE_AUTO_MAX_USERS", "METHODS", "METHOD_NAMES", "choose_method", "solve"]

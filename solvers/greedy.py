@@ -44,12 +44,13 @@ from typing import Any
 import numpy as np
 
 from partialloading.backend import SolveRequest, SolverOutput
+from partialloading.bounds import best_cheap_bound
 from partialloading.errors import SolverError
 from partialloading.instance import FloatArray, Instance, IntArray
 from partialloading.params import GreedyParams
 from partialloading.result import Status
 from partialloading.timing import Schedule as Problem
-from partialloading.timing import schedule, servable_alone
+from partialloading.timing import schedule
 
 from . import edf
 from .local_search import Budget, better
@@ -358,7 +359,8 @@ def exact_polish(p: Problem, order: IntArray, out_of_time: Callable[[], bool]) -
                     break
                 users = [u for u in admitted if u != j] + [k]
                 found, _ = p.find_order(users)
-                if found is not None and float(p.weight[users].sum()) > weight + 1e-12 * max(1.0, weight):
+                gain = float(p.weight[users].sum()) - weight
+                if found is not None and gain > min(1e-12 * max(1.0, weight), p.weight_tolerance):
                     order, improved = np.asarray(found, dtype=np.int64), True
                     break
             if improved:
@@ -380,7 +382,7 @@ def exact_set_search(
     alone = [k for k in range(p.num_users) if p.alone_ok(k)]
     weights = p.weight.tolist()
     floor = float(p.weight[incumbent].sum()) if incumbent.size else 0.0
-    tol = 1e-12 * max(1.0, floor)
+    tol = min(1e-12 * max(1.0, floor), p.weight_tolerance)
     candidates = [
         (w, subset)
         for size in range(len(alone), 0, -1)
@@ -405,8 +407,9 @@ def exact_set_search(
 
 
 def alone_weight(instance: Instance, sharing: bool) -> float:
-    """Upper bound on the objective: the weight of the users who meet their deadline alone."""
-    return float(instance.weights[servable_alone(instance, sharing)].sum())
+    """Upper bound on the objective: the smaller of the served-alone weight and the time-per-level
+    knapsack bound (:mod:`partialloading.bounds`)."""
+    return best_cheap_bound(instance, sharing)
 
 
 def solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> SolverOutput:

@@ -91,11 +91,14 @@ class Stats:
         return self.inserted + self.forced + self.ejected + self.swapped + self.relocated
 
 
-def better_score(sa: tuple[float, float, float], sb: tuple[float, float, float]) -> bool:
+def better_score(
+    sa: tuple[float, float, float], sb: tuple[float, float, float], weight_tolerance: float = np.inf
+) -> bool:
     """Whether score ``sa`` is strictly better than ``sb``: more weight; as much weight and a
     shorter makespan; or as much weight, the same makespan and a larger minimum slack (room to
-    admit more users). Ties within tolerances are not improvements."""
-    tol = 1e-12 * max(1.0, abs(sb[0]))
+    admit more users). Ties within tolerances are not improvements; two weights are tied within
+    ``1e-12`` relative, and never more than ``weight_tolerance`` apart."""
+    tol = min(1e-12 * max(1.0, abs(sb[0])), weight_tolerance)
     if sa[0] > sb[0] + tol:
         return True
     if sa[0] < sb[0] - tol:
@@ -109,7 +112,7 @@ def better_score(sa: tuple[float, float, float], sb: tuple[float, float, float])
 
 def better(p: Problem, a: IntArray, b: IntArray) -> bool:
     """Whether order ``a`` scores strictly better than order ``b`` (see :func:`better_score`)."""
-    return better_score(p.score(a), p.score(b))
+    return better_score(p.score(a), p.score(b), p.weight_tolerance)
 
 
 class LocalSearch:
@@ -173,7 +176,7 @@ class LocalSearch:
                     continue
                 g, makespan, slack = best
                 value = current[0] - float(p.weight[order[j]]) + wk
-                if better_score((value, -makespan, slack), current):
+                if better_score((value, -makespan, slack), current, p.weight_tolerance):
                     order = np.concatenate((rest[:g], [k], rest[g:]))
                     self.stats.ejected += 1
                     changed = True
@@ -296,7 +299,7 @@ class LocalSearch:
             if best is None:
                 continue
             g, makespan, slack = best
-            if better_score((current[0], -makespan, slack), current):
+            if better_score((current[0], -makespan, slack), current, p.weight_tolerance):
                 order = np.concatenate((rest[:g], segment, rest[g:]))
                 self.stats.relocated += 1
                 changed = True
@@ -326,8 +329,9 @@ class LocalSearch:
                     break
             if not changed or self.budget.effort < 0 or self.budget.timed_out:
                 break
-        if better_score(start, self.p.score(order)):
-            raise SolverError("the local search returned a worse schedule than its start")
+        final = self.p.score(order)
+        if better_score(start, final, self.p.weight_tolerance):
+            raise SolverError(f"the local search returned a worse schedule than its start ({final} < {start})")
         return order
 
     # --------------------------------------------------------------------- helpers

@@ -23,6 +23,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ import pyomo.environ as pyo
 from pyomo.opt import SolverResults, TerminationCondition
 
 from partialloading.backend import SolveRequest, SolverOutput
-from partialloading.errors import MethodNotApplicableError, SolverError
+from partialloading.errors import InstanceTooLargeError, MethodNotApplicableError, SolverError
 from partialloading.formulations import compact, general
 from partialloading.formulations.common import ScheduleData, schedule_data
 from partialloading.instance import Instance
@@ -64,6 +65,39 @@ _INCUMBENT = {
     TerminationCondition.userInterrupt: False,
 }
 """Terminations after which a solution may be loaded (``True``: proven optimal)."""
+
+
+MAX_NONZEROS = 5_000_000
+"""Largest MILP (constraint-matrix nonzeros, estimated before building) ``milp`` builds: about
+the size Pyomo builds in a minute and a few GB of memory on a 2-core machine. The position-based
+model grows with ``K²`` (every user at every position) plus ``K·M²`` (the transitions), so this
+is reached at about 2,000 users; the compact model grows with ``K + M²``."""
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    """Estimated size of a MILP before it is built."""
+
+    variables: int
+    constraints: int
+    nonzeros: int
+
+
+def model_size(data: ScheduleData, formulation: str) -> ModelSize:
+    """Estimate the size of the ``formulation`` model of ``data`` (counts of the component loops)."""
+    n, m = data.n_users, data.n_models
+    if formulation == "compact":
+        # Fitted to built models (within a factor 1.3 from 10 to 100 users): it is small anyway.
+        variables = n + 3 * m + m * m
+        constraints = 2 * n + m * (m - 1) + 11 * m
+        nonzeros = 4 * n * m + 4 * m * m
+        return ModelSize(variables, constraints, nonzeros)
+    variables = n * n + max(n - 1, 0) * m * m + n
+    constraints = 2 * n + max(n - 1, 0) * (1 + 2 * m + 1) + 1 + n
+    # assign in serve_once, one_user_per_position, contiguous (2 each), the switch rows, and the
+    # finish rows (every transition of a position, every user of a position).
+    nonzeros = 5 * n * n + 2 * max(n - 1, 0) * m * m + max(n - 1, 0) * (m * m + n + 2) + 2 * n * n
+    return ModelSize(variables, constraints, nonzeros)
 
 
 def choose_formulation(data: ScheduleData, formulation: str) -> str:
@@ -154,7 +188,7 @@ def _run(
     try:
         results = opt.solve(m, **kwargs)
     except Exception as exc:  # a crashing solver must surface as a SolverError, not a wrong answer
-        raise SolverError(f"MIP solver {name!r} failed: {exc}") from None
+        raise SolverError(f"MIP solver {name!r} failed: {str(exc) or type(exc).__name__}") from None
     condition = results.solver.termination_condition
     if condition == TerminationCondition.infeasible:
         # The empty schedule is always feasible: an 'infeasible' verdict is a solver failure.
@@ -223,9 +257,24 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
         }
         return SolverOutput([], Status.OPTIMAL, bound=0.0, info=info | empty)
     restricted = chosen == "compact" and not data.common_deadline
+    estimate = model_size(data, chosen)
+    if estimate.nonzeros > MAX_NONZEROS:
+        raise InstanceTooLargeError(
+            f"milp: the {chosen} model of this instance would have about {estimate.variables:,} variables and "
+            f"{estimate.nonzeros:,} nonzeros ({data.n_users} candidate users, {data.n_models} models), "
+            f"beyond the limit of {MAX_NONZEROS:,} nonzeros; use --method greedy (or cpsat, or dp for backbone "
+            "sharing with one deadline)"
+        )
     model = _build(data, chosen)
-    info |= {"n_vars": model.nvariables(), "n_cons": model.nconstraints()}
-    results, has_solution, proven, nodes = _run(model, solver, time_limit, seed, dict(solver_options or {}))
+    info |= {"n_vars": model.nvariables(), "n_cons": model.nconstraints(), "build_s": time.perf_counter() - started}
+    # Building the model counts against the time limit, like the solve.
+    remaining = None if time_limit is None else time_limit - (time.perf_counter() - started)
+    if remaining is not None and remaining <= 0:
+        fallback = edf_schedule(instance, sharing)
+        info |= {"termination": "time limit reached while building the model", "gap": None, "nodes": 0}
+        status = Status.FEASIBLE if fallback else Status.TIME_LIMIT
+        return SolverOutput(fallback, status, bound=None, info=info)
+    results, has_solution, proven, nodes = _run(model, solver, remaining, seed, dict(solver_options or {}))
     total = float(data.weight.sum())
     bound = _dual_bound(results, integral, total)
     order = _decode(model, data, chosen) if has_solution else []

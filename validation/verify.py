@@ -304,15 +304,21 @@ class _Checker:
             weight += float(self.users[uid].weight)
         objective = float(self.doc["objective"])
         if not _close(objective, weight):
-            self.add("objective", f"reported {objective:g}, but the scheduled users weigh {weight:g}")
+            self.add("objective", f"reported {_num(objective)}, but the scheduled users weigh {_num(weight)}")
         bound = self.doc["bound"]
         if bound is None:
             return
         bound = float(bound)
         if bound < weight * (1.0 - RELATIVE_TOLERANCE) - ABSOLUTE_TOLERANCE:
-            self.add("bound", f"upper bound {bound:g} is below the value {weight:g} of the schedule")
+            self.add("bound", f"upper bound {_num(bound)} is below the value {_num(weight)} of the schedule")
         if self.doc["status"] == "optimal" and bound > weight * (1.0 + OPTIMAL_BOUND_TOLERANCE) + ABSOLUTE_TOLERANCE:
-            self.add("bound", f"status 'optimal' but the bound {bound:g} exceeds the value {weight:g} of the schedule")
+            excess = f"the bound {_num(bound)} exceeds the value {_num(weight)} of the schedule"
+            self.add("bound", f"status 'optimal' but {excess}")
+
+
+def _num(x: float) -> str:
+    """A weight in full: ``1000002``, not ``1e+06``."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e16 else repr(float(x))
 
 
 def verify_solution(instance: Instance, doc: Mapping[str, Any], source: str | None = None) -> VerificationReport:

@@ -13,6 +13,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from partialloading import __version__
 from partialloading.errors import PartialLoadingError
@@ -36,9 +37,16 @@ SUBCOMMANDS = (
 """Modules of this package that define a subcommand, in ``--help`` order."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (no usage block), like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``partialloading`` command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="partialloading",
         description="Scheduling and bandwidth allocation for parameter-sharing edge inference.",
     )
@@ -51,7 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a one-line usage error (already printed)
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         status: int = args.run(args)
     except PartialLoadingError as exc:

@@ -11,6 +11,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from partialloading.errors import PartialLoadingError
+
 PROGRESS_MIN_INSTANCES = 20
 """Show a progress bar (on stderr) from this many instances on."""
 
@@ -28,7 +30,7 @@ def _register_decomposition(checks: Any) -> None:
         help="joint problem (bandwidth as variables, SCIP) vs decomposed problem on generated instances",
     )
     p.add_argument("--instances", type=_positive, default=50, metavar="N", help="number of instances (default 50)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the instance generator (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the instance generator (default 0)")
     p.add_argument("--no-milp", action="store_true", help="do not also solve the decomposed problem with the MILP")
     p.set_defaults(run=run_decomposition)
 
@@ -36,10 +38,22 @@ def _register_decomposition(checks: Any) -> None:
 def run_decomposition(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from partialloading.validation.decomposition import check_decomposition
+    from partialloading.cli.common import progress_lines
+
+    try:
+        from partialloading.validation.decomposition import check_decomposition
+    except ImportError as exc:
+        if exc.name not in ("cvxpy",):
+            raise
+        raise PartialLoadingError(
+            "check decomposition needs cvxpy, from the 'decomposition' extra: "
+            "pip install 'partialloading[decomposition]'"
+        ) from None
 
     def progress(items: Any) -> Any:
-        return tqdm(items, total=args.instances, file=sys.stderr, desc="instances", unit="inst")
+        if sys.stderr.isatty():
+            return tqdm(items, total=args.instances, file=sys.stderr, desc="instances", unit="inst")
+        return progress_lines(items, args.instances, "instances")
 
     report = check_decomposition(
         args.instances,
@@ -50,6 +64,13 @@ def run_decomposition(args: argparse.Namespace) -> int:
     print(report.table())
     print(report.summary())
     return 0 if report.ok else 1
+
+
+def _seed(text: str) -> int:
+    value = int(text)
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 2**63 - 1 (got {value})")
+    return value
 
 
 def _positive(text: str) -> int:

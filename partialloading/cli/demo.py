@@ -10,6 +10,7 @@ from typing import Any
 
 from partialloading import instances
 from partialloading.backend import METHODS
+from partialloading.cli.common import number
 from partialloading.errors import InstanceError, ParameterError, PartialLoadingError
 from partialloading.instance import Instance
 from partialloading.io import read_instance
@@ -87,11 +88,11 @@ def run(args: argparse.Namespace) -> int:
         except PartialLoadingError as exc:
             print(f"{timing:<10} {name:<10} {flag:<8} {'n/a':<11} {_short(str(exc))}")
             continue
-        bound = "-" if result.bound is None else f"{result.bound:g}"
+        bound = "-" if result.bound is None else number(result.bound)
         served = f"{len(result.solution.order)}/{instance.num_users}"
         verified = "yes" if verify_solution(instance, result.to_dict()).ok else "NO"
         print(
-            f"{timing:<10} {name:<10} {flag:<8} {result.status.value:<11} {served:>7} {result.objective:>10g} "
+            f"{timing:<10} {name:<10} {flag:<8} {result.status.value:<11} {served:>7} {number(result.objective):>10} "
             f"{bound:>7} {result.runtime:>10.3f} {verified:>8}"
         )
         sys.stdout.flush()

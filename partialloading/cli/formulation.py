@@ -8,14 +8,14 @@ be read, taught, or given to another solver. Times are in milliseconds.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from partialloading.cli.common import instance_path
 from partialloading.errors import PartialLoadingError
 from partialloading.io import read_instance
+from partialloading.output import check_output, write_file
 
 FORMATS = {".lp": "CPLEX LP", ".mps": "free MPS"}
 """File extensions :func:`run` can write, and the format of each."""
@@ -45,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
         raise FormulationError(
             f"{args.write}: unknown model file extension {target.suffix or '(none)'!r} (use .lp or .mps)"
         )
-    if not target.parent.is_dir():
-        raise FormulationError(f"{args.write}: directory {str(target.parent)!r} does not exist")
+    args.file = instance_path(args.file)
+    check_output(args.write, inputs=[args.file])
     instance = read_instance(args.file)
     # Pyomo is imported only for this command (it takes a second to import).
     from partialloading.solvers.milp import build_model
@@ -58,27 +58,23 @@ def run(args: argparse.Namespace) -> int:
             "its optimum may be below the true one (docs/formulation.md, section 7)",
             file=sys.stderr,
         )
-    # Write next to the target and rename, so an interrupted write leaves nothing half-written.
-    fd, tmp = tempfile.mkstemp(prefix=".partial_", suffix=target.suffix.lower(), dir=target.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    try:
-        # Pyomo picks the writer from the extension, which the temporary name keeps.
+    # Pyomo picks the writer from this format, not from the name: a device such as /dev/stdout works.
+    from pyomo.opt import ProblemFormat
+
+    kind = ProblemFormat.cpxlp if target.suffix.lower() == ".lp" else ProblemFormat.mps
+
+    def put(path: Path) -> None:
         try:
-            model.write(tmp, io_options={"symbolic_solver_labels": True})
+            model.write(str(path), format=kind, io_options={"symbolic_solver_labels": True})
         except RuntimeError as exc:
             if "Duplicate symbol" not in str(exc):
                 raise
             # Two ids became the same name once made LP-safe (e.g. "a b" and "a_b"): fall back
             # on generic names (x1, c1, ...); the model itself is unchanged.
             print(f"note: readable names collide ({exc}); writing generic names", file=sys.stderr)
-            model.write(tmp, io_options={"symbolic_solver_labels": False})
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+            model.write(str(path), format=kind, io_options={"symbolic_solver_labels": False})
+
+    write_file(args.write, put, inputs=[args.file])
     print(
         f"{model.name}: {model.nvariables()} variables, {model.nconstraints()} constraints "
         f"(times in ms) written to {args.write}"

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from partialloading.checkpoints import MODELS_FORMAT, ModelCatalog, catalog_from_dict, derive
+from partialloading.cli.common import instance_path
 from partialloading.errors import InstanceError
 from partialloading.instance import Instance
 from partialloading.io import instance_from_dict, read_json_file
@@ -44,6 +45,8 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.limit < 0:
         raise InstanceError("--limit", f"must be non-negative (got {args.limit})")
+    if len(args.paths) == 1:
+        args.paths = [instance_path(args.paths[0])]
     first = Path(args.paths[0])
     if len(args.paths) == 1 and first.is_file() and first.suffix.lower() != ".safetensors":
         doc = read_json_file(first)

@@ -8,8 +8,10 @@ import sys
 from typing import Any, TextIO
 
 from partialloading.backend import METHOD_NAMES
+from partialloading.cli.common import instance_path, number, printable
 from partialloading.errors import MethodNotApplicableError, ParameterError
 from partialloading.io import read_instance, read_solution
+from partialloading.output import check_output
 from partialloading.params import parse_assignments, read_params_file
 from partialloading.result import Result
 from partialloading.solve import solve
@@ -30,6 +32,10 @@ def register(sub: Any) -> None:
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="wall-clock limit")
     p.add_argument("--seed", type=int, default=0, help="seed of randomized methods (default 0)")
     p.add_argument("--output", "-o", metavar="SOLUTION.json", help="write the solution JSON ('-': stdout)")
+    p.add_argument(
+        "--table", type=int, default=50, metavar="N", help="show at most N rows of the schedule (0: all; default 50)"
+    )
+    p.add_argument("--quiet", action="store_true", help="print the summary lines only, no schedule table")
     p.add_argument(
         "--param",
         action="append",
@@ -72,6 +78,12 @@ def run(args: argparse.Namespace) -> int:
         raise MethodNotApplicableError(f"{flags} only {verb} to --method milp (got --method {args.method})")
     if (args.param or args.params) and args.method == "auto":
         raise ParameterError("--param and --params need an explicit --method (auto chooses the method itself)")
+    if args.table < 0:
+        raise ParameterError(f"--table must be non-negative (got {args.table})")
+    rows = 0 if args.quiet else (None if args.table == 0 else args.table)
+    args.file = instance_path(args.file)
+    if args.output not in (None, "-"):
+        check_output(args.output, inputs=[args.file, *([args.initial] if args.initial else [])])
     instance = read_instance(args.file)
     if args.timing is not None:
         instance = dataclasses.replace(instance, timing=args.timing)
@@ -91,22 +103,23 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.output == "-":
         # stdout carries the JSON document alone; the summary goes to stderr.
-        print_summary(result, sys.stderr)
+        print_summary(result, sys.stderr, rows)
         sys.stdout.write(result.dumps())
     else:
-        print_summary(result, sys.stdout)
+        print_summary(result, sys.stdout, rows)
         if args.output:
             result.write(args.output)
             print(f"solution written to {args.output}")
     return 0
 
 
-def print_summary(result: Result, out: TextIO) -> None:
-    """Readable summary: status, objective, timeline table, bytes, bandwidth split."""
+def print_summary(result: Result, out: TextIO, rows: int | None = None) -> None:
+    """Readable summary: status, objective, timeline table (at most ``rows`` rows; ``None``: all,
+    0: none), bytes, bandwidth split. Ids are shown with control characters escaped."""
     sol = result.solution
     inst = sol.instance
     tl = sol.timeline
-    bound = "-" if result.bound is None else f"{result.bound:g}"
+    bound = "-" if result.bound is None else number(result.bound)
     gap = "" if result.gap is None else f"  gap {100 * result.gap:.2f}%"
     print(
         f"instance {inst.name!r}: method {result.method} ({'sharing' if sol.sharing else 'no sharing'}), "
@@ -114,7 +127,7 @@ def print_summary(result: Result, out: TextIO) -> None:
         file=out,
     )
     print(
-        f"served {len(sol.order)}/{inst.num_users} users, objective {result.objective:g}, bound {bound}{gap}",
+        f"served {len(sol.order)}/{inst.num_users} users, objective {number(result.objective)}, bound {bound}{gap}",
         file=out,
     )
     pipelined = inst.timing != "frame"
@@ -126,29 +139,35 @@ def print_summary(result: Result, out: TextIO) -> None:
         )
     else:
         print(f"uploads end at {tl.upload_end:.6f}s (all admitted uploads finish together)", file=out)
-    if sol.order:
+    shown_rows = sol.order if rows is None else sol.order[:rows]
+    if rows == 0:
+        shown_rows = ()
+    if shown_rows:
         # Columns as wide as the longest id shown (capped so that a row stays on one line).
-        uw = min(max(4, *(len(inst.users[k].id) for k in sol.order)), 24)
-        mw = min(max(5, *(len(inst.users[k].model) for k in sol.order)), 32)
+        uw = min(max(4, *(len(printable(inst.users[k].id)) for k in shown_rows)), 24)
+        mw = min(max(5, *(len(printable(inst.users[k].model)) for k in shown_rows)), 32)
         header = (
             f"{'#':>3} {'user':<{uw}} {'model':<{mw}} {'bw MHz':>8} "
             f"{'load MB':>8} {'load s':>9} {'start s':>9} {'finish s':>9} {'deadline':>9}"
             + (f" {'upload s':>9} {'infer s':>9}" if pipelined else "")
         )
         print(header, file=out)
-        for q, k in enumerate(sol.order):
+        for q, k in enumerate(shown_rows):
             user = inst.users[k]
             print(
-                f"{q + 1:>3} {user.id:<{uw}.{uw}} {user.model:<{mw}.{mw}} {sol.bandwidth[q] / 1e6:>8.3f} "
+                f"{q + 1:>3} {printable(user.id):<{uw}.{uw}} {printable(user.model):<{mw}.{mw}} "
+                f"{sol.bandwidth[q] / 1e6:>8.3f} "
                 f"{tl.loaded_bytes[q] / 1e6:>8.1f} {tl.load[q]:>9.4f} {tl.start[q]:>9.4f} {tl.finish[q]:>9.4f} "
                 f"{user.deadline_s:>9.4f}"
                 + (f" {tl.upload_ends[q]:>9.4f} {tl.infer_start[q]:>9.4f}" if pipelined else ""),
                 file=out,
             )
+        if len(shown_rows) < len(sol.order):  # pragma: no branch
+            print(f"... {len(sol.order) - len(shown_rows)} more rows (--table 0 shows all)", file=out)
     print(
         f"loaded {sol.loaded_bytes / 1e6:.1f} MB, reused {sol.reused_bytes / 1e6:.1f} MB already in GPU memory",
         file=out,
     )
     if sol.rejected:
-        shown = ", ".join(sol.rejected[:20]) + (" ..." if len(sol.rejected) > 20 else "")
+        shown = ", ".join(printable(r) for r in sol.rejected[:20]) + (" ..." if len(sol.rejected) > 20 else "")
         print(f"rejected ({len(sol.rejected)}): {shown}", file=out)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from partialloading.output import check_output, write_file
 from partialloading.study import (
     EXACT,
     TRANSFORMS,
@@ -168,9 +169,12 @@ def _run(args: argparse.Namespace, sweep: Sweep) -> RunSummary:
 def _outputs(args: argparse.Namespace, stem: str) -> tuple[Path, Path]:
     csv_path = Path(args.csv or f"{stem}.csv")
     plot_path = Path(args.plot) if args.plot else csv_path.with_suffix(".png")
+    # Every output is checked before the first solve, not after the last one.
+    from partialloading.cli.plot import image_format
+
+    image_format(str(plot_path))
     for path in (csv_path, plot_path):
-        if not path.parent.is_dir():
-            raise StudyError(f"directory {path.parent} does not exist")
+        check_output(path, inputs=[args.db])
     return csv_path, plot_path
 
 
@@ -240,6 +244,7 @@ def run_online(args: argparse.Namespace) -> int:
     from partialloading.online.study import (
         LoadStore,
         LoadSweep,
+        load_comparisons,
         load_points,
         plot_latency_cdf,
         plot_on_time,
@@ -265,8 +270,10 @@ def run_online(args: argparse.Namespace) -> int:
     )
     csv_path, plot_path = _outputs(args, f"online-{args.family}-{args.param}")
     cdf_path = Path(args.cdf) if args.cdf else plot_path.with_name(f"{plot_path.stem}-cdf{plot_path.suffix}")
-    if not cdf_path.parent.is_dir():
-        raise StudyError(f"directory {cdf_path.parent} does not exist")
+    from partialloading.cli.plot import image_format
+
+    image_format(str(cdf_path))
+    check_output(cdf_path, inputs=[args.db])
     summary = run_load_sweep(
         sweep, args.db, workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress
     )
@@ -294,6 +301,16 @@ def run_online(args: argparse.Namespace) -> int:
     ]
     print(format_table(points, columns, markdown=args.markdown))
     write_csv(csv_path, points)
+    first = sweep.policies[0]
+    comparisons = [c for other in sweep.policies[1:] for c in load_comparisons(sweep, rows, first, other)]
+    if comparisons:
+        print()
+        print(
+            format_table(
+                comparisons, ["value", "policy", "baseline", "n", "diff_mean", "diff_ci95"], markdown=args.markdown
+            )
+        )
+        write_csv(csv_path.with_name(f"{csv_path.stem}-gains.csv"), comparisons)
     _save(plot_path, [functools.partial(plot_on_time, points)])
     _save(cdf_path, [functools.partial(plot_latency_cdf, sweep, rows, sweep.values[-1])])
     print(f"wrote {csv_path}, {plot_path}, {cdf_path}", file=sys.stderr)
@@ -319,5 +336,5 @@ def _save(path: Path, panels: list[Callable[[Any], Any]]) -> None:
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    write_file(path, lambda target: fig.savefig(target, dpi=110, format=path.suffix.lower().lstrip(".")))
     plt.close(fig)

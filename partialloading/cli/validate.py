@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from partialloading.cli.common import instance_path
 from partialloading.io import read_instance
 
 
@@ -15,6 +16,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    args.file = instance_path(args.file)
     inst = read_instance(args.file)
     print(
         f"{args.file}: valid instance {inst.name!r}: {len(inst.blocks)} blocks, "

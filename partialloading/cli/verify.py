@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from partialloading.cli.common import instance_path
 from partialloading.validation.verify import verify_files
 
 
@@ -18,9 +19,14 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    args.file = instance_path(args.file)
     report = verify_files(args.file, args.solution)
     if report.ok:
         print(f"{args.solution}: valid solution for instance {report.instance!r}")
+        print(
+            "  checked: every rule of the schedule (uploads, bandwidth, loads, deadlines) and that status, "
+            "objective and bound agree; not re-proved: that an 'optimal' schedule is optimal"
+        )
         return 0
     print(f"{args.solution}: {len(report.violations)} violation(s) against instance {report.instance!r}:")
     for violation in report.violations:

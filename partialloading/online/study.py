@@ -33,6 +33,7 @@ from partialloading.scenarios.configured import CONFIGS, config
 from partialloading.study.analysis import _mean_ci
 from partialloading.study.base import ParamValue, StudyError
 from partialloading.study.execution import RunSummary, execute
+from partialloading.study.store import study_lock
 
 from .arrivals import generate_workload
 from .simulate import SERVED, Policy, Summary, simulate
@@ -345,7 +346,7 @@ def run_load_sweep(
     started = time.perf_counter()
     tasks = sweep.tasks()
     solved = 0
-    with LoadStore(db) as store:
+    with study_lock(db), LoadStore(db) as store:
         done = store.keys()
         grouped: dict[str, list[LoadTask]] = {}
         for task in tasks:
@@ -429,6 +430,41 @@ def load_points(sweep: LoadSweep, rows: Iterable[LoadResult]) -> list[LoadPoint]
                 )
             )
     return points
+
+
+@dataclass(frozen=True)
+class LoadComparison:
+    """On-time fraction of ``policy`` minus ``baseline`` on the same workloads (mean and 95% CI)."""
+
+    family: str
+    parameter: str
+    value: ParamValue
+    policy: str
+    baseline: str
+    n: int
+    diff_mean: float
+    diff_ci95: float
+
+
+def load_comparisons(sweep: LoadSweep, rows: Iterable[LoadResult], policy: str, baseline: str) -> list[LoadComparison]:
+    """Paired differences of the on-time fraction, one per value: both policies on each seed's workload.
+
+    Pairing removes the spread between workloads, so the interval is the one to read when
+    asking whether one policy beats another.
+    """
+    on_time = {
+        (r.task.value, r.task.seed, r.task.policy): r.summary.on_time_fraction for r in rows if r.summary is not None
+    }
+    out = []
+    for value in sweep.values:
+        diffs = [
+            on_time[(value, s, policy)] - on_time[(value, s, baseline)]
+            for s in sweep.seeds
+            if (value, s, policy) in on_time and (value, s, baseline) in on_time
+        ]
+        mean, _, ci = _mean_ci(diffs) if diffs else (float("nan"), float("nan"), float("nan"))
+        out.append(LoadComparison(sweep.family, sweep.parameter, value, policy, baseline, len(diffs), mean, ci))
+    return out
 
 
 def plot_on_time(points: Sequence[LoadPoint], ax: Axes | None = None) -> Axes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import dataclasses
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -25,7 +26,7 @@ from .base import (
     StudyError,
 )
 from .families import make_instance
-from .store import ResultStore
+from .store import ResultStore, study_lock
 from .sweep import Sweep, Task, TaskResult
 
 
@@ -111,6 +112,24 @@ class RunSummary:
     elapsed_s: float
 
 
+def die_with_parent(parent: int) -> None:
+    """Worker initializer: exit when the study process dies, even by SIGKILL (Linux).
+
+    Without it a worker finishes its current solve (minutes, for an exact method at its time
+    limit) after the study that wanted the result is gone.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux: the pool's own shutdown only
+        return
+    if os.getppid() != parent:  # the parent died before the call above: go now
+        os._exit(1)
+
+
 def default_workers() -> int:
     """Number of local worker processes by default: the cores this process may use."""
     try:
@@ -167,7 +186,7 @@ def run_sweep(
     tasks = sweep.tasks()
     keys = [t.key for t in tasks]
     solved = 0
-    with ResultStore(db) as store:
+    with study_lock(db), ResultStore(db) as store:
         if retry_errors:
             store.delete(r.key for r in store.rows(keys) if r.status == ERROR)
         done = store.keys()
@@ -206,7 +225,15 @@ def execute(
     """
     from tqdm import tqdm
 
-    bar = tqdm(total=len(jobs), unit=unit, desc=desc, file=sys.stderr, disable=not progress, smoothing=0.1)
+    # A redrawn bar only on a terminal: in a log file it would be a line of carriage returns.
+    bar = tqdm(
+        total=len(jobs),
+        unit=unit,
+        desc=desc,
+        file=sys.stderr,
+        disable=not progress or not sys.stderr.isatty(),
+        smoothing=0.1,
+    )
     try:
         if scheduler is not None:
             yield from _on_dask(work, jobs, scheduler, bar)
@@ -215,7 +242,9 @@ def execute(
                 yield work(job)
                 bar.update(1)
         else:
-            pool = cf.ProcessPoolExecutor(max_workers=workers or default_workers())
+            pool = cf.ProcessPoolExecutor(
+                max_workers=workers or default_workers(), initializer=die_with_parent, initargs=(os.getpid(),)
+            )
             try:
                 yield from _drain([pool.submit(work, job) for job in jobs], bar)
             finally:
@@ -226,8 +255,12 @@ def execute(
 
 
 def _on_dask(work: Callable[[J], list[R]], jobs: Sequence[J], scheduler: str, bar: Any) -> Iterator[list[R]]:
-    from distributed import Client
-
+    try:
+        from distributed import Client
+    except ImportError:
+        raise StudyError(
+            "--scheduler needs Dask, from the 'distributed' extra: pip install 'partialloading[distributed]'"
+        ) from None
     try:
         client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT_S)
     except (OSError, TimeoutError, ValueError) as exc:

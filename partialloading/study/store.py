@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 from .base import SCHEMA_VERSION, StudyError
@@ -110,3 +112,39 @@ class ResultStore:
             record["sharing"] = bool(record["sharing"])
             out.append(TaskResult.from_record(record))
         return out
+
+
+@contextlib.contextmanager
+def study_lock(db: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the lock of the study database ``db`` (the file ``DB.lock`` beside it).
+
+    Two runs of a study on one database would both solve every task and the second would then
+    fail on the rows the first stored. The second run instead waits here, says so, and once the
+    first is done finds its rows and skips their tasks. The lock is an ``flock`` held as long as
+    the process lives: a killed run releases it at once.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX: no locking
+        yield
+        return
+    path = f"{os.fspath(db)}.lock"
+    try:
+        handle = open(path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
+    except OSError as exc:
+        raise StudyError(f"{path}: cannot create the study lock ({exc.strerror or exc})") from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            print(f"waiting: another run of this study (pid {holder}) is using {os.fspath(db)}", file=sys.stderr)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        handle.close()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np
@@ -85,6 +86,21 @@ class OrderScores:
             return 0.0, 0.0, np.inf
         finish = self.finish(order)
         return float(self.weight[order].sum()), -float(finish[-1]), float(np.min(self.limit[order] - finish))
+
+    @cached_property
+    def weight_tolerance(self) -> float:
+        """Largest gap between two served weights that still counts as a tie.
+
+        A quarter of the smallest positive weight: below any real difference of two admitted
+        sets, above the rounding of their sums (a relative tolerance alone would treat a unit
+        weight beside weights of 10^12 as noise). When the weights span so much that a float sum
+        cannot hold the smallest one (10^17 beside 1.5), the rounding of the total decides.
+        """
+        positive = self.weight[self.weight > 0]
+        if not positive.size:
+            return float("inf")
+        rounding = 64 * float(np.finfo(float).eps) * float(positive.sum())
+        return max(0.25 * float(positive.min()), rounding)
 
     def min_slack(self, order: IntArray, tau: float | None = None) -> float:
         """Smallest ``limit − finish`` over ``order`` (``inf`` when empty)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from partialloading.cli import main
-from partialloading.online.study import LoadStore, LoadSweep, load_points, run_load_sweep
+from partialloading.online.study import LoadStore, LoadSweep, load_comparisons, load_points, run_load_sweep
 from partialloading.study import StudyError
 
 SMALL = LoadSweep(
@@ -42,6 +42,12 @@ def test_sweep_runs_stores_and_summarizes(tmp_path: Path) -> None:
     # Heavier load, fewer requests on time.
     assert by[(60.0, "greedy")].on_time_mean <= by[(10.0, "greedy")].on_time_mean
     assert all(p.n == 2 for p in points)
+    # Paired: the mean difference equals the difference of the means on the same workloads.
+    (low, high) = load_comparisons(SMALL, rows, "greedy", "greedy/no-sharing")
+    assert (low.value, high.value, low.n) == (10.0, 60.0, 2)
+    assert high.diff_mean == pytest.approx(
+        by[(60.0, "greedy")].on_time_mean - by[(60.0, "greedy/no-sharing")].on_time_mean
+    )
 
 
 def test_bad_sweeps_are_refused() -> None:

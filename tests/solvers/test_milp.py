@@ -363,3 +363,35 @@ def test_milp_works_after_another_highs_solve_in_the_process(tiny) -> None:
     pyo.SolverFactory("appsi_highs").solve(m)
     result = pl.solve(tiny, "milp")
     assert result.status == Status.OPTIMAL and result.objective == 3
+
+
+def test_model_size_estimate_is_close_and_refuses_huge_models(monkeypatch) -> None:
+    from partialloading.errors import InstanceTooLargeError
+    from partialloading.formulations.common import schedule_data
+
+    instance = random_instance(3, n_users=30, n_models=5, structure="general", deadlines="per_user")
+    data = schedule_data(instance)
+    estimate = milp_backend.model_size(data, "general")
+    built = milp_backend._build(data, "general")
+    assert estimate.variables == built.nvariables()
+    assert abs(estimate.constraints - built.nconstraints()) <= 0.1 * built.nconstraints()
+    # Beyond the limit the MILP refuses up front, with the size and what to use instead.
+    monkeypatch.setattr(milp_backend, "MAX_NONZEROS", estimate.nonzeros - 1)
+    with pytest.raises(InstanceTooLargeError, match=r"nonzeros .*use --method greedy"):
+        pl.solve(instance, "milp")
+
+
+def test_build_time_counts_against_the_time_limit(monkeypatch) -> None:
+    instance = random_instance(4, n_users=12, n_models=4, structure="general", deadlines="per_user")
+    real_build = milp_backend._build
+
+    def slow_build(data, formulation):
+        import time as _time
+
+        _time.sleep(0.3)
+        return real_build(data, formulation)
+
+    monkeypatch.setattr(milp_backend, "_build", slow_build)
+    result = pl.solve(instance, "milp", time_limit=0.2)
+    assert result.info["termination"] == "time limit reached while building the model"
+    assert result.status in (Status.FEASIBLE, Status.TIME_LIMIT)

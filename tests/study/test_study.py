@@ -388,3 +388,76 @@ def test_freeze_depth_family_sets_the_depth_of_sharing():
     assert all(set(m.blocks) - heads == shared(full) for m in full.models)  # everything but the heads
     with pytest.raises(StudyError, match="frozen_fraction"):
         make_instance(study.FREEZE_DEPTH_FAMILY, 3, {**params, "frozen_fraction": 2})
+
+
+STUDY_ARGS = [
+    "study", "throughput", "--family", "random-general", "--param", "tightness", "--values", "0.5",
+    "--methods", "greedy", "edf", "--seeds", "6", "--set", "n_users=6", "n_models=4",
+    "--time-limit", "60", "--workers", "2", "--no-progress",
+]  # fmt: skip
+
+
+def test_two_runs_on_one_database_share_it(tmp_path):
+    # The second starts once the first holds the lock: it waits, then finds every row and solves
+    # nothing. The MILP on 14 users keeps the first run busy for several seconds.
+    args = [
+        "study", "gap", "--family", "random-general", "--values", "14", "--methods", "edf",
+        "--seeds", "3", "--set", "n_models=4", "deadlines=per_user", "--workers", "1", "--no-progress",
+    ]  # fmt: skip
+    db = tmp_path / "shared.sqlite"
+    logs = [(tmp_path / f"{name}.txt").open("w") for name in ("a", "b")]
+    procs = []
+    for i, name in enumerate(("a", "b")):
+        full = [*args, "--db", str(db), "--csv", str(tmp_path / f"{name}.csv")]
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "partialloading", *full], cwd=tmp_path, stdout=logs[i], stderr=logs[i]
+            )
+        )
+        if i == 0:
+            lock = Path(f"{db}.lock")
+            limit = time.monotonic() + 60
+            while not (lock.exists() and lock.read_text().strip() == str(procs[0].pid)) and time.monotonic() < limit:
+                time.sleep(0.02)
+    codes = [p.wait(timeout=300) for p in procs]
+    for log in logs:
+        log.close()
+    outputs = [(tmp_path / f"{n}.txt").read_text() for n in ("a", "b")]
+    assert codes == [0, 0], outputs
+    assert _count(db) == 6 == len({r.key for r in stored(db)})
+    assert "waiting: another run of this study" in outputs[1], outputs
+    assert "0 solved now, 6 already in" in outputs[1], outputs
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_workers_exit_when_the_study_is_killed(tmp_path):
+    db = tmp_path / "k.sqlite"
+    slow = [a if a != "6" else "40" for a in STUDY_ARGS]  # more seeds, so it is still running
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "partialloading", *slow, "--db", str(db), "--csv", str(tmp_path / "k.csv")],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        limit = time.monotonic() + 60
+        while _count(db) < 1 and time.monotonic() < limit:
+            time.sleep(0.05)
+        children = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+        assert children, "the study runs its solves in worker processes"
+        os.kill(proc.pid, signal.SIGKILL)  # only the parent: its workers must follow by themselves
+        proc.wait()
+        limit = time.monotonic() + 10
+        while any(_alive(c) for c in children) and time.monotonic() < limit:
+            time.sleep(0.05)
+        assert not any(_alive(c) for c in children)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

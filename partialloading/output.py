@@ -1,0 +1,113 @@
+"""Writing output files: whole or not at all, through links and devices, never over an input.
+
+Every file the toolkit writes (solutions, instances, CSV tables, catalogs, workloads, plots, LP
+and MPS models) goes through :func:`write_file`:
+
+* the path is resolved first: a symbolic link is followed and its target written (the link
+  stays a link);
+* a regular file (new or existing) is written to a temporary file beside it and renamed over it,
+  so an interrupted write leaves the old file or nothing, never half a file; the new file gets
+  the permissions a plain ``open()`` would give it (``0666`` less the umask), an existing one
+  keeps its own;
+* anything else that exists — a character device such as ``/dev/null`` or ``/dev/stdout``, a
+  FIFO — is written through directly: renaming over it would replace the device node;
+* a folder, a missing parent folder, or one of the command's own input files is refused with
+  one line (:class:`OutputError`) before anything is written.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from .errors import PartialLoadingError
+
+
+class OutputError(PartialLoadingError, OSError):
+    """An output file cannot be written (a folder, a missing folder, an input, a failing device)."""
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def check_output(path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]] = ()) -> Path:
+    """The resolved path to write ``path`` to, or :class:`OutputError` if it cannot be.
+
+    Call it before the work whose result is written, so that a bad path fails at once.
+    """
+    shown = os.fspath(path)
+    if not shown:
+        raise OutputError("output path is empty")
+    real = Path(os.path.realpath(path))
+    if real.is_dir():
+        raise OutputError(f"{shown}: is a folder (give a file name)")
+    if not real.parent.is_dir():
+        raise OutputError(f"{shown}: folder {str(Path(shown).parent)!r} does not exist")
+    for source in inputs:
+        if os.path.realpath(source) == str(real):
+            raise OutputError(f"{shown}: is the input file {os.fspath(source)}: refusing to overwrite it")
+    return real
+
+
+def write_file(
+    path: str | os.PathLike[str],
+    write: Callable[[Path], None],
+    *,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+) -> None:
+    """Write ``path`` with ``write(target)``, which writes a whole file at the path it is given.
+
+    The path given to ``write`` keeps the suffix of ``path`` (tools such as matplotlib and Pyomo
+    choose the format from it).
+
+    Raises
+    ------
+    OutputError
+        The path is a folder, its folder does not exist, it is an input, or the write fails
+        (``No space left on device``, ``Permission denied``, ...).
+    """
+    shown = os.fspath(path)
+    real = check_output(path, inputs)
+    try:
+        mode = real.stat().st_mode if real.exists() else None
+    except OSError as exc:
+        raise OutputError(f"{shown}: cannot write ({exc.strerror or exc})") from None
+    if mode is not None and not stat.S_ISREG(mode):
+        # A device or a FIFO: write through it, as a shell redirection would.
+        try:
+            write(real)
+        except OSError as exc:
+            raise OutputError(f"{shown}: cannot write ({exc.strerror or exc})") from None
+        return
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=f".tmp{real.suffix}")
+    except OSError as exc:
+        raise OutputError(f"{shown}: cannot write in {str(real.parent)!r} ({exc.strerror or exc})") from None
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.chmod(tmp, stat.S_IMODE(mode) if mode is not None else 0o666 & ~_umask())
+        os.replace(tmp, real)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"{shown}: cannot write ({exc.strerror or exc})") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: str | os.PathLike[str], text: str, *, inputs: Iterable[str | os.PathLike[str]] = ()) -> None:
+    """Write ``text`` (UTF-8) to ``path`` as :func:`write_file` does."""
+
+    def put(target: Path) -> None:
+        with open(target, "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+    write_file(path, put, inputs=inputs)
