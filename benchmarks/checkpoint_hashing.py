@@ -42,6 +42,8 @@ from safetensors.numpy import save_file
 from partialloading.checkpoints import digest_tensors
 from partialloading.checkpoints.safetensors_file import CHUNK_BYTES
 
+from measure import best
+
 MB = 1 << 20
 
 
@@ -65,15 +67,6 @@ def write_checkpoint(path: Path, size_bytes: int, tensor_bytes: int, seed: int) 
         for _ in range(count):
             handle.write(rng.integers(0, 256, tensor_bytes, dtype=np.uint8).tobytes())
     return count
-
-
-def best(repeats: int, run) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def python_read(path: Path) -> None:

@@ -29,7 +29,6 @@ import sys
 import time
 
 import numpy as np
-from exact_agreement import draw_tiny
 from tqdm import tqdm
 
 from partialloading.instance import Instance
@@ -38,6 +37,8 @@ from partialloading.scenarios import Deadlines, Structure, random_instance
 from partialloading.solve import solve
 from partialloading.timing import PipelinedSchedule
 from partialloading.validation.verify import verify_solution
+
+from exact_agreement import draw_tiny
 
 TOLERANCE = 1e-6
 TIME_LIMIT = 300.0

@@ -19,20 +19,12 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from partialloading.io import _compiled, _validator, instance_from_dict, read_instance, write_instance
 from partialloading.scenarios import random_instance
 
-
-def best(repeats: int, run) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from measure import best
 
 
 def main() -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from partialloading import instances
+from partialloading.scenarios import ScenarioError
 
 
 def instance_path(text: str) -> str:
@@ -40,3 +42,17 @@ def progress_lines(items: Iterable[T], total: int, desc: str, steps: int = 10) -
 def printable(text: str) -> str:
     """``text`` with control characters escaped, for the terminal (ids are free text)."""
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def parse_set(items: Sequence[str]) -> dict[str, Any]:
+    """``--set NAME=VALUE`` generator parameters; VALUE in JSON, a bare word being a string."""
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise ScenarioError(f"--set expects NAME=VALUE (got {item!r})")
+        try:
+            out[name] = json.loads(text)
+        except json.JSONDecodeError:
+            out[name] = text
+    return out

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from partialloading.checkpoints import read_models
+from partialloading.cli.common import parse_set
 from partialloading.io import write_instance
 from partialloading.scenarios import (
     CONFIGS,
@@ -50,15 +50,7 @@ def register(sub: Any) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in args.set:
-        name, sep, text = item.partition("=")
-        if not sep or not name:
-            raise ScenarioError(f"--set expects NAME=VALUE (got {item!r})")
-        try:
-            out[name] = json.loads(text)
-        except json.JSONDecodeError:
-            out[name] = text  # a bare word: a string
+    out = parse_set(args.set)
     if args.users is not None:
         out["n_users"] = args.users
     if args.models is not None and args.models.lstrip("-").isdigit():

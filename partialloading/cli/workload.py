@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from partialloading.checkpoints import read_models
+from partialloading.cli.common import parse_set
 from partialloading.online import generate_workload, write_workload
 from partialloading.scenarios import CONFIGS, ScenarioError
 from partialloading.timing import TIMING_NAMES
@@ -44,15 +44,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    overrides: dict[str, Any] = {}
-    for item in args.set:
-        name, sep, text = item.partition("=")
-        if not sep or not name:
-            raise ScenarioError(f"--set expects NAME=VALUE (got {item!r})")
-        try:
-            overrides[name] = json.loads(text)
-        except json.JSONDecodeError:
-            overrides[name] = text
+    overrides = parse_set(args.set)
     kind, _, exponent = args.popularity.partition(":")
     if kind == "uniform" and not exponent:
         overrides.setdefault("popularity_zipf", 0.0)

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +10,8 @@ import pytest
 from partialloading.cli import main
 from partialloading.online.study import LoadStore, LoadSweep, load_comparisons, load_points, run_load_sweep
 from partialloading.study import StudyError
+
+from processes import kill_midway
 
 SMALL = LoadSweep(
     family="zoo-heads",
@@ -83,26 +80,7 @@ def test_killed_study_resumes_without_losing_or_duplicating(tmp_path: Path) -> N
     ]  # fmt: skip
     db = tmp_path / "killed.sqlite"
     full = [*args, "--db", str(db), "--csv", str(tmp_path / "k.csv")]
-    errors = tmp_path / "stderr.txt"
-    with errors.open("w") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "partialloading", *full],
-            cwd=tmp_path,  # outside the repository (see tests/study/test_study.py)
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-        try:
-            limit = time.monotonic() + 120
-            while _count(db) < 1 and proc.poll() is None and time.monotonic() < limit:
-                time.sleep(0.02)
-            assert proc.poll() is None, f"the study ended before the kill: {errors.read_text()}"
-            os.killpg(proc.pid, signal.SIGKILL)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    at_kill = _count(db)
+    at_kill = kill_midway(full, tmp_path, lambda: _count(db))
     assert 1 <= at_kill < 16, "the kill must land while the study runs"
     assert main(full) == 0
     resumed = _stored(db)

@@ -395,3 +395,11 @@ def test_build_time_counts_against_the_time_limit(monkeypatch) -> None:
     result = pl.solve(instance, "milp", time_limit=0.2)
     assert result.info["termination"] == "time limit reached while building the model"
     assert result.status in (Status.FEASIBLE, Status.TIME_LIMIT)
+
+
+def test_a_time_limit_below_the_estimated_setup_answers_at_once(monkeypatch) -> None:
+    instance = random_instance(5, n_users=12, n_models=4, structure="general", deadlines="per_user")
+    monkeypatch.setattr(milp_backend, "SETUP_SECONDS_PER_NONZERO", 1.0)  # every model "takes" hours
+    result = pl.solve(instance, "milp", time_limit=5)
+    assert "below the estimated model setup" in result.info["termination"]
+    assert result.objective == pl.solve(instance, "edf").objective

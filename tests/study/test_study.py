@@ -31,6 +31,8 @@ from partialloading.study import (
     throughput_points,
 )
 
+from processes import kill_midway
+
 # Fast exact and heuristic methods: the tests do not depend on the speed of the big solvers.
 TINY = Sweep(
     family="random-backbone",
@@ -214,42 +216,21 @@ def _count(db: Path) -> int:
 
 
 def test_killed_study_resumes_without_losing_or_duplicating(tmp_path):
-    # Greedy takes ~0.2-0.3 s per solve here, so a SIGKILL lands in the middle of the study.
+    # 14 users: greedy runs its local search (a few tenths of a second), so the kill lands midway.
     args = [
         "study", "throughput", "--family", "random-general", "--param", "tightness", "--values", "0.5",
-        "--methods", "greedy", "edf", "--seeds", "6", "--set", "n_users=6", "n_models=4",
+        "--methods", "greedy", "edf", "--seeds", "12", "--set", "n_users=14", "n_models=4",
         "--time-limit", "60", "--workers", "2", "--no-progress",
     ]  # fmt: skip
     db = tmp_path / "killed.sqlite"
     full = [*args, "--db", str(db), "--csv", str(tmp_path / "k.csv")]
-    errors = tmp_path / "stderr.txt"
-    with errors.open("w") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "partialloading", *full],
-            # Outside the repository: there `-m` would import the source folder `partialloading/`,
-            # which lacks the subpackages that the installation maps in from the top-level folders.
-            cwd=tmp_path,
-            start_new_session=True,  # its own process group: the kill takes the pool workers too
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-        try:
-            limit = time.monotonic() + 60
-            while _count(db) < 1 and proc.poll() is None and time.monotonic() < limit:
-                time.sleep(0.02)
-            assert proc.poll() is None, f"the study ended before the kill: {errors.read_text()}"
-            os.killpg(proc.pid, signal.SIGKILL)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    at_kill = _count(db)
-    assert 1 <= at_kill < 24, "the kill must land while the study runs"
+    at_kill = kill_midway(full, tmp_path, lambda: _count(db))
+    assert 1 <= at_kill < 48, "the kill must land while the study runs"
     assert main(full) == 0  # restart with the same arguments
     resumed = stored(db)
     reference = tmp_path / "ref.sqlite"
     assert main([*args, "--db", str(reference), "--csv", str(tmp_path / "r.csv")]) == 0
-    assert len(resumed) == len({r.key for r in resumed}) == 24
+    assert len(resumed) == len({r.key for r in resumed}) == 48
     assert comparable(resumed) == comparable(stored(reference))
 
 
