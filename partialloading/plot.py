@@ -160,7 +160,7 @@ def plot_gantt(
         labels = [f"{inst.models[int(models[a])].id} × {b - a}" for a, b in spans]
     else:
         labels = [f"{inst.users[k].id} · {inst.users[k].model}" for k in order.tolist()]
-    ax.set_yticks(rows, [_printable(text) for text in labels], fontsize=8 if len(spans) <= max_rows else 5)
+    ax.set_yticks(rows, [printable(text) for text in labels], fontsize=8 if len(spans) <= max_rows else 5)
     ax.set_ylim(len(spans) - 0.5 if len(spans) else 0.5, -0.9)
     # Room on the right for the byte labels.
     ax.set_xlim(0.0, horizon * 1.3 if horizon > 0 else 1.0)
@@ -168,7 +168,7 @@ def plot_gantt(
     ax.set_axisbelow(True)
 
     mode = ("sharing" if solution.sharing else "no sharing") + f", {inst.timing} timing"
-    head = f"{_printable(inst.name)}: {n}/{inst.num_users} served ({mode})"
+    head = f"{printable(inst.name)}: {n}/{inst.num_users} served ({mode})"
     if grouped:
         head += f", one row per model visit ({len(spans)} visits)"
     if result is not None:
@@ -176,7 +176,7 @@ def plot_gantt(
     if subtitle:
         head += f"\n{subtitle}"
     if violations:
-        head = f"INVALID SCHEDULE ({len(violations)} violation(s)): {_printable(violations[0])[:90]}\n{head}"
+        head = f"INVALID SCHEDULE ({len(violations)} violation(s)): {printable(violations[0])[:90]}\n{head}"
     elif late.any():
         head = f"INVALID SCHEDULE: {int(late.sum())} request(s) late\n{head}"
     ax.set_title(
@@ -187,7 +187,7 @@ def plot_gantt(
     )
     rejected = solution.rejected
     if rejected:
-        shown_ids = ", ".join(_printable(r) for r in rejected[:25]) + (" ..." if len(rejected) > 25 else "")
+        shown_ids = ", ".join(printable(r) for r in rejected[:25]) + (" ..." if len(rejected) > 25 else "")
         note = f"rejected ({len(rejected)}): {shown_ids}"
     else:
         note = "rejected: none"
@@ -197,6 +197,7 @@ def plot_gantt(
     return ax
 
 
-def _printable(text: str) -> str:
-    """``text`` with control characters escaped (ids are free text; a chart shows them literally)."""
+def printable(text: str) -> str:
+    """``text`` with control characters escaped: ids are free text, and a chart or a terminal
+    shows them literally."""
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)

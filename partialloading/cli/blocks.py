@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from partialloading.checkpoints import (
@@ -19,6 +18,7 @@ from partialloading.checkpoints import (
     write_models,
 )
 from partialloading.cli.inspect import print_catalog
+from partialloading.output import check_output
 
 HELP = (
     "Hash the tensors of safetensors checkpoints and write the coarsest blocks that lose no sharing "
@@ -47,16 +47,10 @@ def register(sub: Any) -> None:
 
 
 def check_output_path(out: str, inputs: list[str]) -> None:
-    """Refuse an output that cannot be written or would replace an input, before any work."""
-    target = Path(out)
-    if target.is_dir():
-        raise CheckpointError(out, "", "is a folder (give a file name)")
-    parent = target.parent
-    if not parent.is_dir():
-        raise CheckpointError(out, "", f"folder {str(parent)!r} does not exist")
-    real = os.path.realpath(out)
+    """Refuse an output that cannot be written or would replace a checkpoint, before any work."""
+    real = check_output(out)
     for path in inputs:
-        if os.path.realpath(path) == real:
+        if os.path.realpath(path) == str(real):
             raise CheckpointError(out, "", "is one of the checkpoint files: refusing to overwrite it")
 
 

@@ -39,11 +39,6 @@ def progress_lines(items: Iterable[T], total: int, desc: str, steps: int = 10) -
             print(f"{desc}: {done}/{total}", file=sys.stderr, flush=True)
 
 
-def printable(text: str) -> str:
-    """``text`` with control characters escaped, for the terminal (ids are free text)."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
-
-
 def parse_set(items: Sequence[str]) -> dict[str, Any]:
     """``--set NAME=VALUE`` generator parameters; VALUE in JSON, a bare word being a string."""
     out: dict[str, Any] = {}

@@ -10,6 +10,7 @@ from typing import Any
 from partialloading.backend import METHODS
 from partialloading.errors import ParameterError
 from partialloading.online import Policy, Simulation, read_workload, simulate, write_outcomes_csv, write_summaries
+from partialloading.output import check_output
 from partialloading.params import make_params, parse_value, read_params_file
 from partialloading.timing import TIMING_NAMES
 
@@ -96,10 +97,7 @@ def _outputs(args: argparse.Namespace, policies: list[Policy]) -> list[Path]:
     if args.summary_out is not None:
         paths.append(Path(args.summary_out))
     for path in paths:
-        if path.is_dir():
-            raise ParameterError(f"{path}: is a folder (give a file name)")
-        if not path.parent.is_dir():
-            raise ParameterError(f"{path}: folder {str(path.parent)!r} does not exist")
+        check_output(path, inputs=[args.workload])
     return paths
 
 

@@ -8,11 +8,12 @@ import sys
 from typing import Any, TextIO
 
 from partialloading.backend import METHOD_NAMES
-from partialloading.cli.common import instance_path, number, printable
+from partialloading.cli.common import instance_path, number
 from partialloading.errors import MethodNotApplicableError, ParameterError
 from partialloading.io import read_instance, read_solution
 from partialloading.output import check_output
 from partialloading.params import parse_assignments, read_params_file
+from partialloading.plot import printable
 from partialloading.result import Result
 from partialloading.solve import solve
 from partialloading.timing import TIMING_NAMES

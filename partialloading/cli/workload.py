@@ -9,6 +9,7 @@ from typing import Any
 from partialloading.checkpoints import read_models
 from partialloading.cli.common import parse_set
 from partialloading.online import generate_workload, write_workload
+from partialloading.output import check_output
 from partialloading.scenarios import CONFIGS, ScenarioError
 from partialloading.timing import TIMING_NAMES
 
@@ -58,10 +59,7 @@ def run(args: argparse.Namespace) -> int:
     if args.timing not in TIMING_NAMES:
         raise ScenarioError(f"--timing must be one of {', '.join(TIMING_NAMES)} (got {args.timing!r})")
     out = Path(args.out)
-    if out.is_dir():
-        raise ScenarioError(f"--out {args.out}: is a folder (give a file name)")
-    if not out.parent.is_dir():
-        raise ScenarioError(f"--out {args.out}: folder {str(out.parent)!r} does not exist")
+    check_output(out)
     blocks = models = None
     if args.models is not None:
         catalog = read_models(args.models)
