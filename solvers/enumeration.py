@@ -15,7 +15,10 @@ search over orders with dominance on ``(served subset, model in memory) → earl
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from itertools import combinations
 
 from partialloading.backend import SolveRequest, SolverOutput
@@ -23,12 +26,74 @@ from partialloading.errors import InstanceTooLargeError, SolverError
 from partialloading.instance import Instance
 from partialloading.params import EnumerateParams
 from partialloading.result import Status
-from partialloading.timing import schedule, servable_alone
+from partialloading.timing import Schedule, schedule, servable_alone
 
 from . import edf
 
 MAX_USERS = EnumerateParams.max_users
 """Default size limit: beyond it the search may take minutes; use the MILP or CP-SAT."""
+
+
+@dataclass(frozen=True)
+class SetSearch:
+    """Outcome of :func:`heaviest_feasible_set`.
+
+    Attributes
+    ----------
+    order
+        A feasible order of the heaviest feasible candidate set; ``None`` when the search was
+        stopped, or when no candidate set is feasible.
+    stopped
+        Whether ``stop`` ended the search first.
+    weight
+        Weight of the set found, or of the first set not examined when stopped (then an upper
+        bound on every set left).
+    checked, nodes
+        Sets examined, and order-search nodes visited.
+    """
+
+    order: list[int] | None
+    stopped: bool
+    weight: float
+    checked: int
+    nodes: int
+
+
+def heaviest_feasible_set(
+    search: Schedule,
+    alone: Sequence[int],
+    weights: Sequence[float],
+    stop: Callable[[int], bool],
+    floor: float = -math.inf,
+) -> SetSearch:
+    """Try the subsets of ``alone`` heavier than ``floor``, heaviest first, for a feasible order.
+
+    Sets of equal weight go larger first, then lexicographically, so the search is
+    deterministic; a set containing one already proven infeasible is skipped (admissible sets are
+    closed under removal). ``stop(nodes)`` is asked before each set is examined.
+    """
+    candidates = [
+        (w, subset)
+        for size in range(len(alone), -1, -1)
+        for subset in combinations(alone, size)
+        if (w := sum(weights[k] for k in subset)) > floor
+    ]
+    candidates.sort(key=lambda c: (-c[0], -len(c[1]), c[1]))
+    infeasible: list[int] = []
+    checked = nodes = 0
+    for weight, subset in candidates:
+        mask = sum(1 << k for k in subset)
+        if any(bad & mask == bad for bad in infeasible):
+            continue
+        if stop(nodes):
+            return SetSearch(None, True, weight, checked, nodes)
+        checked += 1
+        order, visited = search.find_order(subset)
+        nodes += visited
+        if order is not None:
+            return SetSearch(list(order), False, weight, checked, nodes)
+        infeasible.append(mask)
+    return SetSearch(None, False, floor, checked, nodes)
 
 
 def solve(instance: Instance, params: EnumerateParams, request: SolveRequest) -> SolverOutput:
@@ -46,38 +111,24 @@ def solve(instance: Instance, params: EnumerateParams, request: SolveRequest) ->
         )
     started = time.perf_counter()
     search = schedule(instance, sharing, tolerance_share=1.0)
-    nodes = 0
-    weights = instance.weights.tolist()
     # Users that miss their deadline even when served alone can never be admitted.
     alone = servable_alone(instance, sharing).tolist()
-    candidates: list[tuple[float, tuple[int, ...]]] = [
-        (sum(weights[k] for k in subset), subset)
-        for size in range(len(alone), -1, -1)
-        for subset in combinations(alone, size)
-    ]
-    # Heaviest first; among equal weights, larger sets, then lexicographic: deterministic.
-    candidates.sort(key=lambda c: (-c[0], -len(c[1]), c[1]))
-    infeasible: list[int] = []
-    checked = 0
-    for weight, subset in candidates:
-        mask = sum(1 << k for k in subset)
-        if any(bad & mask == bad for bad in infeasible):
-            continue
-        if time_limit is not None and time.perf_counter() - started > time_limit:
-            # Best-first search has no incumbent before the optimum: fall back on the baseline.
-            fallback = edf.edf_schedule(instance, sharing)
-            if (
-                request.initial is not None
-                and instance.weights[list(request.initial)].sum() > instance.weights[fallback].sum()
-            ):
-                fallback = list(request.initial)
-            status = Status.FEASIBLE if fallback else Status.TIME_LIMIT
-            return SolverOutput(fallback, status, bound=weight, info={"sets_checked": checked})
-        checked += 1
-        order, visited = search.find_order(subset)
-        nodes += visited
-        if order is not None:
-            info = {"sets_checked": checked, "nodes": nodes}
-            return SolverOutput(order, Status.OPTIMAL, bound=weight, info=info)
-        infeasible.append(mask)
+
+    def out_of_time(nodes: int) -> bool:
+        return time_limit is not None and time.perf_counter() - started > time_limit
+
+    found = heaviest_feasible_set(search, alone, instance.weights.tolist(), out_of_time)
+    if found.stopped:
+        # Best-first search has no incumbent before the optimum: fall back on the baseline.
+        fallback = edf.edf_schedule(instance, sharing)
+        if (
+            request.initial is not None
+            and instance.weights[list(request.initial)].sum() > instance.weights[fallback].sum()
+        ):
+            fallback = list(request.initial)
+        status = Status.FEASIBLE if fallback else Status.TIME_LIMIT
+        return SolverOutput(fallback, status, bound=found.weight, info={"sets_checked": found.checked})
+    if found.order is not None:
+        info = {"sets_checked": found.checked, "nodes": found.nodes}
+        return SolverOutput(found.order, Status.OPTIMAL, bound=found.weight, info=info)
     raise SolverError("enumerate found no feasible set, not even the empty one")  # pragma: no cover

@@ -38,7 +38,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -53,6 +52,7 @@ from partialloading.timing import Schedule as Problem
 from partialloading.timing import schedule
 
 from . import edf
+from .enumeration import heaviest_feasible_set
 from .local_search import Budget, better
 from .local_search import improve as local_search
 
@@ -380,30 +380,16 @@ def exact_set_search(
     ``None`` when the budget or the time runs out first; and the nodes visited.
     """
     alone = [k for k in range(p.num_users) if p.alone_ok(k)]
-    weights = p.weight.tolist()
     floor = float(p.weight[incumbent].sum()) if incumbent.size else 0.0
     tol = min(1e-12 * max(1.0, floor), p.weight_tolerance)
-    candidates = [
-        (w, subset)
-        for size in range(len(alone), 0, -1)
-        for subset in combinations(alone, size)
-        if (w := sum(weights[k] for k in subset)) > floor + tol
-    ]
-    candidates.sort(key=lambda c: (-c[0], -len(c[1]), c[1]))
-    infeasible: list[int] = []
-    nodes = 0
-    for _, subset in candidates:
-        mask = sum(1 << k for k in subset)
-        if any(bad & mask == bad for bad in infeasible):
-            continue
-        if nodes > max_nodes or out_of_time():
-            return None, nodes
-        order, visited = p.find_order(subset)
-        nodes += visited
-        if order is not None:
-            return np.asarray(order, dtype=np.int64), nodes
-        infeasible.append(mask)
-    return incumbent, nodes
+    found = heaviest_feasible_set(
+        p, alone, p.weight.tolist(), lambda nodes: nodes > max_nodes or out_of_time(), floor + tol
+    )
+    if found.stopped:
+        return None, found.nodes
+    if found.order is None:
+        return incumbent, found.nodes
+    return np.asarray(found.order, dtype=np.int64), found.nodes
 
 
 def alone_weight(instance: Instance, sharing: bool) -> float:
