@@ -249,7 +249,9 @@ def simulate(
                 if pos not in ok:
                     drop(k, index)
             chosen = [k for pos, k in enumerate(chosen) if pos in ok]
-            instance = _round_instance(server, requests, chosen, deadline, now, gpu, index)
+            # The same users, less the dropped ones: no need to build them again.
+            kept = tuple(user for pos, user in enumerate(instance.users) if pos in ok)
+            instance = dataclasses.replace(instance, users=kept)
         dropped = sum(1 for k in pending if outcomes[k] is not None)
         if not chosen:
             rounds.append(Round(index, now, now, len(pending), 0, 0, dropped, 0.0, 0.0, 0.0, 0.0))

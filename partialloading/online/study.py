@@ -34,6 +34,7 @@ from partialloading.study.analysis import _mean_ci
 from partialloading.study.base import ParamValue, StudyError
 from partialloading.study.execution import RunSummary, execute
 from partialloading.study.store import study_lock
+from partialloading.study.sweep import _canonical
 
 from .arrivals import generate_workload
 from .simulate import SERVED, Policy, Summary, simulate
@@ -69,8 +70,7 @@ class LoadTask:
     @property
     def workload_key(self) -> str:
         """Deterministic identifier of the workload."""
-        params = json.dumps(dict(sorted(self.params)), separators=(",", ":"), sort_keys=True)
-        return f"{self.family}|{params}|seed={self.seed}|timing={self.timing}"
+        return f"{self.family}|{_canonical(dict(self.params))}|seed={self.seed}|timing={self.timing}"
 
     @property
     def policy(self) -> str:
