@@ -91,7 +91,7 @@ class _Entry:
     end: int
 
 
-def _header(path: str) -> tuple[list[_Entry], int, int]:
+def read_header(path: str) -> tuple[list[_Entry], int, int]:
     """The tensors of ``path`` sorted by offset, the offset of the data and the file size."""
     try:
         size = os.path.getsize(path)
@@ -162,11 +162,6 @@ def _header(path: str) -> tuple[list[_Entry], int, int]:
     return entries, data_start, size
 
 
-def tensor_names(path: str) -> list[str]:
-    """Names of the tensors of the safetensors file ``path``, in offset order (header checked)."""
-    return [e.name for e in read_checked_header(path)[0]]
-
-
 def read_checked_header(path: str) -> tuple[list[_Entry], int]:
     """The checked header of ``path`` (entries in offset order, data offset).
 
@@ -176,7 +171,7 @@ def read_checked_header(path: str) -> tuple[list[_Entry], int]:
         The file cannot be read, is not a safetensors file, is truncated, or the ``safetensors``
         package refuses it.
     """
-    entries, data_start, _ = _header(path)
+    entries, data_start, _ = read_header(path)
     try:
         with safe_open(path, framework="numpy") as reference:
             names = set(reference.keys())
