@@ -4,8 +4,10 @@ Every combination of sharing structure (backbone, general, none), deadlines (com
 weights (unit, integer 1–5), initial GPU (empty, a random model) and sharing (on, off) —
 48 families — times ``--per-family`` seeds, with 5–7 users over 2–4 models. Each instance is
 solved by ``enumerate``, ``cpsat``, ``milp`` with the general formulation and, where it is exact
-(one common deadline), ``milp`` with the compact formulation. Every result is checked by the
-independent verifier and must be ``optimal``; the optima must be equal. Prints the counts and
+(one common deadline), ``milp`` with the compact formulation, each twice: from nothing
+(``initial=[]``, the model alone) and with the default warm start (greedy's schedule and bound).
+Every result is checked by the independent verifier and must be ``optimal``; the optima must be
+equal. Prints the counts and
 each method's runtimes, and exits 1 on any disagreement, non-optimal status or verifier violation.
 
 Run::
@@ -82,17 +84,19 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.per_family):
             cases.append((draw_tiny(rng, structure, deadlines, weighted, initial), sharing))
 
-    runtimes: dict[str, list[float]] = {m: [] for m in methods}
+    starts = {"cold": {"initial": []}, "warm": {}}
+    runtimes: dict[str, list[float]] = {f"{m}/{start}": [] for m in methods for start in starts}
     agree = 0
     problems: list[str] = []
     for inst, sharing in tqdm(cases, file=sys.stderr, desc="instances", unit="inst"):
         optima = {}
         common = bool(np.all(inst.deadlines == inst.deadlines[0]))
-        for method, (name, options) in methods.items():
+        for (base, (name, options)), (start, extra) in itertools.product(methods.items(), starts.items()):
             if options.get("formulation") == "compact" and not common:
                 continue  # the compact MILP is exact only with one common deadline
+            method = f"{base}/{start}"
             started = time.perf_counter()
-            result = solve(inst, name, sharing=sharing, time_limit=TIME_LIMIT, seed=0, **options)
+            result = solve(inst, name, sharing=sharing, time_limit=TIME_LIMIT, seed=0, **options, **extra)
             runtimes[method].append(time.perf_counter() - started)
             optima[method] = result.objective
             label = f"{inst.name} sharing={sharing} {method}"
@@ -109,12 +113,12 @@ def main(argv: list[str] | None = None) -> int:
 
     n = len(cases)
     print(f"exact agreement: {n} instances ({len(families)} families x {args.per_family}), seed {args.seed}")
-    print(f"methods: {', '.join(methods)} (milp-compact on the common-deadline instances only)")
+    print(f"methods: {', '.join(methods)}, each cold and warm (milp-compact on the common-deadline instances only)")
     print(f"all optima equal: {agree}/{n}; disagreements: {n - agree}; other problems: {len(problems) - (n - agree)}")
-    print(f"{'method':<13} {'runs':>5} {'mean s':>9} {'median s':>9} {'max s':>9} {'total s':>9}")
+    print(f"{'method':<18} {'runs':>5} {'mean s':>9} {'median s':>9} {'max s':>9} {'total s':>9}")
     for method, times in runtimes.items():
         print(
-            f"{method:<13} {len(times):>5} {statistics.fmean(times):>9.4f} {statistics.median(times):>9.4f} "
+            f"{method:<18} {len(times):>5} {statistics.fmean(times):>9.4f} {statistics.median(times):>9.4f} "
             f"{max(times):>9.4f} {sum(times):>9.2f}"
         )
     for line in problems:

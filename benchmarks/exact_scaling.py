@@ -7,7 +7,8 @@ For every size ``(users, models)`` and deadline regime it draws ``--seeds`` inst
 * ``milp-general`` — the position-based MILP,
 * ``cpsat`` — the CP-SAT model,
 
-each under ``--time-limit`` seconds. It prints one row per (size, method): how many instances
+each under ``--time-limit`` seconds, from greedy's warm start (``--cold``: the models alone, as
+``docs/formulation.md`` §11 reports them). It prints one row per (size, method): how many instances
 were proven optimal, the median and maximum time, and the mean gap of the unproven ones.
 Methods on one row solve the same instances in the same run, so their times compare directly.
 
@@ -16,6 +17,19 @@ Examples::
     python benchmarks/exact_scaling.py                       # default grid, a few minutes
     python benchmarks/exact_scaling.py --sizes 40x10 --seeds 3 --methods milp-compact
     python benchmarks/exact_scaling.py --csv scaling.csv
+
+``--mid`` runs the per-user-deadline mid-size section instead: the ``general`` and ``backbone``
+scenario families (6 models, per-user deadlines, tightness 0.5) at 20, 30, 40 and 60 users with
+integer weights 1–3, each solved by ``greedy`` (default settings) and by ``cpsat`` and ``milp``
+under ``--time-limit`` (60 s by default). For each exact method and size it reports how many
+runs were proven optimal, the median time to proof of those, the median final gap
+``(bound − objective)/bound`` of the others, and how its incumbent compares with greedy's
+(below / equal / above). ``--cold`` starts the exact methods from nothing (``initial=[]``), as
+they did before the warm start; the weights are drawn by this script, so the instances are the
+same for every version of the package (``--label`` names the run in the table)::
+
+    python benchmarks/exact_scaling.py --mid --seeds 3           # about 40 minutes
+    python benchmarks/exact_scaling.py --mid --seeds 3 --cold    # the same instances, cold starts
 """
 
 from __future__ import annotations
@@ -25,12 +39,14 @@ import csv
 import importlib.util
 import statistics
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import partialloading as pl
 from partialloading.errors import PartialLoadingError
 from partialloading.scenarios import random_instance
+from partialloading.validation.verify import verify_solution
 
 METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "milp-compact": ("milp", {"formulation": "compact"}),
@@ -82,7 +98,8 @@ def run(args: argparse.Namespace) -> list[Row]:
                         seed, users, models, structure="general", deadlines=deadlines, tightness=args.tightness
                     )
                     try:
-                        result = pl.solve(inst, name, time_limit=args.time_limit, seed=seed, **options)
+                        extra: dict[str, Any] = {"initial": []} if args.cold else {}
+                        result = pl.solve(inst, name, time_limit=args.time_limit, seed=seed, **options, **extra)
                     except PartialLoadingError as exc:
                         print(f"  {method} {inst.name}: {exc}", file=sys.stderr)
                         times.append(args.time_limit)
@@ -108,6 +125,103 @@ def run(args: argparse.Namespace) -> list[Row]:
     return rows
 
 
+MID_SIZES = (20, 30, 40, 60)
+MID_FAMILIES = ("general", "backbone")
+MID_METHODS = ("cpsat", "milp")
+
+
+def mid_instance(family: str, seed: int, users: int) -> Any:
+    """A per-user-deadline instance of ``family`` with integer weights 1–3 drawn here (seeded)."""
+    import dataclasses
+
+    import numpy as np
+
+    from partialloading import scenarios
+
+    inst = scenarios.generate(family, seed, n_users=users, deadlines="per_user")
+    weights = np.random.default_rng(1000 + seed).integers(1, 4, inst.num_users)
+    users_w = tuple(dataclasses.replace(u, weight=int(w)) for u, w in zip(inst.users, weights, strict=True))
+    return dataclasses.replace(inst, users=users_w, name=f"{inst.name}-s{seed}-w3")
+
+
+@dataclass(frozen=True)
+class MidRow:
+    """One exact method on one (family, size) of the mid-size section."""
+
+    family: str
+    users: int
+    method: str
+    start: str
+    proven: int
+    runs: int
+    median_proof_s: float | None
+    median_gap: float | None
+    below_greedy: int
+    equal_greedy: int
+    above_greedy: int
+    mean_objective: float
+    mean_greedy: float
+
+
+def run_mid(args: argparse.Namespace) -> list[MidRow]:
+    rows = []
+    for users in args.mid_sizes:
+        for family in MID_FAMILIES:
+            instances = [mid_instance(family, seed, users) for seed in range(args.seeds)]
+            greedy = [pl.solve(inst, "greedy", seed=seed) for seed, inst in enumerate(instances)]
+            for method in args.methods:
+                proofs, gaps, objectives = [], [], []
+                below = equal = above = 0
+                for seed, (inst, ref) in enumerate(zip(instances, greedy, strict=True)):
+                    extra: dict[str, Any] = {"initial": []} if args.cold else {}
+                    result = pl.solve(inst, method, time_limit=args.time_limit, seed=seed, **extra)
+                    if not verify_solution(inst, result.to_dict()).ok:
+                        raise SystemExit(f"{method} {inst.name}: the verifier rejects the schedule")
+                    objectives.append(result.objective)
+                    if result.status == pl.Status.OPTIMAL:
+                        proofs.append(result.runtime)
+                    elif result.gap is not None:
+                        gaps.append(result.gap)
+                    diff = result.objective - ref.objective
+                    below += diff < -1e-9
+                    equal += abs(diff) <= 1e-9
+                    above += diff > 1e-9
+                row = MidRow(
+                    family,
+                    users,
+                    method,
+                    args.label or ("cold" if args.cold else "warm"),
+                    len(proofs),
+                    len(instances),
+                    statistics.median(proofs) if proofs else None,
+                    statistics.median(gaps) if gaps else None,
+                    below,
+                    equal,
+                    above,
+                    statistics.mean(objectives),
+                    statistics.mean(r.objective for r in greedy),
+                )
+                rows.append(row)
+                print(format_mid(row), flush=True)
+    return rows
+
+
+MID_HEADER = (
+    f"{'family':<9} {'users':>5} {'method':<6} {'start':<6} {'proven':>7} {'proof s':>8} {'gap':>7} "
+    f"{'<greedy':>8} {'=greedy':>8} {'>greedy':>8} {'mean obj':>9} {'greedy':>7}"
+)
+
+
+def format_mid(row: MidRow) -> str:
+    proof = "-" if row.median_proof_s is None else f"{row.median_proof_s:.1f}"
+    gap = "-" if row.median_gap is None else f"{100 * row.median_gap:.1f}%"
+    return (
+        f"{row.family:<9} {row.users:>5} {row.method:<6} {row.start:<6} {row.proven:>3}/{row.runs:<3} {proof:>8} "
+        f"{gap:>7} {row.below_greedy:>8} {row.equal_greedy:>8} {row.above_greedy:>8} {row.mean_objective:>9.1f} "
+        f"{row.mean_greedy:>7.1f}"
+    )
+
+
 HEADER = (
     f"{'deadlines':<9} {'users':>5} {'models':>6} {'method':<13} {'optimal':>8} {'median s':>9} {'max s':>8} {'gap':>7}"
 )
@@ -121,19 +235,59 @@ def format_row(row: Row) -> str:
     )
 
 
+def write_csv(path: str, rows: Sequence[Row] | Sequence[MidRow]) -> None:
+    """Write ``rows`` (one kind of row dataclass) as CSV with a header."""
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        if rows:
+            fields = list(type(rows[0]).__dataclass_fields__)
+            writer.writerow(fields)
+            for r in rows:
+                writer.writerow([getattr(r, f) for f in fields])
+    print(f"table written to {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=DEFAULT_SIZES, help=f"USERSxMODELS,... (default {DEFAULT_SIZES})")
     parser.add_argument("--seeds", type=int, default=3, help="instances per size (default 3)")
     parser.add_argument("--time-limit", type=float, default=60.0, help="seconds per run (default 60)")
-    parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {', '.join(METHODS)}")
+    parser.add_argument(
+        "--methods",
+        default=None,
+        help=f"comma-separated subset of {', '.join(METHODS)} (--mid: of {', '.join(MID_METHODS)}; default all)",
+    )
     parser.add_argument(
         "--deadlines", default="common", help="comma-separated subset of common, per_user (default common)"
     )
     parser.add_argument("--tightness", type=float, default=0.6, help="deadline / time to serve everyone (0.6)")
     parser.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
+    parser.add_argument("--mid", action="store_true", help="run the per-user-deadline mid-size section instead")
+    parser.add_argument(
+        "--cold", action="store_true", help="start the exact methods from nothing (the models alone, no warm start)"
+    )
+    parser.add_argument("--label", help="--mid: text of the start column (e.g. the version of the package)")
+    parser.add_argument(
+        "--mid-sizes", default=",".join(map(str, MID_SIZES)), help="--mid: numbers of users (default 20,30,40,60)"
+    )
     args = parser.parse_args(argv)
-    args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if args.mid:
+        given = MID_METHODS if args.methods is None else args.methods.split(",")
+        args.methods = [m.strip() for m in given if m.strip()]
+        unknown = [m for m in args.methods if m not in MID_METHODS]
+        if unknown:
+            parser.error(f"--mid: unknown method(s) {', '.join(unknown)}")
+        args.mid_sizes = [int(x) for x in args.mid_sizes.split(",")]
+        print(
+            f"per-user deadlines, weights 1-3, {args.seeds} seeds per size, limit {args.time_limit:g}s per run, "
+            f"{args.label or ('cold' if args.cold else 'warm')} starts"
+        )
+        print(MID_HEADER)
+        mid_rows = run_mid(args)
+        if args.csv:
+            write_csv(args.csv, mid_rows)
+        return 0
+    args.methods = [m.strip() for m in (args.methods or ",".join(METHODS)).split(",") if m.strip()]
     args.deadlines = [d.strip() for d in args.deadlines.split(",") if d.strip()]
     unknown = [m for m in args.methods if m not in METHODS]
     if unknown:
@@ -149,12 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     print(HEADER)
     rows = run(args)
     if args.csv:
-        with open(args.csv, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(Row.__dataclass_fields__)
-            for r in rows:
-                writer.writerow([getattr(r, f) for f in Row.__dataclass_fields__])
-        print(f"table written to {args.csv}")
+        write_csv(args.csv, rows)
     return 0
 
 

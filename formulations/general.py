@@ -13,6 +13,7 @@ Every component's name is the one used in ``docs/formulation.md`` and in LP/MPS 
 from __future__ import annotations
 
 import pyomo.environ as pyo
+from pyomo.common.collections import ComponentMap
 
 from .common import ScheduleData, empty_model
 
@@ -118,3 +119,36 @@ def decode(m: pyo.ConcreteModel, data: ScheduleData) -> list[int]:
             if value is not None and value > 0.5:
                 order.append(int(data.users[pos]))
     return order
+
+
+def start_values(m: pyo.ConcreteModel, data: ScheduleData, order: list[int]) -> ComponentMap | None:
+    """Values of every variable for the schedule ``order`` (instance indices), as a MIP start.
+
+    ``None`` when a user of ``order`` is not a candidate of ``data`` (such a schedule is not a
+    point of the model). Empty positions repeat the last finish, as the model requires.
+    """
+    if data.n_users == 0:
+        return None
+    position = {int(k): p for p, k in enumerate(data.users.tolist())}
+    if any(int(k) not in position for k in order):
+        return None
+    users, models = list(m.K), list(m.I)
+    model_of = [int(data.user_model[p]) for p in range(data.n_users)]
+    values = ComponentMap((var, 0.0) for var in m.component_data_objects(pyo.Var))
+    served = [position[int(k)] for k in order]
+    clock = float(sum(data.upload[p] for p in served))
+    previous: int | None = None
+    for q, p in enumerate(served, start=1):
+        i = model_of[p]
+        values[m.assign[users[p], q]] = 1.0
+        if previous is None:
+            clock += float(data.first_load[i])
+        else:
+            values[m.switch[q, models[previous], models[i]]] = 1.0
+            clock += float(data.load[previous, i])
+        clock += float(data.infer[i])
+        values[m.finish[q]] = clock
+        previous = i
+    for q in range(len(served) + 1, data.n_users + 1):
+        values[m.finish[q]] = clock
+    return values

@@ -58,12 +58,16 @@ class SolveRequest:
     initial
         A feasible starting order (user indices): heuristics improve it, exact methods use it
         as a warm start; ``None`` when not given.
+    bound
+        A proven upper bound on the objective (from the warm start), or ``None``. Exact methods
+        add it to their models, so a start that reaches it is proven optimal at once.
     """
 
     sharing: bool = True
     time_limit: float | None = None
     seed: int = 0
     initial: tuple[int, ...] | None = None
+    bound: float | None = None
 
 
 class Backend(Protocol):
@@ -105,6 +109,9 @@ class Method:
     case
         ``"module:function"`` of an :data:`Applicability` check for methods exact only on a
         restricted case, or ``None``.
+    warm_start
+        Whether the dispatcher starts the method from greedy's schedule when the caller gives
+        no ``initial`` (exact methods that search under a time limit).
     """
 
     name: str
@@ -115,6 +122,7 @@ class Method:
     case: str | None = None
     parameters: type[MethodParams] | None = None
     timing_note: str = ""
+    warm_start: bool = False
 
     @property
     def params(self) -> type[MethodParams]:
@@ -141,12 +149,19 @@ class Method:
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
-        Method("enumerate", "partialloading.solvers.enumeration:solve", True, "exhaustive search, tiny instances"),
+        Method(
+            "enumerate",
+            "partialloading.solvers.enumeration:solve",
+            True,
+            "exhaustive search, tiny instances",
+            warm_start=True,
+        ),
         Method(
             "milp",
             "partialloading.solvers.milp:solve",
             True,
             "Pyomo MILP solved with HiGHS (pipelined timing: a convex MINLP solved with SCIP)",
+            warm_start=True,
         ),
         Method(
             "cpsat",
@@ -155,6 +170,7 @@ METHODS: dict[str, Method] = {
             "OR-Tools CP-SAT model",
             timings=frozenset({"frame"}),
             timing_note="its integer model has no bandwidth variables (use --method milp or enumerate)",
+            warm_start=True,
         ),
         Method(
             "dp",

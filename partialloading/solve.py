@@ -9,12 +9,14 @@ everything in a :class:`Result`.
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .backend import METHOD_NAMES, METHODS, SolveRequest
+from .bounds import level_bound
 from .errors import InstanceError, MethodNotApplicableError, ParameterError, SolverError
 from .instance import Instance
 from .params import MethodParams, make_params
@@ -29,6 +31,9 @@ AUTO_EXACT_MAX_USERS = 60
 
 AUTO_EXACT_BUDGET_S = 2.0
 """Seconds ``auto`` gives CP-SAT after greedy on small instances that greedy did not prove."""
+
+WARM_START_SHARE = 0.25
+"""Largest share of the time limit the warm start (greedy) may use before an exact method."""
 
 
 def choose_method(instance: Instance, sharing: bool = True) -> str:
@@ -112,7 +117,12 @@ def solve(
         The method's parameters (:mod:`partialloading.params`), as the dataclass or a mapping.
     initial
         A feasible starting schedule (user ids in service order). Heuristics improve it, exact
-        methods use it as a warm start, and no method returns anything worse.
+        methods use it as a warm start, and no method returns anything worse. Without it, the
+        exact methods that search (``milp``, ``cpsat``, ``enumerate``) start from greedy's
+        schedule (computed first, within :data:`WARM_START_SHARE` of the time limit), and
+        greedy's upper bound goes with it, so an optimal start is proven at once;
+        ``initial=[]`` starts them from nothing. ``result.info["incumbent_from"]`` says where
+        the returned schedule came from: ``"method"``, ``"greedy"`` or ``"initial"``.
     **options
         Parameters as keywords (e.g. ``formulation="compact"`` for the MILP); they override
         ``params``.
@@ -146,8 +156,21 @@ def solve(
     typed = make_params(entry.params, params, **options)
     start = None if initial is None else _initial_order(instance, initial, sharing)
     backend = entry.load()
-    request = SolveRequest(sharing=sharing, time_limit=time_limit, seed=int(seed), initial=start)
     started = time.perf_counter()
+    warm: Result | None = None
+    if start is None and entry.warm_start:
+        warm = _warm_start(instance, sharing, time_limit, int(seed))
+        start = tuple(instance.user_index[uid] for uid in warm.solution.admitted)
+    remaining = time_limit
+    if time_limit is not None and warm is not None:
+        remaining = max(time_limit - (time.perf_counter() - started), 0.01)
+    request = SolveRequest(
+        sharing=sharing,
+        time_limit=remaining,
+        seed=int(seed),
+        initial=start,
+        bound=None if warm is None else warm.bound,
+    )
     out = backend(instance, typed, request)
     runtime = time.perf_counter() - started
     try:
@@ -160,6 +183,12 @@ def solve(
         raise SolverError(f"method {name!r} returned a schedule in which {', '.join(late[:5])} miss their deadline")
     info = dict(out.info)
     status = out.status
+    bound = out.bound
+    if warm is not None and warm.bound is not None:
+        # Greedy's bound (the relaxations of :mod:`partialloading.bounds`) is valid here too.
+        bound = warm.bound if bound is None else min(bound, warm.bound)
+    if warm is not None:
+        info["warm_start"] = _warm_info(warm)
     if start is not None:
         info["incumbent_from"] = "method"
         given = Solution(instance, start, sharing)
@@ -167,13 +196,36 @@ def solve(
             # The method stopped below its start (a time limit): the start is the better answer.
             if status == Status.OPTIMAL:
                 raise SolverError(f"method {name!r} claims optimality below the starting schedule's value")
-            solution, info["incumbent_from"] = given, "initial"
+            solution, info["incumbent_from"] = given, "initial" if warm is None else "greedy"
             status = Status.FEASIBLE
-    result = Result(method=name, status=status, solution=solution, bound=out.bound, runtime=runtime, info=info)
+        elif warm is not None and [int(k) for k in out.order] == list(start):
+            info["incumbent_from"] = "greedy"
+    if bound is not None and status != Status.OPTIMAL and solution.objective >= bound - 1e-9 * max(1.0, bound):
+        status = Status.OPTIMAL
+    result = Result(method=name, status=status, solution=solution, bound=bound, runtime=runtime, info=info)
     if method == "auto":
         info["chosen_by"] = "auto"
         result = _try_exact(instance, result, sharing, time_limit, int(seed))
     return result
+
+
+def _warm_start(instance: Instance, sharing: bool, time_limit: float | None, seed: int) -> Result:
+    """Greedy's schedule, the start of an exact method (within :data:`WARM_START_SHARE` of the limit)."""
+    budget = None if time_limit is None else WARM_START_SHARE * time_limit
+    warm = solve(instance, "greedy", sharing=sharing, time_limit=budget, seed=seed)
+    if warm.status == Status.OPTIMAL or "level_bound" in warm.info:
+        return warm
+    # Up to ten users greedy's bound is the cheap one (its exact set search usually proves
+    # instead); an exact method gets the relaxation's bound all the same.
+    relaxation = level_bound(instance, sharing, time_limit=None if time_limit is None else min(2.0, time_limit / 10))
+    bound = relaxation.value if warm.bound is None else min(warm.bound, relaxation.value)
+    info = {**warm.info, "level_bound": {"value": relaxation.value, "proven": relaxation.proven}}
+    status = Status.OPTIMAL if warm.objective >= bound - 1e-9 * max(1.0, bound) else warm.status
+    return dataclasses.replace(warm, bound=bound, status=status, info=info)
+
+
+def _warm_info(warm: Result) -> dict[str, Any]:
+    return {"method": warm.method, "objective": warm.objective, "bound": warm.bound, "runtime_s": warm.runtime}
 
 
 def _try_exact(instance: Instance, found: Result, sharing: bool, time_limit: float | None, seed: int) -> Result:

@@ -155,7 +155,13 @@ class _Built:
 
 
 def build_model(
-    instance: Instance, sharing: bool, *, conservative: bool, symmetry: bool = True, resolution: float = RESOLUTION
+    instance: Instance,
+    sharing: bool,
+    *,
+    conservative: bool,
+    symmetry: bool = True,
+    resolution: float = RESOLUTION,
+    cap: float | None = None,
 ) -> _Built:
     """Build the CP-SAT model of ``instance`` (users that cannot be served alone are left out).
 
@@ -168,6 +174,10 @@ def build_model(
         (valid for every optimum; see ``docs/exact_solvers.md``).
     resolution
         Number of time units in the largest deadline.
+    cap
+        A proven upper bound on the served weight, added as ``Σ w_k p_k ≤ cap`` (valid for every
+        schedule, so both roundings stay what they were); with it CP-SAT proves a start that
+        reaches it optimal at once.
     """
     users = servable_alone(instance, sharing).tolist()
     scale = TimeScale.for_instance(instance, users, conservative, resolution)
@@ -247,7 +257,10 @@ def build_model(
         if j >= 0
     ]
     model.add(tau + sum(steps) <= max(deadline.values(), default=0))
-    model.maximize(sum(wscale.scale(float(instance.weights[k])) * present[k] for k in users))
+    objective = sum(wscale.scale(float(instance.weights[k])) * present[k] for k in users)
+    if cap is not None and wscale.exact and users:
+        model.add(objective <= math.floor(cap * wscale.factor + 1e-6))
+    model.maximize(objective)
     return _Built(model, present, arcs, scale, wscale)
 
 
@@ -286,10 +299,12 @@ def solve(instance: Instance, params: CpsatParams, request: SolveRequest) -> Sol
     started = time.perf_counter()
     start: list[int] = []
     if hint:
-        start = list(request.initial) if request.initial is not None else edf.edf_schedule(instance, sharing)
+        # An empty start (initial=[]: no warm start) gets the EDF hint, as no start does.
+        start = list(request.initial) if request.initial else edf.edf_schedule(instance, sharing)
     if hint and symmetry:
         start = _canonical(instance, start, sharing)
-    outer = _run(instance, sharing, False, symmetry, resolution, start, time_limit, seed, workers)
+    cap = request.bound
+    outer = _run(instance, sharing, False, symmetry, resolution, start, time_limit, seed, workers, cap)
     info: dict[str, Any] = {**outer.stats, "knife_edge": False}
     if outer.code == cp_model.UNKNOWN:
         return _fallback(instance, start, sharing, outer.best_bound, info)
@@ -299,7 +314,7 @@ def solve(instance: Instance, params: CpsatParams, request: SolveRequest) -> Sol
     # Knife edge: the relaxation's schedule is late by less than the rounding. Solve the inner
     # model, whose schedules are on time by construction, and keep the outer bound.
     remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 0.01)
-    inner = _run(instance, sharing, True, symmetry, resolution, start, remaining, seed, workers)
+    inner = _run(instance, sharing, True, symmetry, resolution, start, remaining, seed, workers, cap)
     info = {**inner.stats, "knife_edge": True, "outer": outer.stats}
     bound = _bound(instance, outer)
     if inner.code == cp_model.UNKNOWN:
@@ -332,8 +347,9 @@ def _run(
     time_limit: float | None,
     seed: int,
     workers: int,
+    cap: float | None = None,
 ) -> _Run:
-    built = build_model(instance, sharing, conservative=conservative, symmetry=symmetry, resolution=resolution)
+    built = build_model(instance, sharing, conservative=conservative, symmetry=symmetry, resolution=resolution, cap=cap)
     if start:
         _add_hint(built, start)
     solver = cp_model.CpSolver()

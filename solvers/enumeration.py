@@ -65,8 +65,11 @@ def heaviest_feasible_set(
     weights: Sequence[float],
     stop: Callable[[int], bool],
     floor: float = -math.inf,
+    ceiling: float = math.inf,
 ) -> SetSearch:
     """Try the subsets of ``alone`` heavier than ``floor``, heaviest first, for a feasible order.
+
+    Subsets heavier than ``ceiling`` (a proven upper bound) are not tried.
 
     Sets of equal weight go larger first, then lexicographically, so the search is
     deterministic; a set containing one already proven infeasible is skipped (admissible sets are
@@ -76,7 +79,7 @@ def heaviest_feasible_set(
         (w, subset)
         for size in range(len(alone), -1, -1)
         for subset in combinations(alone, size)
-        if (w := sum(weights[k] for k in subset)) > floor
+        if floor < (w := sum(weights[k] for k in subset)) <= ceiling
     ]
     candidates.sort(key=lambda c: (-c[0], -len(c[1]), c[1]))
     infeasible: list[int] = []
@@ -100,7 +103,8 @@ def solve(instance: Instance, params: EnumerateParams, request: SolveRequest) ->
     """Exact search over admitted sets and orders (the seed is not used).
 
     Refuses instances with more than ``params.max_users`` users (the search is exponential).
-    The initial schedule, if any, is the fallback at the time limit when it beats ``edf``.
+    With an initial schedule only the sets heavier than it are tried: when none is feasible the
+    initial schedule is optimal. It is also the fallback at the time limit when it beats ``edf``.
     """
     max_users = params.max_users
     sharing, time_limit = request.sharing, request.time_limit
@@ -117,7 +121,10 @@ def solve(instance: Instance, params: EnumerateParams, request: SolveRequest) ->
     def out_of_time(nodes: int) -> bool:
         return time_limit is not None and time.perf_counter() - started > time_limit
 
-    found = heaviest_feasible_set(search, alone, instance.weights.tolist(), out_of_time)
+    start = list(request.initial) if request.initial else []
+    floor = float(instance.weights[start].sum()) if start else -math.inf
+    ceiling = math.inf if request.bound is None else request.bound + 1e-9 * max(1.0, abs(request.bound))
+    found = heaviest_feasible_set(search, alone, instance.weights.tolist(), out_of_time, floor, ceiling)
     if found.stopped:
         # Best-first search has no incumbent before the optimum: fall back on the baseline.
         fallback = edf.edf_schedule(instance, sharing)
@@ -131,4 +138,8 @@ def solve(instance: Instance, params: EnumerateParams, request: SolveRequest) ->
     if found.order is not None:
         info = {"sets_checked": found.checked, "nodes": found.nodes}
         return SolverOutput(found.order, Status.OPTIMAL, bound=found.weight, info=info)
+    if start:
+        # Nothing heavier than the initial schedule is feasible.
+        info = {"sets_checked": found.checked, "nodes": found.nodes}
+        return SolverOutput(start, Status.OPTIMAL, bound=floor, info=info)
     raise SolverError("enumerate found no feasible set, not even the empty one")  # pragma: no cover

@@ -31,6 +31,10 @@ nothing better exists and it is returned at once. On instances of at most
 first with the timing model's exact order search
 (:meth:`~partialloading.timing.FrameSchedule.find_order`), so the first feasible one is the
 heaviest there is; the phases above run only if that search exceeds :data:`EXACT_SET_NODES`.
+Above that size the bound includes the blocks-per-level relaxation
+(:func:`partialloading.bounds.level_bound`): every phase stops once its schedule reaches the
+bound (then ``optimal``), and up to :data:`PROVE_FIRST_USERS` users the constructed schedule is
+compared with it before any local search.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from partialloading.backend import SolveRequest, SolverOutput
-from partialloading.bounds import best_cheap_bound
+from partialloading.bounds import best_cheap_bound, level_bound
 from partialloading.errors import SolverError
 from partialloading.instance import FloatArray, Instance, IntArray
 from partialloading.params import GreedyParams
@@ -228,11 +232,12 @@ def insert_admit(p: Problem, seq: IntArray) -> IntArray:
 
 
 def construct(
-    p: Problem, extra: list[tuple[str, IntArray]], out_of_time: Callable[[], bool]
+    p: Problem, extra: list[tuple[str, IntArray]], out_of_time: Callable[[], bool], bound: float = np.inf
 ) -> tuple[IntArray, str, dict[str, float]]:
     """Best schedule over the candidate sequences and both admission rules, plus ``extra`` starts.
 
-    Returns the order, the name of the start it came from and every start's served weight.
+    Returns the order, the name of the start it came from and every start's served weight. Stops
+    at the first schedule that reaches ``bound`` (an upper bound: nothing can do better).
     """
     best = np.zeros(0, dtype=np.int64)
     best_name = "empty"
@@ -247,10 +252,13 @@ def construct(
         if better(p, order, best):
             best, best_name = order, name
 
+    def done() -> bool:
+        return out_of_time() or p.score(best)[0] >= bound - 1e-9 * max(bound, 1.0)
+
     for name, order in extra:
         offer(name, order)
     for name, seq in sequences(p):
-        if out_of_time():
+        if done():
             break
         offer(f"{name}/append", append_admit(p, seq, drop_effort=EDF_DROP_EFFORT if name == "edf" else DROP_EFFORT))
         if p.num_users <= INSERTION_MAX_USERS and name in ("edf", "cheapest", "tour-w3") and not out_of_time():
@@ -291,13 +299,13 @@ def _run(
     def out_of_time() -> bool:
         return deadline is not None and time.perf_counter() > deadline
 
-    start, start_name, values = construct(p, extra, out_of_time)
+    start, start_name, values = construct(p, extra, out_of_time, bound if improve_ else np.inf)
     info: dict[str, Any] = {"start": start_name, "start_objective": p.score(start)[0], "starts": values}
-    if not improve_:
+    if not improve_ or p.score(start)[0] >= bound - 1e-9 * max(bound, 1.0):
         return start, info
     # The budget counts evaluated positions; a timing model whose positions cost more gets fewer.
     budget = Budget(effort / p.evaluation_cost, deadline)
-    best, stats = local_search(p, start, budget)
+    best, stats = local_search(p, start, budget, target=bound)
     if better(p, start, best):
         raise SolverError("greedy: the improvement returned a worse schedule than its start")
     moves = stats.total()
@@ -317,7 +325,7 @@ def _run(
             seed_order = insert_admit(p, np.lexsort((rng.permutation(p.num_users), p.limit * (1.0 + noise))))
         else:
             seed_order = insert_admit(p, rng.permutation(p.num_users))
-        trial, trial_stats = local_search(p, seed_order, budget)
+        trial, trial_stats = local_search(p, seed_order, budget, target=bound)
         moves += trial_stats.total()
         done += 1
         since += 1
@@ -398,6 +406,15 @@ def alone_weight(instance: Instance, sharing: bool) -> float:
     return best_cheap_bound(instance, sharing)
 
 
+PROVE_FIRST_USERS = 20
+"""Up to this many users greedy constructs first and stops there when the constructed schedule
+reaches the blocks-per-level bound (see :func:`solve`)."""
+
+LEVEL_BOUND_TIME_S = 2.0
+"""Seconds at most for the blocks-per-level relaxation (and a tenth of the time limit), which
+greedy's bound includes above :data:`EXACT_SET_USERS` users."""
+
+
 def solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> SolverOutput:
     """Greedy construction and local search (see :class:`~partialloading.params.GreedyParams`).
 
@@ -419,6 +436,27 @@ def solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> So
         shortcut = _shortcut(instance, sharing, also, bound, started, time_limit)
         if shortcut is not None:
             return shortcut
+    if improve and n > EXACT_SET_USERS:
+        budget = LEVEL_BOUND_TIME_S if time_limit is None else min(LEVEL_BOUND_TIME_S, time_limit / 10)
+        target = None
+        if n <= PROVE_FIRST_USERS:
+            # Small instances: when the constructed schedule reaches the relaxation's bound it is
+            # optimal (the LP relaxation, solved first, often suffices), and the search stops at
+            # once; otherwise it is one more start.
+            p = schedule(instance, sharing)
+            built = construct(
+                p, [("edf", np.asarray(edf.edf_schedule(instance, sharing), dtype=np.int64)), *also], lambda: False
+            )[0]
+            target = float(instance.weights[built].sum()) if built.size else 0.0
+            also.append(("construct", built))
+        relaxation = level_bound(instance, sharing, time_limit=budget, target=target)
+        info["level_bound"] = {"value": relaxation.value, "proven": relaxation.proven, "runtime_s": relaxation.runtime}
+        bound = min(bound, relaxation.value)
+        if target is not None and target >= bound - 1e-9 * max(bound, 1.0):
+            info.update(
+                {"start": "construct", "start_objective": target, "result_from": "construct (reaches the bound)"}
+            )
+            return SolverOutput(order=[int(k) for k in also[-1][1]], status=Status.OPTIMAL, bound=bound, info=info)
     if instance.timing != "frame":
         # A frame-feasible order is feasible under every other timing model (each upload ends by
         # the frame schedule's start), so greedy is never worse than its own frame schedule.
@@ -439,7 +477,13 @@ def solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> So
     deadline = None if time_limit is None else started + time_limit
     order, run_info = _greedy(instance, sharing, also, bound=bound, deadline=deadline, **kwargs)
     info.update(run_info)
-    return SolverOutput(order=[int(k) for k in order], status=Status.FEASIBLE, bound=bound, info=info)
+    status = Status.OPTIMAL if _reaches(instance, order, bound) else Status.FEASIBLE
+    return SolverOutput(order=[int(k) for k in order], status=status, bound=bound, info=info)
+
+
+def _reaches(instance: Instance, order: IntArray, bound: float) -> bool:
+    weight = float(instance.weights[order].sum()) if order.size else 0.0
+    return weight >= bound - 1e-9 * max(bound, 1.0)
 
 
 def _shortcut(

@@ -306,9 +306,11 @@ class LocalSearch:
                 pos = min(s, g)
         return order, changed
 
-    def run(self, order: IntArray, max_rounds: int = 50) -> IntArray:
-        """Apply the moves until none improves, the round limit or the budget is reached."""
+    def run(self, order: IntArray, max_rounds: int = 50, target: float = np.inf) -> IntArray:
+        """Apply the moves until none improves, the round limit or the budget is reached, or the
+        served weight reaches ``target`` (an upper bound: nothing can improve on it)."""
         start = self.p.score(order)
+        reached = target - 1e-9 * max(abs(target), 1.0)
         for _ in range(max_rounds):
             self.stats.rounds += 1
             changed = False
@@ -325,9 +327,9 @@ class LocalSearch:
             ):
                 order, moved = move(order)
                 changed |= moved
-                if self.budget.effort < 0 or self.budget.timed_out:
+                if self.budget.effort < 0 or self.budget.timed_out or (moved and self.p.score(order)[0] >= reached):
                     break
-            if not changed or self.budget.effort < 0 or self.budget.timed_out:
+            if not changed or self.budget.effort < 0 or self.budget.timed_out or self.p.score(order)[0] >= reached:
                 break
         final = self.p.score(order)
         if better_score(start, final, self.p.weight_tolerance):
@@ -343,7 +345,10 @@ class LocalSearch:
         return out[np.lexsort((out, p.limit[out], -p.weight[out]))]
 
 
-def improve(problem: Problem, order: IntArray, budget: Budget, max_rounds: int = 50) -> tuple[IntArray, Stats]:
-    """Run :class:`LocalSearch` from ``order`` (feasible) and return the improved order and statistics."""
+def improve(
+    problem: Problem, order: IntArray, budget: Budget, max_rounds: int = 50, target: float = np.inf
+) -> tuple[IntArray, Stats]:
+    """Run :class:`LocalSearch` from ``order`` (feasible) and return the improved order and
+    statistics; ``target``: stop once the served weight reaches it."""
     search = LocalSearch(problem, budget)
-    return search.run(np.asarray(order, dtype=np.int64), max_rounds), search.stats
+    return search.run(np.asarray(order, dtype=np.int64), max_rounds, target), search.stats

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.common.collections import ComponentMap
 from pyomo.opt import SolverResults, TerminationCondition
 
 from partialloading.backend import SolveRequest, SolverOutput
@@ -136,6 +137,13 @@ def _build(data: ScheduleData, formulation: str) -> pyo.ConcreteModel:
     return compact.build(data) if formulation == "compact" else general.build(data)
 
 
+def _add_cap(m: pyo.ConcreteModel, bound: float | None) -> None:
+    """Add ``served_weight ≤ bound`` (a proven upper bound from the warm start), so that HiGHS
+    proves a start reaching it optimal at once."""
+    if bound is not None and hasattr(m, "served_weight"):
+        m.known_bound = pyo.Constraint(expr=m.served_weight.expr <= float(bound) + 1e-6 * max(1.0, abs(bound)))
+
+
 def _decode(m: pyo.ConcreteModel, data: ScheduleData, formulation: str) -> list[int]:
     return compact.decode(m, data) if formulation == "compact" else general.decode(m, data)
 
@@ -177,11 +185,38 @@ def _node_count(opt: Any) -> int | None:
     return nodes if nodes >= 0 else None
 
 
+def _set_start(opt: Any, m: pyo.ConcreteModel, start: ComponentMap) -> bool:
+    """Hand ``start`` to HiGHS as its first incumbent; whether it was accepted.
+
+    Pyomo's HiGHS interface has no warm-start argument, so the model is handed over first
+    (``set_instance``, which a later ``solve`` of the same model reuses) and the values are set
+    on the highspy object it keeps. Any change in those internals disables the start, never the
+    solve.
+    """
+    try:
+        opt.set_instance(m)
+        highs = opt._solver_model
+        columns = opt._pyomo_var_to_solver_var_map
+        index = np.array([columns[id(var)] for var in start], dtype=np.int32)
+        value = np.array(list(start.values()), dtype=np.float64)
+        status = highs.setSolution(len(index), index, value)
+    except (AttributeError, KeyError, TypeError, ValueError, RuntimeError):
+        return False
+    return str(status).endswith("kOk")
+
+
 def _run(
-    m: pyo.ConcreteModel, name: str, time_limit: float | None, seed: int, extra: dict[str, Any]
-) -> tuple[SolverResults, bool, bool, int | None]:
-    """Solve ``m``; returns (results, has_solution, proven_optimal, nodes) with the solution loaded."""
+    m: pyo.ConcreteModel,
+    name: str,
+    time_limit: float | None,
+    seed: int,
+    extra: dict[str, Any],
+    start: ComponentMap | None = None,
+) -> tuple[SolverResults, bool, bool, int | None, bool]:
+    """Solve ``m``; returns (results, has_solution, proven_optimal, nodes, start_accepted) with
+    the solution loaded."""
     opt = _solver(name)
+    started = start is not None and name == "highs" and _set_start(opt, m, start)
     kwargs: dict[str, Any] = {"load_solutions": False}
     if time_limit is not None:
         kwargs["timelimit"] = max(time_limit, 0.01)
@@ -213,7 +248,7 @@ def _run(
             logger.setLevel(level)
     elif _INCUMBENT[condition]:
         raise SolverError(f"MIP solver {name!r} reported optimality without a solution")
-    return results, has_solution, _INCUMBENT[condition], _node_count(opt)
+    return results, has_solution, _INCUMBENT[condition], _node_count(opt), started
 
 
 def _dual_bound(results: SolverResults, integral: bool, fallback: float) -> float:
@@ -274,7 +309,7 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
     if time_limit is not None and setup > time_limit:
         # Pyomo would spend the whole limit building and handing over the model, and the solver
         # would start with no time left: answer at once with the baseline, saying why.
-        fallback = edf_schedule(instance, sharing)
+        fallback = list(request.initial) if request.initial else edf_schedule(instance, sharing)
         info |= {
             "termination": f"time limit {time_limit:g} s below the estimated model setup of {setup:.1f} s",
             "gap": None,
@@ -284,22 +319,30 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
         }
         return SolverOutput(fallback, Status.FEASIBLE if fallback else Status.TIME_LIMIT, bound=None, info=info)
     model = _build(data, chosen)
+    _add_cap(model, request.bound)
     info |= {"n_vars": model.nvariables(), "n_cons": model.nconstraints(), "build_s": time.perf_counter() - started}
     # Building the model counts against the time limit, like the solve.
     remaining = None if time_limit is None else time_limit - (time.perf_counter() - started)
     if remaining is not None and remaining <= 0:
-        fallback = edf_schedule(instance, sharing)
+        fallback = list(request.initial) if request.initial else edf_schedule(instance, sharing)
         info |= {"termination": "time limit reached while building the model", "gap": None, "nodes": 0}
         status = Status.FEASIBLE if fallback else Status.TIME_LIMIT
         return SolverOutput(fallback, status, bound=None, info=info)
-    results, has_solution, proven, nodes = _run(model, solver, remaining, seed, dict(solver_options or {}))
+    start = None
+    if request.initial and chosen == "general":
+        start = general.start_values(model, data, list(request.initial))
+    results, has_solution, proven, nodes, mip_start = _run(
+        model, solver, remaining, seed, dict(solver_options or {}), start
+    )
+    info["mip_start"] = mip_start
     total = float(data.weight.sum())
     bound = _dual_bound(results, integral, total)
     order = _decode(model, data, chosen) if has_solution else []
 
     def resolve(data_m: ScheduleData, remaining: float | None) -> tuple[list[int], bool]:
         model = _build(data_m, chosen)
-        _, has_solution, proven_m, _ = _run(model, solver, remaining, seed, dict(solver_options or {}))
+        _add_cap(model, request.bound)
+        _, has_solution, proven_m, _, _ = _run(model, solver, remaining, seed, dict(solver_options or {}))
         return (_decode(model, data_m, chosen) if has_solution else []), proven_m
 
     order, proven, margin_used = _with_margins(instance, sharing, order, proven, started, time_limit, resolve)

@@ -54,6 +54,11 @@ def register(sub: Any) -> None:
         metavar="SOLUTION.json",
         help="start from the schedule of a solution file (heuristics improve it, exact methods warm-start)",
     )
+    p.add_argument(
+        "--cold",
+        action="store_true",
+        help="exact methods start from nothing instead of greedy's schedule and bound (to study the models alone)",
+    )
     milp = p.add_argument_group("MILP options (with --method milp)")
     milp.add_argument("--solver", help="Pyomo name of the MIP solver (default: highs, through highspy)")
     milp.add_argument(
@@ -89,8 +94,10 @@ def run(args: argparse.Namespace) -> int:
     if args.timing is not None:
         instance = dataclasses.replace(instance, timing=args.timing)
     params = method_params(args, args.method) if args.method != "auto" else {}
-    initial = None
+    initial: list[str] | None = [] if args.cold else None
     if args.initial is not None:
+        if args.cold:
+            raise ParameterError("--cold and --initial exclude each other")
         initial = [entry["user"] for entry in read_solution(args.initial)["schedule"]]
     result = solve(
         instance,
@@ -131,6 +138,18 @@ def print_summary(result: Result, out: TextIO, rows: int | None = None) -> None:
         f"served {len(sol.order)}/{inst.num_users} users, objective {number(result.objective)}, bound {bound}{gap}",
         file=out,
     )
+    warm = result.info.get("warm_start")
+    if isinstance(warm, dict):
+        source = {
+            "greedy": "greedy's schedule",
+            "method": f"{result.method}'s search",
+            "initial": "the initial schedule",
+        }
+        came = source.get(str(result.info.get("incumbent_from")), "?")
+        print(
+            f"warm start: greedy {number(warm['objective'])} in {warm['runtime_s']:.3f}s; the schedule is {came}",
+            file=out,
+        )
     pipelined = inst.timing != "frame"
     if pipelined:
         print(

@@ -152,7 +152,9 @@ class ScenarioConfig:
         Deadline scale as a fraction of :func:`reference_time`; per-user deadlines are drawn
         uniformly in ``[0.5, 1.5] × tightness × reference``.
     weighted
-        Integer weights 1–5 instead of unit weights.
+        Integer weights drawn uniformly from 1 to ``max_weight`` instead of unit weights.
+    max_weight
+        Largest weight when ``weighted`` (default 5).
     initial_model
         Start with a random model in GPU memory instead of an empty GPU.
     popularity_zipf
@@ -174,6 +176,7 @@ class ScenarioConfig:
     deadlines: Literal["common", "per_user"] = "common"
     tightness: float = 0.5
     weighted: bool = False
+    max_weight: int = 5
     initial_model: bool = False
     popularity_zipf: float = 0.0
     image_encoding: Literal["jpeg", "raw"] = "jpeg"
@@ -189,6 +192,7 @@ class ScenarioConfig:
             (self.load_speed_bytes_per_s > 0, "load_speed_bytes_per_s must be positive"),
             (self.deadlines in ("common", "per_user"), "deadlines must be 'common' or 'per_user'"),
             (self.tightness > 0, "tightness must be positive"),
+            (isinstance(self.max_weight, int) and self.max_weight >= 1, "max_weight must be an integer of at least 1"),
             (self.popularity_zipf >= 0, "popularity_zipf must be non-negative"),
             (self.image_encoding in ("jpeg", "raw"), "image_encoding must be 'jpeg' or 'raw'"),
             (self.prompt_tokens >= 1 and self.token_bits >= 1, "prompt_tokens and token_bits must be positive"),
@@ -548,7 +552,7 @@ def _users(
     # The noise is that of one user's share of the uplink among the configuration's n_users.
     snr = np.round(cfg.cell.snr_db(distance, shadow, cfg.bandwidth_hz / cfg.n_users), 2)
     bpp = rng.uniform(0.75, 2.0, k)
-    weights = rng.integers(1, 6, k) if cfg.weighted else np.ones(k, dtype=np.int64)
+    weights = rng.integers(1, cfg.max_weight + 1, k) if cfg.weighted else np.ones(k, dtype=np.int64)
     users = []
     for u in range(k):
         m = int(requested[u])

@@ -177,3 +177,16 @@ def test_console_script(tmp_path: Path) -> None:
     done = subprocess.run([str(script), "validate", str(bad)], capture_output=True, text=True, check=False)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and str(bad) in done.stderr
+
+
+def test_exact_methods_warm_start_unless_cold(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "sol.json"
+    assert main(["solve", "tiny", "--method", "cpsat", "--output", str(out)]) == 0
+    assert "warm start: greedy 3" in capsys.readouterr().out
+    assert main(["solve", "tiny", "--method", "cpsat", "--cold", "--output", str(out)]) == 0
+    assert "warm start" not in capsys.readouterr().out
+    other = tmp_path / "other.json"
+    assert main(["solve", "tiny", "--method", "cpsat", "--cold", "--initial", str(out), "--output", str(other)]) == 2
+    assert not other.exists()
+    err = capsys.readouterr().err
+    assert "--cold and --initial exclude each other" in err and len(err.strip().splitlines()) == 1

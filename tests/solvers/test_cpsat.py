@@ -157,7 +157,7 @@ def test_knife_edge_falls_back_on_the_conservative_model() -> None:
     # The outer model admits everyone 5e-9 s too late (below its rounding, above the tolerance):
     # its schedule is refused in floating point and the inner model's optimum is returned.
     inst, _ = _knife_edge(0, -5e-9)
-    result = solve(inst, "cpsat", time_limit=LIMIT)
+    result = solve(inst, "cpsat", time_limit=LIMIT, initial=[])  # cold: greedy's bound would settle it first
     assert result.info["knife_edge"]
     assert result.info["rounding"] == "inner"
     assert len(result.solution.order) == inst.num_users - 1
@@ -240,6 +240,7 @@ def test_coarse_time_unit_exercises_the_inner_model() -> None:
             "cpsat",
             time_limit=LIMIT,
             resolution=1e2,
+            initial=[],
         ).info["knife_edge"]
         for seed in range(12)
     ]

@@ -126,9 +126,11 @@ def test_revisit_instance_serves_everyone(method: tuple[str, dict]) -> None:
 
 def test_compact_is_a_restriction_with_per_user_deadlines() -> None:
     instance = revisit_instance()
-    forced = run(instance, ("milp", {"formulation": "compact"}))
-    exact = run(instance, ("milp", {"formulation": "general"}))
+    # Cold starts: the warm start (greedy finds 3) would hide what the compact model finds.
+    forced = run(instance, ("milp", {"formulation": "compact"}), initial=[])
+    exact = run(instance, ("milp", {"formulation": "general"}), initial=[])
     assert forced.objective == 2 < exact.objective == 3
+    assert run(instance, ("milp", {"formulation": "compact"})).objective == 3  # warm: never below greedy
     # Its optimum is not a proof for the instance: neither 'optimal' nor a bound.
     assert forced.status == Status.FEASIBLE
     assert forced.bound is None
@@ -301,7 +303,8 @@ def test_late_order_is_repaired_not_returned(monkeypatch: pytest.MonkeyPatch) ->
         return real(instance, sharing, margin=-30.0 if margin == 0.0 else margin)
 
     monkeypatch.setattr(milp_backend, "schedule_data", loose_first)
-    result = run(backbone_hand_instance(), ("milp", {}))
+    # A cold start: greedy's bound (3) would prove the repaired schedule optimal at once.
+    result = run(backbone_hand_instance(), ("milp", {}), initial=[])
     assert result.objective == 3
     assert result.status == Status.FEASIBLE
     assert result.bound == 4
@@ -400,6 +403,10 @@ def test_build_time_counts_against_the_time_limit(monkeypatch) -> None:
 def test_a_time_limit_below_the_estimated_setup_answers_at_once(monkeypatch) -> None:
     instance = random_instance(5, n_users=12, n_models=4, structure="general", deadlines="per_user")
     monkeypatch.setattr(milp_backend, "SETUP_SECONDS_PER_NONZERO", 1.0)  # every model "takes" hours
-    result = pl.solve(instance, "milp", time_limit=5)
+    result = pl.solve(instance, "milp", time_limit=5, initial=[])
     assert "below the estimated model setup" in result.info["termination"]
     assert result.objective == pl.solve(instance, "edf").objective
+    # With the warm start the answer is greedy's schedule instead of the EDF baseline.
+    warm = pl.solve(instance, "milp", time_limit=5)
+    assert "below the estimated model setup" in warm.info["termination"]
+    assert warm.objective == warm.info["warm_start"]["objective"] >= result.objective
