@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import importlib.util
 import statistics
 import sys
@@ -43,8 +44,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 import partialloading as pl
+from partialloading import scenarios
 from partialloading.errors import PartialLoadingError
+from partialloading.instance import Instance
 from partialloading.scenarios import random_instance
 from partialloading.validation.verify import verify_solution
 
@@ -130,14 +135,8 @@ MID_FAMILIES = ("general", "backbone")
 MID_METHODS = ("cpsat", "milp")
 
 
-def mid_instance(family: str, seed: int, users: int) -> Any:
+def mid_instance(family: str, seed: int, users: int) -> Instance:
     """A per-user-deadline instance of ``family`` with integer weights 1–3 drawn here (seeded)."""
-    import dataclasses
-
-    import numpy as np
-
-    from partialloading import scenarios
-
     inst = scenarios.generate(family, seed, n_users=users, deadlines="per_user")
     weights = np.random.default_rng(1000 + seed).integers(1, 4, inst.num_users)
     users_w = tuple(dataclasses.replace(u, weight=int(w)) for u, w in zip(inst.users, weights, strict=True))
@@ -235,6 +234,15 @@ def format_row(row: Row) -> str:
     )
 
 
+def method_list(parser: argparse.ArgumentParser, text: str | None, known: tuple[str, ...]) -> list[str]:
+    """The ``--methods`` list (default: all of ``known``); an unknown name is a usage error."""
+    methods = list(known) if text is None else [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in known]
+    if unknown:
+        parser.error(f"unknown method(s) {', '.join(unknown)} (choose from {', '.join(known)})")
+    return methods
+
+
 def write_csv(path: str, rows: Sequence[Row] | Sequence[MidRow]) -> None:
     """Write ``rows`` (one kind of row dataclass) as CSV with a header."""
     with open(path, "w", newline="") as fh:
@@ -272,11 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.mid:
-        given = MID_METHODS if args.methods is None else args.methods.split(",")
-        args.methods = [m.strip() for m in given if m.strip()]
-        unknown = [m for m in args.methods if m not in MID_METHODS]
-        if unknown:
-            parser.error(f"--mid: unknown method(s) {', '.join(unknown)}")
+        args.methods = method_list(parser, args.methods, MID_METHODS)
         args.mid_sizes = [int(x) for x in args.mid_sizes.split(",")]
         print(
             f"per-user deadlines, weights 1-3, {args.seeds} seeds per size, limit {args.time_limit:g}s per run, "
@@ -287,11 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.csv:
             write_csv(args.csv, mid_rows)
         return 0
-    args.methods = [m.strip() for m in (args.methods or ",".join(METHODS)).split(",") if m.strip()]
+    args.methods = method_list(parser, args.methods, tuple(METHODS))
     args.deadlines = [d.strip() for d in args.deadlines.split(",") if d.strip()]
-    unknown = [m for m in args.methods if m not in METHODS]
-    if unknown:
-        parser.error(f"unknown method(s) {', '.join(unknown)}")
     missing = [m for m in args.methods if not available(m)]
     for m in missing:
         print(f"note: {m} skipped: its backend module is not installed in this checkout", file=sys.stderr)

@@ -120,6 +120,17 @@ def best_cheap_bound(instance: Instance, sharing: bool = True) -> float:
 MAX_LEVELS = 200
 """Deadline levels kept by :func:`level_bound` (spread evenly over the distinct deadlines)."""
 
+SIDE_BOUND_S = 2.0
+"""Seconds at most that a method spends on :func:`level_bound` beside its own work (greedy, and
+the warm start of the exact methods); see :func:`side_budget`."""
+
+
+def side_budget(time_limit: float | None) -> float:
+    """Time for :func:`level_bound` within a solve limited to ``time_limit`` seconds: at most
+    :data:`SIDE_BOUND_S` and a tenth of the limit."""
+    return SIDE_BOUND_S if time_limit is None else min(SIDE_BOUND_S, time_limit / 10)
+
+
 MILP_MAX_USERS = 200
 """Up to this many candidate users :func:`level_bound` solves the relaxation as a MILP; above,
 its LP relaxation (the same value after rounding on the generated families at 300 and 1,000
@@ -294,11 +305,10 @@ def level_bound(
     matrix = sp.csc_array((vals, (rows, cols)), shape=(n_rows, n_vars))
     cost = np.zeros(n_vars)
     cost[:n] = weights
-    continuous: list[int] = []
     integral = bool(np.all(np.mod(instance.weights, 1.0) == 0))
     stop_at = None if target is None else float(target) + (1.0 - 1e-6 if integral else 1e-9 * max(1.0, float(target)))
     integer = n <= MILP_MAX_USERS if milp is None else milp
-    value, proven = _solve_relaxation(matrix, np.concatenate(upper), cost, continuous, time_limit, stop_at, integer)
+    value, proven = _solve_relaxation(matrix, np.concatenate(upper), cost, time_limit, stop_at, integer)
     value = cheap if value is None else value
     if integral:
         value = float(np.floor(value + 1e-6 * max(1.0, abs(value))))
@@ -336,7 +346,6 @@ def _solve_relaxation(
     matrix: sp.csc_array,
     upper: np.ndarray,
     cost: np.ndarray,
-    continuous: list[int],
     time_limit: float | None,
     stop_at: float | None,
     integer: bool,
@@ -353,9 +362,7 @@ def _solve_relaxation(
     lp.num_row_ = n_rows
     lp.col_cost_ = cost
     lp.col_lower_ = np.zeros(n_cols)
-    col_upper = np.ones(n_cols)
-    col_upper[continuous] = highspy.kHighsInf
-    lp.col_upper_ = col_upper
+    lp.col_upper_ = np.ones(n_cols)
     lp.row_lower_ = np.full(n_rows, -highspy.kHighsInf)
     lp.row_upper_ = upper
     lp.sense_ = highspy.ObjSense.kMaximize
@@ -384,10 +391,7 @@ def _solve_relaxation(
             return relaxed, False
         highs.setOptionValue("time_limit", float(time_limit))
     highs.clearSolver()
-    kinds = [highspy.HighsVarType.kInteger] * n_cols
-    for col in continuous:
-        kinds[col] = highspy.HighsVarType.kContinuous
-    lp.integrality_ = kinds
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * n_cols
     highs.passModel(lp)
     highs.run()
     status = highs.getModelStatus()

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .backend import METHOD_NAMES, METHODS, SolveRequest
-from .bounds import level_bound
+from .bounds import level_bound, side_budget
 from .errors import InstanceError, MethodNotApplicableError, ParameterError, SolverError
 from .instance import Instance
 from .params import MethodParams, make_params
@@ -217,7 +217,7 @@ def _warm_start(instance: Instance, sharing: bool, time_limit: float | None, see
         return warm
     # Up to ten users greedy's bound is the cheap one (its exact set search usually proves
     # instead); an exact method gets the relaxation's bound all the same.
-    relaxation = level_bound(instance, sharing, time_limit=None if time_limit is None else min(2.0, time_limit / 10))
+    relaxation = level_bound(instance, sharing, time_limit=side_budget(time_limit))
     bound = relaxation.value if warm.bound is None else min(warm.bound, relaxation.value)
     info = {**warm.info, "level_bound": {"value": relaxation.value, "proven": relaxation.proven}}
     status = Status.OPTIMAL if warm.objective >= bound - 1e-9 * max(1.0, bound) else warm.status

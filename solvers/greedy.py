@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from partialloading.backend import SolveRequest, SolverOutput
-from partialloading.bounds import best_cheap_bound, level_bound
+from partialloading.bounds import best_cheap_bound, level_bound, side_budget
 from partialloading.errors import SolverError
 from partialloading.instance import FloatArray, Instance, IntArray
 from partialloading.params import GreedyParams
@@ -232,12 +232,17 @@ def insert_admit(p: Problem, seq: IntArray) -> IntArray:
 
 
 def construct(
-    p: Problem, extra: list[tuple[str, IntArray]], out_of_time: Callable[[], bool], bound: float = np.inf
+    p: Problem,
+    extra: list[tuple[str, IntArray]],
+    out_of_time: Callable[[], bool],
+    bound: float = np.inf,
+    sequences_too: bool = True,
 ) -> tuple[IntArray, str, dict[str, float]]:
     """Best schedule over the candidate sequences and both admission rules, plus ``extra`` starts.
 
     Returns the order, the name of the start it came from and every start's served weight. Stops
     at the first schedule that reaches ``bound`` (an upper bound: nothing can do better).
+    ``sequences_too=False``: only the ``extra`` starts (one of them already the best sequence).
     """
     best = np.zeros(0, dtype=np.int64)
     best_name = "empty"
@@ -257,7 +262,7 @@ def construct(
 
     for name, order in extra:
         offer(name, order)
-    for name, seq in sequences(p):
+    for name, seq in sequences(p) if sequences_too else []:
         if done():
             break
         offer(f"{name}/append", append_admit(p, seq, drop_effort=EDF_DROP_EFFORT if name == "edf" else DROP_EFFORT))
@@ -295,11 +300,12 @@ def _run(
     restarts: int,
     rng: np.random.Generator,
     deadline: float | None,
+    sequences_too: bool = True,
 ) -> tuple[IntArray, dict[str, Any]]:
     def out_of_time() -> bool:
         return deadline is not None and time.perf_counter() > deadline
 
-    start, start_name, values = construct(p, extra, out_of_time, bound if improve_ else np.inf)
+    start, start_name, values = construct(p, extra, out_of_time, bound if improve_ else np.inf, sequences_too)
     info: dict[str, Any] = {"start": start_name, "start_objective": p.score(start)[0], "starts": values}
     if not improve_ or p.score(start)[0] >= bound - 1e-9 * max(bound, 1.0):
         return start, info
@@ -410,10 +416,6 @@ PROVE_FIRST_USERS = 20
 """Up to this many users greedy constructs first and stops there when the constructed schedule
 reaches the blocks-per-level bound (see :func:`solve`)."""
 
-LEVEL_BOUND_TIME_S = 2.0
-"""Seconds at most for the blocks-per-level relaxation (and a tenth of the time limit), which
-greedy's bound includes above :data:`EXACT_SET_USERS` users."""
-
 
 def solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> SolverOutput:
     """Greedy construction and local search (see :class:`~partialloading.params.GreedyParams`).
@@ -437,19 +439,15 @@ def solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> So
         if shortcut is not None:
             return shortcut
     if improve and n > EXACT_SET_USERS:
-        budget = LEVEL_BOUND_TIME_S if time_limit is None else min(LEVEL_BOUND_TIME_S, time_limit / 10)
         target = None
         if n <= PROVE_FIRST_USERS:
             # Small instances: when the constructed schedule reaches the relaxation's bound it is
             # optimal (the LP relaxation, solved first, often suffices), and the search stops at
             # once; otherwise it is one more start.
-            p = schedule(instance, sharing)
-            built = construct(
-                p, [("edf", np.asarray(edf.edf_schedule(instance, sharing), dtype=np.int64)), *also], lambda: False
-            )[0]
+            built = construct(schedule(instance, sharing), [_edf_start(instance, sharing), *also], lambda: False)[0]
             target = float(instance.weights[built].sum()) if built.size else 0.0
             also.append(("construct", built))
-        relaxation = level_bound(instance, sharing, time_limit=budget, target=target)
+        relaxation = level_bound(instance, sharing, time_limit=side_budget(time_limit), target=target)
         info["level_bound"] = {"value": relaxation.value, "proven": relaxation.proven, "runtime_s": relaxation.runtime}
         bound = min(bound, relaxation.value)
         if target is not None and target >= bound - 1e-9 * max(bound, 1.0):
@@ -475,10 +473,16 @@ def solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> So
         also.append(("greedy-no-sharing", ns_order))
         info["no_sharing"] = {"objective": float(instance.weights[ns_order].sum()), "start": ns_info["start"]}
     deadline = None if time_limit is None else started + time_limit
-    order, run_info = _greedy(instance, sharing, also, bound=bound, deadline=deadline, **kwargs)
+    # The small-instance path above already tried every constructive sequence ("construct").
+    rebuild = not any(name == "construct" for name, _ in also)
+    order, run_info = _greedy(instance, sharing, also, bound=bound, deadline=deadline, sequences_too=rebuild, **kwargs)
     info.update(run_info)
     status = Status.OPTIMAL if _reaches(instance, order, bound) else Status.FEASIBLE
     return SolverOutput(order=[int(k) for k in order], status=status, bound=bound, info=info)
+
+
+def _edf_start(instance: Instance, sharing: bool) -> tuple[str, IntArray]:
+    return "edf", np.asarray(edf.edf_schedule(instance, sharing), dtype=np.int64)
 
 
 def _reaches(instance: Instance, order: IntArray, bound: float) -> bool:
@@ -500,7 +504,7 @@ def _shortcut(
     schedule serves more — or the instance is small enough for the exact set search.
     """
     p = schedule(instance, sharing)
-    starts = [("edf", np.asarray(edf.edf_schedule(instance, sharing), dtype=np.int64)), *also]
+    starts = [_edf_start(instance, sharing), *also]
     for name, order in starts:
         if not p.feasible(order):
             raise SolverError(f"greedy: start {name} is infeasible")
@@ -541,20 +545,22 @@ def _greedy(
     restarts: int,
     seed: int,
     deadline: float | None,
+    sequences_too: bool = True,
 ) -> tuple[IntArray, dict[str, Any]]:
     """One run in one sharing mode; ``also``: feasible orders used as starts (and returned when
-    the search ends below them)."""
+    the search ends below them); ``sequences_too=False`` when one of them is already the best
+    constructed schedule."""
     p = schedule(instance, sharing)
-    base = np.asarray(edf.edf_schedule(instance, sharing), dtype=np.int64)
     best, info = _run(
         p,
-        [("edf", base), *also],
+        [_edf_start(instance, sharing), *also],
         bound=bound,
         improve_=improve_,
         effort=effort,
         restarts=restarts,
         rng=np.random.default_rng(seed),
         deadline=deadline,
+        sequences_too=sequences_too,
     )
     info["result_from"] = "search" if improve_ else info["start"]
     for name, order in also:
