@@ -1,9 +1,9 @@
-"""Do the exact methods agree? MILP (both formulations), CP-SAT and enumeration on tiny instances.
+"""Do the exact methods agree? MILP (both formulations), CP-SAT, branch-and-bound and enumeration on tiny instances.
 
 Every combination of sharing structure (backbone, general, none), deadlines (common, per-user),
 weights (unit, integer 1–5), initial GPU (empty, a random model) and sharing (on, off) —
 48 families — times ``--per-family`` seeds, with 5–7 users over 2–4 models. Each instance is
-solved by ``enumerate``, ``cpsat``, ``milp`` with the general formulation and, where it is exact
+solved by ``enumerate``, ``cpsat``, ``bnb``, ``milp`` with the general formulation and, where it is exact
 (one common deadline), ``milp`` with the compact formulation, each twice: from nothing
 (``initial=[]``, the model alone) and with the default warm start (greedy's schedule and bound).
 Every result is checked by the independent verifier and must be ``optimal``; the optima must be
@@ -44,6 +44,7 @@ TIME_LIMIT = 120.0
 METHODS: dict[str, tuple[str, dict[str, str]]] = {
     "enumerate": ("enumerate", {}),
     "cpsat": ("cpsat", {}),
+    "bnb": ("bnb", {}),
     "milp-general": ("milp", {"formulation": "general"}),
     "milp-compact": ("milp", {"formulation": "compact"}),
 }

@@ -20,11 +20,12 @@ Examples::
 
 ``--mid`` runs the per-user-deadline mid-size section instead: the ``general`` and ``backbone``
 scenario families (6 models, per-user deadlines, tightness 0.5) at 20, 30, 40 and 60 users with
-integer weights 1–3, each solved by ``greedy`` (default settings) and by ``cpsat`` and ``milp``
-under ``--time-limit`` (60 s by default). For each exact method and size it reports how many
+integer weights 1–3, each solved by ``greedy`` (default settings) and by ``bnb``, ``cpsat`` and
+``milp`` under ``--time-limit`` (60 s by default). For each exact method and size it reports how many
 runs were proven optimal, the median time to proof of those, the median final gap
 ``(bound − objective)/bound`` of the others, and how its incumbent compares with greedy's
-(below / equal / above). ``--cold`` starts the exact methods from nothing (``initial=[]``), as
+(below / equal / above); where several methods prove an instance, their optima must agree (the
+run exits 1 otherwise). ``--cold`` starts the exact methods from nothing (``initial=[]``), as
 they did before the warm start; the weights are drawn by this script, so the instances are the
 same for every version of the package (``--label`` names the run in the table)::
 
@@ -132,7 +133,7 @@ def run(args: argparse.Namespace) -> list[Row]:
 
 MID_SIZES = (20, 30, 40, 60)
 MID_FAMILIES = ("general", "backbone")
-MID_METHODS = ("cpsat", "milp")
+MID_METHODS = ("bnb", "cpsat", "milp")
 
 
 def mid_instance(family: str, seed: int, users: int) -> Instance:
@@ -162,8 +163,10 @@ class MidRow:
     mean_greedy: float
 
 
-def run_mid(args: argparse.Namespace) -> list[MidRow]:
+def run_mid(args: argparse.Namespace) -> tuple[list[MidRow], list[str]]:
+    """The mid-size rows, and every instance on which two methods proved different optima."""
     rows = []
+    proven: dict[str, dict[str, float]] = {}  # instance name → method → proven optimum
     for users in args.mid_sizes:
         for family in MID_FAMILIES:
             instances = [mid_instance(family, seed, users) for seed in range(args.seeds)]
@@ -179,6 +182,7 @@ def run_mid(args: argparse.Namespace) -> list[MidRow]:
                     objectives.append(result.objective)
                     if result.status == pl.Status.OPTIMAL:
                         proofs.append(result.runtime)
+                        proven.setdefault(inst.name, {})[method] = result.objective
                     elif result.gap is not None:
                         gaps.append(result.gap)
                     diff = result.objective - ref.objective
@@ -202,7 +206,14 @@ def run_mid(args: argparse.Namespace) -> list[MidRow]:
                 )
                 rows.append(row)
                 print(format_mid(row), flush=True)
-    return rows
+    both = {name: optima for name, optima in proven.items() if len(optima) > 1}
+    differ = [
+        f"{name}: " + ", ".join(f"{m}={v:g}" for m, v in optima.items())
+        for name, optima in both.items()
+        if max(optima.values()) - min(optima.values()) > 1e-6
+    ]
+    print(f"instances proven by more than one method: {len(both)}; optima differ on {len(differ)}")
+    return rows, differ
 
 
 MID_HEADER = (
@@ -287,10 +298,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.label or ('cold' if args.cold else 'warm')} starts"
         )
         print(MID_HEADER)
-        mid_rows = run_mid(args)
+        mid_rows, differ = run_mid(args)
+        for line in differ:
+            print(f"optima differ: {line}", file=sys.stderr)
         if args.csv:
             write_csv(args.csv, mid_rows)
-        return 0
+        return 1 if differ else 0
     args.methods = method_list(parser, args.methods, tuple(METHODS))
     args.deadlines = [d.strip() for d in args.deadlines.split(",") if d.strip()]
     missing = [m for m in args.methods if not available(m)]

@@ -20,6 +20,7 @@ from .errors import (
 from .instance import Block, Instance, Model, User
 from .io import dumps_instance, instance_from_dict, instance_to_dict, loads_instance, read_instance, write_instance
 from .params import (
+    BnbParams,
     CpsatParams,
     DpParams,
     EdfParams,
@@ -44,6 +45,7 @@ __all__ = [
     "METHOD_NAMES",
     "TIMING_NAMES",
     "Block",
+    "BnbParams",
     "CpsatParams",
     "DpParams",
     "EdfParams",

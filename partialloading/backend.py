@@ -173,6 +173,15 @@ METHODS: dict[str, Method] = {
             warm_start=True,
         ),
         Method(
+            "bnb",
+            "partialloading.solvers.bnb:solve",
+            True,
+            "branch-and-bound over model visits with knapsack bounds per deadline level",
+            timings=frozenset({"frame"}),
+            timing_note="its labels are the frame schedule's arithmetic (use --method milp or enumerate)",
+            warm_start=True,
+        ),
+        Method(
             "dp",
             "partialloading.solvers.dp:solve",
             True,

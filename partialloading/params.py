@@ -168,6 +168,25 @@ class DpParams(MethodParams):
 
 
 @dataclass(frozen=True)
+class BnbParams(MethodParams):
+    """Parameters of ``bnb``.
+
+    Attributes
+    ----------
+    max_nodes
+        Stop after this many search nodes (default: only the time limit stops the search). The
+        result then depends only on the instance and this budget.
+    """
+
+    method: ClassVar[str] = "bnb"
+    max_nodes: int | None = None
+
+    def check(self) -> None:
+        if self.max_nodes is not None and self.max_nodes < 1:
+            raise ParameterError(f"bnb: parameter 'max_nodes' must be at least 1 (got {self.max_nodes})")
+
+
+@dataclass(frozen=True)
 class GreedyParams(MethodParams):
     """Parameters of ``greedy``.
 
@@ -210,7 +229,8 @@ class FifoParams(MethodParams):
 
 
 PARAMS: dict[str, type[MethodParams]] = {
-    cls.method: cls for cls in (EnumerateParams, MilpParams, CpsatParams, DpParams, GreedyParams, EdfParams, FifoParams)
+    cls.method: cls
+    for cls in (EnumerateParams, MilpParams, CpsatParams, BnbParams, DpParams, GreedyParams, EdfParams, FifoParams)
 }
 """The parameter class of each method."""
 
@@ -280,6 +300,7 @@ def make_params(
 
 __all__ = [
     "PARAMS",
+    "BnbParams",
     "CpsatParams",
     "DpParams",
     "EdfParams",

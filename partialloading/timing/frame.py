@@ -8,8 +8,9 @@ together; no split ends earlier because ``max_k a_k/b_k ≥ Σ a_k / Σ b_k ≥ 
 admitting user ``k`` delays everybody by exactly ``a_k / B``: this one fact is the whole
 incremental arithmetic of the heuristics below.
 
-This is the only place outside the independent verifier and the exact formulations where the
-frame rule is written down. :class:`FrameSchedule` holds the arrays of one instance and sharing
+This module and its exact search (:mod:`partialloading.timing.frame_search`, the branch-and-bound's
+labels) are the only places outside the independent verifier and the exact formulations where
+the frame rule is written down. :class:`FrameSchedule` holds the arrays of one instance and sharing
 mode and answers every question the heuristics ask (finish times, slack, the O(1) append test,
 the vectorized test of every insertion gap, the exact set-feasibility search of ``enumerate``).
 """

@@ -1,0 +1,400 @@
+"""Exact branch-and-bound over model visits for the frame timing model (``method="bnb"``).
+
+Two facts shape the search.
+
+**Users of one model are served in deadline order.** Take any feasible order and two admitted
+users ``x``, ``y`` of the same model with ``T_y < T_x`` but ``x`` served first. Swapping them
+changes nothing in the load sequence (both positions request the same model), nor the upload
+phase (the admitted set is the same), so the two positions keep their completion times
+``C_x ≤ C_y``, and ``C_y ≤ T_y`` held before the swap. After it ``y`` finishes at
+``C_x ≤ C_y ≤ T_y`` and ``x`` at ``C_y ≤ T_y < T_x``: both on time. So each model's admitted
+users can be taken in one fixed order (deadline, then heavier first, then index), across all the
+model's visits, and a partial schedule is summarized by one pointer per model: how far down its
+list the users have been decided (served, or passed over and rejected).
+
+**Admitting a user delays everybody by its upload.** Write ``t`` for the upload phase of the
+users served so far plus their loads and inferences (the frame completion time of the last one
+if nobody else were admitted) and ``σ`` for the smallest slack ``T_k − (U + P_k)`` over them
+(``U``: their uploads, ``P_k``: loads and inferences up to ``k``). Serving ``k`` of model ``j``
+next, with upload ``u`` and load ``ℓ`` from the model in memory, gives
+
+    t' = t + u + ℓ + c_j,        σ' = min(σ − u, T_k − t'),
+
+and the partial schedule stays feasible, whatever is served after it, exactly while ``σ' ≥ 0``
+(the users added later only lower ``σ`` further). A label ``(weight, t, σ)`` at a state
+``(pointers, model in memory)`` dominates another at the same state when it is at least as
+heavy, no later and no tighter: every continuation of the second is one of the first.
+
+The depth-first search starts from the incumbent (greedy's schedule under the warm start) and
+explores only what could beat it. Each node is bounded by the best of two relaxations of the
+users still undecided who could each be served next:
+
+- the uploads of everybody added later come out of ``σ``: a fractional knapsack of uploads in
+  capacity ``σ``;
+- for a few deadline levels ``d``, the users added with ``T_k ≤ d`` must finish by ``d``: their
+  uploads, inferences and the first load of each of their models (at least the cheapest load
+  into the model from any other, or from the model in memory) fit in ``d − t``; the LP bound of
+  that knapsack with one setup per model (the upper concave envelope of each model's users,
+  merged across models), plus the weight of every candidate with a later deadline.
+
+Both bounds ignore the order of the remainder, so they are weakest where reloads decide; they
+are strongest deep in the tree, where most of the time is committed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .frame import FrameSchedule
+
+if TYPE_CHECKING:
+    from partialloading.instance import Instance
+
+LEVELS = 4
+"""Deadline levels of the second bound at each node (quantiles of the candidates' deadlines,
+always including the latest)."""
+
+CHECK_EVERY = 256
+"""Nodes between two looks at the clock."""
+
+
+@dataclass(frozen=True)
+class VisitSearch:
+    """Outcome of :func:`visit_search`.
+
+    Attributes
+    ----------
+    order
+        The best schedule found (the incumbent when nothing better exists).
+    weight
+        Its served weight.
+    proven
+        Whether the search finished, proving that nothing heavier exists.
+    bound
+        Upper bound on the served weight of every schedule: ``weight`` when proven, else the
+        largest node bound of the subtrees left unexplored.
+    nodes
+        Nodes (partial schedules) visited.
+    """
+
+    order: list[int]
+    weight: float
+    proven: bool
+    bound: float
+    nodes: int
+
+
+@dataclass(frozen=True)
+class SetupTree:
+    """Lower bounds on the loading time of serving any set of models, as a tree of setups.
+
+    A block must be loaded at least once before the first request of a model that holds it,
+    unless it is in GPU memory. Group the blocks by the set of models holding them (their
+    *signature*). Signatures that are laminar (any two nested or disjoint: backbones and their
+    heads, freeze-depth fine-tunes) form a tree over the models, and the loading time of a set
+    of models is at least the sum of the setups of the tree nodes above them. The shared
+    signatures are taken heaviest first, each kept when laminar with those kept; the blocks of
+    the others are split evenly among the models holding them (a lower bound whatever subset
+    of them is served). Without sharing each
+    model is its own block. Every setup depends on the model in memory (``last``): blocks it
+    holds cost nothing.
+
+    Attributes
+    ----------
+    model_parent
+        Tree node above each model (an index into the groups), ``-1`` for the root.
+    group_parent
+        Tree node above each group, ``-1`` for the root.
+    bottom_up
+        The groups, children before parents.
+    private
+        ``private[last + 1][j]``: setup of model ``j``'s own blocks and shares (``last = -1``:
+        nothing served yet, the initial model in memory).
+    group_cost
+        ``group_cost[last + 1][g]``: setup of group ``g``.
+    """
+
+    model_parent: tuple[int, ...]
+    group_parent: tuple[int, ...]
+    bottom_up: tuple[int, ...]
+    private: tuple[tuple[float, ...], ...]
+    group_cost: tuple[tuple[float, ...], ...]
+
+    @classmethod
+    def of(cls, instance: Instance, sharing: bool) -> SetupTree:
+        """The setup tree of ``instance`` with or without parameter sharing."""
+        num_models = instance.num_models
+        speed = float(instance.load_speed_bytes_per_s)
+        held0 = instance.initial_model_index
+        states = [held0, *range(num_models)]  # model in memory: before anything, then after each
+        if not sharing:
+            sizes = instance.model_sizes.tolist()
+            private = tuple(tuple(0.0 if h == j else sizes[j] / speed for j in range(num_models)) for h in states)
+            return cls((-1,) * num_models, (), (), private, ((),) * len(states))
+        member = instance.membership
+        sizes = instance.block_sizes.tolist()
+        by_signature: dict[frozenset[int], float] = {}
+        for b in range(member.shape[1]):
+            signature = frozenset(int(m) for m in member[:, b].nonzero()[0])
+            if signature:
+                by_signature[signature] = by_signature.get(signature, 0.0) + sizes[b]
+        # The heaviest shared signatures first, each kept when it is laminar with those kept.
+        laminar: list[frozenset[int]] = []
+        for sig in sorted(by_signature, key=lambda sig: (-by_signature[sig], sorted(sig))):
+            if len(sig) > 1 and all(not (sig & other) or sig <= other or other <= sig for other in laminar):
+                laminar.append(sig)
+        groups = sorted(laminar, key=lambda sig: (len(sig), sorted(sig)))
+        index = {sig: g for g, sig in enumerate(groups)}
+
+        def smallest_above(members: frozenset[int]) -> int:
+            above = [sig for sig in groups if members < sig]
+            return index[min(above, key=len)] if above else -1
+
+        model_parent = tuple(smallest_above(frozenset({j})) for j in range(num_models))
+        group_parent = tuple(smallest_above(sig) for sig in groups)
+        private_rows, cost_rows = [], []
+        for h in states:
+            own = [0.0] * num_models
+            for sig, size in by_signature.items():
+                if sig in index or h in sig:
+                    continue
+                for j in sig:  # the model's own blocks, or an even share of a crossing block
+                    own[j] += size / len(sig) / speed
+            private_rows.append(tuple(own))
+            cost_rows.append(tuple(0.0 if h in sig else by_signature[sig] / speed for sig in groups))
+        return cls(model_parent, group_parent, tuple(range(len(groups))), tuple(private_rows), tuple(cost_rows))
+
+
+def _fractional(items: list[tuple[float, float]], capacity: float) -> float:
+    """Fractional knapsack of ``(weight, size)`` items in ``capacity`` (best weight per size first)."""
+    if capacity <= 0:
+        return sum(w for w, s in items if s <= 0)
+    items.sort(key=lambda x: -x[0] / x[1] if x[1] > 0 else -math.inf)
+    total = 0.0
+    for w, s in items:
+        if s <= capacity:
+            total += w
+            capacity -= s
+        else:
+            total += w * capacity / s
+            break
+    return total
+
+
+def _envelope(setup: float, items: list[tuple[float, float]], ordered: bool = False) -> list[tuple[float, float]]:
+    """Segments ``(weight, size)`` of the upper concave envelope of serving a model's items in
+    order of weight per size after paying ``setup``: the LP relaxation of that model's choice
+    (``ordered``: the items already come best weight per size first)."""
+    if not ordered:
+        items.sort(key=lambda x: -x[0] / x[1] if x[1] > 0 else -math.inf)
+    hull = [(0.0, 0.0)]
+    size, weight = setup, 0.0
+    for w, s in items:
+        size += s
+        weight += w
+        while len(hull) >= 2:
+            (x1, y1), (x2, y2) = hull[-2], hull[-1]
+            if (y2 - y1) * (size - x1) <= (weight - y1) * (x2 - x1):
+                hull.pop()
+            else:
+                break
+        hull.append((size, weight))
+    return [(b[1] - a[1], b[0] - a[0]) for a, b in itertools.pairwise(hull)]
+
+
+def visit_search(
+    p: FrameSchedule,
+    tree: SetupTree,
+    alone: Sequence[int],
+    incumbent: Sequence[int],
+    stop: Callable[[int], bool],
+    ceiling: float = math.inf,
+) -> VisitSearch:
+    """The heaviest frame schedule of the users ``alone`` (each servable alone), by branch and bound.
+
+    Parameters
+    ----------
+    p
+        The frame arithmetic (build it with the verifier's full tolerance, as ``enumerate`` does).
+    tree
+        The instance's setups (:meth:`SetupTree.of`, same sharing mode as ``p``).
+    alone
+        The users that can meet their deadline served alone (the others are never admitted).
+    incumbent
+        A feasible order: the search looks only for heavier ones.
+    stop
+        Asked with the number of nodes visited every :data:`CHECK_EVERY` nodes; ``True`` ends the
+        search (then the result is not proven).
+    ceiling
+        A proven upper bound (e.g. a relaxation's): reaching it ends the search, proven.
+    """
+    loads = p.loads.tolist()
+    first = p.first.tolist()
+    infer = p.infer.tolist()
+    upload = p.upload.tolist()
+    limit = p.limit.tolist()
+    weight = p.weight.tolist()
+    model = p.model.tolist()
+    num_models = len(infer)
+    lists: list[list[int]] = [[] for _ in range(num_models)]
+    for k in sorted(alone, key=lambda k: (limit[k], -weight[k], k)):
+        lists[model[k]].append(k)
+    models = [j for j in range(num_models) if lists[j]]
+    model_parent, group_parent, bottom_up = tree.model_parent, tree.group_parent, tree.bottom_up
+
+    best_order = [int(k) for k in incumbent]
+    best = sum(weight[k] for k in best_order)
+    positive = [w for w in weight if w > 0]
+    # Two weights closer than this are a tie (see FrameSchedule.weight_tolerance).
+    tie = min(1e-12 * max(1.0, abs(best)), p.weight_tolerance) if positive else 0.0
+    slop = 1e-9 * max(1.0, sum(positive))  # rounding of the bounds' sums
+
+    def load_from(last: int | None, j: int) -> float:
+        return first[j] if last is None else (0.0 if last == j else loads[last][j])
+
+    def relaxation(ptr: tuple[int, ...], last: int | None, t: float, sigma: float, enough: float = -1.0) -> float:
+        """Upper bound on the weight that can still be added to a partial schedule (computed
+        only until it is at most ``enough``: then the node is pruned whatever its exact value)."""
+        cands: list[tuple[float, float, float, float, int]] = []  # (−density, deadline, weight, upload, model)
+        for j in models:
+            lst = lists[j]
+            lj = load_from(last, j)
+            c = infer[j]
+            for q in range(ptr[j], len(lst)):
+                k = lst[q]
+                u = upload[k]
+                if u <= sigma and t + u + lj + c <= limit[k]:
+                    w = weight[k]
+                    cands.append((-w / (u + c) if u + c > 0 else -math.inf, limit[k], w, u, j))
+        if not cands:
+            return 0.0
+        value = sum(c[2] for c in cands) if math.isinf(sigma) else _fractional([(c[2], c[3]) for c in cands], sigma)
+        if value <= enough:
+            return value
+        # Best weight per time first, so that each model's items reach _envelope in its order.
+        cands.sort()
+        deadlines = sorted(c[1] for c in cands)
+        n = len(deadlines)
+        levels = sorted(
+            {deadlines[n - 1], *(deadlines[(n * i) // LEVELS - 1] for i in range(1, LEVELS) if n * i >= LEVELS)}
+        )
+        row = -1 if last is None else last
+        private, group_cost = tree.private[row + 1], tree.group_cost[row + 1]
+        for d in levels:
+            per: dict[int, list[tuple[float, float]]] = {}
+            top: list[tuple[float, float]] = []  # later deadlines: their uploads only
+            later = 0.0
+            for _, dl, w, u, j in cands:
+                if dl <= d:
+                    per.setdefault(j, []).append((w, u + infer[j]))
+                else:
+                    top.append((w, u))
+                    later += w
+            below: dict[int, list[tuple[float, float]]] = {}
+            for j, items in per.items():
+                below.setdefault(model_parent[j], []).extend(_envelope(private[j], items, ordered=True))
+            for g in bottom_up:
+                if g in below:
+                    below.setdefault(group_parent[g], []).extend(_envelope(group_cost[g], below.pop(g)))
+            # Once one of them is served, users with later deadlines still delay it by their
+            # uploads; if none is, only the later ones are.
+            top.extend(below.get(-1, []))
+            value = min(value, max(later, _fractional(top, d - t)))
+            if value <= enough:
+                break
+        return value
+
+    # A frame: the node's children not explored yet; the stack's frames hold every open subtree.
+    Kid = tuple[float, int, int, int, float, float]  # (deadline, model, position, user, t, σ)
+    Node = tuple[tuple[int, ...], int | None, float, float, float]  # (ptr, last, t, σ, weight)
+    labels: dict[tuple[tuple[int, ...], int], list[tuple[float, float, float]]] = {}
+
+    def children(node: Node) -> list[Kid]:
+        ptr, last, t, sigma, _ = node
+        kids: list[Kid] = []
+        for j in models:
+            lst = lists[j]
+            lj = load_from(last, j)
+            c = infer[j]
+            for q in range(ptr[j], len(lst)):
+                k = lst[q]
+                u = upload[k]
+                t2 = t + u + lj + c
+                s2 = min(sigma - u, limit[k] - t2)
+                if s2 >= 0:
+                    kids.append((limit[k], j, q, k, t2, s2))
+        kids.sort()
+        return kids
+
+    def child(node: Node, kid: Kid) -> Node:
+        ptr, _, _, _, w = node
+        _, j, q, k, t2, s2 = kid
+        return (*ptr[:j], q + 1, *ptr[j + 1 :]), j, t2, s2, w + weight[k]
+
+    def dominated(node: Node) -> bool:
+        ptr, last, t, sigma, w = node
+        key = (ptr, -1 if last is None else last)
+        mine = labels.get(key)
+        if mine is None:
+            labels[key] = [(w, t, sigma)]
+            return False
+        for lw, lt, ls in mine:
+            if lw >= w and lt <= t and ls >= sigma:
+                return True
+        mine[:] = [x for x in mine if not (w >= x[0] and t <= x[1] and sigma >= x[2])]
+        mine.append((w, t, sigma))
+        return False
+
+    def promising(node: Node) -> bool:
+        ptr, last, t, sigma, w = node
+        enough = best + tie + slop - w
+        return relaxation(ptr, last, t, sigma, enough) > enough
+
+    root: Node = (tuple(0 for _ in range(num_models)), None, 0.0, math.inf, 0.0)
+    nodes = 1
+    stack: list[tuple[Node, list[Kid], int]] = []
+    path: list[int] = []
+    done = best >= ceiling - slop
+    if not done and promising(root):
+        stack.append((root, children(root), 0))
+    stopped = False
+    while stack and not done:
+        node, kids, nxt = stack[-1]
+        if nxt >= len(kids):
+            stack.pop()
+            if path:
+                path.pop()
+            continue
+        stack[-1] = (node, kids, nxt + 1)
+        kid = kids[nxt]
+        new = child(node, kid)
+        if dominated(new):
+            continue
+        nodes += 1
+        if nodes % CHECK_EVERY == 0 and stop(nodes):
+            stack[-1] = (node, kids, nxt)  # the kid is still open
+            stopped = True
+            break
+        path.append(kid[3])
+        if new[4] > best + tie:
+            best, best_order = new[4], list(path)
+            if best >= ceiling - slop:
+                done = True
+                break
+        if promising(new):
+            stack.append((new, children(new), 0))
+        else:
+            path.pop()
+    if not stopped:
+        return VisitSearch(best_order, best, True, best, nodes)
+    # Every schedule not yet examined extends an open child of a frame on the stack.
+    bound = best
+    for node, kids, nxt in stack:
+        for kid in kids[nxt:]:
+            new = child(node, kid)
+            bound = max(bound, new[4] + relaxation(new[0], new[1], new[2], new[3]))
+    return VisitSearch(best_order, best, False, min(bound, ceiling), nodes)
