@@ -8,7 +8,7 @@ from partialloading import solve
 from partialloading.result import Status
 from partialloading.scenarios import generate, random_instance
 
-WARM = ["milp", "cpsat", "enumerate"]
+WARM = ["milp", "cpsat", "bnb", "enumerate"]
 
 
 def hard(users: int = 8):

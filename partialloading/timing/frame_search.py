@@ -256,10 +256,16 @@ def visit_search(
     def load_from(last: int | None, j: int) -> float:
         return first[j] if last is None else (0.0 if last == j else loads[last][j])
 
-    def relaxation(ptr: tuple[int, ...], last: int | None, t: float, sigma: float, enough: float = -1.0) -> float:
-        """Upper bound on the weight that can still be added to a partial schedule (computed
-        only until it is at most ``enough``: then the node is pruned whatever its exact value)."""
-        cands: list[tuple[float, float, float, float, int]] = []  # (−density, deadline, weight, upload, model)
+    # A frame: the node's children not explored yet; the stack's frames hold every open subtree.
+    Kid = tuple[float, int, int, int, float, float]  # (deadline, model, position, user, t, σ)
+    Node = tuple[tuple[int, ...], int | None, float, float, float]  # (ptr, last, t, σ, weight)
+    labels: dict[tuple[tuple[int, ...], int], list[tuple[float, float, float]]] = {}
+
+    def children(node: Node) -> list[Kid]:
+        """Every user that can be served next with the partial schedule staying feasible (unsorted:
+        a node that is explored sorts them, in deadline order)."""
+        ptr, last, t, sigma, _ = node
+        kids: list[Kid] = []
         for j in models:
             lst = lists[j]
             lj = load_from(last, j)
@@ -267,9 +273,21 @@ def visit_search(
             for q in range(ptr[j], len(lst)):
                 k = lst[q]
                 u = upload[k]
-                if u <= sigma and t + u + lj + c <= limit[k]:
-                    w = weight[k]
-                    cands.append((-w / (u + c) if u + c > 0 else -math.inf, limit[k], w, u, j))
+                t2 = t + u + lj + c
+                s2 = min(sigma - u, limit[k] - t2)
+                if s2 >= 0:
+                    kids.append((limit[k], j, q, k, t2, s2))
+        return kids
+
+    def relaxation(node: Node, kids: list[Kid], enough: float = -1.0) -> float:
+        """Upper bound on the weight that can still be added to the partial schedule ``node``
+        (``kids``: its children, the candidates), computed only until it is at most ``enough``:
+        then the node is pruned whatever its exact value."""
+        _, last, t, sigma, _ = node
+        cands: list[tuple[float, float, float, float, int]] = []  # (−density, deadline, weight, upload, model)
+        for dl, j, _, k, _, _ in kids:
+            w, u, c = weight[k], upload[k], infer[j]
+            cands.append((-w / (u + c) if u + c > 0 else -math.inf, dl, w, u, j))
         if not cands:
             return 0.0
         value = sum(c[2] for c in cands) if math.isinf(sigma) else _fractional([(c[2], c[3]) for c in cands], sigma)
@@ -308,28 +326,6 @@ def visit_search(
                 break
         return value
 
-    # A frame: the node's children not explored yet; the stack's frames hold every open subtree.
-    Kid = tuple[float, int, int, int, float, float]  # (deadline, model, position, user, t, σ)
-    Node = tuple[tuple[int, ...], int | None, float, float, float]  # (ptr, last, t, σ, weight)
-    labels: dict[tuple[tuple[int, ...], int], list[tuple[float, float, float]]] = {}
-
-    def children(node: Node) -> list[Kid]:
-        ptr, last, t, sigma, _ = node
-        kids: list[Kid] = []
-        for j in models:
-            lst = lists[j]
-            lj = load_from(last, j)
-            c = infer[j]
-            for q in range(ptr[j], len(lst)):
-                k = lst[q]
-                u = upload[k]
-                t2 = t + u + lj + c
-                s2 = min(sigma - u, limit[k] - t2)
-                if s2 >= 0:
-                    kids.append((limit[k], j, q, k, t2, s2))
-        kids.sort()
-        return kids
-
     def child(node: Node, kid: Kid) -> Node:
         ptr, _, _, _, w = node
         _, j, q, k, t2, s2 = kid
@@ -349,18 +345,18 @@ def visit_search(
         mine.append((w, t, sigma))
         return False
 
-    def promising(node: Node) -> bool:
-        ptr, last, t, sigma, w = node
-        enough = best + tie + slop - w
-        return relaxation(ptr, last, t, sigma, enough) > enough
+    def promising(node: Node, kids: list[Kid]) -> bool:
+        enough = best + tie + slop - node[4]
+        return relaxation(node, kids, enough) > enough
 
     root: Node = (tuple(0 for _ in range(num_models)), None, 0.0, math.inf, 0.0)
     nodes = 1
     stack: list[tuple[Node, list[Kid], int]] = []
     path: list[int] = []
     done = best >= ceiling - slop
-    if not done and promising(root):
-        stack.append((root, children(root), 0))
+    kids = children(root)
+    if not done and promising(root, kids):
+        stack.append((root, sorted(kids), 0))
     stopped = False
     while stack and not done:
         node, kids, nxt = stack[-1]
@@ -385,8 +381,10 @@ def visit_search(
             if best >= ceiling - slop:
                 done = True
                 break
-        if promising(new):
-            stack.append((new, children(new), 0))
+        grandkids = children(new)
+        if promising(new, grandkids):
+            grandkids.sort()
+            stack.append((new, grandkids, 0))
         else:
             path.pop()
     if not stopped:
@@ -396,5 +394,5 @@ def visit_search(
     for node, kids, nxt in stack:
         for kid in kids[nxt:]:
             new = child(node, kid)
-            bound = max(bound, new[4] + relaxation(new[0], new[1], new[2], new[3]))
+            bound = max(bound, new[4] + relaxation(new, children(new)))
     return VisitSearch(best_order, best, False, min(bound, ceiling), nodes)
