@@ -9,16 +9,33 @@ else EDF's), the time and node limits, and the result.
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable, Sequence
 
 from partialloading.backend import SolveRequest, SolverOutput
 from partialloading.instance import Instance
 from partialloading.params import BnbParams
 from partialloading.result import Status
 from partialloading.timing import FrameSchedule, servable_alone
-from partialloading.timing.frame_search import SetupTree, visit_search
+from partialloading.timing.frame_search import SetupTree, VisitSearch, visit_search
 
 from . import edf
+
+
+def search(
+    instance: Instance,
+    sharing: bool,
+    incumbent: Sequence[int],
+    stop: Callable[[int], bool],
+    ceiling: float = math.inf,
+) -> VisitSearch:
+    """The branch-and-bound on ``instance`` from the feasible order ``incumbent`` (see
+    :func:`~partialloading.timing.frame_search.visit_search`), with the verifier's full
+    tolerance, as ``enumerate``: the optimum proven is the one every exact method reports."""
+    arithmetic = FrameSchedule.build(instance, sharing, tolerance_share=1.0)
+    alone = servable_alone(instance, sharing).tolist()
+    return visit_search(arithmetic, SetupTree.of(instance, sharing), alone, incumbent, stop, ceiling)
 
 
 def solve(instance: Instance, params: BnbParams, request: SolveRequest) -> SolverOutput:
@@ -30,10 +47,6 @@ def solve(instance: Instance, params: BnbParams, request: SolveRequest) -> Solve
     """
     started = time.perf_counter()
     sharing, time_limit = request.sharing, request.time_limit
-    # The verifier's full tolerance, as `enumerate`: the optimum proven is the one every exact
-    # method reports.
-    arithmetic = FrameSchedule.build(instance, sharing, tolerance_share=1.0)
-    alone = servable_alone(instance, sharing).tolist()
     start = list(request.initial) if request.initial else edf.edf_schedule(instance, sharing)
 
     def stop(nodes: int) -> bool:
@@ -41,8 +54,7 @@ def solve(instance: Instance, params: BnbParams, request: SolveRequest) -> Solve
             return True
         return time_limit is not None and time.perf_counter() - started > time_limit
 
-    ceiling = float("inf") if request.bound is None else request.bound
-    found = visit_search(arithmetic, SetupTree.of(instance, sharing), alone, start, stop, ceiling)
+    found = search(instance, sharing, start, stop, math.inf if request.bound is None else request.bound)
     info = {"nodes": found.nodes, "incumbent_weight": float(instance.weights[start].sum()) if start else 0.0}
     if found.proven:
         return SolverOutput(found.order, Status.OPTIMAL, bound=found.weight, info=info)

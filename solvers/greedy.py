@@ -55,11 +55,10 @@ from partialloading.errors import SolverError
 from partialloading.instance import FloatArray, Instance, IntArray
 from partialloading.params import GreedyParams
 from partialloading.result import Status
-from partialloading.timing import FrameSchedule, schedule, servable_alone
 from partialloading.timing import Schedule as Problem
-from partialloading.timing.frame_search import SetupTree, visit_search
+from partialloading.timing import schedule
 
-from . import edf
+from . import bnb, edf
 from .enumeration import heaviest_feasible_set
 from .local_search import Budget, better
 from .local_search import improve as local_search
@@ -131,12 +130,17 @@ def _tour(p: Problem, groups: IntArray, keys: FloatArray, window: int) -> IntArr
     return np.asarray(out, dtype=np.int64)
 
 
+def edf_sequence(p: Problem) -> IntArray:
+    """All users by deadline (then model, then index): the first candidate sequence."""
+    return np.lexsort((np.arange(p.num_users), p.model, p.limit))
+
+
 def sequences(p: Problem) -> list[tuple[str, IntArray]]:
     """Candidate priority sequences of all users (see the module docstring)."""
     n = p.num_users
     idx = np.arange(n)
     deadline = p.limit
-    seqs: list[tuple[str, IntArray]] = [("edf", np.lexsort((idx, p.model, deadline)))]
+    seqs: list[tuple[str, IntArray]] = [("edf", edf_sequence(p))]
     if n == 0:
         return seqs
     used = np.unique(p.model)
@@ -540,16 +544,11 @@ def _shortcut(
     extra: list[tuple[str, IntArray]] = []
     if instance.timing == "frame" and instance.num_users <= BNB_USERS:
         # EDF with the drop rule (one O(K) pass) is a better incumbent than EDF: fewer nodes.
-        dropped = append_admit(p, sequences(p)[0][1], drop_effort=EDF_DROP_EFFORT)
+        dropped = append_admit(p, edf_sequence(p), drop_effort=EDF_DROP_EFFORT)
         if better(p, dropped, best):
             best = dropped
-        searched = visit_search(
-            FrameSchedule.build(instance, sharing, tolerance_share=1.0),
-            SetupTree.of(instance, sharing),
-            servable_alone(instance, sharing).tolist(),
-            [int(k) for k in best],
-            lambda nodes: nodes > BNB_NODES or out_of_time(),
-            bound,
+        searched = bnb.search(
+            instance, sharing, [int(k) for k in best], lambda nodes: nodes > BNB_NODES or out_of_time(), bound
         )
         info["bnb_nodes"] = searched.nodes
         if searched.proven:

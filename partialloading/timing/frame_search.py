@@ -31,11 +31,11 @@ users still undecided who could each be served next:
 
 - the uploads of everybody added later come out of ``σ``: a fractional knapsack of uploads in
   capacity ``σ``;
-- for a few deadline levels ``d``, the users added with ``T_k ≤ d`` must finish by ``d``: their
-  uploads, inferences and the first load of each of their models (at least the cheapest load
-  into the model from any other, or from the model in memory) fit in ``d − t``; the LP bound of
-  that knapsack with one setup per model (the upper concave envelope of each model's users,
-  merged across models), plus the weight of every candidate with a later deadline.
+- for a few deadline levels ``d``, once a user with ``T_k ≤ d`` is added it must finish by
+  ``d``: the uploads of everybody added, the inferences of the users with ``T_k ≤ d`` and at
+  least one load of every block their models miss (:class:`SetupTree`) fit in ``d − t``; the
+  LP bound of that knapsack with setups (upper concave envelopes, merged up the tree), or the
+  weight of the later-deadline users alone when none of the level's is added.
 
 Both bounds ignore the order of the remainder, so they are weakest where reloads decide; they
 are strongest deep in the tree, where most of the time is committed.
@@ -99,18 +99,16 @@ class SetupTree:
     of models is at least the sum of the setups of the tree nodes above them. The shared
     signatures are taken heaviest first, each kept when laminar with those kept; the blocks of
     the others are split evenly among the models holding them (a lower bound whatever subset
-    of them is served). Without sharing each
-    model is its own block. Every setup depends on the model in memory (``last``): blocks it
-    holds cost nothing.
+    of them is served). Without sharing each model is its own block. Every setup depends on the
+    model in memory (``last``): blocks it holds cost nothing.
 
     Attributes
     ----------
     model_parent
         Tree node above each model (an index into the groups), ``-1`` for the root.
     group_parent
-        Tree node above each group, ``-1`` for the root.
-    bottom_up
-        The groups, children before parents.
+        Tree node above each group, ``-1`` for the root. The groups are numbered children
+        before parents (by number of models), so their indices are a bottom-up order.
     private
         ``private[last + 1][j]``: setup of model ``j``'s own blocks and shares (``last = -1``:
         nothing served yet, the initial model in memory).
@@ -120,7 +118,6 @@ class SetupTree:
 
     model_parent: tuple[int, ...]
     group_parent: tuple[int, ...]
-    bottom_up: tuple[int, ...]
     private: tuple[tuple[float, ...], ...]
     group_cost: tuple[tuple[float, ...], ...]
 
@@ -134,7 +131,7 @@ class SetupTree:
         if not sharing:
             sizes = instance.model_sizes.tolist()
             private = tuple(tuple(0.0 if h == j else sizes[j] / speed for j in range(num_models)) for h in states)
-            return cls((-1,) * num_models, (), (), private, ((),) * len(states))
+            return cls((-1,) * num_models, (), private, ((),) * len(states))
         member = instance.membership
         sizes = instance.block_sizes.tolist()
         by_signature: dict[frozenset[int], float] = {}
@@ -166,7 +163,7 @@ class SetupTree:
                     own[j] += size / len(sig) / speed
             private_rows.append(tuple(own))
             cost_rows.append(tuple(0.0 if h in sig else by_signature[sig] / speed for sig in groups))
-        return cls(model_parent, group_parent, tuple(range(len(groups))), tuple(private_rows), tuple(cost_rows))
+        return cls(model_parent, group_parent, tuple(private_rows), tuple(cost_rows))
 
 
 def _fractional(items: list[tuple[float, float]], capacity: float) -> float:
@@ -244,7 +241,7 @@ def visit_search(
     for k in sorted(alone, key=lambda k: (limit[k], -weight[k], k)):
         lists[model[k]].append(k)
     models = [j for j in range(num_models) if lists[j]]
-    model_parent, group_parent, bottom_up = tree.model_parent, tree.group_parent, tree.bottom_up
+    model_parent, group_parent = tree.model_parent, tree.group_parent
 
     best_order = [int(k) for k in incumbent]
     best = sum(weight[k] for k in best_order)
@@ -315,7 +312,7 @@ def visit_search(
             below: dict[int, list[tuple[float, float]]] = {}
             for j, items in per.items():
                 below.setdefault(model_parent[j], []).extend(_envelope(private[j], items, ordered=True))
-            for g in bottom_up:
+            for g in range(len(group_parent)):
                 if g in below:
                     below.setdefault(group_parent[g], []).extend(_envelope(group_cost[g], below.pop(g)))
             # Once one of them is served, users with later deadlines still delay it by their
