@@ -106,10 +106,7 @@ def knapsack_bound(instance: Instance, sharing: bool = True, levels: int = 64) -
             value += float(w[full]) * room / float(s[full]) if s[full] > 0 else float(w[full])
         best = max(best, value)
     total = float(weights.sum())
-    bound = min(best, total)
-    if np.all(np.mod(instance.weights, 1.0) == 0):
-        bound = float(np.floor(bound + 1e-9 * max(1.0, bound)))
-    return bound
+    return instance.round_bound(min(best, total))
 
 
 def best_cheap_bound(instance: Instance, sharing: bool = True) -> float:
@@ -164,6 +161,50 @@ class LevelBound:
     runtime: float
 
 
+@dataclass(frozen=True)
+class LevelData:
+    """What the blocks-per-level relaxation reads of an instance, per candidate user.
+
+    Attributes
+    ----------
+    candidates
+        The users that can meet their deadline served alone (indices into the instance's users).
+    models, weights, upload, infer
+        Each candidate's model, weight, upload time ``a_k/B`` and inference time.
+    deadline
+        Each candidate's deadline with the verifier's tolerance.
+    member, seconds
+        Which model needs which block (blocks of the initial model dropped) and the seconds to
+        load each block (without sharing: one block per model, of its whole size).
+    """
+
+    candidates: np.ndarray
+    models: np.ndarray
+    weights: np.ndarray
+    upload: np.ndarray
+    infer: np.ndarray
+    deadline: np.ndarray
+    member: np.ndarray
+    seconds: np.ndarray
+
+    @classmethod
+    def of(cls, instance: Instance, sharing: bool) -> LevelData:
+        """The relaxation's data of ``instance`` with or without sharing."""
+        candidates = servable_alone(instance, sharing)
+        models = instance.user_models[candidates]
+        member, seconds = _block_costs(instance, sharing)
+        return cls(
+            candidates,
+            models,
+            instance.weights[candidates],
+            instance.upload_times[candidates],
+            instance.infer_times[models],
+            instance.deadlines[candidates] * (1.0 + RELATIVE_TOLERANCE),
+            member,
+            seconds,
+        )
+
+
 def _block_costs(instance: Instance, sharing: bool) -> tuple[np.ndarray, np.ndarray]:
     """(models × blocks membership, seconds to load each block), initial-model blocks dropped."""
     v = float(instance.load_speed_bytes_per_s)
@@ -206,16 +247,12 @@ def level_bound(
     """
     started = time.perf_counter()
     cheap = best_cheap_bound(instance, sharing)
-    candidates = servable_alone(instance, sharing)
-    n = int(candidates.size)
+    data = LevelData.of(instance, sharing)
+    n = int(data.candidates.size)
     if n == 0:
         return LevelBound(0.0, True, 0, time.perf_counter() - started)
-    models = instance.user_models[candidates]
-    weights = instance.weights[candidates]
-    upload = instance.upload_times[candidates]
-    infer = instance.infer_times[models]
-    deadline = instance.deadlines[candidates] * (1.0 + RELATIVE_TOLERANCE)
-    member, seconds = _block_costs(instance, sharing)
+    models, weights, upload, infer = data.models, data.weights, data.upload, data.infer
+    deadline, member, seconds = data.deadline, data.member, data.seconds
     n_blocks = int(seconds.size)
     levels = np.unique(deadline)
     if levels.size > MAX_LEVELS:
@@ -305,13 +342,14 @@ def level_bound(
     matrix = sp.csc_array((vals, (rows, cols)), shape=(n_rows, n_vars))
     cost = np.zeros(n_vars)
     cost[:n] = weights
-    integral = bool(np.all(np.mod(instance.weights, 1.0) == 0))
-    stop_at = None if target is None else float(target) + (1.0 - 1e-6 if integral else 1e-9 * max(1.0, float(target)))
+    # A heavier schedule than the target weighs at least one weight unit more.
+    unit = instance.weight_unit
+    stop_at = (
+        None if target is None else float(target) + (unit * (1 - 1e-6) if unit else 1e-9 * max(1.0, float(target)))
+    )
     integer = n <= MILP_MAX_USERS if milp is None else milp
     value, proven = _solve_relaxation(matrix, np.concatenate(upper), cost, time_limit, stop_at, integer)
-    value = cheap if value is None else value
-    if integral:
-        value = float(np.floor(value + 1e-6 * max(1.0, abs(value))))
+    value = instance.round_bound(cheap if value is None else value)
     return LevelBound(min(value, cheap), proven, n_levels, time.perf_counter() - started)
 
 

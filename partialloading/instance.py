@@ -348,6 +348,32 @@ class Instance:
         """Weight ``w_k`` of each user."""
         return _readonly(np.array([float(u.weight) for u in self.users], dtype=float))
 
+    @cached_property
+    def weight_unit(self) -> float:
+        """The largest ``g > 0`` of which every weight is a whole multiple, ``0.0`` when the
+        weights are not all integers (or too large to hold exactly in a float).
+
+        Every served weight is then a multiple of ``g``, so an upper bound ``B`` on it can be
+        rounded down to ``g · ⌊B / g⌋``, and a schedule that beats ``W`` weighs at least ``W + g``.
+        """
+        values = [float(u.weight) for u in self.users]
+        if not values or not all(v.is_integer() and abs(v) < 2**53 for v in values):
+            return 0.0
+        unit = math.gcd(*(int(v) for v in values))
+        return float(unit) if unit > 0 else 0.0
+
+    def round_bound(self, bound: float) -> float:
+        """``bound`` rounded down to a whole multiple of :attr:`weight_unit` (unchanged without one).
+
+        A bound within ``10^-6`` (relative) of a multiple counts as that multiple: the solvers'
+        bounds carry float rounding (and an LP solver's tolerances) and must not lose a whole
+        unit to it.
+        """
+        unit = self.weight_unit
+        if unit <= 0 or not math.isfinite(bound):
+            return bound
+        return unit * math.floor(bound / unit + 1e-6 * max(1.0, abs(bound) / unit))
+
     # ----------------------------------------------------------------- loading times
     @cached_property
     def _load_sharing(self) -> FloatArray:

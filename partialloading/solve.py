@@ -187,6 +187,9 @@ def solve(
     if warm is not None and warm.bound is not None:
         # Greedy's bound (the relaxations of :mod:`partialloading.bounds`) is valid here too.
         bound = warm.bound if bound is None else min(bound, warm.bound)
+    if bound is not None:
+        # Every served weight is a multiple of the weight unit, so is the best one.
+        bound = instance.round_bound(bound)
     if warm is not None:
         info["warm_start"] = _warm_info(warm)
     if start is not None:

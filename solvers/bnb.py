@@ -35,7 +35,8 @@ def search(
     tolerance, as ``enumerate``: the optimum proven is the one every exact method reports."""
     arithmetic = FrameSchedule.build(instance, sharing, tolerance_share=1.0)
     alone = servable_alone(instance, sharing).tolist()
-    return visit_search(arithmetic, SetupTree.of(instance, sharing), alone, incumbent, stop, ceiling)
+    tree = SetupTree.of(instance, sharing)
+    return visit_search(arithmetic, tree, alone, incumbent, stop, ceiling, instance.weight_unit)
 
 
 def solve(instance: Instance, params: BnbParams, request: SolveRequest) -> SolverOutput:
@@ -59,4 +60,4 @@ def solve(instance: Instance, params: BnbParams, request: SolveRequest) -> Solve
     if found.proven:
         return SolverOutput(found.order, Status.OPTIMAL, bound=found.weight, info=info)
     status = Status.FEASIBLE if found.order else Status.TIME_LIMIT
-    return SolverOutput(found.order, status, bound=found.bound, info=info)
+    return SolverOutput(found.order, status, bound=instance.round_bound(found.bound), info=info)

@@ -150,3 +150,31 @@ def test_instance_without_users() -> None:
     inst = small(users=())
     assert inst.num_users == 0
     assert inst.upload_work.shape == (0,)
+
+
+@pytest.mark.parametrize(
+    ("weights", "unit"),
+    [
+        ((1, 2, 3), 1.0),  # coprime integers
+        ((2, 4, 6), 2.0),
+        ((3, 3, 3), 3.0),
+        ((1.5, 3, 2), 0.0),  # not all integers: no unit
+        ((2**60, 2, 4), 0.0),  # beyond what a float holds exactly
+    ],
+)
+def test_weight_unit(weights: tuple[float, float, float], unit: float) -> None:
+    users = tuple(dataclasses.replace(u, weight=w) for u, w in zip(small().users, weights, strict=True))
+    assert small(users=users).weight_unit == unit
+
+
+def test_round_bound_keeps_whole_units_only() -> None:
+    users = tuple(dataclasses.replace(u, weight=w) for u, w in zip(small().users, (2, 4, 6), strict=True))
+    inst = small(users=users)
+    assert inst.round_bound(7.9) == 6.0  # no schedule weighs 7: the bound is 6
+    assert inst.round_bound(8.0 - 1e-9) == 8.0  # rounding of a solver's sum is not a lost unit
+    assert inst.round_bound(math.inf) == math.inf
+    weights = (1.5, 1, 1)
+    fractional = small(
+        users=tuple(dataclasses.replace(u, weight=w) for u, w in zip(small().users, weights, strict=True))
+    )
+    assert fractional.round_bound(2.7) == 2.7

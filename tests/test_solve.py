@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,10 @@ def backend_out_of_range(instance: Instance, params: MethodParams, request: Solv
 
 def backend_options(instance: Instance, params: MethodParams, request: SolveRequest) -> SolverOutput:
     return SolverOutput(order=[], status=Status.FEASIBLE, info={"request": repr(request), "params": repr(params)})
+
+
+def backend_loose_bound(instance: Instance, params: MethodParams, request: SolveRequest) -> SolverOutput:
+    return SolverOutput(order=[0], status=Status.FEASIBLE, bound=2.9)
 
 
 @pytest.fixture
@@ -138,6 +143,19 @@ def test_every_method_passes_the_verifier(method: str) -> None:
             assert result.bound >= optimum - 1e-6
 
     check()
+
+
+def test_a_bound_is_rounded_down_to_the_weight_unit(fake_method: Any) -> None:
+    # The tiny instance has unit weights: no schedule weighs 2.9, so the bound is 2; with every
+    # weight 2 no schedule weighs 2.9 either, and the bound is 2 as well (one user: proven).
+    tiny = instances.load("tiny")
+    result = solve(tiny, fake_method("backend_loose_bound"))
+    assert result.bound == 2.0 and result.status is Status.FEASIBLE
+    doubled = dataclasses.replace(tiny, users=tuple(dataclasses.replace(u, weight=2) for u in tiny.users))
+    result = solve(doubled, "fake")
+    assert result.bound == 2.0 and result.objective == 2.0 and result.status is Status.OPTIMAL
+    halves = dataclasses.replace(tiny, users=tuple(dataclasses.replace(u, weight=0.5) for u in tiny.users))
+    assert solve(halves, "fake").bound == 2.9  # no weight unit: nothing to round to
 
 
 def test_every_method_is_deterministic(method: str) -> None:

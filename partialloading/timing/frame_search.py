@@ -23,22 +23,30 @@ next, with upload ``u`` and load ``ℓ`` from the model in memory, gives
 and the partial schedule stays feasible, whatever is served after it, exactly while ``σ' ≥ 0``
 (the users added later only lower ``σ`` further). A label ``(weight, t, σ)`` at a state
 ``(pointers, model in memory)`` dominates another at the same state when it is at least as
-heavy, no later and no tighter: every continuation of the second is one of the first.
+heavy, no later and no tighter: every continuation of the second is one of the first. So does
+such a label at pointers no further down any list (it may pass over the users in between); the
+search looks for those one user behind on one model.
 
 The depth-first search starts from the incumbent (greedy's schedule under the warm start) and
-explores only what could beat it. Each node is bounded by the best of two relaxations of the
-users still undecided who could each be served next:
+explores only what could beat it: by more than a tie, and by a whole weight unit when every
+weight is a multiple of one (integer weights: a node whose bound falls short of the next
+integer is pruned). Each node is bounded by the best of two relaxations of the users still
+undecided who could each be served next:
 
-- the uploads of everybody added later come out of ``σ``: a fractional knapsack of uploads in
-  capacity ``σ``;
+- the uploads of everybody added later come out of ``σ``: a 0/1 knapsack of uploads in
+  capacity ``σ``, bounded by Martello and Toth's rule (the first user that does not fit is
+  either out, or in at the expense of the users before it);
 - for a few deadline levels ``d``, once a user with ``T_k ≤ d`` is added it must finish by
   ``d``: the uploads of everybody added, the inferences of the users with ``T_k ≤ d`` and at
-  least one load of every block their models miss (:class:`SetupTree`) fit in ``d − t``; the
-  LP bound of that knapsack with setups (upper concave envelopes, merged up the tree), or the
-  weight of the later-deadline users alone when none of the level's is added.
+  least one load of every block their models miss (:class:`SetupTree`) fit in ``d − t``, whose
+  LP bound is a knapsack with setups (upper concave envelopes, merged up the tree). Which
+  levels bind depends on the earliest deadline added: if it lies above the level ``d_{i−1}``
+  and at most ``d_i``, nobody with an earlier deadline is added and every level from ``d_i``
+  up binds. The bound is the largest, over ``i``, of the smallest of those levels' knapsacks
+  over the users with deadlines above ``d_{i−1}``.
 
-Both bounds ignore the order of the remainder, so they are weakest where reloads decide; they
-are strongest deep in the tree, where most of the time is committed.
+Both bounds ignore the order of the remainder, so they are weakest where the visit order
+decides; they are strongest deep in the tree, where most of the time is committed.
 """
 
 from __future__ import annotations
@@ -54,7 +62,7 @@ from .frame import FrameSchedule
 if TYPE_CHECKING:
     from partialloading.instance import Instance
 
-LEVELS = 4
+LEVELS = 5
 """Deadline levels of the second bound at each node (quantiles of the candidates' deadlines,
 always including the latest)."""
 
@@ -166,13 +174,14 @@ class SetupTree:
         return cls(model_parent, group_parent, tuple(private_rows), tuple(cost_rows))
 
 
-def _fractional(items: list[tuple[float, float]], capacity: float) -> float:
-    """Fractional knapsack of ``(weight, size)`` items in ``capacity`` (best weight per size first)."""
+def _fractional(items: list[tuple[float, float, float]], capacity: float) -> float:
+    """Fractional knapsack of ``(−weight/size, weight, size)`` items in ``capacity`` (best weight
+    per size first; the first field is the sort key, ``−inf`` for a free item)."""
     if capacity <= 0:
-        return sum(w for w, s in items if s <= 0)
-    items.sort(key=lambda x: -x[0] / x[1] if x[1] > 0 else -math.inf)
+        return sum(w for _, w, s in items if s <= 0)
+    items.sort()
     total = 0.0
-    for w, s in items:
+    for _, w, s in items:
         if s <= capacity:
             total += w
             capacity -= s
@@ -182,15 +191,44 @@ def _fractional(items: list[tuple[float, float]], capacity: float) -> float:
     return total
 
 
-def _envelope(setup: float, items: list[tuple[float, float]], ordered: bool = False) -> list[tuple[float, float]]:
-    """Segments ``(weight, size)`` of the upper concave envelope of serving a model's items in
-    order of weight per size after paying ``setup``: the LP relaxation of that model's choice
-    (``ordered``: the items already come best weight per size first)."""
-    if not ordered:
-        items.sort(key=lambda x: -x[0] / x[1] if x[1] > 0 else -math.inf)
+def _upload_knapsack(ranked: list[int], weight: list[float], upload: list[float], capacity: float) -> float:
+    """Upper bound on the weight of the users ``ranked`` (best weight per upload first) whose
+    uploads fit in ``capacity`` (``≥ 0``): the Martello–Toth bound of the 0/1 knapsack.
+
+    With ``s`` the first user that does not fit, either ``s`` is left out (the room left is filled
+    at the next user's weight per upload at best) or it is in (then the room it lacks comes out of
+    the users before it, at the last one's weight per upload at least); both are at most the
+    fractional (Dantzig) bound.
+    """
+    total, room, last = 0.0, capacity, -1
+    for i, k in enumerate(ranked):
+        u = upload[k]
+        if u <= room:
+            total += weight[k]
+            room -= u
+            if u > 0:
+                last = k
+            continue
+        rest = ranked[i + 1 :]
+        out = total + (room * weight[rest[0]] / upload[rest[0]] if rest else 0.0)
+        into = -math.inf if last < 0 else total + weight[k] - (u - room) * weight[last] / upload[last]
+        return max(out, into)
+    return total
+
+
+def _envelope(setup: float, items: list[tuple[float, float, float]]) -> list[tuple[float, float, float]]:
+    """Segments ``(−weight/size, weight, size)`` of the upper concave envelope of serving a
+    model's items (same form) in order of weight per size after paying ``setup``: the LP
+    relaxation of that model's choice."""
+    if len(items) == 1:
+        _, w, s = items[0]
+        return [(_key(w, setup + s), w, setup + s)]
+    items.sort()
+    if setup <= 0:  # in order of weight per size, the items are their own envelope
+        return items
     hull = [(0.0, 0.0)]
     size, weight = setup, 0.0
-    for w, s in items:
+    for _, w, s in items:
         size += s
         weight += w
         while len(hull) >= 2:
@@ -200,7 +238,12 @@ def _envelope(setup: float, items: list[tuple[float, float]], ordered: bool = Fa
             else:
                 break
         hull.append((size, weight))
-    return [(b[1] - a[1], b[0] - a[0]) for a, b in itertools.pairwise(hull)]
+    return [(_key(b[1] - a[1], b[0] - a[0]), b[1] - a[1], b[0] - a[0]) for a, b in itertools.pairwise(hull)]
+
+
+def _key(w: float, size: float) -> float:
+    """Sort key of an item: best weight per size first, free items before all."""
+    return -w / size if size > 0 else -math.inf
 
 
 def visit_search(
@@ -210,6 +253,7 @@ def visit_search(
     incumbent: Sequence[int],
     stop: Callable[[int], bool],
     ceiling: float = math.inf,
+    unit: float = 0.0,
 ) -> VisitSearch:
     """The heaviest frame schedule of the users ``alone`` (each servable alone), by branch and bound.
 
@@ -228,6 +272,10 @@ def visit_search(
         search (then the result is not proven).
     ceiling
         A proven upper bound (e.g. a relaxation's): reaching it ends the search, proven.
+    unit
+        Every weight is a whole multiple of ``unit`` (:attr:`Instance.weight_unit`; ``0``: no
+        such unit), so only a bound of ``best + unit`` or more is worth exploring: integer
+        weights prune every node whose bound falls short of the next integer.
     """
     loads = p.loads.tolist()
     first = p.first.tolist()
@@ -242,6 +290,19 @@ def visit_search(
         lists[model[k]].append(k)
     models = [j for j in range(num_models) if lists[j]]
     model_parent, group_parent = tree.model_parent, tree.group_parent
+    # Each model's users as (user, upload, limit), and every user ranked once by weight per
+    # upload (the σ bound) and by weight per upload and inference (the level bound), so that a
+    # node's relaxation walks its candidates in order instead of sorting them.
+    rows = [[(k, upload[k], limit[k]) for k in lists[j]] for j in range(num_models)]
+    Item = tuple[float, float, float]  # (sort key, weight, size) of a knapsack item
+    upload_item: dict[int, Item] = {k: (_key(weight[k], upload[k]), weight[k], upload[k]) for k in alone}
+    time_item: dict[int, Item] = {}
+    for k in alone:
+        size = upload[k] + infer[model[k]]
+        time_item[k] = (_key(weight[k], size), weight[k], size)
+    candidate = {k: (limit[k], model[k], time_item[k], upload_item[k]) for k in alone}
+    by_upload = sorted(alone, key=lambda k: (upload_item[k][0], k))
+    by_time = sorted(alone, key=lambda k: (time_item[k][0], limit[k], k))
 
     best_order = [int(k) for k in incumbent]
     best = sum(weight[k] for k in best_order)
@@ -249,9 +310,16 @@ def visit_search(
     # Two weights closer than this are a tie (see FrameSchedule.weight_tolerance).
     tie = min(1e-12 * max(1.0, abs(best)), p.weight_tolerance) if positive else 0.0
     slop = 1e-9 * max(1.0, sum(positive))  # rounding of the bounds' sums
+    # A heavier schedule weighs more than best + tie, and at least best + unit.
+    step = max(tie + slop, unit - slop)
 
     def load_from(last: int | None, j: int) -> float:
         return first[j] if last is None else (0.0 if last == j else loads[last][j])
+
+    # Loading and inference time of serving model j next, after model `last` (-1: nothing yet).
+    step_from = {
+        last: [load_from(None if last < 0 else last, j) + infer[j] for j in models] for last in range(-1, num_models)
+    }
 
     # A frame: the node's children not explored yet; the stack's frames hold every open subtree.
     Kid = tuple[float, int, int, int, float, float]  # (deadline, model, position, user, t, σ)
@@ -263,17 +331,17 @@ def visit_search(
         a node that is explored sorts them, in deadline order)."""
         ptr, last, t, sigma, _ = node
         kids: list[Kid] = []
-        for j in models:
-            lst = lists[j]
-            lj = load_from(last, j)
-            c = infer[j]
-            for q in range(ptr[j], len(lst)):
-                k = lst[q]
-                u = upload[k]
-                t2 = t + u + lj + c
-                s2 = min(sigma - u, limit[k] - t2)
+        for j, base in zip(models, step_from[-1 if last is None else last], strict=True):
+            base += t
+            q = ptr[j]
+            for k, u, lim in rows[j][q:]:
+                t2 = base + u
+                s2 = lim - t2
+                if sigma - u < s2:
+                    s2 = sigma - u
                 if s2 >= 0:
-                    kids.append((limit[k], j, q, k, t2, s2))
+                    kids.append((lim, j, q, k, t2, s2))
+                q += 1
         return kids
 
     def relaxation(node: Node, kids: list[Kid], enough: float = -1.0) -> float:
@@ -281,47 +349,67 @@ def visit_search(
         (``kids``: its children, the candidates), computed only until it is at most ``enough``:
         then the node is pruned whatever its exact value."""
         _, last, t, sigma, _ = node
-        cands: list[tuple[float, float, float, float, int]] = []  # (−density, deadline, weight, upload, model)
-        for dl, j, _, k, _, _ in kids:
-            w, u, c = weight[k], upload[k], infer[j]
-            cands.append((-w / (u + c) if u + c > 0 else -math.inf, dl, w, u, j))
-        if not cands:
+        if not kids:
             return 0.0
-        value = sum(c[2] for c in cands) if math.isinf(sigma) else _fractional([(c[2], c[3]) for c in cands], sigma)
+        pending = {kid[3] for kid in kids}
+        value = 0.0
+        if math.isinf(sigma):
+            value = sum(weight[k] for k in pending)
+        else:
+            value = _upload_knapsack([k for k in by_upload if k in pending], weight, upload, sigma)
         if value <= enough:
             return value
         # Best weight per time first, so that each model's items reach _envelope in its order.
-        cands.sort()
-        deadlines = sorted(c[1] for c in cands)
+        cands = [candidate[k] for k in by_time if k in pending]
+        deadlines = sorted(c[0] for c in cands)
         n = len(deadlines)
         levels = sorted(
             {deadlines[n - 1], *(deadlines[(n * i) // LEVELS - 1] for i in range(1, LEVELS) if n * i >= LEVELS)}
         )
         row = -1 if last is None else last
         private, group_cost = tree.private[row + 1], tree.group_cost[row + 1]
-        for d in levels:
-            per: dict[int, list[tuple[float, float]]] = {}
-            top: list[tuple[float, float]] = []  # later deadlines: their uploads only
-            later = 0.0
-            for _, dl, w, u, j in cands:
+
+        def level(low: float, d: float) -> float:
+            """The knapsack of level ``d`` over the candidates with deadlines above ``low``."""
+            per: dict[int, list[Item]] = {}
+            top: list[Item] = []  # later deadlines: their uploads only
+            for dl, j, timed, uploaded in cands:
+                if dl <= low:
+                    continue
                 if dl <= d:
-                    per.setdefault(j, []).append((w, u + infer[j]))
+                    per.setdefault(j, []).append(timed)
                 else:
-                    top.append((w, u))
-                    later += w
-            below: dict[int, list[tuple[float, float]]] = {}
+                    top.append(uploaded)
+            below: dict[int, list[Item]] = {}
             for j, items in per.items():
-                below.setdefault(model_parent[j], []).extend(_envelope(private[j], items, ordered=True))
+                below.setdefault(model_parent[j], []).extend(_envelope(private[j], items))
             for g in range(len(group_parent)):
                 if g in below:
                     below.setdefault(group_parent[g], []).extend(_envelope(group_cost[g], below.pop(g)))
-            # Once one of them is served, users with later deadlines still delay it by their
-            # uploads; if none is, only the later ones are.
             top.extend(below.get(-1, []))
-            value = min(value, max(later, _fractional(top, d - t)))
-            if value <= enough:
+            return _fractional(top, d - t)
+
+        # Split by the level of the earliest deadline added: if it lies in (levels[i-1], levels[i]],
+        # nobody with an earlier deadline is added and every level from i up holds an added user,
+        # so each of those levels' knapsacks binds the users with deadlines above levels[i-1].
+        # A case's users are a subset of an earlier case's, so a level that bound an earlier case
+        # at most `enough` bounds the later cases up to that level as well.
+        heaviest, binding, bound_there = 0.0, -1, math.inf
+        for i in range(len(levels)):
+            if binding >= i:
+                heaviest = max(heaviest, bound_there)
+                continue
+            low = levels[i - 1] if i else -math.inf
+            case = math.inf
+            for j in range(i, len(levels)):
+                case = min(case, level(low, levels[j]))
+                if case <= enough:
+                    binding, bound_there = j, case
+                    break
+            heaviest = max(heaviest, case)
+            if heaviest > enough >= 0:
                 break
-        return value
+        return min(value, heaviest)
 
     def child(node: Node, kid: Kid) -> Node:
         ptr, _, _, _, w = node
@@ -338,12 +426,21 @@ def visit_search(
         for lw, lt, ls in mine:
             if lw >= w and lt <= t and ls >= sigma:
                 return True
+        # A label one user behind on one model dominates too (it can pass over that user). Only
+        # states reached before are looked at: elsewhere the lookups cost more than they prune.
+        for j in models:
+            if ptr[j]:
+                behind = labels.get(((*ptr[:j], ptr[j] - 1, *ptr[j + 1 :]), key[1]))
+                if behind:
+                    for lw, lt, ls in behind:
+                        if lw >= w and lt <= t and ls >= sigma:
+                            return True
         mine[:] = [x for x in mine if not (w >= x[0] and t <= x[1] and sigma >= x[2])]
         mine.append((w, t, sigma))
         return False
 
     def promising(node: Node, kids: list[Kid]) -> bool:
-        enough = best + tie + slop - node[4]
+        enough = best + step - node[4]
         return relaxation(node, kids, enough) > enough
 
     root: Node = (tuple(0 for _ in range(num_models)), None, 0.0, math.inf, 0.0)

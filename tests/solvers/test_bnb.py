@@ -58,6 +58,24 @@ def test_equals_enumerate(instance: Instance, sharing: bool) -> None:
     check(instance, result)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    generated_instances(max_users=8, max_models=4),
+    st.lists(st.sampled_from([0.5, 1.0, 1.7, 2.0, 3.0]), min_size=8, max_size=8),
+    st.sampled_from([1.0, 2.0, 0.1]),
+)
+def test_equals_enumerate_whatever_the_weights(instance: Instance, weights: list[float], scale: float) -> None:
+    # Whole multiples of 2 (a weight unit of 2: pruning asks for 2 more), integers, and
+    # fractional weights (no unit: pruning asks for more than a tie).
+    users = tuple(dataclasses.replace(u, weight=w * scale) for u, w in zip(instance.users, weights, strict=False))
+    instance = dataclasses.replace(instance, users=users)
+    exact = solve(instance, "enumerate")
+    result = solve(instance, "bnb", initial=[])
+    assert result.status is Status.OPTIMAL
+    assert result.objective == pytest.approx(exact.objective)
+    check(instance, result)
+
+
 @pytest.mark.parametrize("structure", ["backbone", "general"])
 def test_agrees_with_cpsat_where_both_prove(structure: str) -> None:
     # 12–14 users over 4–6 models, per-user deadlines and weights 1–3: both methods prove these

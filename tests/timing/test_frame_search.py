@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from partialloading.instance import Block, Instance, Model, User
-from partialloading.timing.frame_search import SetupTree
+from partialloading.timing.frame_search import SetupTree, _fractional, _key, _upload_knapsack
 
 
 def instance(initial: str | None = None) -> Instance:
@@ -45,3 +46,38 @@ def test_without_sharing_every_model_is_loaded_whole() -> None:
     assert tree.group_parent == () and tree.model_parent == (-1, -1, -1)
     assert tree.private[0] == pytest.approx((0.0, 0.16, 0.06))
     assert tree.private[2] == pytest.approx((0.11, 0.0, 0.06))  # after B
+
+
+def _zero_one_optimum(items: list[tuple[float, float]], capacity: float) -> float:
+    best = 0.0
+    for mask in range(1 << len(items)):
+        chosen = [items[i] for i in range(len(items)) if mask >> i & 1]
+        if sum(s for _, s in chosen) <= capacity:
+            best = max(best, sum(w for w, _ in chosen))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_upload_knapsack_lies_between_the_optimum_and_the_fractional_bound(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 9))
+    weight = [float(w) for w in rng.integers(1, 6, n)]
+    upload = [float(u) if u > 0.15 else 0.0 for u in rng.random(n)]  # some free uploads
+    capacity = float(rng.random() * sum(upload))
+    ranked = sorted(range(n), key=lambda k: (_key(weight[k], upload[k]), k))
+    bound = _upload_knapsack(ranked, weight, upload, capacity)
+    optimum = _zero_one_optimum(list(zip(weight, upload, strict=True)), capacity)
+    fractional = _fractional([(_key(weight[k], upload[k]), weight[k], upload[k]) for k in range(n)], capacity)
+    assert optimum - 1e-9 <= bound <= fractional + 1e-9
+
+
+def test_upload_knapsack_example() -> None:
+    # Uploads 5, 4, 3 s with weights 10, 6, 1 in 8 s (best weight per second first). The
+    # fractional bound takes the first and 3/4 of the second: 10 + 4.5 = 14.5. Martello–Toth:
+    # the second is out (10 + 3 s at the third's 1/3 per second = 11) or in at the cost of 1 s
+    # of the first (10 + 6 − 2 = 14): 14. The optimum is 11 (the first and the third).
+    weight, upload = [10.0, 6.0, 1.0], [5.0, 4.0, 3.0]
+    assert _upload_knapsack([0, 1, 2], weight, upload, 8.0) == pytest.approx(14.0)
+    items = [(_key(w, u), w, u) for w, u in zip(weight, upload, strict=True)]
+    assert _fractional(items, 8.0) == pytest.approx(14.5)
+    assert _zero_one_optimum(list(zip(weight, upload, strict=True)), 8.0) == 11.0
