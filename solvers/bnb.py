@@ -60,4 +60,4 @@ def solve(instance: Instance, params: BnbParams, request: SolveRequest) -> Solve
     if found.proven:
         return SolverOutput(found.order, Status.OPTIMAL, bound=found.weight, info=info)
     status = Status.FEASIBLE if found.order else Status.TIME_LIMIT
-    return SolverOutput(found.order, status, bound=instance.round_bound(found.bound), info=info)
+    return SolverOutput(found.order, status, bound=found.bound, info=info)

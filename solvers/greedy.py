@@ -135,16 +135,21 @@ def edf_sequence(p: Problem) -> IntArray:
     return np.lexsort((np.arange(p.num_users), p.model, p.limit))
 
 
-def tour_sequence(p: Problem, window: int | None = None) -> IntArray:
-    """The models in tour order (:func:`_tour` from the earliest deadlines, over ``window`` of them,
-    ``None``: all), each model's users in deadline order."""
+def _tour_rank(p: Problem, window: int | None = None) -> IntArray:
+    """Each model's place in the tour (:func:`_tour` from the earliest deadlines, over ``window``
+    of them, ``None``: all)."""
     used = np.unique(p.model)
     earliest = np.full(p.infer.size, np.inf)
     np.minimum.at(earliest, p.model, p.limit)
     tour = _tour(p, used, earliest[used], used.size if window is None else window)
     rank = np.empty(p.infer.size, dtype=np.int64)
     rank[tour] = np.arange(tour.size)
-    return np.lexsort((np.arange(p.num_users), p.limit, rank[p.model]))
+    return rank
+
+
+def tour_sequence(p: Problem, window: int | None = None) -> IntArray:
+    """The models in tour order (see :func:`_tour_rank`), each model's users in deadline order."""
+    return np.lexsort((np.arange(p.num_users), p.limit, _tour_rank(p, window)[p.model]))
 
 
 def sequences(p: Problem) -> list[tuple[str, IntArray]]:
@@ -156,17 +161,13 @@ def sequences(p: Problem) -> list[tuple[str, IntArray]]:
     if n == 0:
         return seqs
     used = np.unique(p.model)
-    earliest = np.full(p.infer.size, np.inf)
-    np.minimum.at(earliest, p.model, deadline)
     for window in (1, 3, used.size):
         seqs.append((f"tour-w{window}", tour_sequence(p, window)))
     distinct = np.unique(deadline).size
     # Deadline buckets: serve the tour once per bucket of similar deadlines.
     deadline_rank = np.empty(n, dtype=np.int64)
     deadline_rank[np.lexsort((idx, deadline))] = idx
-    tour = _tour(p, used, earliest[used], used.size)
-    rank = np.empty(p.infer.size, dtype=np.int64)
-    rank[tour] = np.arange(tour.size)
+    rank = _tour_rank(p)
     for buckets in (2, 4, 8, 16):
         if buckets >= distinct:
             break

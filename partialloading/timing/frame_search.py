@@ -209,8 +209,8 @@ def _upload_knapsack(ranked: list[int], weight: list[float], upload: list[float]
             if u > 0:
                 last = k
             continue
-        rest = ranked[i + 1 :]
-        out = total + (room * weight[rest[0]] / upload[rest[0]] if rest else 0.0)
+        after = ranked[i + 1] if i + 1 < len(ranked) else None
+        out = total + (0.0 if after is None else room * weight[after] / upload[after])
         into = -math.inf if last < 0 else total + weight[k] - (u - room) * weight[last] / upload[last]
         return max(out, into)
     return total
@@ -352,7 +352,6 @@ def visit_search(
         if not kids:
             return 0.0
         pending = {kid[3] for kid in kids}
-        value = 0.0
         if math.isinf(sigma):
             value = sum(weight[k] for k in pending)
         else:
