@@ -20,6 +20,15 @@ about loading, one family of rows at a time, and reports the bound each version 
     ``early`` plus, per level, a third row: the loads of any walk through the models served by
     the level cost at least the cheapest Hamiltonian path through them from the start (all
     subsets, Held–Karp; loads obey the triangle inequality, so revisits never help).
+``order``
+    ``early`` plus one visit order for all levels: a path from the start through the models in
+    the order of their first visits, each model entering at the first level by which it has a
+    user served (a flow over the states (models visited, last one, entry level), on at most
+    :data:`ORDER_LEVELS` of the levels). A level's third row charges the loads of the path's
+    models that entered by it, so the paths of the levels are prefixes of one path instead of
+    one cheapest path each. (The models served by a level are the first of the order to enter;
+    removing revisits from the visit sequence leaves exactly that path, never more expensive by
+    the triangle inequality.)
 
 Every row is valid for every feasible schedule (set each variable from the schedule), so each
 version is an upper bound. Run::
@@ -35,6 +44,8 @@ import argparse
 import itertools
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
@@ -47,7 +58,10 @@ from partialloading.scenarios import random_instance
 
 from exact_scaling import mid_instance
 
-VERSIONS = ("early", "load-in", "path")
+VERSIONS = ("early", "load-in", "path", "order")
+
+ORDER_LEVELS = 8
+"""Levels (spread evenly, the latest included) at which ``order`` charges its path."""
 
 
 def strengthened_bound(instance: Instance, version: str, time_limit: float) -> float:
@@ -124,12 +138,58 @@ def strengthened_bound(instance: Instance, version: str, time_limit: float) -> f
                 m.rows.add(m.walk[lv] >= cost * (sum(m.a[j, lv] for j in members) - len(members) + 1))
         for lv in range(n_levels):
             m.rows.add(work(lv) + m.walk[lv] <= room(lv))
+    if version == "order":
+        _add_visit_order(m, used, loads, first, n_levels, work, room)
     m.obj = pyo.Objective(expr=sum(float(weight[k]) * m.x[k] for k in range(n)), sense=pyo.maximize)
     solver = Highs()
     solver.config.time_limit = time_limit
     solver.config.load_solution = False
     results = solver.solve(m)
     return instance.round_bound(float(results.best_objective_bound))
+
+
+def _add_visit_order(
+    m: pyo.ConcreteModel,
+    used: list[int],
+    loads: np.ndarray,
+    first: np.ndarray,
+    n_levels: int,
+    work: Callable[[int], Any],
+    room: Callable[[int], Any],
+) -> None:
+    """The rows of ``order``: a flow over (models visited, last model, entry level) and its loads per level."""
+    kept = np.unique(np.linspace(0, n_levels - 1, min(ORDER_LEVELS, n_levels)).round().astype(np.int64))
+    arcs: list[tuple[tuple[int, int, int], tuple[int, int, int], int, int, float]] = []
+    frontier = {(0, -1, 0)}  # (bit mask of `used` positions, last model or -1 at the start, entry level)
+    for _ in range(len(used)):
+        reached = set()
+        for tail in frontier:
+            mask, last, entry = tail
+            for i, j in enumerate(used):
+                if mask >> i & 1:
+                    continue
+                cost = float(first[j]) if last < 0 else float(loads[last, j])
+                for level in range(entry, kept.size):
+                    head = (mask | 1 << i, j, level)
+                    arcs.append((tail, head, j, level, cost))
+                    reached.add(head)
+        frontier = reached
+    m.f = pyo.Var(range(len(arcs)), domain=pyo.UnitInterval)
+    into: dict[tuple[int, int, int], list[int]] = {}
+    out: dict[tuple[int, int, int], list[int]] = {}
+    for a, (tail, head, *_rest) in enumerate(arcs):
+        out.setdefault(tail, []).append(a)
+        into.setdefault(head, []).append(a)
+    m.rows.add(sum(m.f[a] for a in out[0, -1, 0]) <= 1)
+    for state, leaving in out.items():
+        if state != (0, -1, 0):
+            m.rows.add(sum(m.f[a] for a in leaving) <= sum(m.f[a] for a in into[state]))
+    for e, lv in enumerate(kept):
+        for j in used:
+            # Model j served by D_lv entered the order at a kept level up to lv.
+            m.rows.add(m.a[j, int(lv)] <= sum(m.f[a] for a, arc in enumerate(arcs) if arc[2] == j and arc[3] <= e))
+        charged = sum(arc[4] * m.f[a] for a, arc in enumerate(arcs) if arc[3] <= e and arc[4] > 0)
+        m.rows.add(work(int(lv)) + charged <= room(int(lv)))
 
 
 def _hamiltonian_paths(used: list[int], loads: np.ndarray, first: np.ndarray) -> dict[int, float]:
