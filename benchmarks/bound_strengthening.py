@@ -184,12 +184,21 @@ def _add_visit_order(
     for state, leaving in out.items():
         if state != (0, -1, 0):
             m.rows.add(sum(m.f[a] for a in leaving) <= sum(m.f[a] for a in into[state]))
+    # The arcs entering each model at each kept level, gathered once: the rows below take them
+    # cumulatively, level by level.
+    entering: dict[tuple[int, int], list[int]] = {}
+    for a, arc in enumerate(arcs):
+        entering.setdefault((arc[2], arc[3]), []).append(a)
+    entered = {j: [] for j in used}  # arcs into j at kept levels up to the current one
+    charged: list[int] = []  # arcs with a load at kept levels up to the current one
     for e, lv in enumerate(kept):
         for j in used:
+            here = entering.get((j, e), [])
+            entered[j] += here
+            charged += [a for a in here if arcs[a][4] > 0]
             # Model j served by D_lv entered the order at a kept level up to lv.
-            m.rows.add(m.a[j, int(lv)] <= sum(m.f[a] for a, arc in enumerate(arcs) if arc[2] == j and arc[3] <= e))
-        charged = sum(arc[4] * m.f[a] for a, arc in enumerate(arcs) if arc[3] <= e and arc[4] > 0)
-        m.rows.add(work(int(lv)) + charged <= room(int(lv)))
+            m.rows.add(m.a[j, int(lv)] <= sum(m.f[a] for a in entered[j]))
+        m.rows.add(work(int(lv)) + sum(arcs[a][4] * m.f[a] for a in charged) <= room(int(lv)))
 
 
 def _hamiltonian_paths(used: list[int], loads: np.ndarray, first: np.ndarray) -> dict[int, float]:

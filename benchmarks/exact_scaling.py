@@ -137,7 +137,7 @@ MID_METHODS = ("bnb", "cpsat", "milp")
 
 
 def mid_instance(family: str, seed: int, users: int, deadlines: str = "per_user") -> Instance:
-    """A per-user-deadline (or ``deadlines``) instance of ``family`` with integer weights 1–3 drawn here (seeded)."""
+    """An instance of ``family``, per-user deadlines unless ``deadlines`` says otherwise, weights 1–3 (seeded)."""
     inst = scenarios.generate(family, seed, n_users=users, deadlines=deadlines)
     weights = np.random.default_rng(1000 + seed).integers(1, 4, inst.num_users)
     users_w = tuple(dataclasses.replace(u, weight=int(w)) for u, w in zip(inst.users, weights, strict=True))
