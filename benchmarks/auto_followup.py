@@ -25,6 +25,7 @@ import sys
 
 import partialloading as pl
 from partialloading.solve import AUTO_EXACT_BUDGET_S
+from partialloading.tolerance import reaches
 from partialloading.validation.verify import verify_solution
 
 from exact_scaling import mid_instance
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
                             raise SystemExit(f"{method} {inst.name}: the verifier rejects the schedule")
                         # auto combines the method's bound with greedy's, as here.
                         bound = min(b for b in (result.bound, greedy.bound) if b is not None)
-                        proven = result.objective >= bound - 1e-9 * max(1.0, bound)
+                        proven = reaches(result.objective, bound)
                         gap = (bound - result.objective) / bound if bound > 0 else 0.0
                         better = result.objective > greedy.objective + 1e-9
                         stats[method].append((proven, better, gap, result.runtime))

@@ -21,7 +21,9 @@ import numpy as np
 import pyomo.environ as pyo
 
 from partialloading.instance import FloatArray, Instance, IntArray
-from partialloading.timing import RELATIVE_TOLERANCE, finish_alone
+from partialloading.memory import memory_of
+from partialloading.timing import finish_alone
+from partialloading.tolerance import RELATIVE_TOLERANCE
 
 TIME_UNIT_S = 1e-3
 """Seconds per model time unit: the MILPs measure time in milliseconds."""
@@ -61,8 +63,6 @@ class ScheduleData:
         Safety margin (ms) subtracted from every deadline (0 unless the backend asks for it).
     common_deadline
         Whether every user of the instance has the same deadline.
-    sharing
-        Whether the loading times are those with parameter sharing.
     user_names, model_names
         Ids of the candidate users and of their models (the set elements of the Pyomo models).
     """
@@ -78,7 +78,6 @@ class ScheduleData:
     weight: FloatArray
     margin: float
     common_deadline: bool
-    sharing: bool
     user_names: tuple[str, ...]
     model_names: tuple[str, ...]
 
@@ -103,15 +102,13 @@ class ScheduleData:
         return sorted(mine, key=lambda k: (self.deadline[k], k))
 
 
-def schedule_data(instance: Instance, sharing: bool = True, margin: float = 0.0) -> ScheduleData:
+def schedule_data(instance: Instance, margin: float = 0.0) -> ScheduleData:
     """Reduce ``instance`` to the data of the formulations.
 
     Parameters
     ----------
     instance
         The instance.
-    sharing
-        Use the loading times with parameter sharing (``False``: whole models, ``ℓ_ns``).
     margin
         Subtract this many milliseconds from every deadline (used by the backend only when a
         solution found with exact deadlines turns out late by floating-point noise).
@@ -119,17 +116,17 @@ def schedule_data(instance: Instance, sharing: bool = True, margin: float = 0.0)
     scale = 1.0 / TIME_UNIT_S
     upload = instance.upload_times * scale
     infer = instance.infer_times * scale
-    first = instance.initial_load(sharing) * scale
+    first = memory_of(instance).first * scale
     # The evaluator accepts finish ≤ T·(1 + RELATIVE_TOLERANCE); the MILP uses the same rule, so
     # both agree on what is feasible.
     deadline = instance.deadlines * (1.0 + RELATIVE_TOLERANCE) * scale
     model_of = instance.user_models
     # Same rule as the evaluator's `servable_alone`, but against deadlines lowered by `margin`.
-    alone = finish_alone(instance, sharing) * scale
+    alone = finish_alone(instance) * scale
     candidates = np.flatnonzero(alone <= deadline - margin)
     models = np.unique(model_of[candidates])
     position = {int(m): p for p, m in enumerate(models)}
-    load = instance.load_matrix(sharing)[np.ix_(models, models)] * scale
+    load = memory_of(instance).matrix[np.ix_(models, models)] * scale
     return ScheduleData(
         users=candidates.astype(np.int64),
         models=models.astype(np.int64),
@@ -142,7 +139,6 @@ def schedule_data(instance: Instance, sharing: bool = True, margin: float = 0.0)
         weight=instance.weights[candidates],
         margin=margin,
         common_deadline=bool(np.unique(instance.deadlines).size <= 1),
-        sharing=sharing,
         user_names=tuple(instance.users[int(k)].id for k in candidates),
         model_names=tuple(instance.models[int(i)].id for i in models),
     )

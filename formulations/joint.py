@@ -37,7 +37,8 @@ from pyscipopt import Model, quicksum
 
 from partialloading.errors import InstanceTooLargeError, SolverError
 from partialloading.instance import Instance
-from partialloading.timing import RELATIVE_TOLERANCE
+from partialloading.memory import memory_of
+from partialloading.tolerance import RELATIVE_TOLERANCE
 
 from .positions import add_positions
 
@@ -152,9 +153,9 @@ def min_upload_phase(instance: Instance, users: Sequence[int]) -> BandwidthCompa
 
 
 # ----------------------------------------------------------------------------- enumeration
-def _finishes(instance: Instance, order: Sequence[int], tau: float, sharing: bool) -> list[float]:
-    loads = instance.load_matrix(sharing)
-    first = instance.initial_load(sharing)
+def _finishes(instance: Instance, order: Sequence[int], tau: float) -> list[float]:
+    loads = memory_of(instance).matrix
+    first = memory_of(instance).first
     t = tau
     out = []
     last: int | None = None
@@ -166,9 +167,7 @@ def _finishes(instance: Instance, order: Sequence[int], tau: float, sharing: boo
     return out
 
 
-def solve_joint_enumeration(
-    instance: Instance, sharing: bool = True
-) -> tuple[JointSolution, tuple[BandwidthComparison, ...]]:
+def solve_joint_enumeration(instance: Instance) -> tuple[JointSolution, tuple[BandwidthComparison, ...]]:
     """Optimum of the joint problem by enumeration of admitted sets and orders.
 
     Sets are visited by decreasing weight; for each, ``τ`` comes from the convex bandwidth problem
@@ -200,7 +199,7 @@ def solve_joint_enumeration(
         comparison = min_upload_phase(instance, subset)
         compared.append(comparison)
         for order in itertools.permutations(subset):
-            finish = _finishes(instance, order, comparison.upload_end_s, sharing)
+            finish = _finishes(instance, order, comparison.upload_end_s)
             if all(f <= limit[k] for f, k in zip(finish, order, strict=True)):
                 pos = {k: q for q, k in enumerate(subset)}
                 split = tuple(comparison.bandwidth_hz[pos[k]] for k in order)
@@ -219,7 +218,6 @@ def solve_joint_enumeration(
 # ----------------------------------------------------------------------------- SCIP
 def solve_joint_scip(
     instance: Instance,
-    sharing: bool = True,
     time_limit: float | None = None,
     *,
     secondary_weight: float = SECONDARY_WEIGHT,
@@ -230,8 +228,6 @@ def solve_joint_scip(
     ----------
     instance
         The instance (small: the model has ``K²`` binaries).
-    sharing
-        Loading times with or without parameter sharing.
     time_limit
         Wall-clock limit in seconds (``None``: none).
     secondary_weight
@@ -252,8 +248,8 @@ def solve_joint_scip(
     work = (instance.upload_work / bandwidth * MS).tolist()  # a_k / B in ms
     deadline = (instance.deadlines * MS).tolist()
     infer = (instance.infer_times * MS).tolist()
-    loads = (instance.load_matrix(sharing) * MS).tolist()
-    first = (instance.initial_load(sharing) * MS).tolist()
+    loads = (memory_of(instance).matrix * MS).tolist()
+    first = (memory_of(instance).first * MS).tolist()
     user_model = instance.user_models.tolist()
     horizon = max(deadline, default=0.0)
     big_m = horizon + n * (max(max(row) for row in loads) + max(infer))

@@ -3,9 +3,11 @@
 Each method lives in its own module under ``partialloading.solvers`` and exposes a backend
 function ``solve(instance, params, request) -> SolverOutput``: the order of the admitted users,
 a status and (for exact methods) a bound. The :class:`Method` record declares the rest: whether
-the method is exact, its parameter class, the timing models it supports and, where it has a
-restricted case (the backbone DP), the function that says why an instance is outside it. The
-dispatcher (:mod:`partialloading.solve`) reads only these declarations.
+the method is exact, its parameter class, the timing models it supports, the structure it needs
+of the GPU memory model (:mod:`partialloading.memory`) and, where it has a restricted case (the
+backbone DP), the function that says why an instance is outside it. The dispatcher
+(:mod:`partialloading.solve`) reads only these declarations. Backends never see a sharing flag:
+without sharing they are given :meth:`~partialloading.instance.Instance.unshared`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .instance import Instance
+from .memory import PAIRWISE, memory_of
 from .params import PARAMS, MethodParams
 from .result import Status
 from .timing import TIMING_NAMES
@@ -49,8 +52,6 @@ class SolveRequest:
 
     Attributes
     ----------
-    sharing
-        Load only missing blocks (``False``: whole models on every switch).
     time_limit
         Wall-clock limit in seconds (``None``: no limit).
     seed
@@ -63,7 +64,6 @@ class SolveRequest:
         add it to their models, so a start that reaches it is proven optimal at once.
     """
 
-    sharing: bool = True
     time_limit: float | None = None
     seed: int = 0
     initial: tuple[int, ...] | None = None
@@ -76,13 +76,20 @@ class Backend(Protocol):
     def __call__(self, instance: Instance, params: Any, request: SolveRequest) -> SolverOutput: ...
 
 
-Applicability = Callable[[Instance, bool], "str | None"]
-"""``(instance, sharing) -> None`` when a method applies, else the reason it does not."""
+Applicability = Callable[[Instance], "str | None"]
+"""``instance -> None`` when a method applies, else the reason it does not."""
 
 
 def _resolve(target: str) -> Any:
     module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name)
+
+
+PAIRWISE_ONLY = frozenset({PAIRWISE})
+"""The ``memory_needs`` of the methods written on the load matrix (MILP, CP-SAT, bnb, DP)."""
+
+STRUCTURE_TEXT = {PAIRWISE: "loads that depend only on the previous model (a load matrix)"}
+"""How refusals describe each memory structure flag."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,9 @@ class Method:
         The parameter dataclass (default: the method's entry of :data:`partialloading.params.PARAMS`).
     timing_note
         Why the method does not support the other timing models (part of the refusal message).
+    memory_needs
+        Structure flags the method needs of the instance's memory model (:data:`PAIRWISE`:
+        loads that depend only on the previous model); empty: every memory model.
     case
         ``"module:function"`` of an :data:`Applicability` check for methods exact only on a
         restricted case, or ``None``.
@@ -122,6 +132,7 @@ class Method:
     case: str | None = None
     parameters: type[MethodParams] | None = None
     timing_note: str = ""
+    memory_needs: frozenset[str] = frozenset()
     warm_start: bool = False
 
     @property
@@ -134,16 +145,30 @@ class Method:
         backend: Backend = _resolve(self.target)
         return backend
 
-    def why_not(self, instance: Instance, sharing: bool = True) -> str | None:
-        """``None`` when the method applies to ``instance``, else the reason it does not."""
+    def unsupported(self, instance: Instance) -> str | None:
+        """Why the method does not support the timing or memory model of ``instance``
+        (``None`` when it does; its restricted case is :meth:`why_not`'s)."""
         if instance.timing not in self.timings:
             supported = ", ".join(sorted(self.timings))
             note = f": {self.timing_note}" if self.timing_note else ""
             return f"{self.name} does not support {instance.timing!r} timing (it supports {supported}){note}"
-        if self.case is not None:
-            check: Applicability = _resolve(self.case)
-            return check(instance, sharing)
+        memory = memory_of(instance)
+        missing = sorted(self.memory_needs - memory.structure)
+        if missing:
+            needs = ", ".join(STRUCTURE_TEXT.get(flag, flag) for flag in missing)
+            return (
+                f"{self.name} needs {needs}, which the {memory.name!r} memory model does not have "
+                f"(use --method {' or '.join(m for m in ('enumerate', 'greedy') if m != self.name)})"
+            )
         return None
+
+    def why_not(self, instance: Instance) -> str | None:
+        """``None`` when the method applies to ``instance``, else the reason it does not."""
+        reason = self.unsupported(instance)
+        if reason is None and self.case is not None:
+            check: Applicability = _resolve(self.case)
+            return check(instance)
+        return reason
 
 
 METHODS: dict[str, Method] = {
@@ -162,6 +187,7 @@ METHODS: dict[str, Method] = {
             True,
             "Pyomo MILP solved with HiGHS (pipelined timing: a convex MINLP solved with SCIP)",
             warm_start=True,
+            memory_needs=PAIRWISE_ONLY,
         ),
         Method(
             "cpsat",
@@ -171,6 +197,7 @@ METHODS: dict[str, Method] = {
             timings=frozenset({"frame"}),
             timing_note="its integer model has no bandwidth variables (use --method milp or enumerate)",
             warm_start=True,
+            memory_needs=PAIRWISE_ONLY,
         ),
         Method(
             "bnb",
@@ -180,6 +207,7 @@ METHODS: dict[str, Method] = {
             timings=frozenset({"frame"}),
             timing_note="its labels are the frame schedule's arithmetic (use --method milp or enumerate)",
             warm_start=True,
+            memory_needs=PAIRWISE_ONLY,
         ),
         Method(
             "dp",
@@ -191,6 +219,7 @@ METHODS: dict[str, Method] = {
                 "with pipelined uploads the served set's total time no longer decides feasibility "
                 "(each request waits for its own upload), so the DP is not exact (use --method milp or greedy)"
             ),
+            memory_needs=PAIRWISE_ONLY,
             case="partialloading.solvers.dp:why_not_exact",
         ),
         Method("greedy", "partialloading.solvers.greedy:solve", False, "sharing-aware greedy + local search"),

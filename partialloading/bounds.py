@@ -36,8 +36,8 @@ with ``T_k > d`` enter as ``Σ_{T_k > d} (a_k/B)·x_k ≤ … + U_d·(1 − y_d)
 Under pipelined timing the uploads overlap the GPU work, so a level gives two constraints:
 ``Σ_{T_k ≤ d} (a_k/B)·x_k ≤ d`` (the level's uploads share the uplink and end before its last
 inference) and the GPU part alone,
-``Σ_{T_k ≤ d} c_{m_k}·x_k + Σ_b (s_b/v)·z_{b,d} ≤ d``. Without sharing every model is one
-block of its whole size. Maximizing ``Σ w_k x_k`` over these constraints is a relaxation: its
+``Σ_{T_k ≤ d} c_{m_k}·x_k + Σ_b (s_b/v)·z_{b,d} ≤ d``. Without sharing every model owns
+private copies of its blocks. Maximizing ``Σ w_k x_k`` over these constraints is a relaxation: its
 optimum (or the solver's dual bound when stopped at the time limit, or the LP optimum) is an
 upper bound. Any subset of the levels is still a relaxation, so large instances keep
 :data:`MAX_LEVELS` of them (the blocks of a user are then charged at the next kept level up).
@@ -61,17 +61,19 @@ import numpy as np
 import scipy.sparse as sp
 
 from .instance import Instance
-from .timing import RELATIVE_TOLERANCE, servable_alone
+from .memory import memory_of
+from .timing import servable_alone
+from .tolerance import RELATIVE_TOLERANCE
 
 
-def alone_bound(instance: Instance, sharing: bool = True) -> float:
+def alone_bound(instance: Instance) -> float:
     """Weight of the users who meet their deadline when served alone."""
-    return float(instance.weights[servable_alone(instance, sharing)].sum())
+    return float(instance.weights[servable_alone(instance)].sum())
 
 
-def knapsack_bound(instance: Instance, sharing: bool = True, levels: int = 64) -> float:
+def knapsack_bound(instance: Instance, levels: int = 64) -> float:
     """The time-per-deadline-level bound (see the module docstring), never above :func:`alone_bound`."""
-    candidates = servable_alone(instance, sharing)
+    candidates = servable_alone(instance)
     if candidates.size == 0:
         return 0.0
     weights = instance.weights[candidates]
@@ -79,7 +81,7 @@ def knapsack_bound(instance: Instance, sharing: bool = True, levels: int = 64) -
     deadline = instance.deadlines[candidates] * (1.0 + RELATIVE_TOLERANCE)
     size = instance.upload_times[candidates] + instance.infer_times[models]
     if instance.timing == "frame":
-        reserve = float(instance.initial_load(sharing)[models].min())
+        reserve = float(memory_of(instance).first[models].min())
     else:
         size = size / 2.0
         reserve = 0.0
@@ -109,9 +111,9 @@ def knapsack_bound(instance: Instance, sharing: bool = True, levels: int = 64) -
     return instance.round_bound(min(best, total))
 
 
-def best_cheap_bound(instance: Instance, sharing: bool = True) -> float:
+def best_cheap_bound(instance: Instance) -> float:
     """The smaller of :func:`alone_bound` and :func:`knapsack_bound`."""
-    return min(alone_bound(instance, sharing), knapsack_bound(instance, sharing))
+    return min(alone_bound(instance), knapsack_bound(instance))
 
 
 MAX_LEVELS = 200
@@ -175,7 +177,7 @@ class LevelData:
         Each candidate's deadline with the verifier's tolerance.
     member, seconds
         Which model needs which block (blocks of the initial model dropped) and the seconds to
-        load each block (without sharing: one block per model, of its whole size).
+        load each block.
     """
 
     candidates: np.ndarray
@@ -188,11 +190,11 @@ class LevelData:
     seconds: np.ndarray
 
     @classmethod
-    def of(cls, instance: Instance, sharing: bool) -> LevelData:
-        """The relaxation's data of ``instance`` with or without sharing."""
-        candidates = servable_alone(instance, sharing)
+    def of(cls, instance: Instance) -> LevelData:
+        """The relaxation's data of ``instance``."""
+        candidates = servable_alone(instance)
         models = instance.user_models[candidates]
-        member, seconds = _block_costs(instance, sharing)
+        member, seconds = _block_costs(instance)
         return cls(
             candidates,
             models,
@@ -205,27 +207,20 @@ class LevelData:
         )
 
 
-def _block_costs(instance: Instance, sharing: bool) -> tuple[np.ndarray, np.ndarray]:
+def _block_costs(instance: Instance) -> tuple[np.ndarray, np.ndarray]:
     """(models × blocks membership, seconds to load each block), initial-model blocks dropped."""
     v = float(instance.load_speed_bytes_per_s)
     i0 = instance.initial_model_index
-    if sharing:
-        member = np.array(instance.membership, dtype=bool)
-        seconds = instance.block_sizes / v
-        if i0 is not None:
-            member = member & ~member[i0]
-    else:
-        member = np.eye(instance.num_models, dtype=bool)
-        seconds = instance.model_sizes / v
-        if i0 is not None:
-            member[i0, i0] = False
+    member = np.array(instance.membership, dtype=bool)
+    seconds = instance.block_sizes / v
+    if i0 is not None:
+        member = member & ~member[i0]
     used = member.any(axis=0) & (seconds > 0)
     return member[:, used], seconds[used]
 
 
 def level_bound(
     instance: Instance,
-    sharing: bool = True,
     time_limit: float | None = 10.0,
     target: float | None = None,
     milp: bool | None = None,
@@ -246,8 +241,8 @@ def level_bound(
         to :data:`MILP_MAX_USERS` candidates, the LP above.
     """
     started = time.perf_counter()
-    cheap = best_cheap_bound(instance, sharing)
-    data = LevelData.of(instance, sharing)
+    cheap = best_cheap_bound(instance)
+    data = LevelData.of(instance)
     n = int(data.candidates.size)
     if n == 0:
         return LevelBound(0.0, True, 0, time.perf_counter() - started)

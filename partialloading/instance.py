@@ -3,12 +3,13 @@
 Each class checks its own fields when it is created (raising :class:`FieldError` with the
 field's name); :class:`Instance` checks the references between objects once (unique ids,
 known blocks and models) and raises :class:`InstanceError` with the JSON path of the culprit.
-Derived quantities that every solver needs (``a_k``, loading-time matrices, ...) are computed
-once, lazily, and cached as read-only numpy arrays.
+Derived quantities that every solver needs (``a_k``, the GPU memory's loading times, ...) are
+computed once, lazily, and cached as read-only numpy arrays.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ import numpy.typing as npt
 
 from .arrays import FloatArray, IntArray
 from .errors import FieldError, InstanceError
+from .memory import DEFAULT_MEMORY, MEMORY_MODELS, Memory
 from .timing import TIMING_NAMES
 
 __all__ = ["Block", "FloatArray", "Instance", "IntArray", "Model", "User"]
@@ -215,6 +217,9 @@ class Instance:
     timing
         Timing model, a name of :data:`partialloading.timing.TIMING_NAMES` (``"frame"``: the
         server starts when the last upload has arrived).
+    memory
+        GPU memory model, a name of :data:`partialloading.memory.MEMORY_MODELS` (``"single"``:
+        the GPU holds the blocks of the model it loaded last).
     meta
         Free-form, JSON-serializable provenance (generator family, seed, ...).
     """
@@ -227,6 +232,7 @@ class Instance:
     initial_model: str | None = None
     name: str = "instance"
     timing: str = "frame"
+    memory: str = DEFAULT_MEMORY
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -246,6 +252,8 @@ class Instance:
             raise InstanceError("name", f"must be a string (got {self.name!r})")
         if self.timing not in TIMING_NAMES:
             raise InstanceError("timing", f"unknown timing model {self.timing!r} (known: {', '.join(TIMING_NAMES)})")
+        if self.memory not in MEMORY_MODELS:
+            raise InstanceError("memory", f"unknown memory model {self.memory!r} (known: {', '.join(MEMORY_MODELS)})")
         block_ids = self._unique("blocks", self.blocks)
         model_ids = self._unique("models", self.models)
         self._unique("users", self.users)
@@ -374,51 +382,46 @@ class Instance:
             return bound
         return unit * math.floor(bound / unit + 1e-6 * max(1.0, abs(bound) / unit))
 
-    # ----------------------------------------------------------------- loading times
+    # ----------------------------------------------------------------- GPU memory
     @cached_property
-    def _load_sharing(self) -> FloatArray:
-        # Sum only the sizes of missing blocks (no difference of totals) so that ℓ(i, i') is
-        # computed as exactly as the verifier's block-by-block sum.
-        member = self.membership.astype(float)
-        missing_weighted = (1.0 - member) * self.block_sizes
-        mat = (missing_weighted @ member.T) / float(self.load_speed_bytes_per_s)
-        np.fill_diagonal(mat, 0.0)
-        return _readonly(mat)
+    def gpu_memory(self) -> Memory:
+        """The GPU memory of this instance (its :attr:`memory` model): what each request loads."""
+        return MEMORY_MODELS[self.memory].of(self)
 
     @cached_property
-    def _load_no_sharing(self) -> FloatArray:
-        full = self.model_sizes / float(self.load_speed_bytes_per_s)
-        mat = np.tile(full, (self.num_models, 1))
-        np.fill_diagonal(mat, 0.0)
-        return _readonly(mat)
+    def shares_blocks(self) -> bool:
+        """Whether some block belongs to two or more models."""
+        return bool(self.membership.sum(axis=0).max(initial=0) > 1)
 
-    def load_matrix(self, sharing: bool = True) -> FloatArray:
-        """Loading times ``ℓ(i, i')`` in seconds, indexed ``[from model, to model]``.
+    def unshared(self) -> Instance:
+        """This instance without parameter sharing: every model owns private copies of its blocks.
 
-        Parameters
-        ----------
-        sharing
-            With sharing only the blocks missing from GPU memory are loaded; without, a switch
-            to another model loads the whole model (``ℓ_ns``).
+        Each change of model then loads the whole model (the baseline of the seed paper); what
+        a memory keeps resident is kept per model. The copies of block ``b`` of model ``m`` are
+        named ``m/b`` (with a ``#n`` suffix if that name is taken). An instance in which no
+        block is shared is returned as it is.
         """
-        return self._load_sharing if sharing else self._load_no_sharing
-
-    def initial_load(self, sharing: bool = True) -> FloatArray:
-        """Loading time of each model when it is the first one served (from the initial state)."""
-        i0 = self.initial_model_index
-        if i0 is None:
-            return self._initial_empty
-        return self.load_matrix(sharing)[i0]
+        return self._unshared
 
     @cached_property
-    def _initial_empty(self) -> FloatArray:
-        return _readonly(self.model_sizes / float(self.load_speed_bytes_per_s))
-
-    def load_time(self, previous: int | None, model: int, sharing: bool = True) -> float:
-        """Loading time of ``model`` right after ``previous`` (``None``: first request served)."""
-        if previous is None:
-            return float(self.initial_load(sharing)[model])
-        return float(self.load_matrix(sharing)[previous, model])
+    def _unshared(self) -> Instance:
+        if not self.shares_blocks:
+            return self
+        sizes = {b.id: b.size_bytes for b in self.blocks}
+        taken = set(sizes)
+        blocks: list[Block] = []
+        models: list[Model] = []
+        for model in self.models:
+            names = []
+            for block in model.blocks:
+                name, n = f"{model.id}/{block}", 1
+                while name in taken:
+                    name, n = f"{model.id}/{block}#{n}", n + 1
+                taken.add(name)
+                names.append(name)
+                blocks.append(Block(name, sizes[block]))
+            models.append(dataclasses.replace(model, blocks=tuple(names)))
+        return dataclasses.replace(self, blocks=tuple(blocks), models=tuple(models))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Instance):
@@ -432,6 +435,7 @@ class Instance:
             and self.initial_model == other.initial_model
             and self.name == other.name
             and self.timing == other.timing
+            and self.memory == other.memory
             and dict(self.meta) == dict(other.meta)
         )
 

@@ -1,7 +1,8 @@
 """A solution: which users are served, in what order, and the bandwidth split.
 
 The solution stores only the decisions (the ordered admitted users and the sharing mode) and
-recomputes everything else — timeline, bandwidth, objective — from the instance.
+recomputes everything else — timeline, bandwidth, objective — from the instance (without sharing,
+from :meth:`~partialloading.instance.Instance.unshared`).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class Solution:
     @cached_property
     def timeline(self) -> Timeline:
         """Per-request timeline (see :func:`partialloading.timing.timeline`)."""
-        return timeline(self.instance, self.order, self.sharing)
+        return timeline(self.instance if self.sharing else self.instance.unshared(), self.order)
 
     @cached_property
     def bandwidth(self) -> FloatArray:

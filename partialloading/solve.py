@@ -22,6 +22,7 @@ from .instance import Instance
 from .params import MethodParams, make_params
 from .result import Result, Status
 from .solution import Solution
+from .tolerance import exceeds, reaches
 
 ENUMERATE_AUTO_MAX_USERS = 8
 """``auto`` uses exhaustive search up to this many users when the DP does not apply."""
@@ -36,16 +37,17 @@ WARM_START_SHARE = 0.25
 """Largest share of the time limit the warm start (greedy) may use before an exact method."""
 
 
-def choose_method(instance: Instance, sharing: bool = True) -> str:
+def choose_method(instance: Instance) -> str:
     """The method ``auto`` uses: the exact DP where it applies, enumeration on tiny instances,
     otherwise the greedy heuristic (each only when it supports the instance's timing model).
 
     After greedy, on instances of up to :data:`AUTO_EXACT_MAX_USERS` users that greedy did not
     prove optimal, :func:`solve` also gives CP-SAT :data:`AUTO_EXACT_BUDGET_S` seconds from
-    greedy's schedule (frame timing): the result is CP-SAT's, optimal when it proves it."""
-    if METHODS["dp"].why_not(instance, sharing) is None:
+    greedy's schedule (frame timing): the result is CP-SAT's, optimal when it proves it.
+    (``instance`` is the one the methods see: :meth:`Instance.unshared` without sharing.)"""
+    if METHODS["dp"].why_not(instance) is None:
         return "dp"
-    if instance.num_users <= ENUMERATE_AUTO_MAX_USERS and METHODS["enumerate"].why_not(instance, sharing) is None:
+    if instance.num_users <= ENUMERATE_AUTO_MAX_USERS and METHODS["enumerate"].why_not(instance) is None:
         return "enumerate"
     return "greedy"
 
@@ -147,31 +149,34 @@ def solve(
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= int(seed) < 2**63:
         raise ParameterError(f"seed must be an integer from 0 to 2**63 - 1 (got {seed!r})")
     _check_weight_range(instance)
-    name = choose_method(instance, sharing) if method == "auto" else method
+    # Without sharing every model owns private copies of its blocks: the methods see that
+    # instance; the solution keeps the caller's instance and says it was built without sharing.
+    work = instance if sharing else instance.unshared()
+    name = choose_method(work) if method == "auto" else method
     if name not in METHODS:
         raise MethodNotApplicableError(f"unknown method {method!r} (choose from {', '.join(METHOD_NAMES)})")
     entry = METHODS[name]
-    if instance.timing not in entry.timings:
-        raise MethodNotApplicableError(entry.why_not(instance, sharing) or name)
+    refusal = entry.unsupported(work)
+    if refusal is not None:
+        raise MethodNotApplicableError(refusal)
     typed = make_params(entry.params, params, **options)
     start = None if initial is None else _initial_order(instance, initial, sharing)
     backend = entry.load()
     started = time.perf_counter()
     warm: Result | None = None
     if start is None and entry.warm_start:
-        warm = _warm_start(instance, sharing, time_limit, int(seed))
+        warm = _warm_start(work, time_limit, int(seed))
         start = tuple(instance.user_index[uid] for uid in warm.solution.admitted)
     remaining = time_limit
     if time_limit is not None and warm is not None:
         remaining = max(time_limit - (time.perf_counter() - started), 0.01)
     request = SolveRequest(
-        sharing=sharing,
         time_limit=remaining,
         seed=int(seed),
         initial=start,
         bound=None if warm is None else warm.bound,
     )
-    out = backend(instance, typed, request)
+    out = backend(work, typed, request)
     runtime = time.perf_counter() - started
     try:
         solution = Solution(instance, tuple(out.order), sharing)
@@ -195,7 +200,7 @@ def solve(
     if start is not None:
         info["incumbent_from"] = "method"
         given = Solution(instance, start, sharing)
-        if given.objective > solution.objective + 1e-9 * max(1.0, given.objective):
+        if exceeds(given.objective, solution.objective):
             # The method stopped below its start (a time limit): the start is the better answer.
             if status == Status.OPTIMAL:
                 raise SolverError(f"method {name!r} claims optimality below the starting schedule's value")
@@ -203,7 +208,7 @@ def solve(
             status = Status.FEASIBLE
         elif warm is not None and [int(k) for k in out.order] == list(start):
             info["incumbent_from"] = "greedy"
-    if bound is not None and status != Status.OPTIMAL and solution.objective >= bound - 1e-9 * max(1.0, bound):
+    if bound is not None and status != Status.OPTIMAL and reaches(solution.objective, bound):
         status = Status.OPTIMAL
     result = Result(method=name, status=status, solution=solution, bound=bound, runtime=runtime, info=info)
     if method == "auto":
@@ -212,18 +217,18 @@ def solve(
     return result
 
 
-def _warm_start(instance: Instance, sharing: bool, time_limit: float | None, seed: int) -> Result:
+def _warm_start(instance: Instance, time_limit: float | None, seed: int) -> Result:
     """Greedy's schedule, the start of an exact method (within :data:`WARM_START_SHARE` of the limit)."""
     budget = None if time_limit is None else WARM_START_SHARE * time_limit
-    warm = solve(instance, "greedy", sharing=sharing, time_limit=budget, seed=seed)
+    warm = solve(instance, "greedy", time_limit=budget, seed=seed)
     if warm.status == Status.OPTIMAL or "level_bound" in warm.info:
         return warm
     # Up to ten users greedy's bound is the cheap one (its exact set search usually proves
     # instead); an exact method gets the relaxation's bound all the same.
-    relaxation = level_bound(instance, sharing, time_limit=side_budget(time_limit))
+    relaxation = level_bound(instance, time_limit=side_budget(time_limit))
     bound = relaxation.value if warm.bound is None else min(warm.bound, relaxation.value)
     info = {**warm.info, "level_bound": {"value": relaxation.value, "proven": relaxation.proven}}
-    status = Status.OPTIMAL if warm.objective >= bound - 1e-9 * max(1.0, bound) else warm.status
+    status = Status.OPTIMAL if reaches(warm.objective, bound) else warm.status
     return dataclasses.replace(warm, bound=bound, status=status, info=info)
 
 
@@ -241,7 +246,7 @@ def _try_exact(instance: Instance, found: Result, sharing: bool, time_limit: flo
         found.status == Status.OPTIMAL
         or found.method != "greedy"
         or instance.num_users > AUTO_EXACT_MAX_USERS
-        or METHODS["cpsat"].why_not(instance, sharing) is not None
+        or METHODS["cpsat"].why_not(instance if sharing else instance.unshared()) is not None
     ):
         return found
     budget = AUTO_EXACT_BUDGET_S if time_limit is None else min(AUTO_EXACT_BUDGET_S, time_limit - found.runtime)

@@ -13,9 +13,10 @@ block spans two clusters, by construction. Then switching between two models of 
 the head of the new model, and switching to another cluster loads its whole model. A cluster of
 a single model has its whole model as backbone and an empty head.
 
-Without parameter sharing (``sharing=False``, the ``ℓ_ns`` baseline) every switch loads the
-whole model, which is the same as every relevant model forming its own cluster whose backbone
-is the whole model: the structure is then backbone-sharing for every instance.
+Without parameter sharing (:meth:`~partialloading.instance.Instance.unshared`, the ``ℓ_ns``
+baseline) every model owns private copies of its blocks, so every relevant model forms its own
+cluster whose backbone is the whole model: the structure is then backbone-sharing for every
+instance.
 
 The DP of :mod:`partialloading.solvers.dp` is exact when the structure is backbone-sharing and
 every user has the same deadline (see ``docs/formulation.md`` §10).
@@ -67,9 +68,6 @@ class SharingStructure:
 
     Attributes
     ----------
-    sharing
-        Whether loads reuse blocks in GPU memory (``False``: every relevant model is its own
-        cluster with the whole model as backbone).
     clusters
         Clusters ordered by their smallest model index.
     cluster_of
@@ -81,7 +79,6 @@ class SharingStructure:
         Why the instance is not backbone-sharing, or ``None`` when it is.
     """
 
-    sharing: bool
     clusters: tuple[Cluster, ...]
     cluster_of: tuple[int | None, ...]
     ignored_models: tuple[int, ...]
@@ -108,32 +105,19 @@ def _names(instance: Instance, models: list[int], limit: int = 3) -> str:
     return ids[0] if len(ids) == 1 else ", ".join(ids[:-1]) + " and " + ids[-1]
 
 
-def sharing_structure(instance: Instance, sharing: bool = True) -> SharingStructure:
+def sharing_structure(instance: Instance) -> SharingStructure:
     """Detect the clusters, backbones and heads of ``instance``.
 
     Parameters
     ----------
     instance
         The instance.
-    sharing
-        With ``False`` every relevant model is its own cluster (the no-sharing baseline).
     """
     relevant = relevant_models(instance)
     ignored = tuple(m for m in range(instance.num_models) if m not in set(relevant))
     sizes = instance.block_sizes
     member = instance.membership
     positive = sizes > 0
-    blocks_of = {m: np.flatnonzero(member[m] & positive) for m in relevant}
-
-    if not sharing:
-        clusters = tuple(
-            Cluster((m,), tuple(blocks_of[m].tolist()), float(sizes[blocks_of[m]].sum()), ((),), (0.0,), ())
-            for m in relevant
-        )
-        cluster_of: list[int | None] = [None] * instance.num_models
-        for c, m in enumerate(relevant):
-            cluster_of[m] = c
-        return SharingStructure(False, clusters, tuple(cluster_of), ignored, None)
 
     # Bipartite model–block graph; only blocks held by two or more relevant models connect models.
     rel = np.array(relevant, dtype=np.int64)
@@ -149,7 +133,7 @@ def sharing_structure(instance: Instance, sharing: bool = True) -> SharingStruct
         key=lambda models: models[0],
     )
 
-    cluster_of = [None] * instance.num_models
+    cluster_of: list[int | None] = [None] * instance.num_models
     clusters_list: list[Cluster] = []
     violation: str | None = None
     for c, models in enumerate(components):
@@ -185,12 +169,13 @@ def sharing_structure(instance: Instance, sharing: bool = True) -> SharingStruct
                 partial=tuple(partial.tolist()),
             )
         )
-    return SharingStructure(True, tuple(clusters_list), tuple(cluster_of), ignored, violation)
+    return SharingStructure(tuple(clusters_list), tuple(cluster_of), ignored, violation)
 
 
-def why_not_backbone(instance: Instance, sharing: bool = True) -> str | None:
-    """Why ``instance`` is not backbone-sharing (``None`` when it is; always ``None`` without sharing)."""
-    return sharing_structure(instance, sharing).violation
+def why_not_backbone(instance: Instance) -> str | None:
+    """Why ``instance`` is not backbone-sharing (``None`` when it is; always ``None`` on an
+    unshared instance)."""
+    return sharing_structure(instance).violation
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ The model (see ``docs/exact_solvers.md`` for the full description)
   decomposition); the first request completes at ``C_k ≥ τ + ℓ(i0, m_k) + c_{m_k}``, the next
   one at ``C_k' ≥ C_k + ℓ(m_k, m_k') + c_{m_k'}`` (the arc literal carries the loading time as a
   setup); ``C_k ≤ T_k``. The initial model enters through the depot's outgoing arcs only, and the
-  sharing flag only through the load matrix;
+  memory (with or without sharing) only through the load matrix;
 * maximize ``Σ_k w_k p_k``.
 
 Time scaling and rounding. CP-SAT works in integers. Times are counted in units of
@@ -62,10 +62,12 @@ from ortools.sat.python import cp_model
 from partialloading.backend import SolveRequest, SolverOutput
 from partialloading.errors import SolverError
 from partialloading.instance import Instance
+from partialloading.memory import memory_of
 from partialloading.params import CpsatParams
 from partialloading.result import Status
-from partialloading.timing import RELATIVE_TOLERANCE, servable_alone
+from partialloading.timing import servable_alone
 from partialloading.timing import timeline as evaluate
+from partialloading.tolerance import RELATIVE_TOLERANCE, reaches
 
 from . import edf
 
@@ -156,7 +158,6 @@ class _Built:
 
 def build_model(
     instance: Instance,
-    sharing: bool,
     *,
     conservative: bool,
     symmetry: bool = True,
@@ -179,11 +180,11 @@ def build_model(
         schedule, so both roundings stay what they were); with it CP-SAT proves a start that
         reaches it optimal at once.
     """
-    users = servable_alone(instance, sharing).tolist()
+    users = servable_alone(instance).tolist()
     scale = TimeScale.for_instance(instance, users, conservative, resolution)
     wscale = WeightScale.for_weights(instance.weights.tolist())
-    loads = instance.load_matrix(sharing)
-    first = instance.initial_load(sharing)
+    loads = memory_of(instance).matrix
+    first = memory_of(instance).first
     infer = instance.infer_times
     models = instance.user_models
     model = cp_model.CpModel()
@@ -294,36 +295,36 @@ def solve(instance: Instance, params: CpsatParams, request: SolveRequest) -> Sol
     earliest-deadline-first schedule; at the time limit without a CP-SAT solution that start is
     returned.
     """
-    sharing, time_limit, seed = request.sharing, request.time_limit, request.seed
+    time_limit, seed = request.time_limit, request.seed
     workers, symmetry, hint, resolution = params.workers, params.symmetry, params.hint, params.resolution
     started = time.perf_counter()
     start: list[int] = []
     if hint:
         # An empty start (initial=[]: no warm start) gets the EDF hint, as no start does.
-        start = list(request.initial) if request.initial else edf.edf_schedule(instance, sharing)
+        start = list(request.initial) if request.initial else edf.edf_schedule(instance)
     if hint and symmetry:
-        start = _canonical(instance, start, sharing)
+        start = _canonical(instance, start)
     cap = request.bound
-    outer = _run(instance, sharing, False, symmetry, resolution, start, time_limit, seed, workers, cap)
+    outer = _run(instance, False, symmetry, resolution, start, time_limit, seed, workers, cap)
     info: dict[str, Any] = {**outer.stats, "knife_edge": False}
     if outer.code == cp_model.UNKNOWN:
-        return _fallback(instance, start, sharing, outer.best_bound, info)
-    if not outer.order or evaluate(instance, outer.order, sharing).feasible:
+        return _fallback(instance, start, outer.best_bound, info)
+    if not outer.order or evaluate(instance, outer.order).feasible:
         # Optimal for a relaxation and on time: optimal.
         return SolverOutput(outer.order, _status(outer), bound=_bound(instance, outer), info=info)
     # Knife edge: the relaxation's schedule is late by less than the rounding. Solve the inner
     # model, whose schedules are on time by construction, and keep the outer bound.
     remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 0.01)
-    inner = _run(instance, sharing, True, symmetry, resolution, start, remaining, seed, workers, cap)
+    inner = _run(instance, True, symmetry, resolution, start, remaining, seed, workers, cap)
     info = {**inner.stats, "knife_edge": True, "outer": outer.stats}
     bound = _bound(instance, outer)
     if inner.code == cp_model.UNKNOWN:
-        return _fallback(instance, start, sharing, bound, info)
-    if inner.order and not evaluate(instance, inner.order, sharing).feasible:
+        return _fallback(instance, start, bound, info)
+    if inner.order and not evaluate(instance, inner.order).feasible:
         # Impossible by the rounding argument; refuse rather than return a late schedule.
         raise SolverError("cpsat's conservative model returned a schedule that misses a deadline")
     weight = float(instance.weights[inner.order].sum()) if inner.order else 0.0
-    if _status(inner) == Status.OPTIMAL and weight >= bound - 1e-9 * max(1.0, bound):
+    if _status(inner) == Status.OPTIMAL and reaches(weight, bound):
         return SolverOutput(inner.order, Status.OPTIMAL, bound=weight, info=info)
     return SolverOutput(inner.order, Status.FEASIBLE if inner.order else Status.TIME_LIMIT, bound=bound, info=info)
 
@@ -339,7 +340,6 @@ class _Run:
 
 def _run(
     instance: Instance,
-    sharing: bool,
     conservative: bool,
     symmetry: bool,
     resolution: float,
@@ -349,7 +349,7 @@ def _run(
     workers: int,
     cap: float | None = None,
 ) -> _Run:
-    built = build_model(instance, sharing, conservative=conservative, symmetry=symmetry, resolution=resolution, cap=cap)
+    built = build_model(instance, conservative=conservative, symmetry=symmetry, resolution=resolution, cap=cap)
     if start:
         _add_hint(built, start)
     solver = cp_model.CpSolver()
@@ -382,11 +382,9 @@ def _run(
     return _Run(code, order, best_bound, built.weights.exact, stats)
 
 
-def _fallback(
-    instance: Instance, start: Sequence[int], sharing: bool, bound: float, info: dict[str, Any]
-) -> SolverOutput:
+def _fallback(instance: Instance, start: Sequence[int], bound: float, info: dict[str, Any]) -> SolverOutput:
     # No CP-SAT solution before the time limit: return the (on-time) starting schedule, if any.
-    order = list(start) if start and evaluate(instance, start, sharing).feasible else []
+    order = list(start) if start and evaluate(instance, start).feasible else []
     return SolverOutput(order, Status.FEASIBLE if order else Status.TIME_LIMIT, bound=bound, info=info)
 
 
@@ -402,14 +400,14 @@ def _bound(instance: Instance, run: _Run) -> float:
     return run.best_bound
 
 
-def _canonical(instance: Instance, order: Sequence[int], sharing: bool) -> list[int]:
+def _canonical(instance: Instance, order: Sequence[int]) -> list[int]:
     """``order`` made to satisfy the symmetry breaking: dominated users swapped for their
     dominators, then each model's users in (deadline, index) order over the same positions.
 
     Both steps keep the schedule feasible (the exchange arguments of the model), so the result is
     a valid hint with at least the same weight."""
     current = list(order)
-    candidates = servable_alone(instance, sharing).tolist()
+    candidates = servable_alone(instance).tolist()
     models = instance.user_models
     changed = True
     while changed:
@@ -431,7 +429,7 @@ def _canonical(instance: Instance, order: Sequence[int], sharing: bool) -> list[
         ranked = sorted((current[q] for q in positions), key=lambda k: (float(instance.deadlines[k]), k))
         for q, k in zip(positions, ranked, strict=True):
             result[q] = k
-    if result and not evaluate(instance, result, sharing).feasible:  # pragma: no cover - exchange argument
+    if result and not evaluate(instance, result).feasible:  # pragma: no cover - exchange argument
         return list(order)
     return result
 

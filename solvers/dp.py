@@ -46,7 +46,7 @@ from partialloading.instance import FloatArray, Instance, IntArray
 from partialloading.params import DpParams
 from partialloading.result import Status
 from partialloading.structure import SharingStructure, grouped_order, sharing_structure, why_not_common_deadline
-from partialloading.timing import RELATIVE_TOLERANCE
+from partialloading.tolerance import RELATIVE_TOLERANCE
 
 MAX_TOTAL_WEIGHT = 100_000
 """Largest total weight of the users the weighted (pseudo-polynomial) recursion accepts."""
@@ -92,12 +92,12 @@ def _weights(instance: Instance) -> tuple[str | None, str | None, IntArray | Non
     return None, None, iw
 
 
-def _check(instance: Instance, sharing: bool) -> _Check:
+def _check(instance: Instance) -> _Check:
     reasons: list[str] = []
     deadline = why_not_common_deadline(instance)
     if deadline:
         reasons.append(deadline)
-    structure = sharing_structure(instance, sharing)
+    structure = sharing_structure(instance)
     if structure.violation:
         reasons.append(structure.violation)
     weight_reason, too_large, integer_weights = _weights(instance)
@@ -106,18 +106,17 @@ def _check(instance: Instance, sharing: bool) -> _Check:
     return _Check(tuple(reasons), too_large, structure, integer_weights)
 
 
-def why_not_exact(instance: Instance, sharing: bool = True) -> str | None:
+def why_not_exact(instance: Instance) -> str | None:
     """Why the DP is not exact (or cannot run) on ``instance``; ``None`` when it is exact.
 
     Parameters
     ----------
     instance
-        The instance.
-    sharing
-        Whether loads reuse blocks in GPU memory. Without sharing the DP is exact whenever the
-        deadline is common (and the weights usable), whatever the blocks.
+        The instance. Without sharing (:meth:`~partialloading.instance.Instance.unshared`) every
+        model is its own cluster, so the DP is exact whenever the deadline is common (and the
+        weights usable), whatever the blocks.
     """
-    check = _check(instance, sharing)
+    check = _check(instance)
     reasons = [*check.reasons, *([check.too_large] if check.too_large else [])]
     return "; ".join(reasons) if reasons else None
 
@@ -451,8 +450,8 @@ def solve(instance: Instance, params: DpParams, request: SolveRequest) -> Solver
     InstanceTooLargeError
         Integer weights whose total makes the pseudo-polynomial recursion too large.
     """
-    prune, sharing = params.prune, request.sharing
-    check = _check(instance, sharing)
+    prune = params.prune
+    check = _check(instance)
     if check.reasons:
         raise MethodNotApplicableError(
             "dp is exact only for backbone sharing with one common deadline and integer or equal weights: "

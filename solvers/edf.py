@@ -22,10 +22,10 @@ def edf_order(instance: Instance) -> list[int]:
     return [int(k) for k in np.lexsort((np.arange(instance.num_users), instance.user_models, instance.deadlines))]
 
 
-def edf_schedule(instance: Instance, sharing: bool) -> list[int]:
+def edf_schedule(instance: Instance) -> list[int]:
     """The earliest-deadline-first schedule: users in :func:`edf_order`, each appended when
     everybody stays on time."""
-    appender = schedule(instance, sharing, tolerance_share=1.0).appender()
+    appender = schedule(instance, tolerance_share=1.0).appender()
     for k in edf_order(instance):
         if appender.fits(k):
             appender.append(k)
@@ -34,4 +34,4 @@ def edf_schedule(instance: Instance, sharing: bool) -> list[int]:
 
 def solve(instance: Instance, params: EdfParams, request: SolveRequest) -> SolverOutput:
     """Earliest-deadline-first admission (the seed, time limit and initial schedule are not used)."""
-    return SolverOutput(order=edf_schedule(instance, request.sharing), status=Status.FEASIBLE)
+    return SolverOutput(order=edf_schedule(instance), status=Status.FEASIBLE)

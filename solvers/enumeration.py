@@ -4,13 +4,14 @@ The admissible sets are closed under removal: dropping a user from a feasible or
 the upload phase (``τ`` falls by ``a_k/B``), removes its inference time, and replaces the two
 loads around it by one that is no longer, since ``ℓ(i, i'') ≤ ℓ(i, i') + ℓ(i', i'')`` (the
 blocks ``i''`` misses after ``i`` are missed after ``i'`` or were missing from ``i'`` after
-``i``; the same holds for whole-model loads). So every later request finishes no later.
+``i``; the same holds for whole-model loads, and every memory model keeps this promise). So
+every later request finishes no later.
 
 The search therefore visits candidate sets in order of decreasing weight, skips every superset
 of a set already proven infeasible, and stops at the first feasible one: it is optimal, and the
 weight of the set being examined is always a valid upper bound. Whether a set ``S`` has a
-feasible order is the timing model's exact question (:meth:`FrameSchedule.find_order`: depth-first
-search over orders with dominance on ``(served subset, model in memory) → earliest time``).
+feasible order is the exact order search of :mod:`partialloading.solvers.order_search` (depth-first
+search over orders with dominance on ``(served subset, memory state) → earliest time``).
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from partialloading.instance import Instance
 from partialloading.params import EnumerateParams
 from partialloading.result import Status
 from partialloading.timing import Schedule, schedule, servable_alone
+from partialloading.tolerance import slop
 
 from . import edf
+from .order_search import find_order
 
 MAX_USERS = EnumerateParams.max_users
 """Default size limit: beyond it the search may take minutes; use the MILP or CP-SAT."""
@@ -91,7 +94,7 @@ def heaviest_feasible_set(
         if stop(nodes):
             return SetSearch(None, True, weight, checked, nodes)
         checked += 1
-        order, visited = search.find_order(subset)
+        order, visited = find_order(search, subset)
         nodes += visited
         if order is not None:
             return SetSearch(list(order), False, weight, checked, nodes)
@@ -107,27 +110,27 @@ def solve(instance: Instance, params: EnumerateParams, request: SolveRequest) ->
     initial schedule is optimal. It is also the fallback at the time limit when it beats ``edf``.
     """
     max_users = params.max_users
-    sharing, time_limit = request.sharing, request.time_limit
+    time_limit = request.time_limit
     if instance.num_users > max_users:
         raise InstanceTooLargeError(
             f"enumerate handles at most {max_users} users (this instance has {instance.num_users}); "
             "use --method milp, cpsat, dp or greedy"
         )
     started = time.perf_counter()
-    search = schedule(instance, sharing, tolerance_share=1.0)
+    search = schedule(instance, tolerance_share=1.0)
     # Users that miss their deadline even when served alone can never be admitted.
-    alone = servable_alone(instance, sharing).tolist()
+    alone = servable_alone(instance).tolist()
 
     def out_of_time(nodes: int) -> bool:
         return time_limit is not None and time.perf_counter() - started > time_limit
 
     start = list(request.initial) if request.initial else []
     floor = float(instance.weights[start].sum()) if start else -math.inf
-    ceiling = math.inf if request.bound is None else request.bound + 1e-9 * max(1.0, abs(request.bound))
+    ceiling = math.inf if request.bound is None else request.bound + slop(request.bound)
     found = heaviest_feasible_set(search, alone, instance.weights.tolist(), out_of_time, floor, ceiling)
     if found.stopped:
         # Best-first search has no incumbent before the optimum: fall back on the baseline.
-        fallback = edf.edf_schedule(instance, sharing)
+        fallback = edf.edf_schedule(instance)
         if (
             request.initial is not None
             and instance.weights[list(request.initial)].sum() > instance.weights[fallback].sum()

@@ -15,9 +15,9 @@ from partialloading.result import Status
 from partialloading.timing import schedule
 
 
-def fifo_schedule(instance: Instance, sharing: bool) -> list[int]:
+def fifo_schedule(instance: Instance) -> list[int]:
     """Users in instance order, each appended when everybody stays on time."""
-    appender = schedule(instance, sharing, tolerance_share=1.0).appender()
+    appender = schedule(instance, tolerance_share=1.0).appender()
     for k in range(instance.num_users):
         if appender.fits(k):
             appender.append(k)
@@ -26,4 +26,4 @@ def fifo_schedule(instance: Instance, sharing: bool) -> list[int]:
 
 def solve(instance: Instance, params: FifoParams, request: SolveRequest) -> SolverOutput:
     """First-in-first-out admission (the seed, time limit and initial schedule are not used)."""
-    return SolverOutput(order=fifo_schedule(instance, request.sharing), status=Status.FEASIBLE)
+    return SolverOutput(order=fifo_schedule(instance), status=Status.FEASIBLE)

@@ -18,9 +18,10 @@ three phases (``docs/greedy.md`` states the rules and their complexity):
    hence exact. *Best insertion*: each user
    is inserted at the feasible position that lengthens the schedule least (all positions are
    checked in one O(n) numpy pass). The baselines' own schedules are starts too: ``edf``, and
-   with sharing the result of this very method without sharing (whole-model loads) — an order
-   feasible without sharing stays feasible with it, since ``ℓ ≤ ℓ_ns``. So the result is never
-   worse than ``edf``, nor than greedy (hence ``edf``) without sharing.
+   when models share blocks the result of this very method on the instance without sharing
+   (:meth:`~partialloading.instance.Instance.unshared`, whole-model loads) — an order feasible
+   without sharing stays feasible with it, since ``ℓ ≤ ℓ_ns``. So the result is never worse
+   than ``edf``, nor than greedy (hence ``edf``) without sharing.
 3. **Improvement** (:mod:`partialloading.solvers.local_search`), from the best start, plus
    seeded randomized restarts on small instances. It never returns worse than its start.
 
@@ -28,11 +29,11 @@ Shortcuts end the work early, each with a proof of optimality (status ``optimal`
 the EDF schedule (or the given start) already serves every user who can meet the deadline alone,
 nothing better exists and it is returned at once. On frame instances of at most
 :data:`BNB_USERS` users the branch-and-bound over model visits
-(:mod:`partialloading.timing.frame_search`) runs from the best start within :data:`BNB_NODES`
+(:mod:`partialloading.solvers.bnb`) runs from the best start within :data:`BNB_NODES`
 nodes; when it finishes its schedule is optimal, otherwise it is one more start. On instances
 of at most :data:`EXACT_SET_USERS` users the admitted sets heavier than the best start are tried heaviest
-first with the timing model's exact order search
-(:meth:`~partialloading.timing.FrameSchedule.find_order`), so the first feasible one is the
+first with the exact order search
+(:func:`~partialloading.solvers.order_search.find_order`), so the first feasible one is the
 heaviest there is; the phases above run only if that search exceeds :data:`EXACT_SET_NODES`.
 Above that size the bound includes the blocks-per-level relaxation
 (:func:`partialloading.bounds.level_bound`): every phase stops once its schedule reaches the
@@ -49,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from partialloading.backend import SolveRequest, SolverOutput
+from partialloading.backend import METHODS, SolveRequest, SolverOutput
 from partialloading.bounds import best_cheap_bound, level_bound, side_budget
 from partialloading.errors import SolverError
 from partialloading.instance import FloatArray, Instance, IntArray
@@ -57,11 +58,13 @@ from partialloading.params import GreedyParams
 from partialloading.result import Status
 from partialloading.timing import Schedule as Problem
 from partialloading.timing import schedule
+from partialloading.tolerance import reaches
 
 from . import bnb, edf
 from .enumeration import heaviest_feasible_set
-from .local_search import Budget, better
+from .local_search import Budget, better, drop_until_feasible, insert_all
 from .local_search import improve as local_search
+from .order_search import find_order
 
 EFFORT_PER_USER = 4000.0
 """Default local-search effort per user and per user squared, in evaluated positions
@@ -92,7 +95,7 @@ EXACT_SET_NODES = 20_000
 
 BNB_USERS = 20
 """Frame instances up to this many users first try the branch-and-bound over model visits
-(:mod:`partialloading.timing.frame_search`) from the best start, within :data:`BNB_NODES` nodes."""
+(:mod:`partialloading.solvers.bnb`) from the best start, within :data:`BNB_NODES` nodes."""
 
 BNB_NODES = 10_000
 """Node budget of that attempt (tens of milliseconds): a proof ends greedy at once, otherwise
@@ -235,7 +238,7 @@ def append_admit(p: Problem, seq: IntArray, *, drop: bool = True, drop_effort: f
         if own >= top or drop_effort < 0:
             continue
         drop_effort -= len(order) + DROP_OVERHEAD
-        trial = p.drop_until_feasible(np.asarray([*order, k], dtype=np.int64), weights[k])
+        trial = drop_until_feasible(p, np.asarray([*order, k], dtype=np.int64), weights[k])
         if trial is None or trial.size == 0:
             continue
         new_weight = float(p.weight[trial].sum())
@@ -254,7 +257,7 @@ def append_admit(p: Problem, seq: IntArray, *, drop: bool = True, drop_effort: f
 
 def insert_admit(p: Problem, seq: IntArray) -> IntArray:
     """Admit ``seq`` in order, each user at the feasible position that lengthens the schedule least."""
-    return p.insert_all(seq)
+    return insert_all(p, seq)
 
 
 def construct(
@@ -284,7 +287,7 @@ def construct(
             best, best_name = order, name
 
     def done() -> bool:
-        return out_of_time() or p.score(best)[0] >= bound - 1e-9 * max(bound, 1.0)
+        return out_of_time() or reaches(p.score(best)[0], bound)
 
     for name, order in extra:
         offer(name, order)
@@ -303,7 +306,7 @@ def _ruin_and_recreate(p: Problem, order: IntArray, rng: np.random.Generator) ->
     remove = rng.choice(order.size, size=int(rng.integers(1, max(1, order.size // 3) + 1)), replace=False)
     kept = np.delete(order, remove)
     outside = np.setdiff1d(np.arange(p.num_users), order)
-    return p.insert_all(np.concatenate((rng.permutation(outside), order[remove])), kept)
+    return insert_all(p, np.concatenate((rng.permutation(outside), order[remove])), kept)
 
 
 def default_effort(n_users: int) -> float:
@@ -333,7 +336,7 @@ def _run(
 
     start, start_name, values = construct(p, extra, out_of_time, bound if improve_ else np.inf, sequences_too)
     info: dict[str, Any] = {"start": start_name, "start_objective": p.score(start)[0], "starts": values}
-    if not improve_ or p.score(start)[0] >= bound - 1e-9 * max(bound, 1.0):
+    if not improve_ or reaches(p.score(start)[0], bound):
         return start, info
     # The budget counts evaluated positions; a timing model whose positions cost more gets fewer.
     budget = Budget(effort / p.evaluation_cost, deadline)
@@ -345,7 +348,7 @@ def _run(
     # Nobody can be served who misses the deadline when served alone: reaching that bound ends
     # the search (the schedule is then optimal).
     for _ in range(restarts):
-        if budget.effort <= 0 or out_of_time() or p.score(best)[0] >= bound - 1e-9 * max(bound, 1.0):
+        if budget.effort <= 0 or out_of_time() or reaches(p.score(best)[0], bound):
             break
         if since >= PATIENCE:  # the restarts stopped paying
             break
@@ -398,7 +401,7 @@ def exact_polish(p: Problem, order: IntArray, out_of_time: Callable[[], bool]) -
                 if j is not None and float(p.weight[j]) >= float(p.weight[k]):
                     break
                 users = [u for u in admitted if u != j] + [k]
-                found, _ = p.find_order(users)
+                found, _ = find_order(p, users)
                 gain = float(p.weight[users].sum()) - weight
                 if found is not None and gain > min(1e-12 * max(1.0, weight), p.weight_tolerance):
                     order, improved = np.asarray(found, dtype=np.int64), True
@@ -432,10 +435,10 @@ def exact_set_search(
     return np.asarray(found.order, dtype=np.int64), found.nodes
 
 
-def alone_weight(instance: Instance, sharing: bool) -> float:
+def alone_weight(instance: Instance) -> float:
     """Upper bound on the objective: the smaller of the served-alone weight and the time-per-level
     knapsack bound (:mod:`partialloading.bounds`)."""
-    return best_cheap_bound(instance, sharing)
+    return best_cheap_bound(instance)
 
 
 PROVE_FIRST_USERS = 20
@@ -448,7 +451,7 @@ def solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> So
 
     The initial schedule, if given, is one more start (and the result is never worse than it).
     """
-    sharing, time_limit, seed = request.sharing, request.time_limit, request.seed
+    time_limit, seed = request.time_limit, request.seed
     improve, effort, restarts = params.improve, params.effort, params.restarts
     started = time.perf_counter()
     n = instance.num_users
@@ -459,9 +462,9 @@ def solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> So
     also: list[tuple[str, IntArray]] = []
     if request.initial is not None:
         also.append(("initial", np.asarray(request.initial, dtype=np.int64)))
-    bound = alone_weight(instance, sharing)
+    bound = alone_weight(instance)
     if improve:
-        shortcut = _shortcut(instance, sharing, also, bound, started, time_limit)
+        shortcut = _shortcut(instance, also, bound, started, time_limit)
         if isinstance(shortcut, SolverOutput):
             return shortcut
         also.extend(shortcut)
@@ -471,13 +474,13 @@ def solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> So
             # Small instances: when the constructed schedule reaches the relaxation's bound it is
             # optimal (the LP relaxation, solved first, often suffices), and the search stops at
             # once; otherwise it is one more start.
-            built = construct(schedule(instance, sharing), [_edf_start(instance, sharing), *also], lambda: False)[0]
+            built = construct(schedule(instance), [_edf_start(instance), *also], lambda: False)[0]
             target = float(instance.weights[built].sum()) if built.size else 0.0
             also.append(("construct", built))
-        relaxation = level_bound(instance, sharing, time_limit=side_budget(time_limit), target=target)
+        relaxation = level_bound(instance, time_limit=side_budget(time_limit), target=target)
         info["level_bound"] = {"value": relaxation.value, "proven": relaxation.proven, "runtime_s": relaxation.runtime}
         bound = min(bound, relaxation.value)
-        if target is not None and target >= bound - 1e-9 * max(bound, 1.0):
+        if target is not None and reaches(target, bound):
             info.update(
                 {"start": "construct", "start_objective": target, "result_from": "construct (reaches the bound)"}
             )
@@ -491,35 +494,35 @@ def solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> So
         frame_order = solve(dataclasses.replace(instance, timing="frame"), params, frame_request).order
         also.append(("greedy-frame", np.asarray(frame_order, dtype=np.int64)))
         info["frame"] = {"objective": float(instance.weights[list(frame_order)].sum())}
-    if sharing:
+    if instance.shares_blocks:
         # A schedule without sharing stays feasible with it (ℓ ≤ ℓ_ns). The no-sharing run is
-        # exactly `greedy` with sharing=False (same budgets and seed), so greedy with sharing is
-        # never worse than greedy — nor edf — without it. It gets a third of any time limit.
+        # exactly `greedy` on the unshared instance (same budgets and seed), so greedy is never
+        # worse than greedy — nor edf — without sharing. It gets a third of any time limit.
         third = None if time_limit is None else started + time_limit / 3
-        ns_order, ns_info = _greedy(instance, False, [], bound=alone_weight(instance, False), deadline=third, **kwargs)
+        unshared = instance.unshared()
+        ns_order, ns_info = _greedy(unshared, [], bound=alone_weight(unshared), deadline=third, **kwargs)
         also.append(("greedy-no-sharing", ns_order))
         info["no_sharing"] = {"objective": float(instance.weights[ns_order].sum()), "start": ns_info["start"]}
     deadline = None if time_limit is None else started + time_limit
     # The small-instance path above already tried every constructive sequence ("construct").
     rebuild = not any(name == "construct" for name, _ in also)
-    order, run_info = _greedy(instance, sharing, also, bound=bound, deadline=deadline, sequences_too=rebuild, **kwargs)
+    order, run_info = _greedy(instance, also, bound=bound, deadline=deadline, sequences_too=rebuild, **kwargs)
     info.update(run_info)
     status = Status.OPTIMAL if _reaches(instance, order, bound) else Status.FEASIBLE
     return SolverOutput(order=[int(k) for k in order], status=status, bound=bound, info=info)
 
 
-def _edf_start(instance: Instance, sharing: bool) -> tuple[str, IntArray]:
-    return "edf", np.asarray(edf.edf_schedule(instance, sharing), dtype=np.int64)
+def _edf_start(instance: Instance) -> tuple[str, IntArray]:
+    return "edf", np.asarray(edf.edf_schedule(instance), dtype=np.int64)
 
 
 def _reaches(instance: Instance, order: IntArray, bound: float) -> bool:
     weight = float(instance.weights[order].sum()) if order.size else 0.0
-    return weight >= bound - 1e-9 * max(bound, 1.0)
+    return reaches(weight, bound)
 
 
 def _shortcut(
     instance: Instance,
-    sharing: bool,
     also: list[tuple[str, IntArray]],
     bound: float,
     started: float,
@@ -533,8 +536,8 @@ def _shortcut(
     branch-and-bound proves its optimum within :data:`BNB_NODES` nodes, or the instance is small
     enough for the exact set search.
     """
-    p = schedule(instance, sharing)
-    starts = [_edf_start(instance, sharing), *also]
+    p = schedule(instance)
+    starts = [_edf_start(instance), *also]
     for name, order in starts:
         if not p.feasible(order):
             raise SolverError(f"greedy: start {name} is infeasible")
@@ -543,7 +546,7 @@ def _shortcut(
         if better(p, order, best):
             name, best = other, order
     info: dict[str, Any] = {"start": name, "start_objective": p.score(best)[0]}
-    if p.score(best)[0] >= bound - 1e-9 * max(bound, 1.0):
+    if reaches(p.score(best)[0], bound):
         info["result_from"] = f"{name} (reaches the bound)"
         return SolverOutput([int(k) for k in best], Status.OPTIMAL, bound=bound, info=info)
     deadline = None if time_limit is None else started + time_limit
@@ -552,16 +555,14 @@ def _shortcut(
         return deadline is not None and time.perf_counter() > deadline
 
     extra: list[tuple[str, IntArray]] = []
-    if instance.timing == "frame" and instance.num_users <= BNB_USERS:
+    if instance.num_users <= BNB_USERS and METHODS["bnb"].why_not(instance) is None:
         # EDF and the tour with the drop rule (one O(K) pass each) are better incumbents than
         # EDF: the better the incumbent, the fewer nodes the proof takes.
         for seq in (edf_sequence(p), tour_sequence(p)):
             dropped = append_admit(p, seq, drop_effort=EDF_DROP_EFFORT)
             if better(p, dropped, best):
                 best = dropped
-        searched = bnb.search(
-            instance, sharing, [int(k) for k in best], lambda nodes: nodes > BNB_NODES or out_of_time(), bound
-        )
+        searched = bnb.search(instance, [int(k) for k in best], lambda nodes: nodes > BNB_NODES or out_of_time(), bound)
         info["bnb_nodes"] = searched.nodes
         if searched.proven:
             info["result_from"] = "branch-and-bound"
@@ -572,7 +573,7 @@ def _shortcut(
 
     # The exact search uses the verifier's full tolerance, as `enumerate` does, so that the set
     # it proves heaviest is the optimum the exact methods report.
-    exact = schedule(instance, sharing, tolerance_share=1.0)
+    exact = schedule(instance, tolerance_share=1.0)
     found, nodes = exact_set_search(exact, best, EXACT_SET_NODES, out_of_time)
     if found is None:
         return extra
@@ -583,7 +584,6 @@ def _shortcut(
 
 def _greedy(
     instance: Instance,
-    sharing: bool,
     also: list[tuple[str, IntArray]],
     *,
     bound: float,
@@ -594,13 +594,13 @@ def _greedy(
     deadline: float | None,
     sequences_too: bool = True,
 ) -> tuple[IntArray, dict[str, Any]]:
-    """One run in one sharing mode; ``also``: feasible orders used as starts (and returned when
+    """One run; ``also``: feasible orders used as starts (and returned when
     the search ends below them); ``sequences_too=False`` when one of them is already the best
     constructed schedule."""
-    p = schedule(instance, sharing)
+    p = schedule(instance)
     best, info = _run(
         p,
-        [_edf_start(instance, sharing), *also],
+        [_edf_start(instance), *also],
         bound=bound,
         improve_=improve_,
         effort=effort,

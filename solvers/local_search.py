@@ -29,9 +29,11 @@ import numpy as np
 from partialloading.arrays import IntArray
 from partialloading.errors import SolverError
 from partialloading.timing import Schedule as Problem
-from partialloading.timing.frame import EPS, INSERT_OVERHEAD
+from partialloading.tolerance import EPS, slop
 
-OVERHEAD = INSERT_OVERHEAD
+from .order_search import find_order
+
+OVERHEAD = 300
 """Effort charged per vectorized evaluation on top of its length (the fixed cost of a numpy pass)."""
 
 RESEQUENCE_MAX_USERS = 200
@@ -89,6 +91,50 @@ class Stats:
     def total(self) -> int:
         """Number of accepted moves."""
         return self.inserted + self.forced + self.ejected + self.swapped + self.relocated
+
+
+def insert_all(p: Problem, seq: IntArray, order: IntArray | None = None, budget: Budget | None = None) -> IntArray:
+    """Insert the users of ``seq``, in that order, each at the feasible position that lengthens
+    the schedule least (users that fit nowhere are skipped), into ``order`` (default: empty),
+    under any timing and memory model. Each O(n) evaluation is charged to ``budget``; when it
+    runs out the rest is skipped."""
+    order = np.zeros(0, dtype=np.int64) if order is None else order
+    state = p.state(order)
+    for k in seq.tolist():
+        if not p.may_insert(state, k):
+            continue
+        if budget is not None and not budget.spend(order.size + OVERHEAD):
+            break
+        best = p.best_admission(order, np.array([k]), state)
+        if best is None:
+            continue
+        g = best[0]
+        order = np.concatenate((order[:g], [k], order[g:]))
+        state = p.state(order)
+    return order
+
+
+def drop_until_feasible(p: Problem, order: IntArray, max_weight: float = np.inf) -> IntArray | None:
+    """Drop users until everyone is on time: each time the one saving most time per weight.
+
+    Users up to the first late position save their whole time; users after it only their
+    upload (that is all that delays the late user). Returns ``None`` as soon as the dropped
+    weight exceeds ``max_weight`` (the caller would reject the result anyway).
+    """
+    dropped = 0.0
+    while order.size:
+        finish = p.finish(order)
+        late = np.flatnonzero(finish > p.limit[order])
+        if late.size == 0:
+            break
+        ratio = p.drop_savings(order, int(late[0])) / p.weight[order]
+        # Ties: the latest position (the newest user).
+        q = int(order.size - 1 - np.argmax(ratio[::-1]))
+        dropped += float(p.weight[order[q]])
+        if dropped > max_weight * (1.0 + 1e-12):
+            return None
+        order = np.delete(order, q)
+    return order
 
 
 def better_score(
@@ -209,7 +255,7 @@ class LocalSearch:
             added = p.added_processing(order, k)
             gaps = {int(np.searchsorted(p.limit[order], p.limit[k], side="right")), int(np.argmin(added))}
             for g in sorted(gaps):
-                trial = p.drop_until_feasible(np.concatenate((order[:g], [k], order[g:])))
+                trial = drop_until_feasible(p, np.concatenate((order[:g], [k], order[g:])))
                 if trial is None or not self.budget.spend((order.size + OVERHEAD) * (order.size + 1 - trial.size)):
                     continue
                 if not np.any(trial == k):
@@ -242,7 +288,7 @@ class LocalSearch:
             candidates = outside[np.lexsort((outside, p.limit[outside], -p.weight[outside]))]
             if not self.budget.spend(order.size + OVERHEAD):
                 break
-            trial = p.insert_all(np.append(candidates, j), rest, self.budget)
+            trial = insert_all(p, np.append(candidates, j), rest, self.budget)
             if better(p, trial, order):
                 order = trial
                 self.stats.swapped += 1
@@ -264,12 +310,12 @@ class LocalSearch:
             return edf
         if users.size > RESEQUENCE_MAX_USERS or not self.budget.spend(users.size * (users.size + OVERHEAD)):
             return None
-        rebuilt = p.insert_all(edf)
+        rebuilt = insert_all(p, edf)
         if rebuilt.size == users.size:
             return rebuilt
         if users.size <= p.exact_resequence_users:
             # Small sets under a timing model whose insertion test is not exhaustive: decide exactly.
-            exact, nodes = p.find_order(users.tolist())
+            exact, nodes = find_order(p, users.tolist())
             if self.budget.spend(nodes * OVERHEAD) and exact is not None:
                 return np.asarray(exact, dtype=np.int64)
         return None
@@ -310,7 +356,7 @@ class LocalSearch:
         """Apply the moves until none improves, the round limit or the budget is reached, or the
         served weight reaches ``target`` (an upper bound: nothing can improve on it)."""
         start = self.p.score(order)
-        reached = target - 1e-9 * max(abs(target), 1.0)
+        reached = target - slop(target)
         for _ in range(max_rounds):
             self.stats.rounds += 1
             changed = False

@@ -117,19 +117,17 @@ def choose_formulation(data: ScheduleData, formulation: str) -> str:
     return formulation
 
 
-def build_model(instance: Instance, *, sharing: bool = True, formulation: str = "auto") -> pyo.ConcreteModel:
+def build_model(instance: Instance, *, formulation: str = "auto") -> pyo.ConcreteModel:
     """The Pyomo model of ``instance`` (for inspection or writing to LP/MPS).
 
     Parameters
     ----------
     instance
         The instance.
-    sharing
-        Loading times with parameter sharing (``False``: ``ℓ_ns``).
     formulation
         ``"auto"``, ``"general"`` or ``"compact"``.
     """
-    data = schedule_data(instance, sharing)
+    data = schedule_data(instance)
     return _build(data, choose_formulation(data, formulation))
 
 
@@ -277,10 +275,10 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
     """
     if instance.timing == "pipelined":
         return _solve_pipelined(instance, params, request)
-    sharing, time_limit, seed = request.sharing, request.time_limit, request.seed
+    time_limit, seed = request.time_limit, request.seed
     solver, formulation, solver_options = params.solver, params.formulation, params.solver_options
     started = time.perf_counter()
-    data = schedule_data(instance, sharing)
+    data = schedule_data(instance)
     chosen = choose_formulation(data, formulation)
     weights = instance.weights
     integral = bool(np.all(weights == np.round(weights)))
@@ -309,7 +307,7 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
     if time_limit is not None and setup > time_limit:
         # Pyomo would spend the whole limit building and handing over the model, and the solver
         # would start with no time left: answer at once with the baseline, saying why.
-        fallback = list(request.initial) if request.initial else edf_schedule(instance, sharing)
+        fallback = list(request.initial) if request.initial else edf_schedule(instance)
         info |= {
             "termination": f"time limit {time_limit:g} s below the estimated model setup of {setup:.1f} s",
             "gap": None,
@@ -324,7 +322,7 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
     # Building the model counts against the time limit, like the solve.
     remaining = None if time_limit is None else time_limit - (time.perf_counter() - started)
     if remaining is not None and remaining <= 0:
-        fallback = list(request.initial) if request.initial else edf_schedule(instance, sharing)
+        fallback = list(request.initial) if request.initial else edf_schedule(instance)
         info |= {"termination": "time limit reached while building the model", "gap": None, "nodes": 0}
         status = Status.FEASIBLE if fallback else Status.TIME_LIMIT
         return SolverOutput(fallback, status, bound=None, info=info)
@@ -345,7 +343,7 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
         _, has_solution, proven_m, _, _ = _run(model, solver, remaining, seed, dict(solver_options or {}))
         return (_decode(model, data_m, chosen) if has_solution else []), proven_m
 
-    order, proven, margin_used = _with_margins(instance, sharing, order, proven, started, time_limit, resolve)
+    order, proven, margin_used = _with_margins(instance, order, proven, started, time_limit, resolve)
     objective = float(weights[list(order)].sum()) if order else 0.0
     bound = max(bound, objective)
     if proven and objective < bound - 1e-6 * max(1.0, abs(bound)):
@@ -373,7 +371,6 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
 
 def _with_margins(
     instance: Instance,
-    sharing: bool,
     order: list[int],
     proven: bool,
     started: float,
@@ -385,14 +382,14 @@ def _with_margins(
     and the margin used (ms)."""
     margin_used = 0.0
     for margin in _MARGINS_MS:
-        if Solution(instance, tuple(order), sharing).feasible:
+        if Solution(instance, tuple(order)).feasible:
             break
         margin_used = margin
         remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 0.01)
-        order, proven_m = resolve(schedule_data(instance, sharing, margin=margin), remaining)
+        order, proven_m = resolve(schedule_data(instance, margin=margin), remaining)
         proven = proven and proven_m
     else:
-        if not Solution(instance, tuple(order), sharing).feasible:
+        if not Solution(instance, tuple(order)).feasible:
             raise SolverError("the model's schedule misses a deadline even with a safety margin")
     return order, proven, margin_used
 
@@ -415,9 +412,9 @@ def _solve_pipelined(instance: Instance, params: MilpParams, request: SolveReque
         )
     from partialloading.formulations import pipelined
 
-    sharing, time_limit, seed = request.sharing, request.time_limit, request.seed
+    time_limit, seed = request.time_limit, request.seed
     started = time.perf_counter()
-    data = schedule_data(instance, sharing)
+    data = schedule_data(instance)
     weights = instance.weights
     integral = bool(np.all(weights == np.round(weights)))
     info: dict[str, Any] = {"formulation": "pipelined", "solver": "scip", "candidates": data.n_users}
@@ -425,7 +422,7 @@ def _solve_pipelined(instance: Instance, params: MilpParams, request: SolveReque
         return SolverOutput([], Status.OPTIMAL, bound=0.0, info=info | {"termination": "no candidates", "gap": 0.0})
     built = pipelined.build(data, time_limit, seed)
     # A start helps SCIP's search: the given one, else earliest deadline first.
-    start = request.initial if request.initial is not None else tuple(edf_schedule(instance, sharing))
+    start = request.initial if request.initial is not None else tuple(edf_schedule(instance))
     _pipelined_start(built, data, start)
     built.model.optimize()
     status_name = built.model.getStatus()
@@ -442,7 +439,7 @@ def _solve_pipelined(instance: Instance, params: MilpParams, request: SolveReque
         again.model.optimize()
         return pipelined.decode(again, data_m), again.model.getStatus() == "optimal"
 
-    order, proven, margin_used = _with_margins(instance, sharing, order, proven, started, time_limit, resolve)
+    order, proven, margin_used = _with_margins(instance, order, proven, started, time_limit, resolve)
     objective = float(weights[list(order)].sum()) if order else 0.0
     bound = max(bound, objective)
     if proven and objective < bound - 1e-6 * max(1.0, abs(bound)):

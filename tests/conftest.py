@@ -1,5 +1,9 @@
 """Shared fixtures and options of the test suite.
 
+Property tests are deterministic: the ``ci`` Hypothesis profile (loaded here, the default)
+derandomizes the search and keeps no example database, so every run draws the same cases and a
+green run means the same thing twice. ``HYPOTHESIS_PROFILE=explore`` draws fresh cases instead.
+
 ``--methods enumerate,greedy`` restricts every test that takes a ``method`` argument (and does
 not choose its own) to those methods, as PyJobShop's ``--solvers`` does: useful when a solver is
 not installed, or to iterate on one backend.
@@ -7,13 +11,19 @@ not installed, or to iterate on one backend.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import pytest
+from hypothesis import settings
 
 from partialloading import instances
 from partialloading.backend import METHODS
 from partialloading.instance import Instance
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -11,6 +11,7 @@ import pytest
 from partialloading import instances
 from partialloading.errors import FieldError, InstanceError
 from partialloading.instance import Block, Instance, Model, User
+from partialloading.memory import memory_of
 
 
 def small(**changes: object) -> Instance:
@@ -48,23 +49,27 @@ def test_load_matrices() -> None:
     # ℓ(m1, m2) = size of h2 / v = 3; ℓ(m2, m1) = h1 / v = 2; to and from `s` the whole model.
     expected_sharing = np.array([[0.0, 3.0, 10.0], [2.0, 0.0, 10.0], [32.0, 33.0, 0.0]])
     expected_plain = np.array([[0.0, 33.0, 10.0], [32.0, 0.0, 10.0], [32.0, 33.0, 0.0]])
-    np.testing.assert_allclose(inst.load_matrix(True), expected_sharing)
-    np.testing.assert_allclose(inst.load_matrix(False), expected_plain)
-    np.testing.assert_allclose(inst.initial_load(True), [32.0, 33.0, 10.0])
-    np.testing.assert_allclose(inst.initial_load(False), [32.0, 33.0, 10.0])
-    assert inst.load_time(None, 1) == 33.0 and inst.load_time(0, 1) == 3.0 and inst.load_time(0, 1, False) == 33.0
+    np.testing.assert_allclose(memory_of(inst).matrix, expected_sharing)
+    np.testing.assert_allclose(memory_of(inst.unshared()).matrix, expected_plain)
+    np.testing.assert_allclose(memory_of(inst).first, [32.0, 33.0, 10.0])
+    np.testing.assert_allclose(memory_of(inst.unshared()).first, [32.0, 33.0, 10.0])
+    assert (
+        memory_of(inst).step(None, 1)[0] == 33.0
+        and memory_of(inst).step(0, 1)[0] == 3.0
+        and memory_of(inst.unshared()).step(0, 1)[0] == 33.0
+    )
 
 
 def test_initial_model() -> None:
     inst = small(initial_model="m1")
     assert inst.initial_model_index == 0
-    np.testing.assert_allclose(inst.initial_load(True), [0.0, 3.0, 10.0])
-    np.testing.assert_allclose(inst.initial_load(False), [0.0, 33.0, 10.0])
+    np.testing.assert_allclose(memory_of(inst).first, [0.0, 3.0, 10.0])
+    np.testing.assert_allclose(memory_of(inst.unshared()).first, [0.0, 33.0, 10.0])
 
 
 def test_cached_arrays_are_read_only() -> None:
     inst = small()
-    for array in (inst.upload_work, inst.load_matrix(True), inst.load_matrix(False), inst.deadlines):
+    for array in (inst.upload_work, memory_of(inst).matrix, memory_of(inst.unshared()).matrix, inst.deadlines):
         with pytest.raises(ValueError, match="read-only"):
             array[0] = 1.0
 
@@ -86,10 +91,10 @@ def test_tiny_instance_numbers() -> None:
     tiny = instances.load("tiny")
     np.testing.assert_allclose(tiny.upload_times, [0.02] * 4)
     birds, cars, dogs = (tiny.model_index[m] for m in ("birds", "cars", "dogs"))
-    assert tiny.load_time(None, birds) == pytest.approx(0.32)
-    assert tiny.load_time(birds, cars) == pytest.approx(0.02)
-    assert tiny.load_time(birds, cars, sharing=False) == pytest.approx(0.32)
-    assert tiny.load_time(cars, dogs) == pytest.approx(0.1)
+    assert memory_of(tiny).step(None, birds)[0] == pytest.approx(0.32)
+    assert memory_of(tiny).step(birds, cars)[0] == pytest.approx(0.02)
+    assert memory_of(tiny.unshared()).step(birds, cars)[0] == pytest.approx(0.32)
+    assert memory_of(tiny).step(cars, dogs)[0] == pytest.approx(0.1)
 
 
 @pytest.mark.parametrize(

@@ -85,7 +85,7 @@ def test_invalid_order_is_refused(fake_method: Any, backend: str) -> None:
 
 def test_arguments_reach_the_backend(fake_method: Any) -> None:
     result = solve(instances.load("tiny"), fake_method("backend_options"), seed=3, time_limit=2.0, initial=["u3"])
-    assert result.info["request"] == "SolveRequest(sharing=True, time_limit=2.0, seed=3, initial=(2,), bound=None)"
+    assert result.info["request"] == "SolveRequest(time_limit=2.0, seed=3, initial=(2,), bound=None)"
     assert result.info["params"] == "EdfParams()"
     # The backend returned nothing: the (feasible) start is the better answer.
     assert result.objective == 1 and result.info["incumbent_from"] == "initial"

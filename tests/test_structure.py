@@ -68,7 +68,7 @@ def test_block_shared_by_part_of_a_cluster() -> None:
     s = sharing_structure(inst)
     assert not s.is_backbone
     assert len(s.clusters) == 1 and [inst.blocks[j].id for j in s.clusters[0].partial] == ["x0"]
-    assert why_not_backbone(inst, sharing=False) is None
+    assert why_not_backbone(inst.unshared()) is None
 
 
 def test_chain_of_shared_blocks_is_one_cluster() -> None:

@@ -183,8 +183,9 @@ def generate(n_instances: int, seed: int) -> Iterator[tuple[Instance, bool]]:
 
 def check_instance(instance: Instance, sharing: bool = True, *, use_milp: bool | None = None) -> CheckedInstance:
     """Solve ``instance`` jointly and decomposed and compare (see the module documentation)."""
-    joint = solve_joint_scip(instance, sharing, time_limit=SCIP_TIME_LIMIT)
-    enumerated, compared = solve_joint_enumeration(instance, sharing)
+    loads = instance if sharing else instance.unshared()
+    joint = solve_joint_scip(loads, time_limit=SCIP_TIME_LIMIT)
+    enumerated, compared = solve_joint_enumeration(loads)
     decomposed = solve(instance, "enumerate", sharing=sharing)
     if use_milp is None:
         use_milp = milp_available()

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     # Pyomo is imported only for this command (it takes a second to import).
     from partialloading.solvers.milp import build_model
 
-    model = build_model(instance, sharing=not args.no_sharing, formulation=args.formulation)
+    model = build_model(instance.unshared() if args.no_sharing else instance, formulation=args.formulation)
     if args.formulation == "compact" and len(set(instance.deadlines.tolist())) > 1:
         print(
             "note: with per-user deadlines the compact model only covers schedules that load each model once; "

@@ -17,7 +17,6 @@ from partialloading.io import instance_from_dict, read_json_file
 from partialloading.solve import solve
 from partialloading.solvers.dp import why_not_exact
 from partialloading.structure import (
-    SharingStructure,
     deadline_summary,
     grouped_order,
     sharing_structure,
@@ -113,15 +112,15 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "~"
 
 
-def loaded_bytes_grouped(instance: Instance, structure: SharingStructure, sharing: bool) -> float:
+def loaded_bytes_grouped(instance: Instance) -> float:
     """Bytes loaded serving every user, clusters and models contiguous (initial ones first)."""
-    order = grouped_order(instance, structure)
-    return float(evaluate(instance, order, sharing).loaded_bytes.sum())
+    order = grouped_order(instance, sharing_structure(instance))
+    return float(evaluate(instance, order).loaded_bytes.sum())
 
 
 def print_inspection(instance: Instance, out: TextIO, limit: int = 60) -> None:
     """Print the structure report of ``instance`` to ``out``."""
-    structure = sharing_structure(instance, sharing=True)
+    structure = sharing_structure(instance)
     v = float(instance.load_speed_bytes_per_s)
     users_per_model = np.bincount(instance.user_models, minlength=instance.num_models)
     print(
@@ -173,7 +172,7 @@ def print_inspection(instance: Instance, out: TextIO, limit: int = 60) -> None:
     if w.size and not np.all(w == w[0]):
         print(f"weights: {w.min():g} to {w.max():g}, total {w.sum():g}", file=out)
     for sharing in (True, False):
-        reason = why_not_exact(instance, sharing)
+        reason = why_not_exact(instance if sharing else instance.unshared())
         label = "with sharing" if sharing else "without sharing"
         if reason is None:
             best = solve(instance, "dp", sharing=sharing).objective
@@ -183,8 +182,8 @@ def print_inspection(instance: Instance, out: TextIO, limit: int = 60) -> None:
         print(f"dp {label}: {verdict}", file=out)
 
     if instance.num_users:
-        with_sharing = loaded_bytes_grouped(instance, structure, True)
-        without = loaded_bytes_grouped(instance, sharing_structure(instance, sharing=False), False)
+        with_sharing = loaded_bytes_grouped(instance)
+        without = loaded_bytes_grouped(instance.unshared())
         saved = without - with_sharing
         share = 100 * saved / without if without > 0 else 0.0
         print(

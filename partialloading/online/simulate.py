@@ -242,7 +242,7 @@ def simulate(
             keep = set(sorted(alive, key=lambda k: (deadline[k], arrival[k], k))[:round_cap])
             chosen = [k for k in alive if k in keep]  # still in arrival order
         instance = _round_instance(server, requests, chosen, deadline, now, gpu, index)
-        ok = set(servable_alone(instance, policy.sharing).tolist())
+        ok = set(servable_alone(instance if policy.sharing else instance.unshared()).tolist())
         if len(ok) < len(chosen):
             # Not even served alone from this round's state can these make it: drop them.
             for pos, k in enumerate(chosen):

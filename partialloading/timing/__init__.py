@@ -4,8 +4,9 @@ A *timing model* turns an ordered set of admitted users into a :class:`Timeline`
 upload ends, when each load and inference starts and ends), gives the bandwidth split it
 assumes, the finish time of each user served alone and the incremental schedule arithmetic the
 heuristics use. Which model applies is the instance's ``timing`` field. What has to be loaded
-before each request is the memory model's answer (:mod:`partialloading.timing.memory`), so a
-different GPU memory fits under every timing model.
+before each request is the memory model's answer (:mod:`partialloading.memory`, the second
+seam), so every GPU memory fits under every timing model. Timing models evaluate; they never
+search (the searches live with the solvers that use them).
 
 Everything that evaluates a schedule goes through :func:`timeline` (the solution, the plots,
 the command line, ``solve()``'s re-evaluation); the exact formulations write their own algebra
@@ -25,10 +26,10 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from partialloading.arrays import FloatArray, IntArray
+from partialloading.tolerance import meets
 
-from .base import RELATIVE_TOLERANCE, Timeline, deadline_limit, meets
+from .base import Timeline
 from .frame import FRAME, FrameSchedule, FrameTiming
-from .memory import SingleModelMemory
 from .pipelined import PIPELINED, PipelinedSchedule, PipelinedTiming
 
 Schedule = FrameSchedule | PipelinedSchedule
@@ -51,19 +52,19 @@ class TimingModel(Protocol):
         """One line for the documentation and ``--help``."""
         ...
 
-    def timeline(self, instance: Instance, order: IntArray, sharing: bool = True) -> Timeline:
+    def timeline(self, instance: Instance, order: IntArray) -> Timeline:
         """Timeline of serving ``order`` (valid user indices, no repeats) with :meth:`bandwidth`."""
         ...
 
-    def bandwidth(self, instance: Instance, order: IntArray, sharing: bool = True) -> FloatArray:
+    def bandwidth(self, instance: Instance, order: IntArray) -> FloatArray:
         """The bandwidth split of the admitted users, in ``order``."""
         ...
 
-    def finish_alone(self, instance: Instance, sharing: bool = True) -> FloatArray:
+    def finish_alone(self, instance: Instance) -> FloatArray:
         """Finish time of each user when it is the only one admitted."""
         ...
 
-    def schedule(self, instance: Instance, sharing: bool = True, tolerance_share: float = 0.5) -> Schedule:
+    def schedule(self, instance: Instance, tolerance_share: float = 0.5) -> Schedule:
         """The incremental schedule arithmetic the heuristics use."""
         ...
 
@@ -89,7 +90,7 @@ def _indices(instance: Instance, order: Sequence[int] | IntArray) -> IntArray:
     return idx
 
 
-def timeline(instance: Instance, order: Sequence[int] | IntArray, sharing: bool = True) -> Timeline:
+def timeline(instance: Instance, order: Sequence[int] | IntArray) -> Timeline:
     """Timeline of serving ``order`` (user indices) under the instance's timing model.
 
     Parameters
@@ -98,47 +99,43 @@ def timeline(instance: Instance, order: Sequence[int] | IntArray, sharing: bool 
         The instance.
     order
         Indices of the admitted users in service order (no repeats).
-    sharing
-        Load only missing blocks (``True``) or whole models on every switch (``False``).
-
     Raises
     ------
     IndexError, ValueError
         An index out of range, or a user listed twice.
     """
-    return timing_of(instance).timeline(instance, _indices(instance, order), sharing)
+    return timing_of(instance).timeline(instance, _indices(instance, order))
 
 
-def bandwidth_split(instance: Instance, order: Sequence[int] | IntArray, sharing: bool = True) -> FloatArray:
+def bandwidth_split(instance: Instance, order: Sequence[int] | IntArray) -> FloatArray:
     """The bandwidth of each admitted user (in ``order``) under the instance's timing model."""
-    return timing_of(instance).bandwidth(instance, _indices(instance, order), sharing)
+    return timing_of(instance).bandwidth(instance, _indices(instance, order))
 
 
-def finish_alone(instance: Instance, sharing: bool = True) -> FloatArray:
+def finish_alone(instance: Instance) -> FloatArray:
     """Finish time of each user if it were the only one admitted."""
-    return timing_of(instance).finish_alone(instance, sharing)
+    return timing_of(instance).finish_alone(instance)
 
 
-def servable_alone(instance: Instance, sharing: bool = True) -> IntArray:
+def servable_alone(instance: Instance) -> IntArray:
     """Indices of the users that meet their deadline when served alone.
 
-    No other user can ever be admitted, under every timing model: the admissible sets are
-    closed under removal (removing a user never delays the others, by the triangle inequality
-    of the loading times), so a user late on its own is late in every schedule. Exact methods
+    No other user can ever be admitted, under every timing and memory model: the admissible sets
+    are closed under removal (removing a user never delays the others, a promise of every
+    memory model), so a user late on its own is late in every schedule. Exact methods
     drop the others up front; the weight of these users is an upper bound on the objective.
     """
-    return np.flatnonzero(meets(finish_alone(instance, sharing), instance.deadlines)).astype(np.int64)
+    return np.flatnonzero(meets(finish_alone(instance), instance.deadlines)).astype(np.int64)
 
 
-def schedule(instance: Instance, sharing: bool = True, tolerance_share: float = 0.5) -> Schedule:
+def schedule(instance: Instance, tolerance_share: float = 0.5) -> Schedule:
     """The incremental schedule arithmetic of the instance's timing model."""
-    return timing_of(instance).schedule(instance, sharing, tolerance_share)
+    return timing_of(instance).schedule(instance, tolerance_share)
 
 
 __all__ = [
     "FRAME",
     "PIPELINED",
-    "RELATIVE_TOLERANCE",
     "TIMING_MODELS",
     "TIMING_NAMES",
     "FrameSchedule",
@@ -146,13 +143,10 @@ __all__ = [
     "PipelinedSchedule",
     "PipelinedTiming",
     "Schedule",
-    "SingleModelMemory",
     "Timeline",
     "TimingModel",
     "bandwidth_split",
-    "deadline_limit",
     "finish_alone",
-    "meets",
     "schedule",
     "servable_alone",
     "timeline",

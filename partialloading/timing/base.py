@@ -1,4 +1,4 @@
-"""What every timing model shares: the on-time rule and the :class:`Timeline` it produces."""
+"""What every timing model produces: the :class:`Timeline` of a schedule."""
 
 from __future__ import annotations
 
@@ -7,23 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from partialloading.arrays import FloatArray, IntArray
-
-RELATIVE_TOLERANCE = 1e-9
-"""A finish time counts as on time when ``finish ≤ deadline·(1 + RELATIVE_TOLERANCE)``.
-
-Floating-point sums of the same terms in a different order differ in the last bits; this
-tolerance absorbs that and nothing more (solvers aim at ``finish ≤ deadline`` exactly). The
-exact formulations use the same rule, so they and the evaluator agree on what is feasible."""
-
-
-def meets(finish: float | FloatArray, deadline: float | FloatArray) -> np.bool_ | np.ndarray:
-    """Whether ``finish`` is on time for ``deadline`` (within :data:`RELATIVE_TOLERANCE`)."""
-    return np.asarray(finish) <= np.asarray(deadline) * (1.0 + RELATIVE_TOLERANCE)
-
-
-def deadline_limit(deadlines: FloatArray, share: float = 1.0) -> FloatArray:
-    """Deadlines loosened by ``share`` of :data:`RELATIVE_TOLERANCE` (the latest on-time finishes)."""
-    return deadlines * (1.0 + share * RELATIVE_TOLERANCE)
+from partialloading.tolerance import meets
 
 
 @dataclass(frozen=True)

@@ -8,109 +8,35 @@ together; no split ends earlier because ``max_k a_k/b_k ≥ Σ a_k / Σ b_k ≥ 
 admitting user ``k`` delays everybody by exactly ``a_k / B``: this one fact is the whole
 incremental arithmetic of the heuristics below.
 
-This module and its exact search (:mod:`partialloading.timing.frame_search`, the branch-and-bound's
-labels) are the only places outside the independent verifier and the exact formulations where
-the frame rule is written down. :class:`FrameSchedule` holds the arrays of one instance and sharing
-mode and answers every question the heuristics ask (finish times, slack, the O(1) append test,
-the vectorized test of every insertion gap, the exact set-feasibility search of ``enumerate``).
+This module and the branch-and-bound's labels (:mod:`partialloading.solvers.bnb`) are the only
+places outside the independent verifier and the exact formulations where the frame rule is
+written down. :class:`FrameSchedule` holds the arrays of one instance and answers every question
+the heuristics ask (finish times, slack, the O(1) append test, the vectorized test of every
+insertion gap); the loads come from the instance's memory model, and the O(1) and vectorized
+tests are those of pairwise memories (any other memory is evaluated whole orders at a time).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from partialloading.arrays import BoolArray, FloatArray, IntArray
+from partialloading.memory import Memory, loaded_reused, memory_of
+from partialloading.tolerance import EPS, deadline_limit
 
-from .base import RELATIVE_TOLERANCE, Timeline, deadline_limit
-from .memory import SingleModelMemory
+from .arithmetic import ExactAppender, Gaps, OrderScores, SlackState
+from .base import Timeline
 
 if TYPE_CHECKING:
     from partialloading.instance import Instance
 
-EPS = 1e-12
-"""Smallest makespan decrease (seconds) that counts as an improvement."""
-
-INSERT_OVERHEAD = 300
-"""Effort charged per vectorized evaluation on top of its length (the fixed cost of a numpy pass)."""
-
-
-class Spender(Protocol):
-    """An effort budget (see :class:`partialloading.solvers.local_search.Budget`)."""
-
-    def spend(self, amount: float) -> bool:
-        """Charge ``amount``; ``False`` when the budget is exhausted."""
-        ...
-
-
-class Gaps(NamedTuple):
-    """Outcome of inserting a segment at each gap of an order (see :meth:`FrameSchedule.insertion`)."""
-
-    ok: BoolArray
-    added: FloatArray
-    makespan: FloatArray
-    min_slack: FloatArray
-
-
-class SlackState(NamedTuple):
-    """What the O(1) admission tests need to know of a feasible order (every timing model)."""
-
-    tau: float
-    """Upload phase of the order (frame timing; 0 under pipelined timing)."""
-    min_slack: float
-    """Smallest ``limit − finish`` over the order (``inf`` when empty)."""
-    need: float = 0.0
-    """Bandwidth the order needs, ``Σ a/L`` (pipelined timing; 0 under frame timing)."""
-
-
-class OrderScores:
-    """What every timing model's arithmetic derives from its ``finish``: feasibility, score, slack."""
-
-    limit: FloatArray
-    weight: FloatArray
-
-    def finish(self, order: IntArray, tau: float | None = None) -> FloatArray:
-        """Completion of each request of ``order`` (each timing model defines it)."""
-        raise NotImplementedError
-
-    def feasible(self, order: IntArray) -> bool:
-        """Whether every user of ``order`` is on time."""
-        return bool(np.all(self.finish(order) <= self.limit[order]))
-
-    def score(self, order: IntArray) -> tuple[float, float, float]:
-        """``(served weight, −makespan, minimum slack)``: larger is better."""
-        if order.size == 0:
-            return 0.0, 0.0, np.inf
-        finish = self.finish(order)
-        return float(self.weight[order].sum()), -float(finish[-1]), float(np.min(self.limit[order] - finish))
-
-    @cached_property
-    def weight_tolerance(self) -> float:
-        """Largest gap between two served weights that still counts as a tie.
-
-        A quarter of the smallest positive weight: below any real difference of two admitted
-        sets, above the rounding of their sums (a relative tolerance alone would treat a unit
-        weight beside weights of 10^12 as noise). When the weights span so much that a float sum
-        cannot hold the smallest one (10^17 beside 1.5), the rounding of the total decides.
-        """
-        positive = self.weight[self.weight > 0]
-        if not positive.size:
-            return float("inf")
-        rounding = 64 * float(np.finfo(float).eps) * float(positive.sum())
-        return max(0.25 * float(positive.min()), rounding)
-
-    def min_slack(self, order: IntArray, tau: float | None = None) -> float:
-        """Smallest ``limit − finish`` over ``order`` (``inf`` when empty)."""
-        return float(np.min(self.limit[order] - self.finish(order, tau))) if order.size else np.inf
-
 
 @dataclass(frozen=True, eq=False)
 class FrameSchedule(OrderScores):
-    """The arrays of one instance under one sharing mode, and the frame schedule arithmetic.
+    """The arrays of one instance and the frame schedule arithmetic.
 
     Attributes
     ----------
@@ -128,6 +54,9 @@ class FrameSchedule(OrderScores):
         Weight of each user.
     model
         Model index of each user.
+    memory
+        The instance's memory model (its :attr:`~partialloading.memory.Memory.matrix` is
+        :attr:`loads`).
     """
 
     loads: FloatArray
@@ -137,6 +66,7 @@ class FrameSchedule(OrderScores):
     limit: FloatArray
     weight: FloatArray
     model: IntArray
+    memory: Memory
 
     timing = "frame"
     evaluation_cost = 1.0
@@ -146,8 +76,8 @@ class FrameSchedule(OrderScores):
     already checks every gap exactly)."""
 
     @classmethod
-    def build(cls, instance: Instance, sharing: bool, tolerance_share: float = 0.5) -> FrameSchedule:
-        """The arithmetic of ``instance`` with (``sharing=True``) or without parameter sharing.
+    def build(cls, instance: Instance, tolerance_share: float = 0.5) -> FrameSchedule:
+        """The arithmetic of ``instance``.
 
         Parameters
         ----------
@@ -156,7 +86,7 @@ class FrameSchedule(OrderScores):
             half (the other half absorbs the different summation order of :func:`timeline`);
             searches whose orders are re-evaluated anyway use all of it.
         """
-        memory = SingleModelMemory.of(instance, sharing)
+        memory = memory_of(instance)
         return cls(
             loads=memory.matrix,
             first=memory.first,
@@ -165,23 +95,10 @@ class FrameSchedule(OrderScores):
             limit=deadline_limit(instance.deadlines, tolerance_share),
             weight=instance.weights,
             model=instance.user_models,
+            memory=memory,
         )
 
-    @property
-    def num_users(self) -> int:
-        """Number of users."""
-        return int(self.model.size)
-
     # ------------------------------------------------------------------ whole orders
-    def loads_of(self, order: IntArray) -> FloatArray:
-        """Load time before each request of ``order``."""
-        load = np.empty(order.size)
-        if order.size:
-            m = self.model[order]
-            load[0] = self.first[m[0]]
-            load[1:] = self.loads[m[:-1], m[1:]]
-        return load
-
     def finish(self, order: IntArray, tau: float | None = None) -> FloatArray:
         """Completion time of each request of ``order`` (``tau``: upload phase, default ``Σ a/B``)."""
         if tau is None:
@@ -194,7 +111,8 @@ class FrameSchedule(OrderScores):
         return SlackState(tau, self.min_slack(order, tau))
 
     def savings(self, order: IntArray) -> FloatArray:
-        """Makespan saved by removing each user of ``order`` (upload, inference and load change)."""
+        """Makespan saved by removing each user of ``order`` (upload, inference and load change;
+        with the memory's pairwise estimate of the loads when they are not pairwise)."""
         m = self.model[order]
         load = self.loads_of(order)
         save = self.upload[order] + load + self.infer[m]
@@ -215,6 +133,14 @@ class FrameSchedule(OrderScores):
         return save
 
     # ------------------------------------------------------------------ O(1) tests
+    def hopeless(self, state: SlackState, k: int) -> bool:
+        """Whether ``k`` is late even when served first right after the upload phase of ``state``."""
+        return bool(state.tau + self.upload[k] + self.infer[self.model[k]] > self.limit[k])
+
+    def absorbs(self, state: SlackState, k: int) -> bool:
+        """Whether every user of ``state``'s order can absorb ``k``'s upload."""
+        return bool(state.min_slack >= self.upload[k])
+
     def alone_ok(self, k: int) -> bool:
         """Whether ``k`` can be on time right after the upload phase of itself alone (necessary)."""
         return bool(self.upload[k] + self.first[self.model[k]] + self.infer[self.model[k]] <= self.limit[k])
@@ -233,9 +159,9 @@ class FrameSchedule(OrderScores):
             tau - self.upload[order] + float(self.upload[k]) + float(self.infer[self.model[k]]) <= self.limit[k]
         )
 
-    def appender(self) -> Appender:
-        """An empty order that users can be appended to with the O(1) frame test."""
-        return Appender(self)
+    def appender(self) -> Appender | ExactAppender:
+        """An empty order that users can be appended to (the O(1) frame test with pairwise loads)."""
+        return Appender(self) if self.pairwise else ExactAppender(self)
 
     # ------------------------------------------------------------------ insertion
     def insertion(self, rest: IntArray, tau: float, segment: IntArray, delta: float) -> Gaps:
@@ -264,6 +190,8 @@ class FrameSchedule(OrderScores):
             processing time added in front of ``rest[g:]``, the resulting makespan and minimum
             slack.
         """
+        if not self.pairwise:
+            return self.exact_gaps(rest, segment)  # the uploads follow the order: ``tau`` is theirs
         n = rest.size
         seg_models = self.model[segment]
         inner = np.zeros(segment.size)
@@ -329,125 +257,9 @@ class FrameSchedule(OrderScores):
         tau = float(self.upload[rest].sum()) + float(self.upload[segment].sum())
         return self.best_insertion(rest, tau, segment, 0.0)
 
-    def insert_all(self, seq: IntArray, order: IntArray | None = None, budget: Spender | None = None) -> IntArray:
-        """Insert the users of ``seq``, in that order, each at the feasible position that lengthens
-        the schedule least (users that fit nowhere are skipped), into ``order`` (default: empty).
-        Each O(n) evaluation is charged to ``budget``; when it runs out the rest is skipped."""
-        return insert_all(self, seq, order, budget)
-
-    def drop_until_feasible(self, order: IntArray, max_weight: float = np.inf) -> IntArray | None:
-        """Drop users until everyone is on time: each time the one saving most time per weight.
-
-        Users up to the first late position save their whole time; users after it only their
-        upload (that is all that delays the late user). Returns ``None`` as soon as the dropped
-        weight exceeds ``max_weight`` (the caller would reject the result anyway).
-        """
-        return drop_until_feasible(self, order, max_weight)
-
     def added_processing(self, order: IntArray, k: int) -> FloatArray:
         """Processing time that inserting ``k`` at each gap of ``order`` adds in front of the rest."""
         return self.insertion(order, float(self.upload[order].sum()), np.array([k]), float(self.upload[k])).added
-
-    # ------------------------------------------------------------------ exact set feasibility
-    def find_order(self, users: Sequence[int]) -> tuple[list[int] | None, int]:
-        """A feasible service order of ``users``, or ``None`` if none exists; and the nodes visited.
-
-        Depth-first search over orders with dominance on ``(served subset, model in memory) →
-        earliest time``: with ``τ`` fixed by the set, a state reached later is never better.
-        """
-        loads = self.loads.tolist()
-        first = self.first.tolist()
-        model = self.model.tolist()
-        infer = self.infer.tolist()
-        limit = self.limit.tolist()
-        tau = sum(float(self.upload[k]) for k in users)
-        # Earliest deadline first among the choices finds a feasible order early when one exists.
-        ranked = sorted(users, key=lambda k: (limit[k], model[k], k))
-        full = (1 << len(ranked)) - 1
-        best: dict[tuple[int, int | None], float] = {}
-        path: list[int] = []
-        nodes = 0
-
-        def dfs(mask: int, last: int | None, t: float) -> bool:
-            nonlocal nodes
-            nodes += 1
-            if mask == full:
-                return True
-            for pos, k in enumerate(ranked):
-                # A pending user that cannot finish even when served next prunes the branch.
-                if not mask >> pos & 1 and tau + t + infer[model[k]] > limit[k]:
-                    return False
-            for pos, k in enumerate(ranked):
-                if mask >> pos & 1:
-                    continue
-                m = model[k]
-                t2 = t + float((first[m] if last is None else loads[last][m]) + infer[m])
-                if tau + t2 > limit[k]:
-                    continue
-                key = (mask | 1 << pos, m)
-                if best.get(key, np.inf) <= t2:
-                    continue
-                best[key] = t2
-                path.append(k)
-                if dfs(mask | 1 << pos, m, t2):
-                    return True
-                path.pop()
-            return False
-
-        return (list(path) if dfs(0, None, 0.0) else None), nodes
-
-
-class _Arithmetic(Protocol):
-    """The members :func:`insert_all` and :func:`drop_until_feasible` use (every timing model has them)."""
-
-    @property
-    def limit(self) -> FloatArray: ...
-    @property
-    def weight(self) -> FloatArray: ...
-    def state(self, order: IntArray) -> SlackState: ...
-    def may_insert(self, state: SlackState, k: int) -> bool: ...
-    def best_admission(
-        self, rest: IntArray, segment: IntArray, state: SlackState | None = None
-    ) -> tuple[int, float, float] | None: ...
-    def finish(self, order: IntArray, tau: float | None = None) -> FloatArray: ...
-    def drop_savings(self, order: IntArray, first_late: int) -> FloatArray: ...
-
-
-def insert_all(p: _Arithmetic, seq: IntArray, order: IntArray | None = None, budget: Spender | None = None) -> IntArray:
-    """Best insertion of the users of ``seq`` one by one into ``order``, under any timing model
-    (see :meth:`FrameSchedule.insert_all`)."""
-    order = np.zeros(0, dtype=np.int64) if order is None else order
-    state = p.state(order)
-    for k in seq.tolist():
-        if not p.may_insert(state, k):
-            continue
-        if budget is not None and not budget.spend(order.size + INSERT_OVERHEAD):
-            break
-        best = p.best_admission(order, np.array([k]), state)
-        if best is None:
-            continue
-        g = best[0]
-        order = np.concatenate((order[:g], [k], order[g:]))
-        state = p.state(order)
-    return order
-
-
-def drop_until_feasible(p: _Arithmetic, order: IntArray, max_weight: float = np.inf) -> IntArray | None:
-    """The drop rule under any timing model (see :meth:`FrameSchedule.drop_until_feasible`)."""
-    dropped = 0.0
-    while order.size:
-        finish = p.finish(order)
-        late = np.flatnonzero(finish > p.limit[order])
-        if late.size == 0:
-            break
-        ratio = p.drop_savings(order, int(late[0])) / p.weight[order]
-        # Ties: the latest position (the newest user).
-        q = int(order.size - 1 - np.argmax(ratio[::-1]))
-        dropped += float(p.weight[order[q]])
-        if dropped > max_weight * (1.0 + 1e-12):
-            return None
-        order = np.delete(order, q)
-    return order
 
 
 class Appender:
@@ -499,12 +311,11 @@ class Appender:
 
     def absorbs(self, k: int) -> bool:
         """Whether every admitted user can absorb ``k``'s upload (the delay admitting it causes)."""
-        return bool(self.min_slack >= self.p.upload[k])
+        return self.p.absorbs(SlackState(self.tau, self.min_slack), k)
 
     def hopeless(self, k: int) -> bool:
         """Whether ``k`` cannot be on time even when served first after this order's uploads."""
-        p = self.p
-        return bool(self.tau + p.upload[k] + p.infer[p.model[k]] > p.limit[k])
+        return self.p.hopeless(SlackState(self.tau, self.min_slack), k)
 
     def reset(self, order: IntArray) -> None:
         """Replace the order by the feasible ``order``."""
@@ -524,26 +335,26 @@ class FrameTiming:
     name: str = "frame"
     summary: str = "the server starts when the last upload has arrived"
 
-    def bandwidth(self, instance: Instance, order: IntArray, sharing: bool = True) -> FloatArray:
+    def bandwidth(self, instance: Instance, order: IntArray) -> FloatArray:
         """Closed-form optimal split ``b_k = B·a_k / Σ_S a`` for the admitted users, in ``order``."""
         work = instance.upload_work[order]
         if order.size == 0:
             return np.zeros(0)
         return float(instance.bandwidth_hz) * work / work.sum()
 
-    def timeline(self, instance: Instance, order: IntArray, sharing: bool = True) -> Timeline:
+    def timeline(self, instance: Instance, order: IntArray) -> Timeline:
         """Timeline of serving ``order`` with the closed-form split."""
-        memory = SingleModelMemory.of(instance, sharing)
+        memory = memory_of(instance)
         tau = float(instance.upload_work[order].sum() / float(instance.bandwidth_hz))
         models = instance.user_models[order]
         load = memory.loads(models)
         elapsed = np.cumsum(load + instance.infer_times[models])
         start = tau + np.concatenate(([0.0], elapsed[:-1]))
-        loaded, reused = memory.loaded_reused(models, load)
+        loaded, reused = loaded_reused(memory, models, load)
         return Timeline(
             timing=self.name,
             order=order,
-            bandwidth=self.bandwidth(instance, order, sharing),
+            bandwidth=self.bandwidth(instance, order),
             upload_ends=np.full(order.size, tau),
             load=load,
             start=start,
@@ -554,17 +365,17 @@ class FrameTiming:
             reused_bytes=reused,
         )
 
-    def finish_alone(self, instance: Instance, sharing: bool = True) -> FloatArray:
+    def finish_alone(self, instance: Instance) -> FloatArray:
         """Finish of each user served alone: ``a_k/B + ℓ(i0, m_k) + c_{m_k}``."""
         models = instance.user_models
-        return instance.upload_times + instance.initial_load(sharing)[models] + instance.infer_times[models]
+        return instance.upload_times + memory_of(instance).first[models] + instance.infer_times[models]
 
-    def schedule(self, instance: Instance, sharing: bool = True, tolerance_share: float = 0.5) -> FrameSchedule:
+    def schedule(self, instance: Instance, tolerance_share: float = 0.5) -> FrameSchedule:
         """The incremental arithmetic of the heuristics (see :class:`FrameSchedule`)."""
-        return FrameSchedule.build(instance, sharing, tolerance_share)
+        return FrameSchedule.build(instance, tolerance_share)
 
 
 FRAME = FrameTiming()
 """The frame timing model."""
 
-__all__ = ["EPS", "FRAME", "RELATIVE_TOLERANCE", "Appender", "FrameSchedule", "FrameTiming", "Gaps", "SlackState"]
+__all__ = ["FRAME", "Appender", "FrameSchedule", "FrameTiming"]

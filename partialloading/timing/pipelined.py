@@ -31,17 +31,18 @@ exactly, in O(n), for the gaps in order of machine makespan until one passes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from partialloading.arrays import BoolArray, FloatArray, IntArray
+from partialloading.memory import Memory, loaded_reused, memory_of
+from partialloading.tolerance import EPS, deadline_limit
 
-from .base import Timeline, deadline_limit
-from .frame import EPS, FrameSchedule, OrderScores, SlackState, Spender, drop_until_feasible, insert_all
-from .memory import SingleModelMemory
+from .arithmetic import ExactAppender, OrderScores, SlackState
+from .base import Timeline
+from .frame import FrameSchedule
 
 if TYPE_CHECKING:
     from partialloading.instance import Instance
@@ -100,11 +101,11 @@ def replay(parts: Analysis, work: FloatArray, bandwidth: float) -> tuple[FloatAr
 
 @dataclass(frozen=True, eq=False)
 class PipelinedSchedule(OrderScores):
-    """The arrays of one instance under one sharing mode, and the pipelined schedule arithmetic.
+    """The arrays of one instance and the pipelined schedule arithmetic.
 
     Attributes
     ----------
-    loads, first, infer, limit, weight, model
+    loads, first, infer, limit, weight, model, memory
         As in :class:`~partialloading.timing.frame.FrameSchedule`.
     upload
         ``a_k / B``: each user's upload time with the whole uplink.
@@ -123,6 +124,7 @@ class PipelinedSchedule(OrderScores):
     limit: FloatArray
     weight: FloatArray
     model: IntArray
+    memory: Memory
     machine: FrameSchedule = field(repr=False)
 
     timing = "pipelined"
@@ -130,13 +132,13 @@ class PipelinedSchedule(OrderScores):
     """Cost of one evaluated position relative to a frame one (the bounds of every gap and a few
     exact checks cost about 8 frame positions)."""
     exact_resequence_users = 10
-    """Largest set the local search re-sequences by exact search (:meth:`find_order`): the
-    insertion test checks the bandwidth of a few gaps only."""
+    """Largest set the local search re-sequences by exact search (the solvers' order search):
+    the insertion test checks the bandwidth of a few gaps only."""
 
     @classmethod
-    def build(cls, instance: Instance, sharing: bool, tolerance_share: float = 0.5) -> PipelinedSchedule:
+    def build(cls, instance: Instance, tolerance_share: float = 0.5) -> PipelinedSchedule:
         """The arithmetic of ``instance`` (see :meth:`FrameSchedule.build` for ``tolerance_share``)."""
-        memory = SingleModelMemory.of(instance, sharing)
+        memory = memory_of(instance)
         limit = deadline_limit(instance.deadlines, tolerance_share)
         machine = FrameSchedule(
             loads=memory.matrix,
@@ -146,6 +148,7 @@ class PipelinedSchedule(OrderScores):
             limit=limit,
             weight=instance.weights,
             model=instance.user_models,
+            memory=memory,
         )
         return cls(
             loads=memory.matrix,
@@ -157,18 +160,9 @@ class PipelinedSchedule(OrderScores):
             limit=limit,
             weight=instance.weights,
             model=instance.user_models,
+            memory=memory,
             machine=machine,
         )
-
-    @property
-    def num_users(self) -> int:
-        """Number of users."""
-        return int(self.model.size)
-
-    # ------------------------------------------------------------------ whole orders
-    def loads_of(self, order: IntArray) -> FloatArray:
-        """Load time before each request of ``order``."""
-        return self.machine.loads_of(order)
 
     def analysis(self, order: IntArray) -> Analysis:
         """``E``, ``D``, ``L`` and ``Σ a/L`` of ``order`` (against the loosened deadlines)."""
@@ -196,6 +190,15 @@ class PipelinedSchedule(OrderScores):
         return save
 
     # ------------------------------------------------------------------ O(1) tests
+    def hopeless(self, state: SlackState, k: int) -> bool:
+        """Whether ``k`` cannot be on time even when served alone."""
+        return not self.alone_ok(k)
+
+    def absorbs(self, state: SlackState, k: int) -> bool:
+        """Whether the order of ``state`` could take ``k``'s bandwidth need (a hint)."""
+        room = float(self.limit[k] - self.infer[self.model[k]])
+        return room > 0 and state.need + float(self.work[k]) / room <= self.bandwidth
+
     def alone_ok(self, k: int) -> bool:
         """Whether ``k`` is on time when served alone (necessary for admitting it anywhere)."""
         m = self.model[k]
@@ -211,9 +214,9 @@ class PipelinedSchedule(OrderScores):
         """For each position ``j`` of ``order``: a necessary condition of swapping ``order[j]`` for ``k``."""
         return np.full(order.size, self.alone_ok(k))
 
-    def appender(self) -> PipelinedAppender:
+    def appender(self) -> PipelinedAppender | ExactAppender:
         """An empty order that users can be appended to (O(n) test per user)."""
-        return PipelinedAppender(self)
+        return PipelinedAppender(self) if self.pairwise else ExactAppender(self)
 
     # ------------------------------------------------------------------ insertion
     def _best_gap(
@@ -249,6 +252,8 @@ class PipelinedSchedule(OrderScores):
         gaps = self.machine.insertion(rest, 0.0, segment, 0.0)
         if not gaps.ok.any():
             return None
+        if not self.pairwise:  # the bandwidth bounds read the load matrix: check gaps exactly
+            return self._best_gap(rest, segment, gaps.ok, gaps.makespan)
         low, high = self.need_bounds(rest, segment, gaps.added)
         maybe = gaps.ok & (low <= self.bandwidth)
         best = self._best_gap(rest, segment, maybe, gaps.makespan)
@@ -336,82 +341,6 @@ class PipelinedSchedule(OrderScores):
         """Machine time that inserting ``k`` at each gap of ``order`` adds in front of the rest."""
         return self.machine.added_processing(order, k)
 
-    def insert_all(self, seq: IntArray, order: IntArray | None = None, budget: Spender | None = None) -> IntArray:
-        """Insert the users of ``seq`` one by one at their best feasible gap (see :meth:`FrameSchedule.insert_all`)."""
-        return insert_all(self, seq, order, budget)
-
-    def drop_until_feasible(self, order: IntArray, max_weight: float = np.inf) -> IntArray | None:
-        """Drop users until everyone is on time (see :meth:`FrameSchedule.drop_until_feasible`)."""
-        return drop_until_feasible(self, order, max_weight)
-
-    # ------------------------------------------------------------------ exact set feasibility
-    def find_order(self, users: Sequence[int]) -> tuple[list[int] | None, int]:
-        """A feasible service order of ``users``, or ``None``; and the nodes visited.
-
-        Shortcuts first: an order feasible under frame timing is feasible here; a set the machine
-        alone cannot serve on time, or whose ``Σ a_k / (T_k − c_k)`` exceeds ``B`` (each ``L_k`` is
-        at most ``T_k − c_k``), is not. Otherwise depth-first search over orders, pruned by
-        prefixes: appending requests never raises the latest starts of the earlier ones, so a
-        prefix that is already infeasible has no feasible completion.
-        """
-        users = list(users)
-        if not users:
-            return [], 1
-        frame = FrameSchedule(self.loads, self.first, self.infer, self.upload, self.limit, self.weight, self.model)
-        order, nodes = frame.find_order(users)
-        if order is not None and self.feasible(np.asarray(order, dtype=np.int64)):
-            return order, nodes
-        room = self.limit[users] - self.infer[self.model[users]]
-        if np.any(room <= 0) or float(np.sum(self.work[users] / room)) > self.bandwidth:
-            return None, nodes
-        machine_order, visited = self.machine.find_order(users)
-        nodes += visited
-        if machine_order is None:
-            return None, nodes
-        loads, first, model, infer = self.loads.tolist(), self.first.tolist(), self.model.tolist(), self.infer.tolist()
-        limit, work = self.limit.tolist(), self.work.tolist()
-        ranked = sorted(users, key=lambda k: (limit[k], model[k], k))
-        full = (1 << len(ranked)) - 1
-        path: list[int] = []
-        earliest: list[float] = []
-        finish: list[float] = []
-
-        def prefix_ok() -> bool:
-            # Latest starts of the prefix alone: an upper bound on their final values.
-            total, suffix = 0.0, np.inf
-            for q in range(len(path) - 1, -1, -1):
-                suffix = min(suffix, limit[path[q]] - finish[q])
-                latest = earliest[q] + suffix
-                if latest <= 0 or suffix < 0:
-                    return False
-                total += work[path[q]] / latest
-            return total <= self.bandwidth
-
-        def dfs(mask: int, last: int | None, t: float) -> bool:
-            nonlocal nodes
-            nodes += 1
-            if mask == full:
-                return self.feasible(np.asarray(path, dtype=np.int64))
-            for pos, k in enumerate(ranked):
-                if not mask >> pos & 1 and t + infer[model[k]] > limit[k]:
-                    return False
-            for pos, k in enumerate(ranked):
-                if mask >> pos & 1:
-                    continue
-                m = model[k]
-                start = t + float(first[m] if last is None else loads[last][m])
-                path.append(k)
-                earliest.append(start)
-                finish.append(start + infer[m])
-                if prefix_ok() and dfs(mask | 1 << pos, m, start + infer[m]):
-                    return True
-                path.pop()
-                earliest.pop()
-                finish.pop()
-            return False
-
-        return (list(path) if dfs(0, None, 0.0) else None), nodes
-
 
 class PipelinedAppender:
     """An order built by appending users; each test is one O(n) numpy pass (the latest starts of
@@ -472,12 +401,11 @@ class PipelinedAppender:
 
     def absorbs(self, k: int) -> bool:
         """Whether the current order could take ``k``'s bandwidth need (a heuristic hint)."""
-        room = float(self.p.limit[k] - self.p.infer[self.p.model[k]])
-        return room > 0 and self.need + float(self.p.work[k]) / room <= self.p.bandwidth
+        return self.p.absorbs(SlackState(0.0, self.min_slack, self.need), k)
 
     def hopeless(self, k: int) -> bool:
         """Whether ``k`` cannot be on time even when served alone."""
-        return not self.p.alone_ok(k)
+        return self.p.hopeless(SlackState(0.0, self.min_slack, self.need), k)
 
     def append(self, k: int) -> None:
         """Append ``k`` (the caller has checked :meth:`fits`)."""
@@ -515,29 +443,27 @@ class PipelinedTiming:
     name: str = "pipelined"
     summary: str = "the GPU loads while users upload; each request starts when its own input is there"
 
-    def _parts(
-        self, instance: Instance, order: IntArray, sharing: bool
-    ) -> tuple[SingleModelMemory, FloatArray, Analysis]:
-        memory = SingleModelMemory.of(instance, sharing)
+    def _parts(self, instance: Instance, order: IntArray) -> tuple[Memory, FloatArray, Analysis]:
+        memory = memory_of(instance)
         models = instance.user_models[order]
         load = memory.loads(models)
         parts = analyse(load, instance.infer_times[models], instance.deadlines[order], instance.upload_work[order])
         return memory, load, parts
 
-    def bandwidth(self, instance: Instance, order: IntArray, sharing: bool = True) -> FloatArray:
+    def bandwidth(self, instance: Instance, order: IntArray) -> FloatArray:
         """The split ``b ∝ a/L`` (every upload ends at the same fraction of its latest start)."""
-        _, _, parts = self._parts(instance, order, sharing)
+        _, _, parts = self._parts(instance, order)
         return split(instance.upload_work[order], parts.latest, float(instance.bandwidth_hz))
 
-    def timeline(self, instance: Instance, order: IntArray, sharing: bool = True) -> Timeline:
+    def timeline(self, instance: Instance, order: IntArray) -> Timeline:
         """Timeline of serving ``order`` with :meth:`bandwidth`."""
-        memory, load, parts = self._parts(instance, order, sharing)
+        memory, load, parts = self._parts(instance, order)
         models = instance.user_models[order]
         bandwidth, uploads, finish = replay(parts, instance.upload_work[order], float(instance.bandwidth_hz))
         infer = instance.infer_times[models]
         infer_start = finish - infer
         start = np.concatenate(([0.0], finish[:-1])) if order.size else np.zeros(0)
-        loaded, reused = memory.loaded_reused(models, load)
+        loaded, reused = loaded_reused(memory, models, load)
         return Timeline(
             timing=self.name,
             order=order,
@@ -552,14 +478,15 @@ class PipelinedTiming:
             reused_bytes=reused,
         )
 
-    def finish_alone(self, instance: Instance, sharing: bool = True) -> FloatArray:
+    def finish_alone(self, instance: Instance) -> FloatArray:
         """Finish of each user served alone with the whole uplink: ``max(ℓ(i0, m_k), a_k/B) + c_{m_k}``."""
         models = instance.user_models
-        return np.maximum(instance.initial_load(sharing)[models], instance.upload_times) + instance.infer_times[models]
+        first = memory_of(instance).first[models]
+        return np.maximum(first, instance.upload_times) + instance.infer_times[models]
 
-    def schedule(self, instance: Instance, sharing: bool = True, tolerance_share: float = 0.5) -> PipelinedSchedule:
+    def schedule(self, instance: Instance, tolerance_share: float = 0.5) -> PipelinedSchedule:
         """The incremental arithmetic of the heuristics (see :class:`PipelinedSchedule`)."""
-        return PipelinedSchedule.build(instance, sharing, tolerance_share)
+        return PipelinedSchedule.build(instance, tolerance_share)
 
 
 PIPELINED = PipelinedTiming()

@@ -140,7 +140,7 @@ def test_knife_edge_deadline_too_early_is_never_admitted(seed: int) -> None:
 @pytest.mark.parametrize("conservative", [True, False])
 def test_time_scale_rounds_the_right_way(conservative: bool) -> None:
     inst = random_instance(3, n_users=6, n_models=3, structure="general", deadlines="per_user")
-    users = servable_alone(inst, True).tolist()
+    users = servable_alone(inst).tolist()
     scale = TimeScale.for_instance(inst, users, conservative)
     assert scale.unit_s == pytest.approx(float(inst.deadlines.max()) / 1e8)
     for seconds in (*inst.upload_times.tolist(), *inst.infer_times.tolist()):
@@ -167,8 +167,8 @@ def test_knife_edge_falls_back_on_the_conservative_model() -> None:
 
 def test_unservable_users_are_left_out_of_the_model() -> None:
     inst = hand_instance(deadline_b=0.05)  # B alone needs 0.1101 s > 0.05 s
-    assert servable_alone(inst, True).tolist() == [0, 2]
-    assert set(build_model(inst, True, conservative=True).present) == {0, 2}
+    assert servable_alone(inst).tolist() == [0, 2]
+    assert set(build_model(inst, conservative=True).present) == {0, 2}
 
 
 def test_weight_scale() -> None:

@@ -17,7 +17,7 @@ from partialloading.scenarios import random_instance
 from partialloading.solve import choose_method
 from partialloading.solvers import dp
 from partialloading.structure import sharing_structure
-from partialloading.timing import RELATIVE_TOLERANCE
+from partialloading.tolerance import RELATIVE_TOLERANCE
 from partialloading.validation.verify import verify_solution_dict
 
 
@@ -32,7 +32,7 @@ def check_valid(result: Result) -> None:
 def assert_grouped(result: Result) -> None:
     """Clusters and models appear contiguously in the service order, the initial ones first."""
     inst = result.solution.instance
-    structure = sharing_structure(inst, result.solution.sharing)
+    structure = sharing_structure(inst if result.solution.sharing else inst.unshared())
     models = [int(inst.user_models[k]) for k in result.solution.order]
     clusters = [structure.cluster_of[m] for m in models]
     for seq in (models, clusters):
@@ -269,7 +269,7 @@ def test_dp_equals_brute_force_on_larger_instances(sharing: bool) -> None:
 def test_no_sharing_applies_to_general_structures() -> None:
     for seed in range(15):
         inst = random_instance(seed, n_users=7, n_models=4, structure="general", initial_model=seed % 2 == 1)
-        assert dp.why_not_exact(inst, sharing=False) is None
+        assert dp.why_not_exact(inst.unshared()) is None
         res = solve(inst, "dp", sharing=False)
         check_valid(res)
         assert res.objective == solve(inst, "enumerate", sharing=False).objective
@@ -302,7 +302,7 @@ def test_refuses_general_sharing_but_not_without_sharing() -> None:
     assert reason is not None and "of the same cluster" in reason
     with pytest.raises(MethodNotApplicableError, match="of the same cluster"):
         solve(inst, "dp")
-    assert dp.why_not_exact(inst, sharing=False) is None
+    assert dp.why_not_exact(inst.unshared()) is None
 
 
 def test_refuses_fractional_unequal_weights() -> None:

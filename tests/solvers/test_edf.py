@@ -41,7 +41,7 @@ def test_incremental_admission_matches_full_evaluation(inst: Instance, sharing: 
     # EDF's O(1) slack test must admit exactly the users a full re-evaluation would admit.
     expected: list[int] = []
     for k in edf_order(inst):
-        if evaluate(inst, [*expected, k], sharing).feasible:
+        if evaluate(inst if sharing else inst.unshared(), [*expected, k]).feasible:
             expected.append(k)
     result = solve(inst, "edf", sharing=sharing)
     assert list(result.solution.order) == expected

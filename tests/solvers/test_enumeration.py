@@ -9,17 +9,18 @@ import pytest
 from partialloading import instances
 from partialloading.errors import InstanceTooLargeError
 from partialloading.instance import Instance
+from partialloading.memory import memory_of
 from partialloading.result import Status
 from partialloading.scenarios import Structure, random_instance
 from partialloading.solve import solve
-from partialloading.timing import RELATIVE_TOLERANCE
+from partialloading.tolerance import RELATIVE_TOLERANCE
 from partialloading.validation.verify import verify_solution
 
 
 def brute_force(inst: Instance, sharing: bool) -> float:
     """Best total weight over every ordered subset of users (all Σ_r n!/(n-r)! sequences)."""
-    loads = inst.load_matrix(sharing).tolist()
-    first = inst.initial_load(sharing).tolist()
+    loads = memory_of(inst if sharing else inst.unshared()).matrix.tolist()
+    first = memory_of(inst if sharing else inst.unshared()).first.tolist()
     model = inst.user_models.tolist()
     infer = inst.infer_times.tolist()
     upload = inst.upload_times.tolist()

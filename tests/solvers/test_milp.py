@@ -299,8 +299,8 @@ def test_late_order_is_repaired_not_returned(monkeypatch: pytest.MonkeyPatch) ->
     # since the on-time schedule (3 users) is below the first solve's bound (4).
     real = milp_backend.schedule_data
 
-    def loose_first(instance: Instance, sharing: bool = True, margin: float = 0.0) -> object:
-        return real(instance, sharing, margin=-30.0 if margin == 0.0 else margin)
+    def loose_first(instance: Instance, margin: float = 0.0) -> object:
+        return real(instance, margin=-30.0 if margin == 0.0 else margin)
 
     monkeypatch.setattr(milp_backend, "schedule_data", loose_first)
     # A cold start: greedy's bound (3) would prove the repaired schedule optimal at once.

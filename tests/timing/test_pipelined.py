@@ -16,10 +16,13 @@ from partialloading import instances
 from partialloading.cli import main
 from partialloading.errors import MethodNotApplicableError
 from partialloading.instance import Block, Instance, Model, User
+from partialloading.memory import memory_of
 from partialloading.result import Status
 from partialloading.scenarios import random_instance
 from partialloading.solve import solve
-from partialloading.timing import RELATIVE_TOLERANCE, meets, schedule, timeline
+from partialloading.solvers.local_search import insert_all
+from partialloading.timing import schedule, timeline
+from partialloading.tolerance import RELATIVE_TOLERANCE, meets
 from partialloading.validation.verify import verify_solution
 
 from strategies import pipelined_instances
@@ -36,7 +39,10 @@ def latest_starts(instance: Instance, order: list[int], sharing: bool = True) ->
     closed form: ``L_n = T_n − c_n``, ``L_q = min(T_q − c_q, L_{q+1} − ℓ_{q+1} − c_q)``."""
     models = [int(instance.user_models[k]) for k in order]
     infer = [float(instance.infer_times[m]) for m in models]
-    loads = [instance.load_time(None if q == 0 else models[q - 1], models[q], sharing) for q in range(len(order))]
+    loads = [
+        memory_of(instance if sharing else instance.unshared()).step(None if q == 0 else models[q - 1], models[q])[0]
+        for q in range(len(order))
+    ]
     latest = [0.0] * len(order)
     for q in range(len(order) - 1, -1, -1):
         own = float(instance.deadlines[order[q]]) - infer[q]
@@ -51,7 +57,10 @@ def brute_force(instance: Instance, sharing: bool = True) -> float:
     for size in range(n + 1):
         for subset in itertools.combinations(range(n), size):
             weight = float(instance.weights[list(subset)].sum())
-            if weight > best and any(timeline(instance, p, sharing).feasible for p in itertools.permutations(subset)):
+            if weight > best and any(
+                timeline(instance if sharing else instance.unshared(), p).feasible
+                for p in itertools.permutations(subset)
+            ):
                 best = weight
     return best
 
@@ -107,7 +116,7 @@ def test_pipelined_optimum_is_never_below_the_frame_optimum(inst: Instance, shar
     result = solve(inst, "enumerate", sharing=sharing)
     assert result.objective >= frame_result.objective - 1e-9
     # The frame schedule itself is feasible under pipelined timing.
-    assert timeline(inst, frame_result.solution.order, sharing).feasible
+    assert timeline(inst if sharing else inst.unshared(), frame_result.solution.order).feasible
 
 
 @PROPERTIES
@@ -288,7 +297,7 @@ def test_bandwidth_bounds_of_every_gap_bracket_the_exact_need(seed: int) -> None
     arith = schedule(inst)
     rng = np.random.default_rng(seed)
     users = rng.permutation(inst.num_users)
-    rest = arith.insert_all(users[:9])  # a feasible order
+    rest = insert_all(arith, users[:9])  # a feasible order
     segment = users[9 : 9 + int(rng.integers(1, 3))]
     gaps = arith.machine.insertion(rest, 0.0, segment, 0.0)
     low, high = arith.need_bounds(rest, segment, gaps.added)

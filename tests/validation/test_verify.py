@@ -37,7 +37,7 @@ def run_method(instance: Instance, method: str, sharing: bool) -> dict[str, Any]
         result = solve(instance, method, sharing=sharing, time_limit=20)
     except MethodNotApplicableError:
         # Only the DP may refuse, and only outside its exact case.
-        assert method == "dp" and why_not_exact(instance, sharing) is not None
+        assert method == "dp" and why_not_exact(instance if sharing else instance.unshared()) is not None
         return None
     return result.to_dict()
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from partialloading.instance import Block, Instance, Model, User
-from partialloading.timing.frame_search import SetupTree, _fractional, _key, _upload_knapsack
+from partialloading.solvers.bnb.search import SetupTree, _fractional, _key, _upload_knapsack
 
 
 def instance(initial: str | None = None) -> Instance:
@@ -23,7 +23,7 @@ def instance(initial: str | None = None) -> Instance:
 
 
 def test_backbone_is_a_group_and_a_crossing_block_is_shared() -> None:
-    tree = SetupTree.of(instance(), sharing=True)
+    tree = SetupTree.of(instance())
     # One laminar group, {A, B} (the backbone); {B, C} crosses it.
     assert tree.group_parent == (-1,)
     assert tree.model_parent == (0, 0, -1)
@@ -33,7 +33,7 @@ def test_backbone_is_a_group_and_a_crossing_block_is_shared() -> None:
 
 
 def test_blocks_in_memory_cost_nothing() -> None:
-    tree = SetupTree.of(instance(initial="B"), sharing=True)
+    tree = SetupTree.of(instance(initial="B"))
     assert tree.group_cost[0] == pytest.approx((0.0,))  # B holds the backbone
     assert tree.private[0] == pytest.approx((0.01, 0.0, 0.01))  # and x
     # After serving C (row 3): the backbone and A's and B's heads are missing; x is held.
@@ -42,7 +42,7 @@ def test_blocks_in_memory_cost_nothing() -> None:
 
 
 def test_without_sharing_every_model_is_loaded_whole() -> None:
-    tree = SetupTree.of(instance(initial="A"), sharing=False)
+    tree = SetupTree.of(instance(initial="A").unshared())
     assert tree.group_parent == () and tree.model_parent == (-1, -1, -1)
     assert tree.private[0] == pytest.approx((0.0, 0.16, 0.06))
     assert tree.private[2] == pytest.approx((0.11, 0.0, 0.06))  # after B

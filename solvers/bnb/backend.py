@@ -1,9 +1,8 @@
-"""Exact branch-and-bound over model visits (``method="bnb"``, frame timing).
+"""Exact branch-and-bound over model visits (``method="bnb"``, frame timing): the backend.
 
-The search itself is frame schedule arithmetic and lives beside it
-(:mod:`partialloading.timing.frame_search`): users of one model in deadline order, one pointer
-per model, labels ``(weight, t, σ)`` with dominance, and knapsack bounds per deadline level.
-This module is the backend: the users servable alone, the incumbent (the warm start's schedule,
+The search is in :mod:`partialloading.solvers.bnb.search`: users of one model in deadline order,
+one pointer per model, labels ``(weight, t, σ)`` with dominance, and knapsack bounds per deadline
+level. This module is the backend: the users servable alone, the incumbent (the warm start's schedule,
 else EDF's), the time and node limits, and the result.
 """
 
@@ -18,24 +17,23 @@ from partialloading.instance import Instance
 from partialloading.params import BnbParams
 from partialloading.result import Status
 from partialloading.timing import FrameSchedule, servable_alone
-from partialloading.timing.frame_search import SetupTree, VisitSearch, visit_search
 
-from . import edf
+from .. import edf
+from .search import SetupTree, VisitSearch, visit_search
 
 
 def search(
     instance: Instance,
-    sharing: bool,
     incumbent: Sequence[int],
     stop: Callable[[int], bool],
     ceiling: float = math.inf,
 ) -> VisitSearch:
     """The branch-and-bound on ``instance`` from the feasible order ``incumbent`` (see
-    :func:`~partialloading.timing.frame_search.visit_search`), with the verifier's full
+    :func:`~partialloading.solvers.bnb.search.visit_search`), with the verifier's full
     tolerance, as ``enumerate``: the optimum proven is the one every exact method reports."""
-    arithmetic = FrameSchedule.build(instance, sharing, tolerance_share=1.0)
-    alone = servable_alone(instance, sharing).tolist()
-    tree = SetupTree.of(instance, sharing)
+    arithmetic = FrameSchedule.build(instance, tolerance_share=1.0)
+    alone = servable_alone(instance).tolist()
+    tree = SetupTree.of(instance)
     return visit_search(arithmetic, tree, alone, incumbent, stop, ceiling, instance.weight_unit)
 
 
@@ -47,15 +45,15 @@ def solve(instance: Instance, params: BnbParams, request: SolveRequest) -> Solve
     with the largest bound of the subtrees left open.
     """
     started = time.perf_counter()
-    sharing, time_limit = request.sharing, request.time_limit
-    start = list(request.initial) if request.initial else edf.edf_schedule(instance, sharing)
+    time_limit = request.time_limit
+    start = list(request.initial) if request.initial else edf.edf_schedule(instance)
 
     def stop(nodes: int) -> bool:
         if params.max_nodes is not None and nodes > params.max_nodes:
             return True
         return time_limit is not None and time.perf_counter() - started > time_limit
 
-    found = search(instance, sharing, start, stop, math.inf if request.bound is None else request.bound)
+    found = search(instance, start, stop, math.inf if request.bound is None else request.bound)
     info = {"nodes": found.nodes, "incumbent_weight": float(instance.weights[start].sum()) if start else 0.0}
     if found.proven:
         return SolverOutput(found.order, Status.OPTIMAL, bound=found.weight, info=info)

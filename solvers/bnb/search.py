@@ -57,7 +57,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .frame import FrameSchedule
+from partialloading.timing import FrameSchedule
 
 if TYPE_CHECKING:
     from partialloading.instance import Instance
@@ -107,7 +107,7 @@ class SetupTree:
     of models is at least the sum of the setups of the tree nodes above them. The shared
     signatures are taken heaviest first, each kept when laminar with those kept; the blocks of
     the others are split evenly among the models holding them (a lower bound whatever subset
-    of them is served). Without sharing each model is its own block. Every setup depends on the
+    of them is served). Every setup depends on the
     model in memory (``last``): blocks it holds cost nothing.
 
     Attributes
@@ -130,16 +130,12 @@ class SetupTree:
     group_cost: tuple[tuple[float, ...], ...]
 
     @classmethod
-    def of(cls, instance: Instance, sharing: bool) -> SetupTree:
-        """The setup tree of ``instance`` with or without parameter sharing."""
+    def of(cls, instance: Instance) -> SetupTree:
+        """The setup tree of ``instance``."""
         num_models = instance.num_models
         speed = float(instance.load_speed_bytes_per_s)
         held0 = instance.initial_model_index
         states = [held0, *range(num_models)]  # model in memory: before anything, then after each
-        if not sharing:
-            sizes = instance.model_sizes.tolist()
-            private = tuple(tuple(0.0 if h == j else sizes[j] / speed for j in range(num_models)) for h in states)
-            return cls((-1,) * num_models, (), private, ((),) * len(states))
         member = instance.membership
         sizes = instance.block_sizes.tolist()
         by_signature: dict[frozenset[int], float] = {}
@@ -262,7 +258,7 @@ def visit_search(
     p
         The frame arithmetic (build it with the verifier's full tolerance, as ``enumerate`` does).
     tree
-        The instance's setups (:meth:`SetupTree.of`, same sharing mode as ``p``).
+        The instance's setups (:meth:`SetupTree.of`).
     alone
         The users that can meet their deadline served alone (the others are never admitted).
     incumbent

@@ -1,0 +1,90 @@
+"""What every memory model provides: the :class:`Memory` protocol and the structure flags.
+
+A memory model answers one question for the timing models — how long the load before each
+request of a service order takes — and, for the exact searches, the same question one request at
+a time from a hashable memory state. Methods that rely on more (loads that depend only on the
+previous model) declare it in the method registry through :data:`PAIRWISE`, and the memory
+models that have it say so in :attr:`Memory.structure`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+import numpy as np
+
+from partialloading.arrays import FloatArray, IntArray
+
+if TYPE_CHECKING:
+    from partialloading.instance import Instance
+
+PAIRWISE = "pairwise"
+"""Structure flag: the load before a request depends only on the model served just before it
+(``ℓ(i, i')``, a matrix), and these loads satisfy the triangle inequality
+``ℓ(i, i'') ≤ ℓ(i, i') + ℓ(i', i'')``. The dynamic program, the branch-and-bound, CP-SAT and the
+MILP formulations are written on that matrix."""
+
+
+class Memory(Protocol):
+    """The GPU memory of one instance.
+
+    Every memory model keeps one promise the exact methods rely on: removing a request from an
+    order never delays the others (the blocks it loaded are loaded later at most once), so the
+    admissible sets are closed under removal.
+
+    Attributes
+    ----------
+    name, summary
+        The model's name (the instance's ``memory`` field) and one line for the docs.
+    structure
+        Structure flags (:data:`PAIRWISE`) that methods may require.
+    first
+        Loading time of each model when it is served first, from the initial state (exact).
+    matrix
+        ``ℓ[from model, to model]``: exact when :data:`PAIRWISE` is in :attr:`structure`, else
+        an estimate that heuristics use only to rank their choices (never to decide feasibility).
+    load_speed
+        Bytes per second, to turn times into bytes.
+    model_sizes
+        Size of each model in bytes.
+    """
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    structure: ClassVar[frozenset[str]]
+
+    @property
+    def first(self) -> FloatArray: ...
+
+    @property
+    def matrix(self) -> FloatArray: ...
+
+    @property
+    def load_speed(self) -> float: ...
+
+    @property
+    def model_sizes(self) -> FloatArray: ...
+
+    @classmethod
+    def of(cls, instance: Instance) -> Memory:
+        """The memory of ``instance``."""
+        ...
+
+    def loads(self, models: IntArray) -> FloatArray:
+        """Loading time before each request, for requests of ``models`` served in that order."""
+        ...
+
+    def start(self) -> Hashable:
+        """The memory state at time 0."""
+        ...
+
+    def step(self, state: Hashable, model: int) -> tuple[float, Hashable]:
+        """Serve a request of ``model`` in ``state``: its loading time and the state after it."""
+        ...
+
+
+def loaded_reused(memory: Memory, models: IntArray, load: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Bytes loaded before each request and bytes of its model already in GPU memory."""
+    loaded = load * memory.load_speed
+    return loaded, np.maximum(memory.model_sizes[models] - loaded, 0.0)
