@@ -2,7 +2,7 @@
 
 ``solve(instance, "auto")`` runs greedy and, on frame instances of up to
 ``AUTO_EXACT_MAX_USERS`` users that greedy did not prove optimal, gives an exact method
-``AUTO_EXACT_BUDGET_S`` seconds from greedy's schedule (``partialloading/solve.py``). This script
+``AUTO_EXACT_BUDGET_S`` seconds from greedy's schedule (``partialloading/portfolio.py``). This script
 runs both candidates, CP-SAT and the branch-and-bound, on the same instances under the same
 budget, from the same start, and reports per size and deadline kind how many each proves
 optimal, how many it improves over greedy, the median runtime and the median gap left. The
@@ -24,7 +24,7 @@ import statistics
 import sys
 
 import partialloading as pl
-from partialloading.solve import AUTO_EXACT_BUDGET_S
+from partialloading.portfolio import AUTO_EXACT_BUDGET_S
 from partialloading.tolerance import reaches
 from partialloading.validation.verify import verify_solution
 

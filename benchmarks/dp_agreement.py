@@ -26,7 +26,7 @@ import numpy as np
 import partialloading as pl
 from partialloading.instance import Instance
 from partialloading.scenarios import random_instance
-from partialloading.validation.verify import verify_solution_dict
+from partialloading.validation.verify import verify_solution
 
 CASES = ("single-model clusters", "initial model", "integer weights", "everyone fits", "tight", "ties", "plain")
 
@@ -55,7 +55,7 @@ def tiny_instance(seed: int) -> tuple[str, Instance]:
 def check(inst: Instance, sharing: bool, methods: tuple[str, ...]) -> tuple[bool, str, float]:
     """Solve with the DP and ``methods``; (agree, message, DP objective)."""
     dp = pl.solve(inst, "dp", sharing=sharing)
-    report = verify_solution_dict(inst, dp.to_dict())
+    report = verify_solution(inst, dp.to_dict())
     if not report.ok:
         return False, f"verifier: {report}", dp.objective
     if dp.status is not pl.Status.OPTIMAL or dp.bound != dp.objective:

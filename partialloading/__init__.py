@@ -35,9 +35,6 @@ from .solution import Solution
 from .solve import METHOD_NAMES, METHODS, choose_method, solve
 from .timing import TIMING_NAMES, Timeline, bandwidth_split, timeline
 
-evaluate = timeline
-"""Alias of :func:`partialloading.timing.timeline`."""
-
 __version__ = "0.1.0"
 
 __all__ = [
@@ -71,7 +68,6 @@ __all__ = [
     "bandwidth_split",
     "choose_method",
     "dumps_instance",
-    "evaluate",
     "instance_from_dict",
     "instance_to_dict",
     "loads_instance",

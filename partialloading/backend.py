@@ -21,6 +21,7 @@ from .instance import Instance
 from .memory import PAIRWISE, memory_of
 from .params import PARAMS, MethodParams
 from .result import Status
+from .stop import NEVER, Deadline
 from .timing import TIMING_NAMES
 
 
@@ -52,8 +53,9 @@ class SolveRequest:
 
     Attributes
     ----------
-    time_limit
-        Wall-clock limit in seconds (``None``: no limit).
+    deadline
+        The wall-clock deadline of the whole solve (:class:`~partialloading.stop.Deadline`;
+        default: none): every backend checks it, none keeps a clock of its own.
     seed
         Seed of randomized choices.
     initial
@@ -64,7 +66,7 @@ class SolveRequest:
         add it to their models, so a start that reaches it is proven optimal at once.
     """
 
-    time_limit: float | None = None
+    deadline: Deadline = NEVER
     seed: int = 0
     initial: tuple[int, ...] | None = None
     bound: float | None = None

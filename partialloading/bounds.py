@@ -62,6 +62,7 @@ import scipy.sparse as sp
 
 from .instance import Instance
 from .memory import memory_of
+from .stop import Deadline
 from .timing import servable_alone
 from .tolerance import RELATIVE_TOLERANCE
 
@@ -121,13 +122,13 @@ MAX_LEVELS = 200
 
 SIDE_BOUND_S = 2.0
 """Seconds at most that a method spends on :func:`level_bound` beside its own work (greedy, and
-the warm start of the exact methods); see :func:`side_budget`."""
+the warm start of the exact methods); see :func:`side_deadline`."""
 
 
-def side_budget(time_limit: float | None) -> float:
-    """Time for :func:`level_bound` within a solve limited to ``time_limit`` seconds: at most
-    :data:`SIDE_BOUND_S` and a tenth of the limit."""
-    return SIDE_BOUND_S if time_limit is None else min(SIDE_BOUND_S, time_limit / 10)
+def side_deadline(deadline: Deadline) -> Deadline:
+    """The deadline of :func:`level_bound` within a solve that ends at ``deadline``: a tenth of
+    the time left, and at most :data:`SIDE_BOUND_S`."""
+    return deadline.share(0.1).capped(SIDE_BOUND_S)
 
 
 MILP_MAX_USERS = 200
@@ -241,6 +242,7 @@ def level_bound(
         to :data:`MILP_MAX_USERS` candidates, the LP above.
     """
     started = time.perf_counter()
+    stop = Deadline.after(time_limit)
     cheap = best_cheap_bound(instance)
     data = LevelData.of(instance)
     n = int(data.candidates.size)
@@ -343,7 +345,7 @@ def level_bound(
         None if target is None else float(target) + (unit * (1 - 1e-6) if unit else 1e-9 * max(1.0, float(target)))
     )
     integer = n <= MILP_MAX_USERS if milp is None else milp
-    value, proven = _solve_relaxation(matrix, np.concatenate(upper), cost, time_limit, stop_at, integer)
+    value, proven = _solve_relaxation(matrix, np.concatenate(upper), cost, stop, stop_at, integer)
     value = instance.round_bound(cheap if value is None else value)
     return LevelBound(min(value, cheap), proven, n_levels, time.perf_counter() - started)
 
@@ -379,7 +381,7 @@ def _solve_relaxation(
     matrix: sp.csc_array,
     upper: np.ndarray,
     cost: np.ndarray,
-    time_limit: float | None,
+    deadline: Deadline,
     stop_at: float | None,
     integer: bool,
 ) -> tuple[float | None, bool]:
@@ -388,7 +390,6 @@ def _solve_relaxation(
     The bound is the optimum, else HiGHS's dual bound at the time limit; ``None`` if HiGHS gave
     neither (the caller falls back on the cheap bound). The LP relaxation is solved first; its
     optimum is the answer when below ``stop_at`` or when ``integer`` is false (no MILP)."""
-    started = time.perf_counter()
     n_rows, n_cols = matrix.shape
     lp = highspy.HighsLp()
     lp.num_col_ = n_cols
@@ -409,8 +410,9 @@ def _solve_relaxation(
     if n_cols < _PRESOLVE_MIN_COLUMNS:
         # On small relaxations presolve costs more than it saves (a third of the time at 20 users).
         highs.setOptionValue("presolve", "off")
-    if time_limit is not None:
-        highs.setOptionValue("time_limit", max(float(time_limit), 0.01))
+    left = deadline.seconds()
+    if left is not None:
+        highs.setOptionValue("time_limit", left)
     highs.passModel(lp)
     highs.run()
     relaxed: float | None = None
@@ -418,11 +420,11 @@ def _solve_relaxation(
         relaxed = float(highs.getInfo().objective_function_value)
         if (stop_at is not None and relaxed < stop_at) or not integer:
             return relaxed, False
-    if time_limit is not None:
-        time_limit = time_limit - (time.perf_counter() - started)
-        if time_limit <= 0.01:
+    if deadline.limited:
+        left = deadline.remaining()
+        if left is None or left <= 0.01:
             return relaxed, False
-        highs.setOptionValue("time_limit", float(time_limit))
+        highs.setOptionValue("time_limit", left)
     highs.clearSolver()
     lp.integrality_ = [highspy.HighsVarType.kInteger] * n_cols
     highs.passModel(lp)

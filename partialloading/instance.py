@@ -28,7 +28,9 @@ from .timing import TIMING_NAMES
 __all__ = ["Block", "FloatArray", "Instance", "IntArray", "Model", "User"]
 
 
-def _number(name: str, value: object, *, allow_zero: bool = False) -> float:
+def check_number(name: str, value: object, *, allow_zero: bool = False) -> float:
+    """``value`` as a finite positive float (zero allowed with ``allow_zero``), else a
+    :class:`FieldError` naming the field ``name``."""
     # The common case first (a positive finite float, as in most files), without any call:
     # instances of 10^5 users check 4·10^5 numbers. NaN fails both comparisons.
     if type(value) is float and (0.0 < value < math.inf or (allow_zero and value == 0.0)):
@@ -48,7 +50,8 @@ def _number(name: str, value: object, *, allow_zero: bool = False) -> float:
     return value
 
 
-def _identifier(name: str, value: object) -> str:
+def check_identifier(name: str, value: object) -> str:
+    """``value`` as a non-empty string id, else a :class:`FieldError` naming the field ``name``."""
     if not isinstance(value, str) or not value:
         raise FieldError(name, f"must be a non-empty string (got {value!r})")
     return value
@@ -79,8 +82,8 @@ class Block:
     size_bytes: float
 
     def __post_init__(self) -> None:
-        _identifier("id", self.id)
-        _number("size_bytes", self.size_bytes, allow_zero=True)
+        check_identifier("id", self.id)
+        check_number("size_bytes", self.size_bytes, allow_zero=True)
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ class Model:
     infer_time_s: float
 
     def __post_init__(self) -> None:
-        _identifier("id", self.id)
+        check_identifier("id", self.id)
         if isinstance(self.blocks, str) or not isinstance(self.blocks, Sequence):
             raise FieldError("blocks", f"must be a list of block ids (got {self.blocks!r})")
         _frozen(self, "blocks", tuple(self.blocks))
@@ -110,11 +113,11 @@ class Model:
             raise FieldError("blocks", "a model needs at least one block")
         seen: set[str] = set()
         for pos, block in enumerate(self.blocks):
-            _identifier(f"blocks[{pos}]", block)
+            check_identifier(f"blocks[{pos}]", block)
             if block in seen:
                 raise FieldError(f"blocks[{pos}]", f"block {block!r} is listed twice")
             seen.add(block)
-        _number("infer_time_s", self.infer_time_s, allow_zero=True)
+        check_number("infer_time_s", self.infer_time_s, allow_zero=True)
 
 
 @dataclass(frozen=True)
@@ -151,18 +154,18 @@ class User:
     weight: float = 1
 
     def __post_init__(self) -> None:
-        _identifier("id", self.id)
-        _identifier("model", self.model)
-        _number("data_bits", self.data_bits)
-        _number("deadline_s", self.deadline_s)
-        _number("weight", self.weight)
+        check_identifier("id", self.id)
+        check_identifier("model", self.model)
+        check_number("data_bits", self.data_bits)
+        check_number("deadline_s", self.deadline_s)
+        check_number("weight", self.weight)
         if (self.spectral_efficiency is None) == (self.snr_db is None):
             what = "neither" if self.spectral_efficiency is None else "both"
             raise FieldError(
                 "spectral_efficiency", f"give exactly one of spectral_efficiency and snr_db ({what} given)"
             )
         if self.spectral_efficiency is not None:
-            _number("spectral_efficiency", self.spectral_efficiency)
+            check_number("spectral_efficiency", self.spectral_efficiency)
         else:
             snr = self.snr_db
             if isinstance(snr, bool) or not isinstance(snr, int | float) or not math.isfinite(snr):
@@ -245,7 +248,7 @@ class Instance:
             ("load_speed_bytes_per_s", "server.load_speed_bytes_per_s"),
         ):
             try:
-                _number(name, getattr(self, name))
+                check_number(name, getattr(self, name))
             except FieldError as exc:
                 raise InstanceError(where, exc.problem) from None
         if not isinstance(self.name, str):

@@ -151,7 +151,9 @@ def check_schema(data: Any, schema_name: str, source: str | None = None) -> None
         raise InstanceError(where, problem, source)
 
 
-def _build(where: str, factory: Callable[..., Any], **kwargs: Any) -> Any:
+def build_checked(where: str, factory: Callable[..., Any], **kwargs: Any) -> Any:
+    """``factory(**kwargs)``, a field's :class:`FieldError` turned into an :class:`InstanceError`
+    at ``where`` (the JSON path of the object being built)."""
     try:
         return factory(**kwargs)
     except FieldError as exc:
@@ -163,14 +165,15 @@ def instance_from_dict(data: Any, source: str | None = None) -> Instance:
     try:
         check_schema(data, "instance-v1")
         blocks = [
-            _build(f"blocks[{i}]", Block, id=b["id"], size_bytes=b["size_bytes"]) for i, b in enumerate(data["blocks"])
+            build_checked(f"blocks[{i}]", Block, id=b["id"], size_bytes=b["size_bytes"])
+            for i, b in enumerate(data["blocks"])
         ]
         models = [
-            _build(f"models[{i}]", Model, id=m["id"], blocks=tuple(m["blocks"]), infer_time_s=m["infer_time_s"])
+            build_checked(f"models[{i}]", Model, id=m["id"], blocks=tuple(m["blocks"]), infer_time_s=m["infer_time_s"])
             for i, m in enumerate(data["models"])
         ]
         users = [
-            _build(
+            build_checked(
                 f"users[{i}]",
                 User,
                 id=u["id"],

@@ -1,56 +1,29 @@
 """One entry point for every method: :func:`solve` (dispatch only).
 
-It resolves ``auto``, checks that the method supports the instance (timing model and case, as
-declared in :mod:`partialloading.backend`), builds the typed parameters, runs the backend, times
-it, rebuilds the :class:`Solution` from the returned order (so the objective is always
-recomputed from the instance under its timing model), refuses infeasible output and wraps
-everything in a :class:`Result`.
+It checks the arguments, resolves ``auto``, checks that the method supports the instance
+(timing model, memory model and case, as declared in :mod:`partialloading.backend`), builds the
+typed parameters, runs the backend under one :class:`~partialloading.stop.Deadline`, rebuilds
+the :class:`Solution` from the returned order (so the objective is always recomputed from the
+instance under its timing and memory models), refuses infeasible output and wraps everything in
+a :class:`Result`. How methods combine — the warm start, bounds, ``auto`` — is
+:mod:`partialloading.portfolio`'s.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import numbers
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .backend import METHOD_NAMES, METHODS, SolveRequest
-from .bounds import level_bound, side_budget
 from .errors import InstanceError, MethodNotApplicableError, ParameterError, SolverError
 from .instance import Instance
 from .params import MethodParams, make_params
-from .result import Result, Status
+from .portfolio import ENUMERATE_AUTO_MAX_USERS, auto_followup, choose_method, settle, warm_start
+from .result import Result
 from .solution import Solution
-from .tolerance import exceeds, reaches
-
-ENUMERATE_AUTO_MAX_USERS = 8
-"""``auto`` uses exhaustive search up to this many users when the DP does not apply."""
-
-AUTO_EXACT_MAX_USERS = 60
-"""``auto`` follows greedy with CP-SAT (for :data:`AUTO_EXACT_BUDGET_S`) up to this many users."""
-
-AUTO_EXACT_BUDGET_S = 2.0
-"""Seconds ``auto`` gives CP-SAT after greedy on small instances that greedy did not prove."""
-
-WARM_START_SHARE = 0.25
-"""Largest share of the time limit the warm start (greedy) may use before an exact method."""
-
-
-def choose_method(instance: Instance) -> str:
-    """The method ``auto`` uses: the exact DP where it applies, enumeration on tiny instances,
-    otherwise the greedy heuristic (each only when it supports the instance's timing model).
-
-    After greedy, on instances of up to :data:`AUTO_EXACT_MAX_USERS` users that greedy did not
-    prove optimal, :func:`solve` also gives CP-SAT :data:`AUTO_EXACT_BUDGET_S` seconds from
-    greedy's schedule (frame timing): the result is CP-SAT's, optimal when it proves it.
-    (``instance`` is the one the methods see: :meth:`Instance.unshared` without sharing.)"""
-    if METHODS["dp"].why_not(instance) is None:
-        return "dp"
-    if instance.num_users <= ENUMERATE_AUTO_MAX_USERS and METHODS["enumerate"].why_not(instance) is None:
-        return "enumerate"
-    return "greedy"
-
+from .stop import Deadline
 
 MAX_WEIGHT_RANGE = 1e13
 """Largest total weight over the smallest positive weight the methods compare reliably: beyond
@@ -120,8 +93,9 @@ def solve(
     initial
         A feasible starting schedule (user ids in service order). Heuristics improve it, exact
         methods use it as a warm start, and no method returns anything worse. Without it, the
-        exact methods that search (``milp``, ``cpsat``, ``enumerate``) start from greedy's
-        schedule (computed first, within :data:`WARM_START_SHARE` of the time limit), and
+        exact methods that search (``milp``, ``cpsat``, ``bnb``, ``enumerate``) start from
+        greedy's schedule (computed first, within
+        :data:`~partialloading.portfolio.WARM_START_SHARE` of the time limit), and
         greedy's upper bound goes with it, so an optimal start is proven at once;
         ``initial=[]`` starts them from nothing. ``result.info["incumbent_from"]`` says where
         the returned schedule came from: ``"method"``, ``"greedy"`` or ``"initial"``.
@@ -148,6 +122,32 @@ def solve(
         raise ParameterError(f"time limit must be positive (got {time_limit})")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= int(seed) < 2**63:
         raise ParameterError(f"seed must be an integer from 0 to 2**63 - 1 (got {seed!r})")
+    return solve_until(
+        instance,
+        method,
+        Deadline.after(time_limit),
+        sharing=sharing,
+        seed=int(seed),
+        params=params,
+        initial=initial,
+        **options,
+    )
+
+
+def solve_until(
+    instance: Instance,
+    method: str,
+    deadline: Deadline,
+    *,
+    sharing: bool = True,
+    seed: int = 0,
+    params: MethodParams | Mapping[str, Any] | None = None,
+    initial: Sequence[str] | None = None,
+    **options: Any,
+) -> Result:
+    """:func:`solve` with the deadline already set (the portfolio's nested solves share it)."""
+    if not isinstance(instance, Instance):
+        raise ParameterError(f"instance: expected an Instance (got {type(instance).__name__})")
     _check_weight_range(instance)
     # Without sharing every model owns private copies of its blocks: the methods see that
     # instance; the solution keeps the caller's instance and says it was built without sharing.
@@ -165,109 +165,31 @@ def solve(
     started = time.perf_counter()
     warm: Result | None = None
     if start is None and entry.warm_start:
-        warm = _warm_start(work, time_limit, int(seed))
+        warm = warm_start(work, deadline, seed)
         start = tuple(instance.user_index[uid] for uid in warm.solution.admitted)
-    remaining = time_limit
-    if time_limit is not None and warm is not None:
-        remaining = max(time_limit - (time.perf_counter() - started), 0.01)
-    request = SolveRequest(
-        time_limit=remaining,
-        seed=int(seed),
-        initial=start,
-        bound=None if warm is None else warm.bound,
-    )
+    request = SolveRequest(deadline=deadline, seed=seed, initial=start, bound=None if warm is None else warm.bound)
     out = backend(work, typed, request)
     runtime = time.perf_counter() - started
+    solution = _checked(instance, name, out.order, sharing)
+    solution, status, bound, info = settle(name, out, solution, start, warm)
+    result = Result(method=name, status=status, solution=solution, bound=bound, runtime=runtime, info=info)
+    if method == "auto":
+        info["chosen_by"] = "auto"
+        result = auto_followup(instance, result, sharing, deadline, seed)
+    return result
+
+
+def _checked(instance: Instance, name: str, order: Sequence[int], sharing: bool) -> Solution:
+    """The solution of a backend's ``order``, refused unless it is a valid, on-time schedule."""
     try:
-        solution = Solution(instance, tuple(out.order), sharing)
+        solution = Solution(instance, tuple(order), sharing)
         feasible = solution.feasible
     except (IndexError, ValueError) as exc:
         raise SolverError(f"method {name!r} returned an invalid order: {exc}") from None
     if not feasible:
         late = [solution.admitted[q] for q, ok in enumerate(solution.timeline.on_time) if not ok]
         raise SolverError(f"method {name!r} returned a schedule in which {', '.join(late[:5])} miss their deadline")
-    info = dict(out.info)
-    status = out.status
-    bound = out.bound
-    if warm is not None and warm.bound is not None:
-        # Greedy's bound (the relaxations of :mod:`partialloading.bounds`) is valid here too.
-        bound = warm.bound if bound is None else min(bound, warm.bound)
-    if bound is not None:
-        # Every served weight is a multiple of the weight unit, so is the best one.
-        bound = instance.round_bound(bound)
-    if warm is not None:
-        info["warm_start"] = _warm_info(warm)
-    if start is not None:
-        info["incumbent_from"] = "method"
-        given = Solution(instance, start, sharing)
-        if exceeds(given.objective, solution.objective):
-            # The method stopped below its start (a time limit): the start is the better answer.
-            if status == Status.OPTIMAL:
-                raise SolverError(f"method {name!r} claims optimality below the starting schedule's value")
-            solution, info["incumbent_from"] = given, "initial" if warm is None else "greedy"
-            status = Status.FEASIBLE
-        elif warm is not None and [int(k) for k in out.order] == list(start):
-            info["incumbent_from"] = "greedy"
-    if bound is not None and status != Status.OPTIMAL and reaches(solution.objective, bound):
-        status = Status.OPTIMAL
-    result = Result(method=name, status=status, solution=solution, bound=bound, runtime=runtime, info=info)
-    if method == "auto":
-        info["chosen_by"] = "auto"
-        result = _try_exact(instance, result, sharing, time_limit, int(seed))
-    return result
+    return solution
 
 
-def _warm_start(instance: Instance, time_limit: float | None, seed: int) -> Result:
-    """Greedy's schedule, the start of an exact method (within :data:`WARM_START_SHARE` of the limit)."""
-    budget = None if time_limit is None else WARM_START_SHARE * time_limit
-    warm = solve(instance, "greedy", time_limit=budget, seed=seed)
-    if warm.status == Status.OPTIMAL or "level_bound" in warm.info:
-        return warm
-    # Up to ten users greedy's bound is the cheap one (its exact set search usually proves
-    # instead); an exact method gets the relaxation's bound all the same.
-    relaxation = level_bound(instance, time_limit=side_budget(time_limit))
-    bound = relaxation.value if warm.bound is None else min(warm.bound, relaxation.value)
-    info = {**warm.info, "level_bound": {"value": relaxation.value, "proven": relaxation.proven}}
-    status = Status.OPTIMAL if reaches(warm.objective, bound) else warm.status
-    return dataclasses.replace(warm, bound=bound, status=status, info=info)
-
-
-def _warm_info(warm: Result) -> dict[str, Any]:
-    return {"method": warm.method, "objective": warm.objective, "bound": warm.bound, "runtime_s": warm.runtime}
-
-
-def _try_exact(instance: Instance, found: Result, sharing: bool, time_limit: float | None, seed: int) -> Result:
-    """``auto`` on a small instance that greedy did not prove: CP-SAT for a short budget, from greedy's schedule.
-
-    CP-SAT often proves such instances optimal in well under a second; it starts from greedy's
-    schedule, so the answer is never worse, and the result says which method produced it.
-    """
-    if (
-        found.status == Status.OPTIMAL
-        or found.method != "greedy"
-        or instance.num_users > AUTO_EXACT_MAX_USERS
-        or METHODS["cpsat"].why_not(instance if sharing else instance.unshared()) is not None
-    ):
-        return found
-    budget = AUTO_EXACT_BUDGET_S if time_limit is None else min(AUTO_EXACT_BUDGET_S, time_limit - found.runtime)
-    if budget <= 0.05:
-        return found
-    exact = solve(instance, "cpsat", sharing=sharing, time_limit=budget, seed=seed, initial=found.solution.admitted)
-    if exact.objective + 1e-9 < found.objective:  # pragma: no cover - the start makes this impossible
-        return found
-    info = {**exact.info, "chosen_by": "auto", "auto_steps": ["greedy", "cpsat"], "greedy_objective": found.objective}
-    bound = exact.bound if found.bound is None or exact.bound is None else min(exact.bound, found.bound)
-    status = Status.OPTIMAL if bound is not None and bound <= exact.objective + 1e-9 else exact.status
-    if status == Status.TIME_LIMIT:
-        status = Status.FEASIBLE
-    return Result(
-        method="cpsat" if exact.objective > found.objective or status == Status.OPTIMAL else "greedy",
-        status=status,
-        solution=exact.solution,
-        bound=bound,
-        runtime=found.runtime + exact.runtime,
-        info=info,
-    )
-
-
-__all__ = ["ENUMERATE_AUTO_MAX_USERS", "METHODS", "METHOD_NAMES", "choose_method", "solve"]
+__all__ = ["ENUMERATE_AUTO_MAX_USERS", "METHODS", "METHOD_NAMES", "choose_method", "solve", "solve_until"]

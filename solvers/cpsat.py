@@ -51,7 +51,6 @@ A time limit also makes results depend on the machine's speed.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,8 +64,8 @@ from partialloading.instance import Instance
 from partialloading.memory import memory_of
 from partialloading.params import CpsatParams
 from partialloading.result import Status
-from partialloading.timing import servable_alone
-from partialloading.timing import timeline as evaluate
+from partialloading.stop import Deadline
+from partialloading.timing import servable_alone, timeline
 from partialloading.tolerance import RELATIVE_TOLERANCE, reaches
 
 from . import edf
@@ -295,9 +294,8 @@ def solve(instance: Instance, params: CpsatParams, request: SolveRequest) -> Sol
     earliest-deadline-first schedule; at the time limit without a CP-SAT solution that start is
     returned.
     """
-    time_limit, seed = request.time_limit, request.seed
+    deadline, seed = request.deadline, request.seed
     workers, symmetry, hint, resolution = params.workers, params.symmetry, params.hint, params.resolution
-    started = time.perf_counter()
     start: list[int] = []
     if hint:
         # An empty start (initial=[]: no warm start) gets the EDF hint, as no start does.
@@ -305,22 +303,21 @@ def solve(instance: Instance, params: CpsatParams, request: SolveRequest) -> Sol
     if hint and symmetry:
         start = _canonical(instance, start)
     cap = request.bound
-    outer = _run(instance, False, symmetry, resolution, start, time_limit, seed, workers, cap)
+    outer = _run(instance, False, symmetry, resolution, start, deadline, seed, workers, cap)
     info: dict[str, Any] = {**outer.stats, "knife_edge": False}
     if outer.code == cp_model.UNKNOWN:
         return _fallback(instance, start, outer.best_bound, info)
-    if not outer.order or evaluate(instance, outer.order).feasible:
+    if not outer.order or timeline(instance, outer.order).feasible:
         # Optimal for a relaxation and on time: optimal.
         return SolverOutput(outer.order, _status(outer), bound=_bound(instance, outer), info=info)
     # Knife edge: the relaxation's schedule is late by less than the rounding. Solve the inner
     # model, whose schedules are on time by construction, and keep the outer bound.
-    remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 0.01)
-    inner = _run(instance, True, symmetry, resolution, start, remaining, seed, workers, cap)
+    inner = _run(instance, True, symmetry, resolution, start, deadline, seed, workers, cap)
     info = {**inner.stats, "knife_edge": True, "outer": outer.stats}
     bound = _bound(instance, outer)
     if inner.code == cp_model.UNKNOWN:
         return _fallback(instance, start, bound, info)
-    if inner.order and not evaluate(instance, inner.order).feasible:
+    if inner.order and not timeline(instance, inner.order).feasible:
         # Impossible by the rounding argument; refuse rather than return a late schedule.
         raise SolverError("cpsat's conservative model returned a schedule that misses a deadline")
     weight = float(instance.weights[inner.order].sum()) if inner.order else 0.0
@@ -344,7 +341,7 @@ def _run(
     symmetry: bool,
     resolution: float,
     start: Sequence[int],
-    time_limit: float | None,
+    deadline: Deadline,
     seed: int,
     workers: int,
     cap: float | None = None,
@@ -355,8 +352,9 @@ def _run(
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = seed
-    if time_limit is not None:
-        solver.parameters.max_time_in_seconds = float(time_limit)
+    left = deadline.seconds()
+    if left is not None:  # building the model counted against the limit, like the search
+        solver.parameters.max_time_in_seconds = left
     code = solver.solve(built.model)
     stats: dict[str, Any] = {
         "cp_status": solver.status_name(code),
@@ -384,7 +382,7 @@ def _run(
 
 def _fallback(instance: Instance, start: Sequence[int], bound: float, info: dict[str, Any]) -> SolverOutput:
     # No CP-SAT solution before the time limit: return the (on-time) starting schedule, if any.
-    order = list(start) if start and evaluate(instance, start).feasible else []
+    order = list(start) if start and timeline(instance, start).feasible else []
     return SolverOutput(order, Status.FEASIBLE if order else Status.TIME_LIMIT, bound=bound, info=info)
 
 
@@ -429,7 +427,7 @@ def _canonical(instance: Instance, order: Sequence[int]) -> list[int]:
         ranked = sorted((current[q] for q in positions), key=lambda k: (float(instance.deadlines[k]), k))
         for q, k in zip(positions, ranked, strict=True):
             result[q] = k
-    if result and not evaluate(instance, result).feasible:  # pragma: no cover - exchange argument
+    if result and not timeline(instance, result).feasible:  # pragma: no cover - exchange argument
         return list(order)
     return result
 

@@ -11,15 +11,22 @@ from __future__ import annotations
 import numpy as np
 
 from partialloading.backend import SolveRequest, SolverOutput
-from partialloading.instance import Instance
+from partialloading.instance import FloatArray, Instance, IntArray
 from partialloading.params import EdfParams
 from partialloading.result import Status
 from partialloading.timing import schedule
 
 
+def deadline_order(users: IntArray, deadlines: FloatArray, models: IntArray) -> IntArray:
+    """``users`` by deadline, then model, then index: the toolkit's one earliest-deadline-first
+    order (``deadlines`` and ``models`` indexed by user)."""
+    return users[np.lexsort((users, models[users], deadlines[users]))]
+
+
 def edf_order(instance: Instance) -> list[int]:
     """Users by deadline, then model, then position in the instance."""
-    return [int(k) for k in np.lexsort((np.arange(instance.num_users), instance.user_models, instance.deadlines))]
+    users = np.arange(instance.num_users, dtype=np.int64)
+    return deadline_order(users, instance.deadlines, instance.user_models).tolist()
 
 
 def edf_schedule(instance: Instance) -> list[int]:

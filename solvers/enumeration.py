@@ -17,7 +17,6 @@ search over orders with dominance on ``(served subset, memory state) → earlies
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -32,9 +31,6 @@ from partialloading.tolerance import slop
 
 from . import edf
 from .order_search import find_order
-
-MAX_USERS = EnumerateParams.max_users
-"""Default size limit: beyond it the search may take minutes; use the MILP or CP-SAT."""
 
 
 @dataclass(frozen=True)
@@ -110,24 +106,19 @@ def solve(instance: Instance, params: EnumerateParams, request: SolveRequest) ->
     initial schedule is optimal. It is also the fallback at the time limit when it beats ``edf``.
     """
     max_users = params.max_users
-    time_limit = request.time_limit
     if instance.num_users > max_users:
         raise InstanceTooLargeError(
             f"enumerate handles at most {max_users} users (this instance has {instance.num_users}); "
             "use --method milp, cpsat, dp or greedy"
         )
-    started = time.perf_counter()
     search = schedule(instance, tolerance_share=1.0)
     # Users that miss their deadline even when served alone can never be admitted.
     alone = servable_alone(instance).tolist()
 
-    def out_of_time(nodes: int) -> bool:
-        return time_limit is not None and time.perf_counter() - started > time_limit
-
     start = list(request.initial) if request.initial else []
     floor = float(instance.weights[start].sum()) if start else -math.inf
     ceiling = math.inf if request.bound is None else request.bound + slop(request.bound)
-    found = heaviest_feasible_set(search, alone, instance.weights.tolist(), out_of_time, floor, ceiling)
+    found = heaviest_feasible_set(search, alone, instance.weights.tolist(), request.deadline, floor, ceiling)
     if found.stopped:
         # Best-first search has no incumbent before the optimum: fall back on the baseline.
         fallback = edf.edf_schedule(instance)

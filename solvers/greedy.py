@@ -44,26 +44,24 @@ compared with it before any local search.
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from partialloading.backend import METHODS, SolveRequest, SolverOutput
-from partialloading.bounds import best_cheap_bound, level_bound, side_budget
+from partialloading.bounds import best_cheap_bound, level_bound, side_deadline
 from partialloading.errors import SolverError
 from partialloading.instance import FloatArray, Instance, IntArray
 from partialloading.params import GreedyParams
 from partialloading.result import Status
-from partialloading.timing import Schedule as Problem
-from partialloading.timing import schedule
+from partialloading.stop import Deadline
+from partialloading.timing import Schedule, schedule
 from partialloading.tolerance import reaches
 
-from . import bnb, edf
+from . import bnb, edf, local_search
 from .enumeration import heaviest_feasible_set
 from .local_search import Budget, better, drop_until_feasible, insert_all
-from .local_search import improve as local_search
 from .order_search import find_order
 
 EFFORT_PER_USER = 4000.0
@@ -114,7 +112,7 @@ admitted: each costs an O(K) Python pass, and these are the ones that win at sca
 LARGE_SEQUENCES = ("edf", "bucket-16", "cheapest", "cheap-tiers-2", "cheap-tiers-3", "cheap-tiers-4", "cheap-tiers-6")
 
 
-def _tour(p: Problem, groups: IntArray, keys: FloatArray, window: int) -> IntArray:
+def _tour(p: Schedule, groups: IntArray, keys: FloatArray, window: int) -> IntArray:
     """Nearest-neighbour tour over ``groups`` (model indices) by loading time.
 
     The next model is the cheapest to load from the current one among the ``window`` remaining
@@ -133,12 +131,12 @@ def _tour(p: Problem, groups: IntArray, keys: FloatArray, window: int) -> IntArr
     return np.asarray(out, dtype=np.int64)
 
 
-def edf_sequence(p: Problem) -> IntArray:
+def edf_sequence(p: Schedule) -> IntArray:
     """All users by deadline (then model, then index): the first candidate sequence."""
-    return np.lexsort((np.arange(p.num_users), p.model, p.limit))
+    return edf.deadline_order(np.arange(p.num_users, dtype=np.int64), p.limit, p.model)
 
 
-def _tour_rank(p: Problem, window: int | None = None) -> IntArray:
+def _tour_rank(p: Schedule, window: int | None = None) -> IntArray:
     """Each model's place in the tour (:func:`_tour` from the earliest deadlines, over ``window``
     of them, ``None``: all)."""
     used = np.unique(p.model)
@@ -150,12 +148,12 @@ def _tour_rank(p: Problem, window: int | None = None) -> IntArray:
     return rank
 
 
-def tour_sequence(p: Problem, window: int | None = None) -> IntArray:
+def tour_sequence(p: Schedule, window: int | None = None) -> IntArray:
     """The models in tour order (see :func:`_tour_rank`), each model's users in deadline order."""
     return np.lexsort((np.arange(p.num_users), p.limit, _tour_rank(p, window)[p.model]))
 
 
-def sequences(p: Problem) -> list[tuple[str, IntArray]]:
+def sequences(p: Schedule) -> list[tuple[str, IntArray]]:
     """Candidate priority sequences of all users (see the module docstring)."""
     n = p.num_users
     idx = np.arange(n)
@@ -190,10 +188,10 @@ def sequences(p: Problem) -> list[tuple[str, IntArray]]:
     return seqs
 
 
-def append_admit(p: Problem, seq: IntArray, *, drop: bool = True, drop_effort: float = np.inf) -> IntArray:
+def append_admit(p: Schedule, seq: IntArray, *, drop: bool = True, drop_effort: float = np.inf) -> IntArray:
     """Admit ``seq`` in order by appending, with the Moore–Hodgson-like drop rule when ``drop``.
 
-    The append test is the timing model's (:meth:`Problem.appender`). The time each admitted
+    The append test is the timing model's (:meth:`Schedule.appender`). The time each admitted
     user would save if dropped, per weight, is kept up to date so that a user whose own ratio is
     the largest — the drop rule would drop it first, restoring the current schedule — is
     rejected in O(1) without building the trial schedule. Each trial costs
@@ -255,13 +253,13 @@ def append_admit(p: Problem, seq: IntArray, *, drop: bool = True, drop_effort: f
     return np.asarray(order, dtype=np.int64)
 
 
-def insert_admit(p: Problem, seq: IntArray) -> IntArray:
+def insert_admit(p: Schedule, seq: IntArray) -> IntArray:
     """Admit ``seq`` in order, each user at the feasible position that lengthens the schedule least."""
     return insert_all(p, seq)
 
 
 def construct(
-    p: Problem,
+    p: Schedule,
     extra: list[tuple[str, IntArray]],
     out_of_time: Callable[[], bool],
     bound: float = np.inf,
@@ -300,7 +298,7 @@ def construct(
     return best, best_name, values
 
 
-def _ruin_and_recreate(p: Problem, order: IntArray, rng: np.random.Generator) -> IntArray:
+def _ruin_and_recreate(p: Schedule, order: IntArray, rng: np.random.Generator) -> IntArray:
     """Remove a random subset (up to a third) of ``order`` and refill by best insertion: the users
     left out in random order, the removed ones last."""
     remove = rng.choice(order.size, size=int(rng.integers(1, max(1, order.size // 3) + 1)), replace=False)
@@ -320,7 +318,7 @@ def restarts_for(n_users: int) -> int:
 
 
 def _run(
-    p: Problem,
+    p: Schedule,
     extra: list[tuple[str, IntArray]],
     *,
     bound: float,
@@ -328,19 +326,17 @@ def _run(
     effort: float,
     restarts: int,
     rng: np.random.Generator,
-    deadline: float | None,
+    deadline: Deadline,
     sequences_too: bool = True,
 ) -> tuple[IntArray, dict[str, Any]]:
-    def out_of_time() -> bool:
-        return deadline is not None and time.perf_counter() > deadline
-
+    out_of_time = deadline.expired
     start, start_name, values = construct(p, extra, out_of_time, bound if improve_ else np.inf, sequences_too)
     info: dict[str, Any] = {"start": start_name, "start_objective": p.score(start)[0], "starts": values}
     if not improve_ or reaches(p.score(start)[0], bound):
         return start, info
     # The budget counts evaluated positions; a timing model whose positions cost more gets fewer.
     budget = Budget(effort / p.evaluation_cost, deadline)
-    best, stats = local_search(p, start, budget, target=bound)
+    best, stats = local_search.improve(p, start, budget, target=bound)
     if better(p, start, best):
         raise SolverError("greedy: the improvement returned a worse schedule than its start")
     moves = stats.total()
@@ -360,7 +356,7 @@ def _run(
             seed_order = insert_admit(p, np.lexsort((rng.permutation(p.num_users), p.limit * (1.0 + noise))))
         else:
             seed_order = insert_admit(p, rng.permutation(p.num_users))
-        trial, trial_stats = local_search(p, seed_order, budget, target=bound)
+        trial, trial_stats = local_search.improve(p, seed_order, budget, target=bound)
         moves += trial_stats.total()
         done += 1
         since += 1
@@ -380,7 +376,7 @@ def _run(
     return best, info
 
 
-def exact_polish(p: Problem, order: IntArray, out_of_time: Callable[[], bool]) -> IntArray:
+def exact_polish(p: Schedule, order: IntArray, out_of_time: Callable[[], bool]) -> IntArray:
     """On instances of at most ``p.exact_resequence_users`` users (timing models whose insertion
     test is not exhaustive), try every one-in and one-in-one-out change of the admitted set with
     the exact set search: heaviest rejected users first, the first heavier feasible set wins, until
@@ -412,7 +408,7 @@ def exact_polish(p: Problem, order: IntArray, out_of_time: Callable[[], bool]) -
 
 
 def exact_set_search(
-    p: Problem, incumbent: IntArray, max_nodes: int, out_of_time: Callable[[], bool]
+    p: Schedule, incumbent: IntArray, max_nodes: int, out_of_time: Callable[[], bool]
 ) -> tuple[IntArray | None, int]:
     """The heaviest feasible admitted set, if it can be found within ``max_nodes`` search nodes.
 
@@ -451,9 +447,8 @@ def solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> So
 
     The initial schedule, if given, is one more start (and the result is never worse than it).
     """
-    time_limit, seed = request.time_limit, request.seed
+    deadline, seed = request.deadline, request.seed
     improve, effort, restarts = params.improve, params.effort, params.restarts
-    started = time.perf_counter()
     n = instance.num_users
     effort = default_effort(n) if effort is None else float(effort)
     restarts = restarts_for(n) if restarts is None else int(restarts)
@@ -464,7 +459,7 @@ def solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> So
         also.append(("initial", np.asarray(request.initial, dtype=np.int64)))
     bound = alone_weight(instance)
     if improve:
-        shortcut = _shortcut(instance, also, bound, started, time_limit)
+        shortcut = _shortcut(instance, also, bound, deadline)
         if isinstance(shortcut, SolverOutput):
             return shortcut
         also.extend(shortcut)
@@ -477,7 +472,7 @@ def solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> So
             built = construct(schedule(instance), [_edf_start(instance), *also], lambda: False)[0]
             target = float(instance.weights[built].sum()) if built.size else 0.0
             also.append(("construct", built))
-        relaxation = level_bound(instance, time_limit=side_budget(time_limit), target=target)
+        relaxation = level_bound(instance, time_limit=side_deadline(deadline).remaining(), target=target)
         info["level_bound"] = {"value": relaxation.value, "proven": relaxation.proven, "runtime_s": relaxation.runtime}
         bound = min(bound, relaxation.value)
         if target is not None and reaches(target, bound):
@@ -488,9 +483,7 @@ def solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> So
     if instance.timing != "frame":
         # A frame-feasible order is feasible under every other timing model (each upload ends by
         # the frame schedule's start), so greedy is never worse than its own frame schedule.
-        frame_request = dataclasses.replace(
-            request, initial=None, time_limit=None if time_limit is None else time_limit / 3
-        )
+        frame_request = dataclasses.replace(request, initial=None, deadline=deadline.share(1 / 3))
         frame_order = solve(dataclasses.replace(instance, timing="frame"), params, frame_request).order
         also.append(("greedy-frame", np.asarray(frame_order, dtype=np.int64)))
         info["frame"] = {"objective": float(instance.weights[list(frame_order)].sum())}
@@ -498,12 +491,11 @@ def solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> So
         # A schedule without sharing stays feasible with it (ℓ ≤ ℓ_ns). The no-sharing run is
         # exactly `greedy` on the unshared instance (same budgets and seed), so greedy is never
         # worse than greedy — nor edf — without sharing. It gets a third of any time limit.
-        third = None if time_limit is None else started + time_limit / 3
         unshared = instance.unshared()
+        third = deadline.share(1 / 3)
         ns_order, ns_info = _greedy(unshared, [], bound=alone_weight(unshared), deadline=third, **kwargs)
         also.append(("greedy-no-sharing", ns_order))
         info["no_sharing"] = {"objective": float(instance.weights[ns_order].sum()), "start": ns_info["start"]}
-    deadline = None if time_limit is None else started + time_limit
     # The small-instance path above already tried every constructive sequence ("construct").
     rebuild = not any(name == "construct" for name, _ in also)
     order, run_info = _greedy(instance, also, bound=bound, deadline=deadline, sequences_too=rebuild, **kwargs)
@@ -525,8 +517,7 @@ def _shortcut(
     instance: Instance,
     also: list[tuple[str, IntArray]],
     bound: float,
-    started: float,
-    time_limit: float | None,
+    deadline: Deadline,
 ) -> SolverOutput | list[tuple[str, IntArray]]:
     """The answer when it is found cheaply and provably as good as the full search's, else the
     extra starts the attempt produced (for the full search).
@@ -549,11 +540,7 @@ def _shortcut(
     if reaches(p.score(best)[0], bound):
         info["result_from"] = f"{name} (reaches the bound)"
         return SolverOutput([int(k) for k in best], Status.OPTIMAL, bound=bound, info=info)
-    deadline = None if time_limit is None else started + time_limit
-
-    def out_of_time() -> bool:
-        return deadline is not None and time.perf_counter() > deadline
-
+    out_of_time = deadline.expired
     extra: list[tuple[str, IntArray]] = []
     if instance.num_users <= BNB_USERS and METHODS["bnb"].why_not(instance) is None:
         # EDF and the tour with the drop rule (one O(K) pass each) are better incumbents than
@@ -591,7 +578,7 @@ def _greedy(
     effort: float,
     restarts: int,
     seed: int,
-    deadline: float | None,
+    deadline: Deadline,
     sequences_too: bool = True,
 ) -> tuple[IntArray, dict[str, Any]]:
     """One run; ``also``: feasible orders used as starts (and returned when

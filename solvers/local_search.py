@@ -21,16 +21,17 @@ limit).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from partialloading.arrays import IntArray
 from partialloading.errors import SolverError
-from partialloading.timing import Schedule as Problem
+from partialloading.stop import NEVER, Deadline
+from partialloading.timing import Schedule
 from partialloading.tolerance import EPS, slop
 
+from .edf import deadline_order
 from .order_search import find_order
 
 OVERHEAD = 300
@@ -40,7 +41,7 @@ RESEQUENCE_MAX_USERS = 200
 """Rebuilding an order by best insertion (O(n²)) is tried up to this many admitted users."""
 
 
-def visits(problem: Problem, order: IntArray) -> IntArray:
+def visits(problem: Schedule, order: IntArray) -> IntArray:
     """Start positions of the maximal runs of one model in ``order`` (plus ``len(order)``)."""
     if order.size == 0:
         return np.zeros(1, dtype=np.int64)
@@ -59,11 +60,11 @@ class Budget:
         Evaluated positions left; each vectorized evaluation of an order of length ``n`` costs
         ``n + 1``. Machine-independent, so the search is deterministic.
     deadline
-        ``time.perf_counter()`` value after which the search stops (``None``: no cut).
+        The wall-clock deadline of the solve (a safety net; default: none).
     """
 
     effort: float
-    deadline: float | None = None
+    deadline: Deadline = NEVER
     timed_out: bool = field(default=False)
 
     def spend(self, amount: float) -> bool:
@@ -71,7 +72,7 @@ class Budget:
         self.effort -= amount
         if self.effort < 0:
             return False
-        if self.deadline is not None and time.perf_counter() > self.deadline:
+        if self.deadline.expired():
             self.timed_out = True
             return False
         return True
@@ -93,7 +94,7 @@ class Stats:
         return self.inserted + self.forced + self.ejected + self.swapped + self.relocated
 
 
-def insert_all(p: Problem, seq: IntArray, order: IntArray | None = None, budget: Budget | None = None) -> IntArray:
+def insert_all(p: Schedule, seq: IntArray, order: IntArray | None = None, budget: Budget | None = None) -> IntArray:
     """Insert the users of ``seq``, in that order, each at the feasible position that lengthens
     the schedule least (users that fit nowhere are skipped), into ``order`` (default: empty),
     under any timing and memory model. Each O(n) evaluation is charged to ``budget``; when it
@@ -114,7 +115,7 @@ def insert_all(p: Problem, seq: IntArray, order: IntArray | None = None, budget:
     return order
 
 
-def drop_until_feasible(p: Problem, order: IntArray, max_weight: float = np.inf) -> IntArray | None:
+def drop_until_feasible(p: Schedule, order: IntArray, max_weight: float = np.inf) -> IntArray | None:
     """Drop users until everyone is on time: each time the one saving most time per weight.
 
     Users up to the first late position save their whole time; users after it only their
@@ -156,15 +157,15 @@ def better_score(
     return sa[2] > sb[2] + EPS
 
 
-def better(p: Problem, a: IntArray, b: IntArray) -> bool:
+def better(p: Schedule, a: IntArray, b: IntArray) -> bool:
     """Whether order ``a`` scores strictly better than order ``b`` (see :func:`better_score`)."""
     return better_score(p.score(a), p.score(b), p.weight_tolerance)
 
 
 class LocalSearch:
-    """First-improvement local search on :meth:`Problem.score` (see the module docstring)."""
+    """First-improvement local search on :meth:`Schedule.score` (see the module docstring)."""
 
-    def __init__(self, problem: Problem, budget: Budget, *, eject_candidates: int = 12) -> None:
+    def __init__(self, problem: Schedule, budget: Budget, *, eject_candidates: int = 12) -> None:
         self.p = problem
         self.budget = budget
         self.eject_candidates = eject_candidates
@@ -305,7 +306,7 @@ class LocalSearch:
         """
         p = self.p
         users = np.append(order, k)
-        edf = users[np.lexsort((users, p.model[users], p.limit[users]))]
+        edf = deadline_order(users, p.limit, p.model)
         if p.feasible(edf):
             return edf
         if users.size > RESEQUENCE_MAX_USERS or not self.budget.spend(users.size * (users.size + OVERHEAD)):
@@ -392,7 +393,7 @@ class LocalSearch:
 
 
 def improve(
-    problem: Problem, order: IntArray, budget: Budget, max_rounds: int = 50, target: float = np.inf
+    problem: Schedule, order: IntArray, budget: Budget, max_rounds: int = 50, target: float = np.inf
 ) -> tuple[IntArray, Stats]:
     """Run :class:`LocalSearch` from ``order`` (feasible) and return the improved order and
     statistics; ``target``: stop once the served weight reaches it."""

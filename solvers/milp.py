@@ -40,6 +40,7 @@ from partialloading.params import MilpParams
 from partialloading.result import Status
 from partialloading.solution import Solution
 from partialloading.solvers.edf import edf_schedule
+from partialloading.stop import Deadline
 
 FORMULATIONS = ("auto", "general", "compact")
 """Values of the ``formulation`` option."""
@@ -275,7 +276,7 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
     """
     if instance.timing == "pipelined":
         return _solve_pipelined(instance, params, request)
-    time_limit, seed = request.time_limit, request.seed
+    deadline, seed = request.deadline, request.seed
     solver, formulation, solver_options = params.solver, params.formulation, params.solver_options
     started = time.perf_counter()
     data = schedule_data(instance)
@@ -304,12 +305,13 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
             "sharing with one deadline)"
         )
     setup = estimate.nonzeros * SETUP_SECONDS_PER_NONZERO
-    if time_limit is not None and setup > time_limit:
+    left = deadline.remaining()
+    if left is not None and setup > left:
         # Pyomo would spend the whole limit building and handing over the model, and the solver
         # would start with no time left: answer at once with the baseline, saying why.
         fallback = list(request.initial) if request.initial else edf_schedule(instance)
         info |= {
-            "termination": f"time limit {time_limit:g} s below the estimated model setup of {setup:.1f} s",
+            "termination": f"time left {left:.3g} s below the estimated model setup of {setup:.1f} s",
             "gap": None,
             "nodes": 0,
             "n_vars": estimate.variables,
@@ -320,8 +322,7 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
     _add_cap(model, request.bound)
     info |= {"n_vars": model.nvariables(), "n_cons": model.nconstraints(), "build_s": time.perf_counter() - started}
     # Building the model counts against the time limit, like the solve.
-    remaining = None if time_limit is None else time_limit - (time.perf_counter() - started)
-    if remaining is not None and remaining <= 0:
+    if deadline.expired():
         fallback = list(request.initial) if request.initial else edf_schedule(instance)
         info |= {"termination": "time limit reached while building the model", "gap": None, "nodes": 0}
         status = Status.FEASIBLE if fallback else Status.TIME_LIMIT
@@ -330,7 +331,7 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
     if request.initial and chosen == "general":
         start = general.start_values(model, data, list(request.initial))
     results, has_solution, proven, nodes, mip_start = _run(
-        model, solver, remaining, seed, dict(solver_options or {}), start
+        model, solver, deadline.seconds(), seed, dict(solver_options or {}), start
     )
     info["mip_start"] = mip_start
     total = float(data.weight.sum())
@@ -343,7 +344,7 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
         _, has_solution, proven_m, _, _ = _run(model, solver, remaining, seed, dict(solver_options or {}))
         return (_decode(model, data_m, chosen) if has_solution else []), proven_m
 
-    order, proven, margin_used = _with_margins(instance, order, proven, started, time_limit, resolve)
+    order, proven, margin_used = _with_margins(instance, order, proven, deadline, resolve)
     objective = float(weights[list(order)].sum()) if order else 0.0
     bound = max(bound, objective)
     if proven and objective < bound - 1e-6 * max(1.0, abs(bound)):
@@ -373,8 +374,7 @@ def _with_margins(
     instance: Instance,
     order: list[int],
     proven: bool,
-    started: float,
-    time_limit: float | None,
+    deadline: Deadline,
     resolve: Callable[[ScheduleData, float | None], tuple[list[int], bool]],
 ) -> tuple[list[int], bool, float]:
     """``order`` made on time: while it is late by the solver's tolerance, ``resolve`` the model with
@@ -385,8 +385,7 @@ def _with_margins(
         if Solution(instance, tuple(order)).feasible:
             break
         margin_used = margin
-        remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 0.01)
-        order, proven_m = resolve(schedule_data(instance, margin=margin), remaining)
+        order, proven_m = resolve(schedule_data(instance, margin=margin), deadline.seconds())
         proven = proven and proven_m
     else:
         if not Solution(instance, tuple(order)).feasible:
@@ -412,15 +411,14 @@ def _solve_pipelined(instance: Instance, params: MilpParams, request: SolveReque
         )
     from partialloading.formulations import pipelined
 
-    time_limit, seed = request.time_limit, request.seed
-    started = time.perf_counter()
+    deadline, seed = request.deadline, request.seed
     data = schedule_data(instance)
     weights = instance.weights
     integral = bool(np.all(weights == np.round(weights)))
     info: dict[str, Any] = {"formulation": "pipelined", "solver": "scip", "candidates": data.n_users}
     if data.n_users == 0:
         return SolverOutput([], Status.OPTIMAL, bound=0.0, info=info | {"termination": "no candidates", "gap": 0.0})
-    built = pipelined.build(data, time_limit, seed)
+    built = pipelined.build(data, deadline.seconds(), seed)
     # A start helps SCIP's search: the given one, else earliest deadline first.
     start = request.initial if request.initial is not None else tuple(edf_schedule(instance))
     _pipelined_start(built, data, start)
@@ -439,7 +437,7 @@ def _solve_pipelined(instance: Instance, params: MilpParams, request: SolveReque
         again.model.optimize()
         return pipelined.decode(again, data_m), again.model.getStatus() == "optimal"
 
-    order, proven, margin_used = _with_margins(instance, order, proven, started, time_limit, resolve)
+    order, proven, margin_used = _with_margins(instance, order, proven, deadline, resolve)
     objective = float(weights[list(order)].sum()) if order else 0.0
     bound = max(bound, objective)
     if proven and objective < bound - 1e-6 * max(1.0, abs(bound)):

@@ -22,14 +22,13 @@ from collections.abc import Callable, Hashable, Sequence
 
 import numpy as np
 
-from partialloading.timing import PipelinedSchedule
-from partialloading.timing import Schedule as Problem
+from partialloading.timing import PipelinedSchedule, Schedule
 
 Step = Callable[[Hashable, int], tuple[float, Hashable]]
 """``(memory state, model) -> (loading time, state after)``."""
 
 
-def _stepper(p: Problem) -> tuple[Step, Hashable]:
+def _stepper(p: Schedule) -> tuple[Step, Hashable]:
     """The memory's step function and start state (the matrix itself when loads are pairwise)."""
     if not p.pairwise:
         return p.memory.step, p.memory.start()
@@ -41,7 +40,7 @@ def _stepper(p: Problem) -> tuple[Step, Hashable]:
     return step, None
 
 
-def find_order(p: Problem, users: Sequence[int]) -> tuple[list[int] | None, int]:
+def find_order(p: Schedule, users: Sequence[int]) -> tuple[list[int] | None, int]:
     """A feasible service order of ``users`` under ``p``'s timing and memory model, or ``None``
     if none exists; and the search nodes visited."""
     if isinstance(p, PipelinedSchedule):
@@ -50,7 +49,7 @@ def find_order(p: Problem, users: Sequence[int]) -> tuple[list[int] | None, int]
     return _frame_order(p, users, tau)
 
 
-def _frame_order(p: Problem, users: Sequence[int], tau: float) -> tuple[list[int] | None, int]:
+def _frame_order(p: Schedule, users: Sequence[int], tau: float) -> tuple[list[int] | None, int]:
     """Depth-first search with dominance on ``(served subset, memory state) → earliest time``,
     every request finishing ``tau`` after its machine completion."""
     step, start = _stepper(p)

@@ -12,7 +12,7 @@ from partialloading.cli import main
 from partialloading.instance import Instance
 from partialloading.io import dumps_instance, loads_instance, read_instance
 from partialloading.solve import solve
-from partialloading.validation.verify import verify_solution_dict
+from partialloading.validation.verify import verify_solution
 
 BACKBONE_FAMILIES = ("backbone", "zoo-heads", "zoo-lora")
 GENERAL_FAMILIES = ("general", "zoo-freeze", "zoo-mixed")
@@ -180,7 +180,7 @@ def test_small_instances_solve_and_verify(family, method):
     for sharing in (True, False):
         result = solve(inst, method, sharing=sharing)
         assert result.solution.feasible
-        assert not verify_solution_dict(inst, result.to_dict()).violations
+        assert not verify_solution(inst, result.to_dict()).violations
 
 
 def test_sharing_pays_off_on_lora_adapters():

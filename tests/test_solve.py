@@ -38,7 +38,9 @@ def backend_out_of_range(instance: Instance, params: MethodParams, request: Solv
 
 
 def backend_options(instance: Instance, params: MethodParams, request: SolveRequest) -> SolverOutput:
-    return SolverOutput(order=[], status=Status.FEASIBLE, info={"request": repr(request), "params": repr(params)})
+    info = {"left": request.deadline.remaining(), "seed": request.seed, "initial": request.initial}
+    info |= {"bound": request.bound, "params": repr(params)}
+    return SolverOutput(order=[], status=Status.FEASIBLE, info=info)
 
 
 def backend_loose_bound(instance: Instance, params: MethodParams, request: SolveRequest) -> SolverOutput:
@@ -85,7 +87,9 @@ def test_invalid_order_is_refused(fake_method: Any, backend: str) -> None:
 
 def test_arguments_reach_the_backend(fake_method: Any) -> None:
     result = solve(instances.load("tiny"), fake_method("backend_options"), seed=3, time_limit=2.0, initial=["u3"])
-    assert result.info["request"] == "SolveRequest(time_limit=2.0, seed=3, initial=(2,), bound=None)"
+    # One deadline for the whole solve: the backend sees at most the 2 s limit left of it.
+    assert 1.0 < result.info["left"] <= 2.0
+    assert (result.info["seed"], result.info["initial"], result.info["bound"]) == (3, (2,), None)
     assert result.info["params"] == "EdfParams()"
     # The backend returned nothing: the (feasible) start is the better answer.
     assert result.objective == 1 and result.info["incumbent_from"] == "initial"
@@ -173,3 +177,8 @@ def test_every_method_is_deterministic(method: str) -> None:
         assert again.solution.order == first.solution.order
         solved += 1
     assert solved >= 1
+
+
+def test_a_non_instance_is_a_parameter_error() -> None:
+    with pytest.raises(ParameterError, match="expected an Instance"):
+        solve("tiny", "greedy")  # type: ignore[arg-type]

@@ -16,7 +16,6 @@ The tests and ``benchmarks/greedy_quality.py`` use them as known answers.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from itertools import pairwise
 
 import networkx as nx
 import numpy as np
@@ -222,13 +221,6 @@ def has_hamiltonian_path(graph: nx.Graph) -> bool:
                     if adj[i] >> j & 1 and not mask >> j & 1:
                         ends[mask | 1 << j] |= 1 << j
     return ends[(1 << n) - 1] != 0
-
-
-def path_is_hamiltonian(graph: nx.Graph, order: Sequence[Hashable]) -> bool:
-    """Whether ``order`` visits every vertex once along edges of ``graph``."""
-    return sorted(map(str, order)) == sorted(map(str, graph.nodes)) and all(
-        graph.has_edge(u, v) for u, v in pairwise(order)
-    )
 
 
 def edf_trap_instance() -> Instance:

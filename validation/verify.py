@@ -51,7 +51,6 @@ TIMINGS = ("frame", "pipelined")
 ``frame``: the server starts when the last upload has arrived and serves back to back.
 ``pipelined``: the GPU starts loading at time 0; each inference starts when both its load has
 ended and the user's own upload (``a_k / b_k`` with the *reported* bandwidth) has arrived."""
-"""Status values a solution may carry."""
 
 RELATIVE_TOLERANCE = 1e-9
 """Relative tolerance of every comparison of recomputed and reported times, of deadlines
@@ -348,10 +347,6 @@ def verify_solution(instance: Instance, doc: Mapping[str, Any], source: str | No
     checker = _Checker(instance, doc)
     checker.run()
     return VerificationReport(instance.name, tuple(checker.found))
-
-
-verify_solution_dict = verify_solution
-"""Alias of :func:`verify_solution` (the name the solver tests import)."""
 
 
 def verify_files(instance_path: str | os.PathLike[str], solution_path: str | os.PathLike[str]) -> VerificationReport:

@@ -18,8 +18,8 @@ import numpy as np
 import numpy.typing as npt
 
 from partialloading.errors import FieldError, InstanceError
-from partialloading.instance import Block, Model, _number
-from partialloading.io import _build, check_schema, read_json_file, write_text_atomic
+from partialloading.instance import Block, Model, check_number
+from partialloading.io import build_checked, check_schema, read_json_file, write_text_atomic
 
 MODELS_FORMAT = "partialloading/models"
 
@@ -179,11 +179,13 @@ def catalog_from_dict(data: Any, source: str | None = None) -> ModelCatalog:
     try:
         check_schema(data, "models-v1")
         blocks = [
-            _build(f"blocks[{i}]", CatalogBlock, id=b["id"], size_bytes=b["size_bytes"], tensors=b.get("tensors"))
+            build_checked(
+                f"blocks[{i}]", CatalogBlock, id=b["id"], size_bytes=b["size_bytes"], tensors=b.get("tensors")
+            )
             for i, b in enumerate(data["blocks"])
         ]
         models = [
-            _build(
+            build_checked(
                 f"models[{i}]",
                 CatalogModel,
                 id=m["id"],
@@ -224,7 +226,7 @@ def parse_infer_times(specs: Sequence[str], model_ids: Sequence[str]) -> dict[st
             raise InstanceError("--infer-time", f"no model {name!r} (models: {', '.join(model_ids)})")
         try:
             value = float(text)
-            _number("--infer-time", value, allow_zero=True)
+            check_number("--infer-time", value, allow_zero=True)
         except (ValueError, FieldError):
             raise InstanceError(
                 "--infer-time", f"expects SECONDS or MODEL=SECONDS, a non-negative number (got {spec!r})"

@@ -21,7 +21,7 @@ from partialloading.structure import (
     grouped_order,
     sharing_structure,
 )
-from partialloading.timing import timeline as evaluate
+from partialloading.timing import timeline
 
 MB = 1e6
 
@@ -115,7 +115,7 @@ def _cut(text: str, width: int) -> str:
 def loaded_bytes_grouped(instance: Instance) -> float:
     """Bytes loaded serving every user, clusters and models contiguous (initial ones first)."""
     order = grouped_order(instance, sharing_structure(instance))
-    return float(evaluate(instance, order).loaded_bytes.sum())
+    return float(timeline(instance, order).loaded_bytes.sum())
 
 
 def print_inspection(instance: Instance, out: TextIO, limit: int = 60) -> None:

@@ -18,11 +18,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,11 +28,11 @@ import numpy as np
 from partialloading.backend import METHODS
 from partialloading.errors import PartialLoadingError
 from partialloading.scenarios.configured import CONFIGS, config
-from partialloading.study.analysis import _mean_ci
+from partialloading.study.analysis import mean_ci
 from partialloading.study.base import ParamValue, StudyError
-from partialloading.study.execution import RunSummary, execute
-from partialloading.study.store import study_lock
-from partialloading.study.sweep import _canonical
+from partialloading.study.execution import RunSummary, run_stored
+from partialloading.study.store import SqliteTable, stamp
+from partialloading.study.sweep import canonical
 
 from .arrivals import generate_workload
 from .simulate import SERVED, Policy, Summary, simulate
@@ -70,7 +68,7 @@ class LoadTask:
     @property
     def workload_key(self) -> str:
         """Deterministic identifier of the workload."""
-        return f"{self.family}|{_canonical(dict(self.params))}|seed={self.seed}|timing={self.timing}"
+        return f"{self.family}|{canonical(dict(self.params))}|seed={self.seed}|timing={self.timing}"
 
     @property
     def policy(self) -> str:
@@ -252,65 +250,38 @@ _COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-class LoadStore:
-    """The SQLite table ``online_results`` of load studies (one row per simulation, committed at once)."""
+class LoadStore(SqliteTable):
+    """The table ``online_results`` of load studies (one row per simulation, committed at once)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = str(path)
-        try:
-            self._conn = sqlite3.connect(self.path)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            columns = ", ".join(f"{name} {kind}" for name, kind in _COLUMNS)
-            self._conn.execute(f"CREATE TABLE IF NOT EXISTS online_results ({columns})")
-            self._conn.commit()
-        except sqlite3.DatabaseError as exc:
-            raise StudyError(f"{self.path}: not a usable study database ({exc})") from None
-
-    def close(self) -> None:
-        """Close the connection."""
-        self._conn.close()
-
-    def __enter__(self) -> LoadStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def keys(self) -> set[str]:
-        """Keys of every stored simulation."""
-        return {row[0] for row in self._conn.execute("SELECT key FROM online_results")}
+    table = "online_results"
+    columns = _COLUMNS
 
     def insert(self, row: LoadResult) -> None:
         """Store ``row`` and commit (a key already present is an error: it would be a duplicate)."""
         t = row.task
         metrics = dataclasses.asdict(row.summary) if row.summary is not None else dict.fromkeys(_METRICS)
-        values = [
-            t.key,
-            t.workload_key,
-            t.family,
-            t.parameter,
-            t.value,
-            t.seed,
-            t.policy,
-            t.timing,
-            row.status,
-            row.message,
-            row.runtime_s,
-            *(metrics[name] for name in _METRICS),
-            json.dumps(list(row.latency_quantiles)),
-            datetime.now(UTC).isoformat(timespec="seconds"),
-        ]
-        marks = ", ".join("?" * len(values))
-        self._conn.execute(f"INSERT INTO online_results ({', '.join(n for n, _ in _COLUMNS)}) VALUES ({marks})", values)
-        self._conn.commit()
+        self._insert(
+            [
+                t.key,
+                t.workload_key,
+                t.family,
+                t.parameter,
+                t.value,
+                t.seed,
+                t.policy,
+                t.timing,
+                row.status,
+                row.message,
+                row.runtime_s,
+                *(metrics[name] for name in _METRICS),
+                json.dumps(list(row.latency_quantiles)),
+                stamp(),
+            ]
+        )
 
     def rows(self, tasks: Sequence[LoadTask]) -> list[LoadResult]:
         """The stored rows of ``tasks`` (in the order of ``tasks``; missing ones left out)."""
-        names = [n for n, _ in _COLUMNS]
-        stored = {}
-        for values in self._conn.execute(f"SELECT {', '.join(names)} FROM online_results"):
-            record = dict(zip(names, values, strict=True))
-            stored[record["key"]] = record
+        stored = {record["key"]: record for record in self._records()}
         out = []
         for task in tasks:
             found = stored.get(task.key)
@@ -333,6 +304,15 @@ def _typed(value: Any, kind: str) -> Any:
     return int(value) if kind == "int" else float(value)
 
 
+def plan_load_jobs(tasks: Sequence[LoadTask], done: set[str]) -> list[LoadJob]:
+    """Group the tasks not in ``done`` by workload (a worker generates each workload once)."""
+    grouped: dict[str, list[LoadTask]] = {}
+    for task in tasks:
+        if task.key not in done:
+            grouped.setdefault(task.workload_key, []).append(task)
+    return [LoadJob(ts[0].family, ts[0].params, ts[0].seed, ts[0].timing, tuple(ts)) for ts in grouped.values()]
+
+
 def run_load_sweep(
     sweep: LoadSweep,
     db: str | os.PathLike[str],
@@ -342,30 +322,24 @@ def run_load_sweep(
     progress: bool = True,
     on_row: Callable[[LoadResult], None] | None = None,
 ) -> RunSummary:
-    """Simulate every task of ``sweep`` not yet in ``db`` (see :func:`~partialloading.study.run_sweep`)."""
-    started = time.perf_counter()
+    """Simulate every task of ``sweep`` not yet in ``db`` (the study engine of
+    :func:`~partialloading.study.run_sweep`, one row per simulation)."""
     tasks = sweep.tasks()
-    solved = 0
-    with study_lock(db), LoadStore(db) as store:
-        done = store.keys()
-        grouped: dict[str, list[LoadTask]] = {}
-        for task in tasks:
-            if task.key not in done:
-                grouped.setdefault(task.workload_key, []).append(task)
-        jobs = [LoadJob(ts[0].family, ts[0].params, ts[0].seed, ts[0].timing, tuple(ts)) for ts in grouped.values()]
-        skipped = len(tasks) - sum(len(j.tasks) for j in jobs)
-        if jobs:
-            sweep.check()
-            for rows in execute(
-                run_load_job, jobs, workers=workers, scheduler=scheduler, progress=progress, unit="wl", desc="workloads"
-            ):
-                for row in rows:
-                    store.insert(row)
-                    solved += 1
-                    if on_row is not None:
-                        on_row(row)
-        errors = tuple(r.task.key for r in store.rows(tasks) if r.status != "ok")
-    return RunSummary(len(tasks), skipped, solved, errors, time.perf_counter() - started)
+    return run_stored(
+        db,
+        LoadStore,
+        tasks,
+        plan_load_jobs,
+        run_load_job,
+        check=sweep.check,
+        failed=lambda store: tuple(r.task.key for r in store.rows(tasks) if r.status != "ok"),
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+        on_row=on_row,
+        unit="wl",
+        desc="workloads",
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -407,9 +381,7 @@ def load_points(sweep: LoadSweep, rows: Iterable[LoadResult]) -> list[LoadPoint]
                 values = [getattr(s, name) for s in summaries if getattr(s, name) is not None]
                 return float(np.mean(values)) * scale if values else float("nan")
 
-            on_time, _, ci = (
-                _mean_ci([s.on_time_fraction for s in summaries]) if summaries else (np.nan, np.nan, np.nan)
-            )
+            on_time, _, ci = mean_ci([s.on_time_fraction for s in summaries]) if summaries else (np.nan, np.nan, np.nan)
             points.append(
                 LoadPoint(
                     sweep.family,
@@ -462,7 +434,7 @@ def load_comparisons(sweep: LoadSweep, rows: Iterable[LoadResult], policy: str, 
             for s in sweep.seeds
             if (value, s, policy) in on_time and (value, s, baseline) in on_time
         ]
-        mean, _, ci = _mean_ci(diffs) if diffs else (float("nan"), float("nan"), float("nan"))
+        mean, _, ci = mean_ci(diffs) if diffs else (float("nan"), float("nan"), float("nan"))
         out.append(LoadComparison(sweep.family, sweep.parameter, value, policy, baseline, len(diffs), mean, ci))
     return out
 

@@ -19,7 +19,7 @@ import csv
 import io
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from partialloading.errors import FieldError, InstanceError
-from partialloading.instance import Instance, User, _identifier, _number
+from partialloading.instance import Instance, User, check_identifier, check_number
 from partialloading.io import check_schema, instance_from_dict, instance_to_dict, read_json_file, write_text_atomic
 
 WORKLOAD_FORMAT = "partialloading/workload"
@@ -79,10 +79,10 @@ class Request:
     weight: float = 1
 
     def __post_init__(self) -> None:
-        _identifier("id", self.id)
-        _identifier("model", self.model)
-        _number("arrival_s", self.arrival_s, allow_zero=True)
-        _number("relative_deadline_s", self.relative_deadline_s)
+        check_identifier("id", self.id)
+        check_identifier("model", self.model)
+        check_number("arrival_s", self.arrival_s, allow_zero=True)
+        check_number("relative_deadline_s", self.relative_deadline_s)
         # The user checks of the remaining fields (exactly one radio field, positive values).
         self.user(self.relative_deadline_s)
 
@@ -367,8 +367,3 @@ def write_workload(workload: Workload, path: str | os.PathLike[str], csv_table: 
     write_text_atomic(csv_path, dumps_requests_csv(workload.requests))
     write_text_atomic(target, json.dumps(workload_to_dict(workload, csv_path.name), indent=1) + "\n")
     return [target, csv_path]
-
-
-def requests_of(rows: Sequence[Mapping[str, Any]]) -> tuple[Request, ...]:
-    """Requests from mappings with the CSV column names (for the Python API)."""
-    return tuple(_request(r, f"requests[{i}]") for i, r in enumerate(rows))

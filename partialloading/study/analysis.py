@@ -28,7 +28,7 @@ def _t95(n: int) -> float:
     return float(t.ppf(0.975, n - 1)) if n > 1 else math.nan
 
 
-def _mean_ci(values: Sequence[float]) -> tuple[float, float, float]:
+def mean_ci(values: Sequence[float]) -> tuple[float, float, float]:
     """Mean, sample standard deviation and half-width of the t-based 95% confidence interval."""
     x = np.asarray(values, dtype=float)
     if x.size == 0:
@@ -91,8 +91,8 @@ def throughput_points(sweep: Sweep, rows: Iterable[TaskResult]) -> list[Throughp
         solved = [by_key[t.key] for t in tasks if t.key in by_key and by_key[t.key].solved]
         served = [float(r.objective or 0.0) for r in solved]
         fraction = [float(r.objective or 0.0) / r.n_users if r.n_users else 0.0 for r in solved]
-        mean, std, ci = _mean_ci(served)
-        f_mean, _, f_ci = _mean_ci(fraction)
+        mean, std, ci = mean_ci(served)
+        f_mean, _, f_ci = mean_ci(fraction)
         runtime = float(np.mean([r.runtime_s or 0.0 for r in solved])) if solved else math.nan
         points.append(
             ThroughputPoint(
@@ -167,7 +167,7 @@ def compare(
     for value, pv in pairs.items():
         xa = [p[0] for p in pv]
         xb = [p[1] for p in pv]
-        diff_mean, _, diff_ci = _mean_ci([p[0] - p[1] for p in pv])
+        diff_mean, _, diff_ci = mean_ci([p[0] - p[1] for p in pv])
         ma = float(np.mean(xa)) if pv else math.nan
         mb = float(np.mean(xb)) if pv else math.nan
         gain = ma / mb - 1.0 if pv and mb > 0 else math.nan

@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 from partialloading.errors import InstanceTooLargeError, MethodNotApplicableError
 from partialloading.instance import Instance
@@ -28,6 +28,29 @@ from .base import (
 from .families import make_instance
 from .store import ResultStore, study_lock
 from .sweep import Sweep, Task, TaskResult
+
+
+class Planned(Protocol):
+    """A job of the study engine: the tasks it runs."""
+
+    @property
+    def tasks(self) -> Sequence[Any]: ...
+
+
+class Table(Protocol):
+    """A store of the study engine (:class:`~partialloading.study.store.SqliteTable`)."""
+
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def keys(self) -> set[str]: ...
+    def insert(self, row: Any) -> None: ...
+
+
+J = TypeVar("J")
+P = TypeVar("P", bound=Planned)
+R = TypeVar("R")
+S = TypeVar("S", bound=Table)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -182,30 +205,73 @@ def run_sweep(
     StudyError
         Bad sweep parameters, unusable database, or unreachable scheduler.
     """
-    started = time.perf_counter()
     tasks = sweep.tasks()
     keys = [t.key for t in tasks]
-    solved = 0
-    with study_lock(db), ResultStore(db) as store:
+
+    def before(store: ResultStore) -> None:
         if retry_errors:
             store.delete(r.key for r in store.rows(keys) if r.status == ERROR)
-        done = store.keys()
-        jobs = plan_jobs(tasks, done)
-        skipped = len(tasks) - sum(len(j.tasks) for j in jobs)
+
+    return run_stored(
+        db,
+        ResultStore,
+        tasks,
+        plan_jobs,
+        run_job,
+        check=sweep.check,
+        failed=lambda store: tuple(r.key for r in store.rows(keys) if r.status == ERROR),
+        before=before,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+        on_row=on_row,
+    )
+
+
+def run_stored(
+    db: str | os.PathLike[str],
+    open_store: Callable[[str], S],
+    tasks: Sequence[T],
+    plan: Callable[[Sequence[T], set[str]], list[P]],
+    work: Callable[[P], list[R]],
+    *,
+    check: Callable[[], None],
+    failed: Callable[[S], tuple[str, ...]],
+    before: Callable[[S], None] | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+    on_row: Callable[[R], None] | None = None,
+    unit: str = "inst",
+    desc: str = "instances",
+) -> RunSummary:
+    """The study engine: run every task of ``tasks`` not yet stored in ``db``, one row committed
+    at a time, under the study's lock.
+
+    ``plan`` groups the pending tasks into jobs (each with its ``tasks``), ``work`` runs one job
+    (in a worker: a module-level function), ``check`` validates the study before any work starts,
+    ``failed`` lists the stored rows that failed, and ``before`` prepares the store (e.g. deletes
+    rows to retry). Solving studies (:func:`run_sweep`) and load studies
+    (:func:`partialloading.online.study.run_load_sweep`) both run on it.
+    """
+    started = time.perf_counter()
+    solved = 0
+    with study_lock(db), open_store(os.fspath(db)) as store:
+        if before is not None:
+            before(store)
+        jobs = plan(tasks, store.keys())
+        skipped = len(tasks) - sum(len(job.tasks) for job in jobs)
         if jobs:
-            sweep.check()
-            for rows in execute(run_job, jobs, workers=workers, scheduler=scheduler, progress=progress):
+            check()
+            run = execute(work, jobs, workers=workers, scheduler=scheduler, progress=progress, unit=unit, desc=desc)
+            for rows in run:
                 for row in rows:
                     store.insert(row)
                     solved += 1
                     if on_row is not None:
                         on_row(row)
-        errors = tuple(r.key for r in store.rows(keys) if r.status == ERROR)
+        errors = failed(store)
     return RunSummary(len(tasks), skipped, solved, errors, time.perf_counter() - started)
-
-
-J = TypeVar("J")
-R = TypeVar("R")
 
 
 def execute(

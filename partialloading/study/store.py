@@ -6,8 +6,9 @@ import contextlib
 import os
 import sqlite3
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any, ClassVar, Self
 
 from .base import SCHEMA_VERSION, StudyError
 from .sweep import TaskResult
@@ -39,11 +40,13 @@ _COLUMNS: tuple[tuple[str, str], ...] = (
 _FIELDS = tuple(name for name, _ in _COLUMNS if name != "finished_utc")
 
 
-class ResultStore:
-    """The SQLite database of a study: table ``results``, one row per task, keyed by :attr:`Task.key`.
+class SqliteTable:
+    """One SQLite table of a study: one row per task, keyed by the task's key.
 
-    Each :meth:`insert` is committed at once (write-ahead log), so a killed study loses at most
-    the tasks that were still running. Only the process that runs the study writes.
+    Each insert is committed at once (write-ahead log), so a killed study loses at most the tasks
+    that were still running. Only the process that runs the study writes. Subclasses name the
+    table and its columns (the first is ``key``); ``schema_version`` (when not ``None``) is checked
+    against and written to the database's ``user_version``.
 
     Parameters
     ----------
@@ -51,17 +54,23 @@ class ResultStore:
         Database file (created if missing).
     """
 
+    table: ClassVar[str]
+    columns: ClassVar[tuple[tuple[str, str], ...]]
+    schema_version: ClassVar[int | None] = None
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = str(path)
         try:
             self._conn = sqlite3.connect(self.path)
-            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
-                raise StudyError(f"{self.path}: study database schema {version} (expected {SCHEMA_VERSION})")
+            if self.schema_version is not None:
+                version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+                if version not in (0, self.schema_version):
+                    raise StudyError(f"{self.path}: study database schema {version} (expected {self.schema_version})")
             self._conn.execute("PRAGMA journal_mode=WAL")
-            columns = ", ".join(f"{name} {kind}" for name, kind in _COLUMNS)
-            self._conn.execute(f"CREATE TABLE IF NOT EXISTS results ({columns})")
-            self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            columns = ", ".join(f"{name} {kind}" for name, kind in self.columns)
+            self._conn.execute(f"CREATE TABLE IF NOT EXISTS {self.table} ({columns})")
+            if self.schema_version is not None:
+                self._conn.execute(f"PRAGMA user_version = {self.schema_version}")
             self._conn.commit()
         except sqlite3.DatabaseError as exc:
             raise StudyError(f"{self.path}: not a usable study database ({exc})") from None
@@ -70,7 +79,7 @@ class ResultStore:
         """Close the connection."""
         self._conn.close()
 
-    def __enter__(self) -> ResultStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -78,40 +87,61 @@ class ResultStore:
 
     def keys(self) -> set[str]:
         """Keys of every stored task."""
-        return {row[0] for row in self._conn.execute("SELECT key FROM results")}
+        return {row[0] for row in self._conn.execute(f"SELECT key FROM {self.table}")}
+
+    def delete(self, keys: Iterable[str]) -> int:
+        """Delete the rows of ``keys``; returns how many there were."""
+        count = 0
+        for key in keys:
+            count += self._conn.execute(f"DELETE FROM {self.table} WHERE key = ?", (key,)).rowcount
+        self._conn.commit()
+        return count
+
+    def _insert(self, values: Sequence[object]) -> None:
+        """Store one row (every column, in order) and commit; a key already present is an error:
+        it would be a duplicate."""
+        names = ", ".join(name for name, _ in self.columns)
+        marks = ", ".join("?" * len(values))
+        self._conn.execute(f"INSERT INTO {self.table} ({names}) VALUES ({marks})", list(values))
+        self._conn.commit()
+
+    def _records(self) -> Iterator[dict[str, Any]]:
+        """Every stored row as ``{column: value}``, by key."""
+        names = [name for name, _ in self.columns]
+        for values in self._conn.execute(f"SELECT {', '.join(names)} FROM {self.table} ORDER BY key"):
+            yield dict(zip(names, values, strict=True))
+
+
+class ResultStore(SqliteTable):
+    """The table ``results`` of a study: one row per solved task."""
+
+    table = "results"
+    columns = _COLUMNS
+    schema_version = SCHEMA_VERSION
 
     def insert(self, row: TaskResult) -> None:
         """Store ``row`` and commit (a key already present is an error: it would be a duplicate)."""
         record = row.record()
         values = [record[name] for name in _FIELDS]
         values[_FIELDS.index("sharing")] = int(record["sharing"])
-        stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        marks = ", ".join("?" * (len(_FIELDS) + 1))
-        self._conn.execute(
-            f"INSERT INTO results ({', '.join(_FIELDS)}, finished_utc) VALUES ({marks})", [*values, stamp]
-        )
-        self._conn.commit()
-
-    def delete(self, keys: Iterable[str]) -> int:
-        """Delete the rows of ``keys``; returns how many there were."""
-        count = 0
-        for key in keys:
-            count += self._conn.execute("DELETE FROM results WHERE key = ?", (key,)).rowcount
-        self._conn.commit()
-        return count
+        self._insert([*values, stamp()])
 
     def rows(self, keys: Iterable[str] | None = None) -> list[TaskResult]:
         """Stored rows (of ``keys`` only, if given), sorted by key."""
-        cursor = self._conn.execute(f"SELECT {', '.join(_FIELDS)} FROM results ORDER BY key")
         wanted = None if keys is None else set(keys)
         out = []
-        for values in cursor:
-            record = dict(zip(_FIELDS, values, strict=True))
+        for record in self._records():
             if wanted is not None and record["key"] not in wanted:
                 continue
+            record.pop("finished_utc")
             record["sharing"] = bool(record["sharing"])
             out.append(TaskResult.from_record(record))
         return out
+
+
+def stamp() -> str:
+    """The time a row is stored (UTC, to the second)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @contextlib.contextmanager

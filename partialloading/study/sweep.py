@@ -18,7 +18,7 @@ from .families import make_instance
 # Sweeps and tasks
 
 
-def _canonical(params: Mapping[str, ParamValue]) -> str:
+def canonical(params: Mapping[str, ParamValue]) -> str:
     return json.dumps(dict(sorted(params.items())), separators=(",", ":"), sort_keys=True)
 
 
@@ -58,7 +58,7 @@ class Task:
     @property
     def instance_key(self) -> str:
         """Deterministic identifier of the instance: family, canonical parameters and seed."""
-        return f"{self.family}|{_canonical(dict(self.params))}|seed={self.seed}"
+        return f"{self.family}|{canonical(dict(self.params))}|seed={self.seed}"
 
     @property
     def key(self) -> str:

@@ -9,7 +9,6 @@ else EDF's), the time and node limits, and the result.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 
 from partialloading.backend import SolveRequest, SolverOutput
@@ -19,7 +18,8 @@ from partialloading.result import Status
 from partialloading.timing import FrameSchedule, servable_alone
 
 from .. import edf
-from .search import SetupTree, VisitSearch, visit_search
+from .bounds import SetupTree
+from .search import BranchAndBound, VisitSearch
 
 
 def search(
@@ -29,12 +29,12 @@ def search(
     ceiling: float = math.inf,
 ) -> VisitSearch:
     """The branch-and-bound on ``instance`` from the feasible order ``incumbent`` (see
-    :func:`~partialloading.solvers.bnb.search.visit_search`), with the verifier's full
+    :class:`~partialloading.solvers.bnb.search.BranchAndBound`), with the verifier's full
     tolerance, as ``enumerate``: the optimum proven is the one every exact method reports."""
     arithmetic = FrameSchedule.build(instance, tolerance_share=1.0)
     alone = servable_alone(instance).tolist()
     tree = SetupTree.of(instance)
-    return visit_search(arithmetic, tree, alone, incumbent, stop, ceiling, instance.weight_unit)
+    return BranchAndBound(arithmetic, tree, alone, incumbent, ceiling, instance.weight_unit).run(stop)
 
 
 def solve(instance: Instance, params: BnbParams, request: SolveRequest) -> SolverOutput:
@@ -44,14 +44,12 @@ def solve(instance: Instance, params: BnbParams, request: SolveRequest) -> Solve
     time limit (or ``params.max_nodes``) the incumbent found so far is returned as ``feasible``
     with the largest bound of the subtrees left open.
     """
-    started = time.perf_counter()
-    time_limit = request.time_limit
     start = list(request.initial) if request.initial else edf.edf_schedule(instance)
 
     def stop(nodes: int) -> bool:
         if params.max_nodes is not None and nodes > params.max_nodes:
             return True
-        return time_limit is not None and time.perf_counter() - started > time_limit
+        return request.deadline.expired()
 
     found = search(instance, start, stop, math.inf if request.bound is None else request.bound)
     info = {"nodes": found.nodes, "incumbent_weight": float(instance.weights[start].sum()) if start else 0.0}

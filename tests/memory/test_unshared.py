@@ -56,3 +56,16 @@ def test_both_routes_give_identical_milp_results(instance: Instance) -> None:
     flag = solve(instance, "milp", sharing=False)
     transformed = solve(instance.unshared(), "milp")
     assert flag.objective == pytest.approx(transformed.objective) and flag.status == transformed.status
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["enumerate", "greedy", "edf", "bnb"])
+@settings(max_examples=300, deadline=None)
+@given(generated_instances(min_users=2, max_users=9, max_models=4))
+def test_both_routes_agree_on_many_instances(method: str, instance: Instance) -> None:
+    """The same identity on 300 larger instances per method (opt-in: ``pytest -m slow``)."""
+    if METHODS[method].why_not(instance.unshared()) is not None:
+        return
+    flag = solve(instance, method, sharing=False)
+    transformed = solve(instance.unshared(), method)
+    assert flag.solution.order == transformed.solution.order and flag.status == transformed.status

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from partialloading.instance import Block, Instance, Model, User
-from partialloading.solvers.bnb.search import SetupTree, _fractional, _key, _upload_knapsack
+from partialloading.solvers.bnb.bounds import SetupTree, fractional, key, upload_knapsack
 
 
 def instance(initial: str | None = None) -> Instance:
@@ -64,11 +64,11 @@ def test_upload_knapsack_lies_between_the_optimum_and_the_fractional_bound(seed:
     weight = [float(w) for w in rng.integers(1, 6, n)]
     upload = [float(u) if u > 0.15 else 0.0 for u in rng.random(n)]  # some free uploads
     capacity = float(rng.random() * sum(upload))
-    ranked = sorted(range(n), key=lambda k: (_key(weight[k], upload[k]), k))
-    bound = _upload_knapsack(ranked, weight, upload, capacity)
+    ranked = sorted(range(n), key=lambda k: (key(weight[k], upload[k]), k))
+    bound = upload_knapsack(ranked, weight, upload, capacity)
     optimum = _zero_one_optimum(list(zip(weight, upload, strict=True)), capacity)
-    fractional = _fractional([(_key(weight[k], upload[k]), weight[k], upload[k]) for k in range(n)], capacity)
-    assert optimum - 1e-9 <= bound <= fractional + 1e-9
+    dantzig = fractional([(key(weight[k], upload[k]), weight[k], upload[k]) for k in range(n)], capacity)
+    assert optimum - 1e-9 <= bound <= dantzig + 1e-9
 
 
 def test_upload_knapsack_example() -> None:
@@ -77,7 +77,7 @@ def test_upload_knapsack_example() -> None:
     # the second is out (10 + 3 s at the third's 1/3 per second = 11) or in at the cost of 1 s
     # of the first (10 + 6 − 2 = 14): 14. The optimum is 11 (the first and the third).
     weight, upload = [10.0, 6.0, 1.0], [5.0, 4.0, 3.0]
-    assert _upload_knapsack([0, 1, 2], weight, upload, 8.0) == pytest.approx(14.0)
-    items = [(_key(w, u), w, u) for w, u in zip(weight, upload, strict=True)]
-    assert _fractional(items, 8.0) == pytest.approx(14.5)
+    assert upload_knapsack([0, 1, 2], weight, upload, 8.0) == pytest.approx(14.0)
+    items = [(key(w, u), w, u) for w, u in zip(weight, upload, strict=True)]
+    assert fractional(items, 8.0) == pytest.approx(14.5)
     assert _zero_one_optimum(list(zip(weight, upload, strict=True)), 8.0) == 11.0

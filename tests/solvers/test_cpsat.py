@@ -15,8 +15,7 @@ from partialloading.result import Status
 from partialloading.scenarios import Structure, random_instance
 from partialloading.solve import solve
 from partialloading.solvers.cpsat import TimeScale, WeightScale, build_model
-from partialloading.timing import servable_alone
-from partialloading.timing import timeline as evaluate
+from partialloading.timing import servable_alone, timeline
 from partialloading.validation.verify import verify_solution
 
 LIMIT = 20.0
@@ -111,7 +110,7 @@ def _knife_edge(seed: int, shift: float) -> tuple[Instance, float]:
     """A generated instance whose common deadline is the smallest makespan of serving everyone,
     plus ``shift`` seconds (0: the best order finishes exactly on the deadline)."""
     base = random_instance(seed, n_users=5, n_models=3, structure="general", initial_model=seed % 2 == 1)
-    makespan = min(evaluate(base, order).makespan for order in itertools.permutations(range(base.num_users)))
+    makespan = min(timeline(base, order).makespan for order in itertools.permutations(range(base.num_users)))
     deadline = makespan + shift
     users = tuple(dataclasses.replace(u, deadline_s=deadline) for u in base.users)
     return dataclasses.replace(base, users=users, name=f"knife-{seed}-{shift:g}"), makespan

@@ -18,12 +18,12 @@ from partialloading.solve import choose_method
 from partialloading.solvers import dp
 from partialloading.structure import sharing_structure
 from partialloading.tolerance import RELATIVE_TOLERANCE
-from partialloading.validation.verify import verify_solution_dict
+from partialloading.validation.verify import verify_solution
 
 
 def check_valid(result: Result) -> None:
     """The independent verifier accepts the DP's solution document."""
-    report = verify_solution_dict(result.solution.instance, result.to_dict())
+    report = verify_solution(result.solution.instance, result.to_dict())
     assert report.ok, str(report)
     assert result.status is Status.OPTIMAL
     assert result.bound == result.objective

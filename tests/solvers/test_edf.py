@@ -10,7 +10,7 @@ from partialloading.result import Status
 from partialloading.scenarios import random_instance
 from partialloading.solve import solve
 from partialloading.solvers.edf import edf_order
-from partialloading.timing import timeline as evaluate
+from partialloading.timing import timeline
 from partialloading.validation.references import edf_trap_instance
 from partialloading.validation.verify import verify_solution
 
@@ -41,7 +41,7 @@ def test_incremental_admission_matches_full_evaluation(inst: Instance, sharing: 
     # EDF's O(1) slack test must admit exactly the users a full re-evaluation would admit.
     expected: list[int] = []
     for k in edf_order(inst):
-        if evaluate(inst if sharing else inst.unshared(), [*expected, k]).feasible:
+        if timeline(inst if sharing else inst.unshared(), [*expected, k]).feasible:
             expected.append(k)
     result = solve(inst, "edf", sharing=sharing)
     assert list(result.solution.order) == expected

@@ -16,10 +16,10 @@ from partialloading.scenarios import random_instance
 from partialloading.solve import solve
 from partialloading.solvers.greedy import sequences
 from partialloading.solvers.local_search import Budget, drop_until_feasible, improve
-from partialloading.timing import timeline as evaluate
-from partialloading.timing.frame import FrameSchedule as Problem
+from partialloading.timing import timeline
+from partialloading.timing.frame import FrameSchedule
 from partialloading.validation.references import edf_trap_instance, no_loading_instance, no_loading_optimum
-from partialloading.validation.verify import verify_solution_dict
+from partialloading.validation.verify import verify_solution
 
 from strategies import generated_instances
 
@@ -47,7 +47,7 @@ def tiny(seed: int) -> Instance:
 
 
 def assert_verified(result: Result) -> None:
-    report = verify_solution_dict(result.solution.instance, result.to_dict())
+    report = verify_solution(result.solution.instance, result.to_dict())
     assert report.ok, str(report)
 
 
@@ -224,11 +224,11 @@ def test_improvement_never_worse_than_its_start(seed: int) -> None:
     assert improved.objective >= start.objective
     assert improved.info["start_objective"] <= improved.objective
     # The local search itself, from the worst start (edf): never worse, and feasible.
-    p = Problem.build(inst, True)
+    p = FrameSchedule.build(inst, True)
     edf_order = np.asarray(solve(inst, "edf").solution.order, dtype=np.int64)
     order, _ = improve(p, edf_order, Budget(1e6))
     assert p.score(order) >= p.score(edf_order)
-    assert evaluate(inst, order).feasible
+    assert timeline(inst, order).feasible
 
 
 def test_time_limit_is_honoured() -> None:
@@ -248,9 +248,9 @@ def test_unknown_option_is_refused() -> None:
 # ------------------------------------------------------------------------------ primitives
 @pytest.mark.parametrize("seed", range(5))
 def test_vectorized_insertion_matches_the_evaluator(seed: int) -> None:
-    """``Problem.insertion`` decides every gap in one pass; check each against a full evaluation."""
+    """``FrameSchedule.insertion`` decides every gap in one pass; check each against a full evaluation."""
     inst = random_instance(seed, n_users=14, n_models=4, structure="general", deadlines="per_user", initial_model=True)
-    p = Problem.build(inst, True)
+    p = FrameSchedule.build(inst, True)
     order = np.asarray(solve(inst, "greedy", seed=seed).solution.order, dtype=np.int64)
     outside = [k for k in range(inst.num_users) if k not in set(order.tolist())]
     tau = float(p.upload[order].sum())
@@ -258,23 +258,23 @@ def test_vectorized_insertion_matches_the_evaluator(seed: int) -> None:
         ok, _, makespan, _ = p.insertion(order, tau, np.array([k]), float(p.upload[k]))
         for g in range(order.size + 1):
             trial = np.concatenate((order[:g], [k], order[g:]))
-            timeline = evaluate(inst, trial)
-            assert bool(ok[g]) == bool(np.all(timeline.finish <= p.limit[trial])), (k, g)
-            assert makespan[g] == pytest.approx(timeline.makespan, rel=1e-12)
+            tl = timeline(inst, trial)
+            assert bool(ok[g]) == bool(np.all(tl.finish <= p.limit[trial])), (k, g)
+            assert makespan[g] == pytest.approx(tl.makespan, rel=1e-12)
     # Relocating a segment of admitted users (no change of the upload phase).
     if order.size >= 3:
         segment, rest = order[1:3], np.concatenate((order[:1], order[3:]))
         ok, _, makespan, _ = p.insertion(rest, tau, segment, 0.0)
         for g in range(rest.size + 1):
             trial = np.concatenate((rest[:g], segment, rest[g:]))
-            timeline = evaluate(inst, trial)
-            assert bool(ok[g]) == bool(np.all(timeline.finish <= p.limit[trial]))
-            assert makespan[g] == pytest.approx(timeline.makespan, rel=1e-12)
+            tl = timeline(inst, trial)
+            assert bool(ok[g]) == bool(np.all(tl.finish <= p.limit[trial]))
+            assert makespan[g] == pytest.approx(tl.makespan, rel=1e-12)
 
 
 def test_drop_rule_restores_feasibility() -> None:
     inst = random_instance(4, n_users=30, n_models=4, structure="general", deadlines="per_user", weighted=True)
-    p = Problem.build(inst, True)
+    p = FrameSchedule.build(inst, True)
     everyone = np.lexsort((np.arange(inst.num_users), inst.deadlines))
     assert not p.feasible(everyone)
     kept = drop_until_feasible(p, everyone)
@@ -286,7 +286,7 @@ def test_drop_rule_restores_feasibility() -> None:
 
 def test_candidate_sequences_are_permutations() -> None:
     inst = random_instance(6, n_users=50, n_models=7, structure="general", deadlines="per_user", weighted=True)
-    seqs = sequences(Problem.build(inst, True))
+    seqs = sequences(FrameSchedule.build(inst, True))
     assert len({name for name, _ in seqs}) == len(seqs) >= 8
     for _, seq in seqs:
         assert sorted(seq.tolist()) == list(range(inst.num_users))
@@ -300,7 +300,7 @@ def test_an_optimal_greedy_answer_is_the_exact_optimum(instance: Instance, shari
     # set search (up to EXACT_SET_USERS users) finishes: then it equals enumerate's optimum and,
     # under frame timing, CP-SAT's.
     result = solve(instance, "greedy", sharing=sharing)
-    assert verify_solution_dict(instance, result.to_dict()).ok
+    assert verify_solution(instance, result.to_dict()).ok
     if result.status != Status.OPTIMAL:
         assert instance.num_users > 10
         return
@@ -327,4 +327,4 @@ def test_greedy_is_exact_on_small_pipelined_instances(seed: int, n_users: int, s
         assert result.bound == pytest.approx(result.objective)
     else:
         assert result.info.get("result_from") != "exact set search"
-    assert verify_solution_dict(instance, result.to_dict()).ok
+    assert verify_solution(instance, result.to_dict()).ok

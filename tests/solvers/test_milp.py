@@ -30,7 +30,7 @@ from partialloading.validation.references import (
     no_loading_instance,
     no_loading_optimum,
 )
-from partialloading.validation.verify import verify_solution_dict
+from partialloading.validation.verify import verify_solution
 
 HAS_CPSAT = importlib.util.find_spec("partialloading.solvers.cpsat") is not None
 _cpsat = pytest.param(("cpsat", {}), id="cpsat", marks=pytest.mark.skipif(not HAS_CPSAT, reason="no CP-SAT backend"))
@@ -51,7 +51,7 @@ def run(instance: Instance, method: tuple[str, dict], *, sharing: bool = True, *
     """Solve and check the solution with the independent verifier."""
     name, options = method
     result = pl.solve(instance, name, sharing=sharing, **options, **kwargs)  # type: ignore[arg-type]
-    report = verify_solution_dict(instance, result.to_dict())
+    report = verify_solution(instance, result.to_dict())
     assert report.ok, str(report)
     return result
 

@@ -12,8 +12,7 @@ from partialloading.instance import Instance
 from partialloading.result import Result, Status
 from partialloading.scenarios import random_instance
 from partialloading.solution import Solution
-from partialloading.timing import bandwidth_split, finish_alone, servable_alone
-from partialloading.timing import timeline as evaluate
+from partialloading.timing import bandwidth_split, finish_alone, servable_alone, timeline
 from partialloading.tolerance import RELATIVE_TOLERANCE, meets
 from partialloading.validation.verify import verify_solution
 
@@ -42,7 +41,7 @@ def instance_and_order(draw: st.DrawFn, max_users: int = 8) -> tuple[Instance, l
 
 def longest_feasible_prefix(inst: Instance, order: list[int], sharing: bool) -> list[int]:
     for size in range(len(order), -1, -1):
-        if evaluate(inst if sharing else inst.unshared(), order[:size]).feasible:
+        if timeline(inst if sharing else inst.unshared(), order[:size]).feasible:
             return order[:size]
     raise AssertionError("the empty order is feasible")  # pragma: no cover
 
@@ -51,7 +50,7 @@ def test_tiny_timeline_by_hand() -> None:
     # u1, u3 (birds) then u2 (cars): uploads end at 3 × 0.02 s; birds loads the 300 MB ViT
     # backbone and its 20 MB head at 1 GB/s (0.32 s); u3 loads nothing; cars loads its head only.
     tiny = instances.load("tiny")
-    tl = evaluate(tiny, [0, 2, 1])
+    tl = timeline(tiny, [0, 2, 1])
     assert tl.upload_end == pytest.approx(0.06)
     np.testing.assert_allclose(tl.load, [0.32, 0.0, 0.02])
     np.testing.assert_allclose(tl.start, [0.06, 0.39, 0.40])
@@ -61,15 +60,15 @@ def test_tiny_timeline_by_hand() -> None:
     np.testing.assert_allclose(tl.reused_bytes, [0.0, 320e6, 300e6])
     assert tl.feasible and tl.makespan == pytest.approx(0.43)
     # Without sharing cars reloads the backbone: 0.06 + 0.33 + 0.01 + 0.33 = 0.73 > 0.5.
-    plain = evaluate(tiny.unshared(), [0, 2, 1])
+    plain = timeline(tiny.unshared(), [0, 2, 1])
     np.testing.assert_allclose(plain.finish, [0.39, 0.40, 0.73])
     assert list(plain.on_time) == [True, True, False] and not plain.feasible
     # Adding u4 (dogs, 100 MB) after them finishes at 0.08 + 0.35 + 0.11 = 0.56 > 0.5.
-    assert evaluate(tiny, [0, 2, 1, 3]).finish[-1] == pytest.approx(0.56)
+    assert timeline(tiny, [0, 2, 1, 3]).finish[-1] == pytest.approx(0.56)
 
 
 def test_empty_order() -> None:
-    tl = evaluate(instances.load("tiny"), [])
+    tl = timeline(instances.load("tiny"), [])
     assert tl.upload_end == 0.0 and tl.feasible and tl.makespan == 0.0
     assert bandwidth_split(instances.load("tiny"), []).shape == (0,)
 
@@ -77,11 +76,11 @@ def test_empty_order() -> None:
 def test_bad_orders() -> None:
     tiny = instances.load("tiny")
     with pytest.raises(ValueError, match="twice"):
-        evaluate(tiny, [0, 0])
+        timeline(tiny, [0, 0])
     with pytest.raises(IndexError):
-        evaluate(tiny, [4])
+        timeline(tiny, [4])
     with pytest.raises(IndexError):
-        evaluate(tiny, [-1])
+        timeline(tiny, [-1])
 
 
 def test_meets_uses_a_relative_tolerance() -> None:
@@ -99,18 +98,18 @@ def test_closed_form_split_is_optimal(case: tuple[Instance, list[int]], seed: in
     split = bandwidth_split(inst, order)
     assert split.sum() == pytest.approx(inst.bandwidth_hz)
     ends = inst.upload_work[order] / split
-    np.testing.assert_allclose(ends, evaluate(inst, order).upload_end)
+    np.testing.assert_allclose(ends, timeline(inst, order).upload_end)
     # Any other split of the same bandwidth ends no earlier (max a/b ≥ Σa / Σb).
     other = np.random.default_rng(seed).uniform(0.01, 1.0, len(order))
     other *= inst.bandwidth_hz / other.sum()
-    assert (inst.upload_work[order] / other).max() >= evaluate(inst, order).upload_end * (1 - 1e-12)
+    assert (inst.upload_work[order] / other).max() >= timeline(inst, order).upload_end * (1 - 1e-12)
 
 
 @PROPERTY_SETTINGS
 @given(instance_and_order())
 def test_sharing_never_loads_more(case: tuple[Instance, list[int]]) -> None:
     inst, order = case
-    shared, plain = evaluate(inst, order), evaluate(inst.unshared(), order)
+    shared, plain = timeline(inst, order), timeline(inst.unshared(), order)
     assert np.all(shared.load <= plain.load + 1e-12)
     assert np.all(shared.finish <= plain.finish * (1 + 1e-12))
     assert shared.loaded_bytes.sum() <= plain.loaded_bytes.sum() * (1 + 1e-12)
@@ -134,10 +133,10 @@ def test_admissible_sets_are_closed_under_removal(case: tuple[Instance, list[int
     # so all remaining requests still meet their deadlines. ∎
     inst, order = case
     feasible = longest_feasible_prefix(inst, order, sharing)
-    before = evaluate(inst if sharing else inst.unshared(), feasible)
+    before = timeline(inst if sharing else inst.unshared(), feasible)
     for drop in range(len(feasible)):
         rest = feasible[:drop] + feasible[drop + 1 :]
-        after = evaluate(inst if sharing else inst.unshared(), rest)
+        after = timeline(inst if sharing else inst.unshared(), rest)
         assert after.feasible
         kept = np.delete(before.finish, drop)
         assert np.all(after.finish <= kept * (1 + 1e-12) + 1e-15)
@@ -161,10 +160,10 @@ def test_evaluator_and_verifier_agree(case: tuple[Instance, list[int]], sharing:
 def test_servable_alone_matches_one_user_timelines(instance: Instance, sharing: bool) -> None:
     # The shared pre-filter of the exact methods must agree with the evaluator on one-user orders.
     expected = [
-        k for k in range(instance.num_users) if evaluate(instance if sharing else instance.unshared(), [k]).feasible
+        k for k in range(instance.num_users) if timeline(instance if sharing else instance.unshared(), [k]).feasible
     ]
     assert servable_alone(instance if sharing else instance.unshared()).tolist() == expected
     assert np.allclose(
         finish_alone(instance if sharing else instance.unshared())[expected],
-        [evaluate(instance if sharing else instance.unshared(), [k]).finish[0] for k in expected],
+        [timeline(instance if sharing else instance.unshared(), [k]).finish[0] for k in expected],
     )

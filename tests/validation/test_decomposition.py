@@ -12,8 +12,7 @@ from partialloading.formulations.joint import min_upload_phase, solve_joint_enum
 from partialloading.instance import Block, Instance, Model, User
 from partialloading.scenarios import random_instance
 from partialloading.solve import solve
-from partialloading.timing import bandwidth_split
-from partialloading.timing import timeline as evaluate
+from partialloading.timing import bandwidth_split, timeline
 from partialloading.validation import decomposition
 from partialloading.validation.decomposition import (
     CheckedInstance,
@@ -72,8 +71,8 @@ def test_scip_schedule_is_on_time_with_the_closed_form_split() -> None:
     for seed in range(3):
         inst = random_instance(seed, n_users=5, n_models=3, structure="general", deadlines="per_user")
         joint = solve_joint_scip(inst)
-        assert evaluate(inst, list(joint.order)).feasible
-        assert joint.upload_end_s == pytest.approx(evaluate(inst, list(joint.order)).upload_end, rel=1e-4)
+        assert timeline(inst, list(joint.order)).feasible
+        assert joint.upload_end_s == pytest.approx(timeline(inst, list(joint.order)).upload_end, rel=1e-4)
 
 
 @pytest.mark.parametrize("seed", range(5))

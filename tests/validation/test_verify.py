@@ -27,7 +27,6 @@ from partialloading.validation.verify import (
     parse_solution_text,
     verify_files,
     verify_solution,
-    verify_solution_dict,
 )
 
 
@@ -99,7 +98,7 @@ def test_accepts_methods_on_the_realistic_instance() -> None:
     instance = instances.load("edge20")
     for sharing in (True, False):
         doc = solve(instance, "edf", sharing=sharing).to_dict()
-        assert verify_solution_dict(instance, doc).ok
+        assert verify_solution(instance, doc).ok
 
 
 def test_accepts_the_empty_schedule(tiny: Instance) -> None:

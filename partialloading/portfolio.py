@@ -1,0 +1,166 @@
+"""How methods combine: the warm start, bound merging, status upgrade, and ``auto``.
+
+:func:`partialloading.solve` only dispatches; what one method's answer does to another's lives
+here:
+
+- **Warm start** (:func:`warm_start`): the exact methods that search start from greedy's
+  schedule, computed within :data:`WARM_START_SHARE` of the time left, with its upper bound.
+- **Settling** (:func:`settle`): the bound is the smaller of the method's and the warm start's,
+  rounded down to the weight unit; a method that stops below its start returns the start; a
+  schedule that reaches the bound is ``optimal`` whichever method found it.
+- **auto** (:func:`choose_method`, :func:`auto_followup`): the exact DP where it applies,
+  enumeration on tiny instances, otherwise greedy, followed on small instances that greedy did
+  not prove by a short CP-SAT run from greedy's schedule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from .backend import METHODS, SolverOutput
+from .bounds import level_bound, side_deadline
+from .errors import SolverError
+from .result import Result, Status
+from .solution import Solution
+from .tolerance import exceeds, reaches
+
+if TYPE_CHECKING:
+    from .instance import Instance
+    from .stop import Deadline
+
+ENUMERATE_AUTO_MAX_USERS = 8
+"""``auto`` uses exhaustive search up to this many users when the DP does not apply."""
+
+AUTO_EXACT_MAX_USERS = 60
+"""``auto`` follows greedy with CP-SAT (for :data:`AUTO_EXACT_BUDGET_S`) up to this many users."""
+
+AUTO_EXACT_BUDGET_S = 2.0
+"""Seconds ``auto`` gives CP-SAT after greedy on small instances that greedy did not prove."""
+
+WARM_START_SHARE = 0.25
+"""Largest share of the time left that the warm start (greedy) may use before an exact method."""
+
+
+def choose_method(instance: Instance) -> str:
+    """The method ``auto`` uses: the exact DP where it applies, enumeration on tiny instances,
+    otherwise the greedy heuristic (each only when it supports the instance's timing and memory).
+
+    After greedy, on instances of up to :data:`AUTO_EXACT_MAX_USERS` users that greedy did not
+    prove optimal, :func:`auto_followup` gives CP-SAT :data:`AUTO_EXACT_BUDGET_S` seconds from
+    greedy's schedule (where CP-SAT applies): the result is CP-SAT's, optimal when it proves it.
+    (``instance`` is the one the methods see: :meth:`Instance.unshared` without sharing.)
+    """
+    if METHODS["dp"].why_not(instance) is None:
+        return "dp"
+    if instance.num_users <= ENUMERATE_AUTO_MAX_USERS and METHODS["enumerate"].why_not(instance) is None:
+        return "enumerate"
+    return "greedy"
+
+
+def warm_start(instance: Instance, deadline: Deadline, seed: int) -> Result:
+    """Greedy's schedule and bound, the start of an exact method (within :data:`WARM_START_SHARE`
+    of the time left)."""
+    from .solve import solve_until
+
+    warm = solve_until(instance, "greedy", deadline.share(WARM_START_SHARE), seed=seed)
+    if warm.status == Status.OPTIMAL or "level_bound" in warm.info:
+        return warm
+    # Up to ten users greedy's bound is the cheap one (its exact set search usually proves
+    # instead); an exact method gets the relaxation's bound all the same.
+    relaxation = level_bound(instance, time_limit=side_deadline(deadline).remaining())
+    bound = relaxation.value if warm.bound is None else min(warm.bound, relaxation.value)
+    info = {**warm.info, "level_bound": {"value": relaxation.value, "proven": relaxation.proven}}
+    status = Status.OPTIMAL if reaches(warm.objective, bound) else warm.status
+    return dataclasses.replace(warm, bound=bound, status=status, info=info)
+
+
+def settle(
+    name: str,
+    out: SolverOutput,
+    solution: Solution,
+    start: tuple[int, ...] | None,
+    warm: Result | None,
+) -> tuple[Solution, Status, float | None, dict[str, Any]]:
+    """The reported solution, status, bound and info of method ``name``'s output ``out``
+    (``solution``: its schedule), given the start it had (``warm``: greedy's, when it was)."""
+    instance = solution.instance
+    info = dict(out.info)
+    status = out.status
+    bound = out.bound
+    if warm is not None and warm.bound is not None:
+        # Greedy's bound (the relaxations of :mod:`partialloading.bounds`) is valid here too.
+        bound = warm.bound if bound is None else min(bound, warm.bound)
+    if bound is not None:
+        # Every served weight is a multiple of the weight unit, so is the best one.
+        bound = instance.round_bound(bound)
+    if warm is not None:
+        info["warm_start"] = {
+            "method": warm.method,
+            "objective": warm.objective,
+            "bound": warm.bound,
+            "runtime_s": warm.runtime,
+        }
+    if start is not None:
+        info["incumbent_from"] = "method"
+        given = Solution(instance, start, solution.sharing)
+        if exceeds(given.objective, solution.objective):
+            # The method stopped below its start (a time limit): the start is the better answer.
+            if status == Status.OPTIMAL:
+                raise SolverError(f"method {name!r} claims optimality below the starting schedule's value")
+            solution, info["incumbent_from"] = given, "initial" if warm is None else "greedy"
+            status = Status.FEASIBLE
+        elif warm is not None and [int(k) for k in out.order] == list(start):
+            info["incumbent_from"] = "greedy"
+    if bound is not None and status != Status.OPTIMAL and reaches(solution.objective, bound):
+        status = Status.OPTIMAL
+    return solution, status, bound, info
+
+
+def auto_followup(instance: Instance, found: Result, sharing: bool, deadline: Deadline, seed: int) -> Result:
+    """``auto`` on a small instance that greedy did not prove: CP-SAT for a short budget, from greedy's schedule.
+
+    CP-SAT often proves such instances optimal in well under a second; it starts from greedy's
+    schedule, so the answer is never worse, and the result says which method produced it.
+    """
+    from .solve import solve_until
+
+    if (
+        found.status == Status.OPTIMAL
+        or found.method != "greedy"
+        or instance.num_users > AUTO_EXACT_MAX_USERS
+        or METHODS["cpsat"].why_not(instance if sharing else instance.unshared()) is not None
+    ):
+        return found
+    budget = deadline.capped(AUTO_EXACT_BUDGET_S)
+    left = budget.remaining()
+    if left is not None and left <= 0.05:
+        return found
+    exact = solve_until(instance, "cpsat", budget, sharing=sharing, seed=seed, initial=found.solution.admitted)
+    if exact.objective + 1e-9 < found.objective:  # pragma: no cover - the start makes this impossible
+        return found
+    info = {**exact.info, "chosen_by": "auto", "auto_steps": ["greedy", "cpsat"], "greedy_objective": found.objective}
+    bound = exact.bound if found.bound is None or exact.bound is None else min(exact.bound, found.bound)
+    status = Status.OPTIMAL if bound is not None and bound <= exact.objective + 1e-9 else exact.status
+    if status == Status.TIME_LIMIT:
+        status = Status.FEASIBLE
+    return Result(
+        method="cpsat" if exact.objective > found.objective or status == Status.OPTIMAL else "greedy",
+        status=status,
+        solution=exact.solution,
+        bound=bound,
+        runtime=found.runtime + exact.runtime,
+        info=info,
+    )
+
+
+__all__ = [
+    "AUTO_EXACT_BUDGET_S",
+    "AUTO_EXACT_MAX_USERS",
+    "ENUMERATE_AUTO_MAX_USERS",
+    "WARM_START_SHARE",
+    "auto_followup",
+    "choose_method",
+    "settle",
+    "warm_start",
+]

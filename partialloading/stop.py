@@ -1,0 +1,71 @@
+"""One stopping object: a wall-clock :class:`Deadline` that every backend checks.
+
+``solve(..., time_limit=T)`` makes one deadline ``T`` seconds from its start; every step of the
+solve reads it instead of keeping a clock of its own: the warm start gets a share of what is left
+(:meth:`Deadline.share`), a side computation a capped part (:meth:`Deadline.capped`), an
+external solver the seconds left (:meth:`Deadline.seconds`), a search loop asks
+:meth:`Deadline.expired` (or calls the deadline, which takes and ignores a node count, so it is
+a ready ``stop`` callback).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A point in time (``time.perf_counter()``) after which work stops; ``end=None``: never.
+
+    Attributes
+    ----------
+    end
+        The ``time.perf_counter()`` value of the deadline, or ``None`` for no limit.
+    """
+
+    end: float | None = None
+
+    @classmethod
+    def after(cls, seconds: float | None) -> Deadline:
+        """The deadline ``seconds`` from now (``None``: never)."""
+        return cls(None if seconds is None else time.perf_counter() + float(seconds))
+
+    @property
+    def limited(self) -> bool:
+        """Whether there is a deadline at all."""
+        return self.end is not None
+
+    def remaining(self) -> float | None:
+        """Seconds left (never negative), ``None`` without a deadline."""
+        return None if self.end is None else max(self.end - time.perf_counter(), 0.0)
+
+    def seconds(self, floor: float = 0.01) -> float | None:
+        """Seconds left for a solver that takes a time limit: at least ``floor`` (a solver given
+        0 s may refuse to return even its start), ``None`` without a deadline."""
+        left = self.remaining()
+        return None if left is None else max(left, floor)
+
+    def expired(self) -> bool:
+        """Whether the deadline has passed."""
+        return self.end is not None and time.perf_counter() > self.end
+
+    def __call__(self, nodes: int = 0) -> bool:
+        """:meth:`expired`, as a ``stop(nodes)`` callback of a search."""
+        return self.expired()
+
+    def share(self, fraction: float) -> Deadline:
+        """A deadline ``fraction`` of the time left from now (the same one without a limit)."""
+        if self.end is None:
+            return self
+        now = time.perf_counter()
+        return Deadline(now + fraction * max(self.end - now, 0.0))
+
+    def capped(self, seconds: float) -> Deadline:
+        """This deadline, or ``seconds`` from now if that comes first."""
+        end = time.perf_counter() + seconds
+        return Deadline(end if self.end is None else min(end, self.end))
+
+
+NEVER = Deadline()
+"""No deadline."""

@@ -1,0 +1,252 @@
+"""The bounds of the branch-and-bound over model visits (see :mod:`.search`).
+
+- :class:`SetupTree`: lower bounds on the loading time of serving any set of models (blocks
+  loaded at least once, grouped by the models that hold them, as a laminar tree);
+- the knapsack bounds: fractional (:func:`fractional`), Martello–Toth's for the uploads in the
+  slack (:func:`upload_knapsack`), and the upper concave envelope of a model's items after its
+  setup (:func:`envelope`);
+- :class:`LevelRelaxation`: the bound of a node per deadline level, split by the level of the
+  earliest deadline added.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from partialloading.instance import Instance
+
+LEVELS = 5
+"""Deadline levels of the second bound at each node (quantiles of the candidates' deadlines,
+always including the latest)."""
+
+Item = tuple[float, float, float]
+"""``(sort key, weight, size)`` of a knapsack item (the key: ``−weight/size``, ``−inf`` if free)."""
+
+Candidate = tuple[float, int, Item, Item]
+"""``(deadline, model, item of upload and inference, item of upload)`` of a user."""
+
+
+@dataclass(frozen=True)
+class SetupTree:
+    """Lower bounds on the loading time of serving any set of models, as a tree of setups.
+
+    A block must be loaded at least once before the first request of a model that holds it,
+    unless it is in GPU memory. Group the blocks by the set of models holding them (their
+    *signature*). Signatures that are laminar (any two nested or disjoint: backbones and their
+    heads, freeze-depth fine-tunes) form a tree over the models, and the loading time of a set
+    of models is at least the sum of the setups of the tree nodes above them. The shared
+    signatures are taken heaviest first, each kept when laminar with those kept; the blocks of
+    the others are split evenly among the models holding them (a lower bound whatever subset
+    of them is served). Every setup depends on the
+    model in memory (``last``): blocks it holds cost nothing.
+
+    Attributes
+    ----------
+    model_parent
+        Tree node above each model (an index into the groups), ``-1`` for the root.
+    group_parent
+        Tree node above each group, ``-1`` for the root. The groups are numbered children
+        before parents (by number of models), so their indices are a bottom-up order.
+    private
+        ``private[last + 1][j]``: setup of model ``j``'s own blocks and shares (``last = -1``:
+        nothing served yet, the initial model in memory).
+    group_cost
+        ``group_cost[last + 1][g]``: setup of group ``g``.
+    """
+
+    model_parent: tuple[int, ...]
+    group_parent: tuple[int, ...]
+    private: tuple[tuple[float, ...], ...]
+    group_cost: tuple[tuple[float, ...], ...]
+
+    @classmethod
+    def of(cls, instance: Instance) -> SetupTree:
+        """The setup tree of ``instance``."""
+        num_models = instance.num_models
+        speed = float(instance.load_speed_bytes_per_s)
+        held0 = instance.initial_model_index
+        states = [held0, *range(num_models)]  # model in memory: before anything, then after each
+        member = instance.membership
+        sizes = instance.block_sizes.tolist()
+        by_signature: dict[frozenset[int], float] = {}
+        for b in range(member.shape[1]):
+            signature = frozenset(int(m) for m in member[:, b].nonzero()[0])
+            if signature:
+                by_signature[signature] = by_signature.get(signature, 0.0) + sizes[b]
+        # The heaviest shared signatures first, each kept when it is laminar with those kept.
+        laminar: list[frozenset[int]] = []
+        for sig in sorted(by_signature, key=lambda sig: (-by_signature[sig], sorted(sig))):
+            if len(sig) > 1 and all(not (sig & other) or sig <= other or other <= sig for other in laminar):
+                laminar.append(sig)
+        groups = sorted(laminar, key=lambda sig: (len(sig), sorted(sig)))
+        index = {sig: g for g, sig in enumerate(groups)}
+
+        def smallest_above(members: frozenset[int]) -> int:
+            above = [sig for sig in groups if members < sig]
+            return index[min(above, key=len)] if above else -1
+
+        model_parent = tuple(smallest_above(frozenset({j})) for j in range(num_models))
+        group_parent = tuple(smallest_above(sig) for sig in groups)
+        private_rows, cost_rows = [], []
+        for h in states:
+            own = [0.0] * num_models
+            for sig, size in by_signature.items():
+                if sig in index or h in sig:
+                    continue
+                for j in sig:  # the model's own blocks, or an even share of a crossing block
+                    own[j] += size / len(sig) / speed
+            private_rows.append(tuple(own))
+            cost_rows.append(tuple(0.0 if h in sig else by_signature[sig] / speed for sig in groups))
+        return cls(model_parent, group_parent, tuple(private_rows), tuple(cost_rows))
+
+
+def fractional(items: list[tuple[float, float, float]], capacity: float) -> float:
+    """Fractional knapsack of ``(−weight/size, weight, size)`` items in ``capacity`` (best weight
+    per size first; the first field is the sort key, ``−inf`` for a free item)."""
+    if capacity <= 0:
+        return sum(w for _, w, s in items if s <= 0)
+    items.sort()
+    total = 0.0
+    for _, w, s in items:
+        if s <= capacity:
+            total += w
+            capacity -= s
+        else:
+            total += w * capacity / s
+            break
+    return total
+
+
+def upload_knapsack(ranked: list[int], weight: list[float], upload: list[float], capacity: float) -> float:
+    """Upper bound on the weight of the users ``ranked`` (best weight per upload first) whose
+    uploads fit in ``capacity`` (``≥ 0``): the Martello–Toth bound of the 0/1 knapsack.
+
+    With ``s`` the first user that does not fit, either ``s`` is left out (the room left is filled
+    at the next user's weight per upload at best) or it is in (then the room it lacks comes out of
+    the users before it, at the last one's weight per upload at least); both are at most the
+    fractional (Dantzig) bound.
+    """
+    total, room, last = 0.0, capacity, -1
+    for i, k in enumerate(ranked):
+        u = upload[k]
+        if u <= room:
+            total += weight[k]
+            room -= u
+            if u > 0:
+                last = k
+            continue
+        after = ranked[i + 1] if i + 1 < len(ranked) else None
+        out = total + (0.0 if after is None else room * weight[after] / upload[after])
+        into = -math.inf if last < 0 else total + weight[k] - (u - room) * weight[last] / upload[last]
+        return max(out, into)
+    return total
+
+
+def envelope(setup: float, items: list[tuple[float, float, float]]) -> list[tuple[float, float, float]]:
+    """Segments ``(−weight/size, weight, size)`` of the upper concave envelope of serving a
+    model's items (same form) in order of weight per size after paying ``setup``: the LP
+    relaxation of that model's choice."""
+    if len(items) == 1:
+        _, w, s = items[0]
+        return [(key(w, setup + s), w, setup + s)]
+    items.sort()
+    if setup <= 0:  # in order of weight per size, the items are their own envelope
+        return items
+    hull = [(0.0, 0.0)]
+    size, weight = setup, 0.0
+    for _, w, s in items:
+        size += s
+        weight += w
+        while len(hull) >= 2:
+            (x1, y1), (x2, y2) = hull[-2], hull[-1]
+            if (y2 - y1) * (size - x1) <= (weight - y1) * (x2 - x1):
+                hull.pop()
+            else:
+                break
+        hull.append((size, weight))
+    return [(key(b[1] - a[1], b[0] - a[0]), b[1] - a[1], b[0] - a[0]) for a, b in itertools.pairwise(hull)]
+
+
+def key(w: float, size: float) -> float:
+    """Sort key of an item: best weight per size first, free items before all."""
+    return -w / size if size > 0 else -math.inf
+
+
+class LevelRelaxation:
+    """Upper bound on the weight a partial schedule can still add, per deadline level.
+
+    For a few deadline levels ``d`` (quantiles of the candidates' deadlines), once a user with
+    ``T_k ≤ d`` is added it must finish by ``d``: the uploads of everybody added, the inferences
+    of the users with ``T_k ≤ d`` and at least one load of every block their models miss
+    (:class:`SetupTree`) fit in ``d − t``, whose LP bound is a knapsack with setups (upper
+    concave envelopes, merged up the tree). Which levels bind depends on the earliest deadline
+    added: if it lies in ``(d_{i−1}, d_i]`` nobody with an earlier deadline is added and every
+    level from ``d_i`` up binds, so the bound is the largest over ``i`` of the smallest of those
+    levels' knapsacks over the users with deadlines above ``d_{i−1}``.
+    """
+
+    def __init__(self, tree: SetupTree, candidate: dict[int, Candidate]) -> None:
+        self.tree = tree
+        self.candidate = candidate
+
+    @staticmethod
+    def levels(deadlines: Sequence[float]) -> list[float]:
+        """The levels of the sorted ``deadlines``: :data:`LEVELS` quantiles, always the latest."""
+        n = len(deadlines)
+        return sorted(
+            {deadlines[n - 1], *(deadlines[(n * i) // LEVELS - 1] for i in range(1, LEVELS) if n * i >= LEVELS)}
+        )
+
+    def level(self, cands: list[Candidate], row: int, low: float, d: float, room: float) -> float:
+        """The knapsack of level ``d`` over the candidates with deadlines above ``low``, in
+        ``room`` (``d − t``), after model ``row`` (``-1``: nothing served yet)."""
+        tree = self.tree
+        private, group_cost = tree.private[row + 1], tree.group_cost[row + 1]
+        per: dict[int, list[Item]] = {}
+        top: list[Item] = []  # later deadlines: their uploads only
+        for dl, j, timed, uploaded in cands:
+            if dl <= low:
+                continue
+            if dl <= d:
+                per.setdefault(j, []).append(timed)
+            else:
+                top.append(uploaded)
+        below: dict[int, list[Item]] = {}
+        for j, items in per.items():
+            below.setdefault(tree.model_parent[j], []).extend(envelope(private[j], items))
+        for g in range(len(tree.group_parent)):
+            if g in below:
+                below.setdefault(tree.group_parent[g], []).extend(envelope(group_cost[g], below.pop(g)))
+        top.extend(below.get(-1, []))
+        return fractional(top, room)
+
+    def bound(self, ranked: list[int], last: int | None, t: float, enough: float) -> float:
+        """The bound for the candidates ``ranked`` (best weight per time first) of a node whose
+        last model is ``last`` at elapsed time ``t``, computed only until it is at most
+        ``enough`` (then the node is pruned whatever its exact value)."""
+        cands = [self.candidate[k] for k in ranked]
+        levels = self.levels(sorted(c[0] for c in cands))
+        row = -1 if last is None else last
+        # A case's users are a subset of an earlier case's, so a level that bound an earlier case
+        # at most `enough` bounds the later cases up to that level as well.
+        heaviest, binding, bound_there = 0.0, -1, math.inf
+        for i in range(len(levels)):
+            if binding >= i:
+                heaviest = max(heaviest, bound_there)
+                continue
+            low = levels[i - 1] if i else -math.inf
+            case = math.inf
+            for j in range(i, len(levels)):
+                case = min(case, self.level(cands, row, low, levels[j], levels[j] - t))
+                if case <= enough:
+                    binding, bound_there = j, case
+                    break
+            heaviest = max(heaviest, case)
+            if heaviest > enough >= 0:
+                break
+        return heaviest
