@@ -61,7 +61,7 @@ from partialloading.tolerance import reaches
 
 from . import bnb, edf, local_search
 from .enumeration import heaviest_feasible_set
-from .local_search import Budget, better, drop_until_feasible, insert_all
+from .local_search import EVALUATION_COST, EXACT_RESEQUENCE_USERS, Budget, better, drop_until_feasible, insert_all
 from .order_search import find_order
 
 EFFORT_PER_USER = 4000.0
@@ -335,7 +335,7 @@ def _run(
     if not improve_ or reaches(p.score(start)[0], bound):
         return start, info
     # The budget counts evaluated positions; a timing model whose positions cost more gets fewer.
-    budget = Budget(effort / p.evaluation_cost, deadline)
+    budget = Budget(effort / EVALUATION_COST[p.timing], deadline)
     best, stats = local_search.improve(p, start, budget, target=bound)
     if better(p, start, best):
         raise SolverError("greedy: the improvement returned a worse schedule than its start")
@@ -377,11 +377,11 @@ def _run(
 
 
 def exact_polish(p: Schedule, order: IntArray, out_of_time: Callable[[], bool]) -> IntArray:
-    """On instances of at most ``p.exact_resequence_users`` users (timing models whose insertion
+    """On instances of at most :data:`~.local_search.EXACT_RESEQUENCE_USERS` users (timing models whose insertion
     test is not exhaustive), try every one-in and one-in-one-out change of the admitted set with
     the exact set search: heaviest rejected users first, the first heavier feasible set wins, until
     none is left. Returns ``order`` itself when nothing is found."""
-    if p.num_users > p.exact_resequence_users:
+    if p.num_users > EXACT_RESEQUENCE_USERS[p.timing]:
         return order
     improved = True
     while improved and not out_of_time():

@@ -37,6 +37,16 @@ from .order_search import find_order
 OVERHEAD = 300
 """Effort charged per vectorized evaluation on top of its length (the fixed cost of a numpy pass)."""
 
+EVALUATION_COST = {"frame": 1.0, "pipelined": 8.0}
+"""Cost of one evaluated position of each timing model's arithmetic relative to a frame one (the
+unit of the local-search budget): a pipelined insertion bounds every gap and checks a few
+exactly, about 8 frame positions."""
+
+EXACT_RESEQUENCE_USERS = {"frame": 0, "pipelined": 10}
+"""Largest set the local search re-sequences by the exact order search, per timing model: none
+under frame timing (its insertion test already checks every gap exactly), ten under pipelined
+timing (its insertion test checks the bandwidth of a few gaps only)."""
+
 RESEQUENCE_MAX_USERS = 200
 """Rebuilding an order by best insertion (O(n²)) is tried up to this many admitted users."""
 
@@ -301,8 +311,8 @@ class LocalSearch:
         """A feasible order of the admitted users plus ``k`` built from scratch, or ``None``.
 
         Tries earliest deadline first (ties by model), on small instances best insertion of the
-        users in deadline order, and on sets of at most ``exact_resequence_users`` users (a
-        property of the timing model's arithmetic) the exact set search.
+        users in deadline order, and on sets of at most :data:`EXACT_RESEQUENCE_USERS` users (per
+        timing model) the exact set search.
         """
         p = self.p
         users = np.append(order, k)
@@ -314,7 +324,7 @@ class LocalSearch:
         rebuilt = insert_all(p, edf)
         if rebuilt.size == users.size:
             return rebuilt
-        if users.size <= p.exact_resequence_users:
+        if users.size <= EXACT_RESEQUENCE_USERS[p.timing]:
             # Small sets under a timing model whose insertion test is not exhaustive: decide exactly.
             exact, nodes = find_order(p, users.tolist())
             if self.budget.spend(nodes * OVERHEAD) and exact is not None:

@@ -69,11 +69,6 @@ class FrameSchedule(OrderScores):
     memory: Memory
 
     timing = "frame"
-    evaluation_cost = 1.0
-    """Cost of one evaluated position relative to a frame one (the unit of the local-search budget)."""
-    exact_resequence_users = 0
-    """Largest set the local search re-sequences by exact search (none: the frame insertion test
-    already checks every gap exactly)."""
 
     @classmethod
     def build(cls, instance: Instance, tolerance_share: float = 0.5) -> FrameSchedule:

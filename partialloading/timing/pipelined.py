@@ -128,12 +128,6 @@ class PipelinedSchedule(OrderScores):
     machine: FrameSchedule = field(repr=False)
 
     timing = "pipelined"
-    evaluation_cost = 8.0
-    """Cost of one evaluated position relative to a frame one (the bounds of every gap and a few
-    exact checks cost about 8 frame positions)."""
-    exact_resequence_users = 10
-    """Largest set the local search re-sequences by exact search (the solvers' order search):
-    the insertion test checks the bandwidth of a few gaps only."""
 
     @classmethod
     def build(cls, instance: Instance, tolerance_share: float = 0.5) -> PipelinedSchedule:
