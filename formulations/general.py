@@ -33,20 +33,8 @@ def build(data: ScheduleData) -> pyo.ConcreteModel:
     """
     if data.n_users == 0:
         return empty_model("partialloading_general")
-    m = pyo.ConcreteModel(name="partialloading_general")
-    n = data.n_users
-    users, models = list(data.user_names), list(data.model_names)
-    model_of = {users[k]: models[int(data.user_model[k])] for k in range(n)}
-
-    # ---------------------------------------------------------------- sets and parameters
-    m.K = pyo.Set(initialize=users, ordered=True, doc="candidate users")
-    m.I = pyo.Set(initialize=models, ordered=True, doc="models requested by candidates")
-    m.Q = pyo.RangeSet(1, n, doc="positions in the service order")
-    m.Q2 = pyo.RangeSet(2, n, doc="positions with a predecessor")
-    m.upload = pyo.Param(m.K, initialize=dict(zip(users, data.upload.tolist(), strict=True)), doc="a_k/B (ms)")
-    m.deadline = pyo.Param(m.K, initialize=dict(zip(users, data.deadline.tolist(), strict=True)), doc="T_k (ms)")
-    m.weight = pyo.Param(m.K, initialize=dict(zip(users, data.weight.tolist(), strict=True)), doc="w_k")
-    m.infer = pyo.Param(m.I, initialize=dict(zip(models, data.infer.tolist(), strict=True)), doc="c_i (ms)")
+    m = positions(data, "partialloading_general")
+    models = list(data.model_names)
     m.first_load = pyo.Param(
         m.I, initialize=dict(zip(models, data.first_load.tolist(), strict=True)), doc="load from the initial state (ms)"
     )
@@ -56,26 +44,8 @@ def build(data: ScheduleData) -> pyo.ConcreteModel:
         initialize={(a, b): float(data.load[p, r]) for p, a in enumerate(models) for r, b in enumerate(models)},
         doc="ℓ(i, i2) (ms)",
     )
-    m.horizon = pyo.Param(initialize=data.horizon, doc="latest deadline (ms): big-M of the deadlines")
-
-    # ---------------------------------------------------------------- variables
-    m.assign = pyo.Var(m.K, m.Q, domain=pyo.Binary, doc="user k is served at position q")
     # Continuous suffices: with integral `assign`, the two switch_* constraints leave one value.
     m.switch = pyo.Var(m.Q2, m.I, m.I, bounds=(0, 1), doc="positions q-1 and q hold models i and i2")
-    m.finish = pyo.Var(m.Q, bounds=(0, None), doc="completion time of position q (ms)")
-
-    # ---------------------------------------------------------------- derived expressions
-    m.admitted = pyo.Expression(m.K, rule=lambda m, k: sum(m.assign[k, q] for q in m.Q))
-    m.occupied = pyo.Expression(m.Q, rule=lambda m, q: sum(m.assign[k, q] for k in m.K))
-    m.holds = pyo.Expression(m.Q, m.I, rule=lambda m, q, i: sum(m.assign[k, q] for k in m.K if model_of[k] == i))
-    # Decomposition theorem: with the optimal bandwidth split all uploads end at Σ_S a_k/B.
-    m.upload_end = pyo.Expression(expr=sum(m.upload[k] * m.admitted[k] for k in m.K))
-
-    # ---------------------------------------------------------------- constraints
-    m.serve_once = pyo.Constraint(m.K, rule=lambda m, k: m.admitted[k] <= 1)
-    m.one_user_per_position = pyo.Constraint(m.Q, rule=lambda m, q: m.occupied[q] <= 1)
-    # Symmetry breaking: occupied positions form a prefix 1..|S|.
-    m.contiguous = pyo.Constraint(m.Q2, rule=lambda m, q: m.occupied[q] <= m.occupied[q - 1])
     # Exactly one transition enters the model at an occupied position q ≥ 2 ...
     m.switch_into = pyo.Constraint(
         m.Q2, m.I, rule=lambda m, q, i2: sum(m.switch[q, i, i2] for i in m.I) == m.holds[q, i2]
@@ -96,6 +66,45 @@ def build(data: ScheduleData) -> pyo.ConcreteModel:
             + sum(m.infer[i] * m.holds[q, i] for i in m.I)
         ),
     )
+    return m
+
+
+def positions(data: ScheduleData, name: str) -> pyo.ConcreteModel:
+    """What every position-based model shares: users assigned to positions that form a prefix,
+    the upload phase, completion times within the deadlines, the objective. The caller adds how
+    the completion times grow from one position to the next (the loads)."""
+    m = pyo.ConcreteModel(name=name)
+    n = data.n_users
+    users, models = list(data.user_names), list(data.model_names)
+    model_of = {users[k]: models[int(data.user_model[k])] for k in range(n)}
+
+    # ---------------------------------------------------------------- sets and parameters
+    m.K = pyo.Set(initialize=users, ordered=True, doc="candidate users")
+    m.I = pyo.Set(initialize=models, ordered=True, doc="models requested by candidates")
+    m.Q = pyo.RangeSet(1, n, doc="positions in the service order")
+    m.Q2 = pyo.RangeSet(2, n, doc="positions with a predecessor")
+    m.upload = pyo.Param(m.K, initialize=dict(zip(users, data.upload.tolist(), strict=True)), doc="a_k/B (ms)")
+    m.deadline = pyo.Param(m.K, initialize=dict(zip(users, data.deadline.tolist(), strict=True)), doc="T_k (ms)")
+    m.weight = pyo.Param(m.K, initialize=dict(zip(users, data.weight.tolist(), strict=True)), doc="w_k")
+    m.infer = pyo.Param(m.I, initialize=dict(zip(models, data.infer.tolist(), strict=True)), doc="c_i (ms)")
+    m.horizon = pyo.Param(initialize=data.horizon, doc="latest deadline (ms): big-M of the deadlines")
+
+    # ---------------------------------------------------------------- variables
+    m.assign = pyo.Var(m.K, m.Q, domain=pyo.Binary, doc="user k is served at position q")
+    m.finish = pyo.Var(m.Q, bounds=(0, None), doc="completion time of position q (ms)")
+
+    # ---------------------------------------------------------------- derived expressions
+    m.admitted = pyo.Expression(m.K, rule=lambda m, k: sum(m.assign[k, q] for q in m.Q))
+    m.occupied = pyo.Expression(m.Q, rule=lambda m, q: sum(m.assign[k, q] for k in m.K))
+    m.holds = pyo.Expression(m.Q, m.I, rule=lambda m, q, i: sum(m.assign[k, q] for k in m.K if model_of[k] == i))
+    # Decomposition theorem: with the optimal bandwidth split all uploads end at Σ_S a_k/B.
+    m.upload_end = pyo.Expression(expr=sum(m.upload[k] * m.admitted[k] for k in m.K))
+
+    # ---------------------------------------------------------------- constraints
+    m.serve_once = pyo.Constraint(m.K, rule=lambda m, k: m.admitted[k] <= 1)
+    m.one_user_per_position = pyo.Constraint(m.Q, rule=lambda m, q: m.occupied[q] <= 1)
+    # Symmetry breaking: occupied positions form a prefix 1..|S|.
+    m.contiguous = pyo.Constraint(m.Q2, rule=lambda m, q: m.occupied[q] <= m.occupied[q - 1])
     # Occupied: finish by the deadline of the user served there. Empty: the finish equals the
     # last occupied one, which is on time, so the latest deadline is a valid (tightest) big-M.
     m.meet_deadline = pyo.Constraint(
@@ -104,7 +113,6 @@ def build(data: ScheduleData) -> pyo.ConcreteModel:
             m.finish[q] <= sum(m.deadline[k] * m.assign[k, q] for k in m.K) + m.horizon * (1 - m.occupied[q])
         ),
     )
-
     m.served_weight = pyo.Objective(expr=sum(m.weight[k] * m.admitted[k] for k in m.K), sense=pyo.maximize)
     return m
 

@@ -39,12 +39,16 @@ class SolverOutput:
         Best proven upper bound on the objective, or ``None``.
     info
         Method-specific statistics, JSON-serializable.
+    evicted
+        The blocks (indices) evicted right before each request, for memories whose evictions
+        are decisions; ``None``: the memory model's default rule.
     """
 
     order: Sequence[int]
     status: Status
     bound: float | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    evicted: Sequence[Sequence[int] | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -64,12 +68,15 @@ class SolveRequest:
     bound
         A proven upper bound on the objective (from the warm start), or ``None``. Exact methods
         add it to their models, so a start that reaches it is proven optimal at once.
+    initial_evicted
+        The evictions that make ``initial`` feasible (``None``: the memory's default rule does).
     """
 
     deadline: Deadline = NEVER
     seed: int = 0
     initial: tuple[int, ...] | None = None
     bound: float | None = None
+    initial_evicted: tuple[tuple[int, ...] | None, ...] | None = None
 
 
 class Backend(Protocol):
@@ -118,6 +125,9 @@ class Method:
     memory_needs
         Structure flags the method needs of the instance's memory model (:data:`PAIRWISE`:
         loads that depend only on the previous model); empty: every memory model.
+    memories
+        The memory models the method is written for (``None``: every one that has its
+        ``memory_needs``).
     case
         ``"module:function"`` of an :data:`Applicability` check for methods exact only on a
         restricted case, or ``None``.
@@ -135,6 +145,7 @@ class Method:
     parameters: type[MethodParams] | None = None
     timing_note: str = ""
     memory_needs: frozenset[str] = frozenset()
+    memories: frozenset[str] | None = None
     warm_start: bool = False
 
     @property
@@ -155,6 +166,12 @@ class Method:
             note = f": {self.timing_note}" if self.timing_note else ""
             return f"{self.name} does not support {instance.timing!r} timing (it supports {supported}){note}"
         memory = memory_of(instance)
+        if self.memories is not None and memory.name not in self.memories:
+            supported = ", ".join(sorted(self.memories))
+            return (
+                f"{self.name} does not support the {memory.name!r} memory model (it supports {supported}); "
+                "use --method enumerate or greedy"
+            )
         missing = sorted(self.memory_needs - memory.structure)
         if missing:
             needs = ", ".join(STRUCTURE_TEXT.get(flag, flag) for flag in missing)
@@ -189,7 +206,8 @@ METHODS: dict[str, Method] = {
             True,
             "Pyomo MILP solved with HiGHS (pipelined timing: a convex MINLP solved with SCIP)",
             warm_start=True,
-            memory_needs=PAIRWISE_ONLY,
+            memories=frozenset({"single", "capacity"}),
+            case="partialloading.solvers.milp:why_not_exact",
         ),
         Method(
             "cpsat",

@@ -209,13 +209,13 @@ class LevelData:
 
 
 def _block_costs(instance: Instance) -> tuple[np.ndarray, np.ndarray]:
-    """(models × blocks membership, seconds to load each block), initial-model blocks dropped."""
+    """(models × blocks membership, seconds to load each block), blocks resident at time 0 dropped."""
     v = float(instance.load_speed_bytes_per_s)
-    i0 = instance.initial_model_index
     member = np.array(instance.membership, dtype=bool)
     seconds = instance.block_sizes / v
-    if i0 is not None:
-        member = member & ~member[i0]
+    resident = np.zeros(member.shape[1], dtype=bool)
+    resident[list(instance.initial_resident)] = True
+    member = member & ~resident
     used = member.any(axis=0) & (seconds > 0)
     return member[:, used], seconds[used]
 

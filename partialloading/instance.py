@@ -214,15 +214,24 @@ class Instance:
     load_speed_bytes_per_s
         GPU loading speed ``v`` in bytes per second.
     initial_model
-        Id of the model held in GPU memory at time 0, or ``None`` for an empty GPU.
+        Id of the model held in GPU memory at time 0, or ``None`` for an empty GPU (or the
+        blocks of :attr:`initial_blocks`).
     name
         Name of the instance (written into solutions).
     timing
         Timing model, a name of :data:`partialloading.timing.TIMING_NAMES` (``"frame"``: the
         server starts when the last upload has arrived).
     memory
-        GPU memory model, a name of :data:`partialloading.memory.MEMORY_MODELS` (``"single"``:
-        the GPU holds the blocks of the model it loaded last).
+        GPU memory model, a name of :data:`partialloading.memory.MEMORY_MODELS`, or ``None``:
+        ``"capacity"`` when :attr:`memory_bytes` is set (the GPU keeps whatever fits), else
+        ``"single"`` (the GPU holds the blocks of the model it loaded last).
+    memory_bytes
+        GPU memory capacity in bytes (``server.memory_bytes``), or ``None``: one model at a time.
+        Every model a user requests must fit.
+    initial_blocks
+        Ids of the blocks in GPU memory at time 0, least recently used first
+        (``server.initial_blocks``; only with :attr:`memory_bytes`, and not with
+        :attr:`initial_model`); they must fit.
     meta
         Free-form, JSON-serializable provenance (generator family, seed, ...).
     """
@@ -235,7 +244,9 @@ class Instance:
     initial_model: str | None = None
     name: str = "instance"
     timing: str = "frame"
-    memory: str = DEFAULT_MEMORY
+    memory: str | None = None
+    memory_bytes: float | None = None
+    initial_blocks: tuple[str, ...] | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -255,7 +266,7 @@ class Instance:
             raise InstanceError("name", f"must be a string (got {self.name!r})")
         if self.timing not in TIMING_NAMES:
             raise InstanceError("timing", f"unknown timing model {self.timing!r} (known: {', '.join(TIMING_NAMES)})")
-        if self.memory not in MEMORY_MODELS:
+        if self.memory is not None and self.memory not in MEMORY_MODELS:
             raise InstanceError("memory", f"unknown memory model {self.memory!r} (known: {', '.join(MEMORY_MODELS)})")
         block_ids = self._unique("blocks", self.blocks)
         model_ids = self._unique("models", self.models)
@@ -269,6 +280,50 @@ class Instance:
                 raise InstanceError(f"users[{u}].model", f"unknown model {user.model!r}")
         if self.initial_model is not None and self.initial_model not in model_ids:
             raise InstanceError("server.initial_model", f"unknown model {self.initial_model!r}")
+        self._check_capacity(block_ids)
+
+    def _check_capacity(self, block_ids: Mapping[str, int]) -> None:
+        """The rules of ``memory_bytes`` and ``initial_blocks`` (each error names its field)."""
+        if self.initial_blocks is not None:
+            _frozen(self, "initial_blocks", _as_tuple("server.initial_blocks", self.initial_blocks, str))
+        if self.memory_bytes is None:
+            if self.initial_blocks is not None:
+                raise InstanceError("server.initial_blocks", "needs server.memory_bytes (a memory that keeps blocks)")
+            if self.memory == "capacity":
+                raise InstanceError("memory", "the capacity memory needs server.memory_bytes")
+            return
+        try:
+            capacity = check_number("memory_bytes", self.memory_bytes)
+        except FieldError as exc:
+            raise InstanceError("server.memory_bytes", exc.problem) from None
+        sizes = {b.id: float(b.size_bytes) for b in self.blocks}
+        if self.initial_blocks is not None:
+            if self.initial_model is not None:
+                raise InstanceError(
+                    "server.initial_blocks", "give server.initial_model or server.initial_blocks, not both"
+                )
+            seen: set[str] = set()
+            for pos, block in enumerate(self.initial_blocks):
+                if block not in block_ids:
+                    raise InstanceError(f"server.initial_blocks[{pos}]", f"unknown block {block!r}")
+                if block in seen:
+                    raise InstanceError(f"server.initial_blocks[{pos}]", f"block {block!r} is listed twice")
+                seen.add(block)
+            total = sum(sizes[b] for b in self.initial_blocks)
+            if total > capacity:
+                raise InstanceError(
+                    "server.initial_blocks",
+                    f"the initial blocks take {total:g} bytes, more than memory_bytes {capacity:g}",
+                )
+        requested = {u.model: u for u in self.users}
+        for m, model in enumerate(self.models):
+            size = sum(sizes[b] for b in model.blocks)
+            needed = model.id in requested or model.id == self.initial_model
+            if needed and size > capacity:
+                raise InstanceError(
+                    "server.memory_bytes",
+                    f"model {model.id!r} (models[{m}], {size:g} bytes) does not fit in memory_bytes {capacity:g}",
+                )
 
     @staticmethod
     def _unique(name: str, items: Sequence[Block | Model | User]) -> dict[str, int]:
@@ -386,10 +441,27 @@ class Instance:
         return unit * math.floor(bound / unit + 1e-6 * max(1.0, abs(bound) / unit))
 
     # ----------------------------------------------------------------- GPU memory
+    @property
+    def memory_name(self) -> str:
+        """Name of the memory model (see :attr:`memory`)."""
+        if self.memory is not None:
+            return self.memory
+        return DEFAULT_MEMORY if self.memory_bytes is None else "capacity"
+
+    @cached_property
+    def initial_resident(self) -> tuple[int, ...]:
+        """Indices of the blocks in GPU memory at time 0, least recently used first (the initial
+        model's blocks, in its order, or :attr:`initial_blocks`)."""
+        if self.initial_blocks is not None:
+            return tuple(self.block_index[b] for b in self.initial_blocks)
+        if self.initial_model is None:
+            return ()
+        return tuple(self.block_index[b] for b in self.models[self.model_index[self.initial_model]].blocks)
+
     @cached_property
     def gpu_memory(self) -> Memory:
-        """The GPU memory of this instance (its :attr:`memory` model): what each request loads."""
-        return MEMORY_MODELS[self.memory].of(self)
+        """The GPU memory of this instance (its memory model): what each request loads."""
+        return MEMORY_MODELS[self.memory_name].of(self)
 
     @cached_property
     def shares_blocks(self) -> bool:
@@ -402,7 +474,9 @@ class Instance:
         Each change of model then loads the whole model (the baseline of the seed paper); what
         a memory keeps resident is kept per model. The copies of block ``b`` of model ``m`` are
         named ``m/b`` (with a ``#n`` suffix if that name is taken). An instance in which no
-        block is shared is returned as it is.
+        block is shared is returned as it is. Initial blocks (:attr:`initial_blocks`) become
+        the copies of the models they hold whole, the most recently used first while they fit:
+        a whole-model cache starts from whole models.
         """
         return self._unshared
 
@@ -414,6 +488,7 @@ class Instance:
         taken = set(sizes)
         blocks: list[Block] = []
         models: list[Model] = []
+        copies: dict[tuple[str, str], str] = {}
         for model in self.models:
             names = []
             for block in model.blocks:
@@ -422,9 +497,28 @@ class Instance:
                     name, n = f"{model.id}/{block}#{n}", n + 1
                 taken.add(name)
                 names.append(name)
+                copies[model.id, block] = name
                 blocks.append(Block(name, sizes[block]))
             models.append(dataclasses.replace(model, blocks=tuple(names)))
-        return dataclasses.replace(self, blocks=tuple(blocks), models=tuple(models))
+        initial = None if self.initial_blocks is None else self._unshared_initial(copies)
+        return dataclasses.replace(self, blocks=tuple(blocks), models=tuple(models), initial_blocks=initial)
+
+    def _unshared_initial(self, copies: Mapping[tuple[str, str], str]) -> tuple[str, ...]:
+        """The initial blocks of :meth:`unshared`: copies of the models held whole, most
+        recently used first while they fit, least recently used first in the result."""
+        initial = self.initial_blocks or ()
+        position = {b: i for i, b in enumerate(initial)}
+        sizes = {b.id: float(b.size_bytes) for b in self.blocks}
+        whole = [m for m in self.models if all(b in position for b in m.blocks)]
+        whole.sort(key=lambda m: (max(position[b] for b in m.blocks), m.id), reverse=True)
+        kept: list[tuple[int, str]] = []
+        room = float(self.memory_bytes or 0.0)
+        for model in whole:
+            size = sum(sizes[b] for b in model.blocks)
+            if size <= room:
+                room -= size
+                kept.extend((position[b], copies[model.id, b]) for b in model.blocks)
+        return tuple(name for _, name in sorted(kept))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Instance):
@@ -439,6 +533,8 @@ class Instance:
             and self.name == other.name
             and self.timing == other.timing
             and self.memory == other.memory
+            and self.memory_bytes == other.memory_bytes
+            and self.initial_blocks == other.initial_blocks
             and dict(self.meta) == dict(other.meta)
         )
 

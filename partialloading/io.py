@@ -160,6 +160,10 @@ def build_checked(where: str, factory: Callable[..., Any], **kwargs: Any) -> Any
         raise InstanceError(f"{where}.{exc.field}", exc.problem) from None
 
 
+def _optional_tuple(value: Any) -> tuple[Any, ...] | None:
+    return None if value is None else tuple(value)
+
+
 def instance_from_dict(data: Any, source: str | None = None) -> Instance:
     """Build an :class:`Instance` from parsed JSON, checking every rule of the format."""
     try:
@@ -193,6 +197,8 @@ def instance_from_dict(data: Any, source: str | None = None) -> Instance:
             bandwidth_hz=data["uplink"]["bandwidth_hz"],
             load_speed_bytes_per_s=data["server"]["load_speed_bytes_per_s"],
             initial_model=data["server"].get("initial_model"),
+            memory_bytes=data["server"].get("memory_bytes"),
+            initial_blocks=_optional_tuple(data["server"].get("initial_blocks")),
             name=data.get("name", "instance"),
             timing=data.get("timing", "frame"),
             meta=data.get("meta", {}),
@@ -216,6 +222,10 @@ def instance_to_dict(instance: Instance) -> dict[str, Any]:
         "load_speed_bytes_per_s": instance.load_speed_bytes_per_s,
         "initial_model": instance.initial_model,
     }
+    if instance.memory_bytes is not None:
+        doc["server"]["memory_bytes"] = instance.memory_bytes
+    if instance.initial_blocks is not None:
+        doc["server"]["initial_blocks"] = list(instance.initial_blocks)
     doc["blocks"] = [{"id": b.id, "size_bytes": b.size_bytes} for b in instance.blocks]
     doc["models"] = [{"id": m.id, "blocks": list(m.blocks), "infer_time_s": m.infer_time_s} for m in instance.models]
     users = []

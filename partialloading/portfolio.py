@@ -81,9 +81,11 @@ def settle(
     solution: Solution,
     start: tuple[int, ...] | None,
     warm: Result | None,
+    start_evicted: tuple[tuple[int, ...] | None, ...] | None = None,
 ) -> tuple[Solution, Status, float | None, dict[str, Any]]:
     """The reported solution, status, bound and info of method ``name``'s output ``out``
-    (``solution``: its schedule), given the start it had (``warm``: greedy's, when it was)."""
+    (``solution``: its schedule), given the start it had (``warm``: greedy's, when it was;
+    ``start_evicted``: the start's evictions)."""
     instance = solution.instance
     info = dict(out.info)
     status = out.status
@@ -103,7 +105,7 @@ def settle(
         }
     if start is not None:
         info["incumbent_from"] = "method"
-        given = Solution(instance, start, solution.sharing)
+        given = Solution(instance, start, solution.sharing, start_evicted)
         if exceeds(given.objective, solution.objective):
             # The method stopped below its start (a time limit): the start is the better answer.
             if status == Status.OPTIMAL:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -73,21 +73,24 @@ class Result:
         sol = self.solution
         inst = sol.instance
         tl = sol.timeline
+        # Evictions are decisions only where the memory keeps several models' blocks.
+        evicted = sol.evicted_ids if inst.memory_name != "single" else None
         schedule = []
         for q, k in enumerate(sol.order):
             user = inst.users[k]
-            schedule.append(
-                {
-                    "user": user.id,
-                    "model": user.model,
-                    "load_s": float(tl.load[q]),
-                    "start_s": float(tl.start[q]),
-                    "upload_end_s": float(tl.upload_ends[q]),
-                    "infer_start_s": float(tl.infer_start[q]),
-                    "finish_s": float(tl.finish[q]),
-                    "deadline_s": user.deadline_s,
-                }
-            )
+            entry: dict[str, Any] = {
+                "user": user.id,
+                "model": user.model,
+                "load_s": float(tl.load[q]),
+                "start_s": float(tl.start[q]),
+                "upload_end_s": float(tl.upload_ends[q]),
+                "infer_start_s": float(tl.infer_start[q]),
+                "finish_s": float(tl.finish[q]),
+                "deadline_s": user.deadline_s,
+            }
+            if evicted is not None:
+                entry["evicted"] = list(evicted[q])
+            schedule.append(entry)
         return {
             "format": SOLUTION_FORMAT,
             "version": FORMAT_VERSION,
@@ -137,7 +140,9 @@ class Result:
         except ValueError:
             known = ", ".join(s.value for s in Status)
             raise SolutionError(f"{where}status: unknown status {doc['status']!r} (known: {known})") from None
-        solution = Solution.from_user_ids(instance, users, sharing=bool(doc["sharing"]))
+        sharing = bool(doc["sharing"])
+        order = tuple(instance.user_index[u] for u in users)
+        solution = Solution(instance, order, sharing, _evictions(instance, sharing, doc["schedule"], where))
         bound = None if doc["bound"] is None else float(doc["bound"])
         info = dict(doc.get("info", {}))
         return cls(doc["method"], status, solution, bound, float(doc["runtime_s"]), info)
@@ -149,6 +154,28 @@ class Result:
     def write(self, path: str | os.PathLike[str]) -> None:
         """Write the solution document to ``path`` (atomically)."""
         write_text_atomic(path, self.dumps())
+
+
+def _evictions(
+    instance: Instance, sharing: bool, schedule: Sequence[Mapping[str, Any]], where: str
+) -> tuple[tuple[int, ...] | None, ...] | None:
+    """The ``evicted`` lists of a schedule as block indices (an entry without one: ``None``, the
+    memory's default rule; no entry with one: ``None``)."""
+    if not any("evicted" in entry for entry in schedule):
+        return None
+    blocks = (instance if sharing else instance.unshared()).block_index
+    out: list[tuple[int, ...] | None] = []
+    for q, entry in enumerate(schedule):
+        if "evicted" not in entry:
+            out.append(None)
+            continue
+        ids = []
+        for b, block in enumerate(entry["evicted"]):
+            if block not in blocks:
+                raise SolutionError(f"{where}schedule[{q}].evicted[{b}]: unknown block {block!r}")
+            ids.append(blocks[block])
+        out.append(tuple(ids))
+    return tuple(out)
 
 
 def _plain_number(value: float) -> float | int:

@@ -29,24 +29,43 @@ class Solution:
         Indices (into ``instance.users``) of the admitted users, in service order.
     sharing
         Whether loads reuse blocks already in GPU memory.
+    evicted
+        The blocks evicted right before each request (indices into the blocks of
+        :attr:`evaluated`), or ``None`` (or a ``None`` entry): the memory model's default rule.
     """
 
     instance: Instance
     order: tuple[int, ...]
     sharing: bool = True
+    evicted: tuple[tuple[int, ...] | None, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "order", tuple(int(k) for k in self.order))
+        if self.evicted is not None:
+            plans = tuple(None if e is None else tuple(int(j) for j in e) for e in self.evicted)
+            object.__setattr__(self, "evicted", plans)
 
     @classmethod
     def from_user_ids(cls, instance: Instance, users: Sequence[str], sharing: bool = True) -> Solution:
         """Build a solution from user ids in service order."""
         return cls(instance, tuple(instance.user_index[u] for u in users), sharing)
 
+    @property
+    def evaluated(self) -> Instance:
+        """The instance the schedule runs on: :attr:`instance`, or its
+        :meth:`~partialloading.instance.Instance.unshared` copy without sharing."""
+        return self.instance if self.sharing else self.instance.unshared()
+
     @cached_property
     def timeline(self) -> Timeline:
         """Per-request timeline (see :func:`partialloading.timing.timeline`)."""
-        return timeline(self.instance if self.sharing else self.instance.unshared(), self.order)
+        return timeline(self.evaluated, self.order, self.evicted)
+
+    @property
+    def evicted_ids(self) -> tuple[tuple[str, ...], ...]:
+        """Ids of the blocks evicted right before each request (of :attr:`evaluated`)."""
+        blocks = self.evaluated.blocks
+        return tuple(tuple(blocks[j].id for j in gone) for gone in self.timeline.evicted)
 
     @cached_property
     def bandwidth(self) -> FloatArray:
@@ -87,6 +106,11 @@ class Solution:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Solution):
             return NotImplemented
-        return self.instance is other.instance and self.order == other.order and self.sharing == other.sharing
+        return (
+            self.instance is other.instance
+            and self.order == other.order
+            and self.sharing == other.sharing
+            and self.evicted == other.evicted
+        )
 
     __hash__ = None  # type: ignore[assignment]

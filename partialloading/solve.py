@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .backend import METHOD_NAMES, METHODS, SolveRequest
+from .backend import METHOD_NAMES, METHODS, SolveRequest, SolverOutput
 from .errors import InstanceError, MethodNotApplicableError, ParameterError, SolverError
 from .instance import Instance
 from .params import MethodParams, make_params
@@ -167,11 +167,17 @@ def solve_until(
     if start is None and entry.warm_start:
         warm = warm_start(work, deadline, seed)
         start = tuple(instance.user_index[uid] for uid in warm.solution.admitted)
-    request = SolveRequest(deadline=deadline, seed=seed, initial=start, bound=None if warm is None else warm.bound)
+    request = SolveRequest(
+        deadline=deadline,
+        seed=seed,
+        initial=start,
+        bound=None if warm is None else warm.bound,
+        initial_evicted=None if warm is None else warm.solution.evicted,
+    )
     out = backend(work, typed, request)
     runtime = time.perf_counter() - started
-    solution = _checked(instance, name, out.order, sharing)
-    solution, status, bound, info = settle(name, out, solution, start, warm)
+    solution = _checked(instance, name, out, sharing)
+    solution, status, bound, info = settle(name, out, solution, start, warm, request.initial_evicted)
     result = Result(method=name, status=status, solution=solution, bound=bound, runtime=runtime, info=info)
     if method == "auto":
         info["chosen_by"] = "auto"
@@ -179,10 +185,11 @@ def solve_until(
     return result
 
 
-def _checked(instance: Instance, name: str, order: Sequence[int], sharing: bool) -> Solution:
-    """The solution of a backend's ``order``, refused unless it is a valid, on-time schedule."""
+def _checked(instance: Instance, name: str, out: SolverOutput, sharing: bool) -> Solution:
+    """The solution of a backend's output, refused unless it is a valid, on-time schedule."""
+    evicted = None if out.evicted is None else tuple(None if e is None else tuple(e) for e in out.evicted)
     try:
-        solution = Solution(instance, tuple(order), sharing)
+        solution = Solution(instance, tuple(out.order), sharing, evicted)
         feasible = solution.feasible
     except (IndexError, ValueError) as exc:
         raise SolverError(f"method {name!r} returned an invalid order: {exc}") from None

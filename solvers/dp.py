@@ -100,6 +100,8 @@ def _check(instance: Instance) -> _Check:
     structure = sharing_structure(instance)
     if structure.violation:
         reasons.append(structure.violation)
+    if instance.initial_blocks is not None:
+        reasons.append("the GPU starts with a set of blocks, not one model (server.initial_blocks)")
     weight_reason, too_large, integer_weights = _weights(instance)
     if weight_reason:
         reasons.append(weight_reason)

@@ -49,6 +49,8 @@ class SetSearch:
         bound on every set left).
     checked, nodes
         Sets examined, and order-search nodes visited.
+    evicted
+        The evictions that make ``order`` feasible (``None``: the memory's default rule).
     """
 
     order: list[int] | None
@@ -56,6 +58,7 @@ class SetSearch:
     weight: float
     checked: int
     nodes: int
+    evicted: list[tuple[int, ...]] | None = None
 
 
 def heaviest_feasible_set(
@@ -90,10 +93,10 @@ def heaviest_feasible_set(
         if stop(nodes):
             return SetSearch(None, True, weight, checked, nodes)
         checked += 1
-        order, visited = find_order(search, subset)
-        nodes += visited
-        if order is not None:
-            return SetSearch(list(order), False, weight, checked, nodes)
+        found = find_order(search, subset)
+        nodes += found.nodes
+        if found.order is not None:
+            return SetSearch(list(found.order), False, weight, checked, nodes, found.evicted)
         infeasible.append(mask)
     return SetSearch(None, False, floor, checked, nodes)
 
@@ -122,18 +125,20 @@ def solve(instance: Instance, params: EnumerateParams, request: SolveRequest) ->
     if found.stopped:
         # Best-first search has no incumbent before the optimum: fall back on the baseline.
         fallback = edf.edf_schedule(instance)
+        evicted = None
         if (
             request.initial is not None
             and instance.weights[list(request.initial)].sum() > instance.weights[fallback].sum()
         ):
-            fallback = list(request.initial)
+            fallback, evicted = list(request.initial), request.initial_evicted
         status = Status.FEASIBLE if fallback else Status.TIME_LIMIT
-        return SolverOutput(fallback, status, bound=found.weight, info={"sets_checked": found.checked})
+        info = {"sets_checked": found.checked}
+        return SolverOutput(fallback, status, bound=found.weight, info=info, evicted=evicted)
     if found.order is not None:
         info = {"sets_checked": found.checked, "nodes": found.nodes}
-        return SolverOutput(found.order, Status.OPTIMAL, bound=found.weight, info=info)
+        return SolverOutput(found.order, Status.OPTIMAL, bound=found.weight, info=info, evicted=found.evicted)
     if start:
         # Nothing heavier than the initial schedule is feasible.
         info = {"sets_checked": found.checked, "nodes": found.nodes}
-        return SolverOutput(start, Status.OPTIMAL, bound=floor, info=info)
+        return SolverOutput(start, Status.OPTIMAL, bound=floor, info=info, evicted=request.initial_evicted)
     raise SolverError("enumerate found no feasible set, not even the empty one")  # pragma: no cover

@@ -53,6 +53,7 @@ from partialloading.backend import METHODS, SolveRequest, SolverOutput
 from partialloading.bounds import best_cheap_bound, level_bound, side_deadline
 from partialloading.errors import SolverError
 from partialloading.instance import FloatArray, Instance, IntArray
+from partialloading.memory import BOUNDED, PAIRWISE
 from partialloading.params import GreedyParams
 from partialloading.result import Status
 from partialloading.stop import Deadline
@@ -397,10 +398,13 @@ def exact_polish(p: Schedule, order: IntArray, out_of_time: Callable[[], bool]) 
                 if j is not None and float(p.weight[j]) >= float(p.weight[k]):
                     break
                 users = [u for u in admitted if u != j] + [k]
-                found, _ = find_order(p, users)
+                found = find_order(p, users).order
                 gain = float(p.weight[users].sum()) - weight
                 if found is not None and gain > min(1e-12 * max(1.0, weight), p.weight_tolerance):
-                    order, improved = np.asarray(found, dtype=np.int64), True
+                    candidate = np.asarray(found, dtype=np.int64)
+                    if not p.feasible(candidate):  # feasible only with the search's own evictions
+                        continue
+                    order, improved = candidate, True
                     break
             if improved:
                 break
@@ -409,14 +413,15 @@ def exact_polish(p: Schedule, order: IntArray, out_of_time: Callable[[], bool]) 
 
 def exact_set_search(
     p: Schedule, incumbent: IntArray, max_nodes: int, out_of_time: Callable[[], bool]
-) -> tuple[IntArray | None, int]:
+) -> tuple[IntArray | None, int, list[tuple[int, ...]] | None]:
     """The heaviest feasible admitted set, if it can be found within ``max_nodes`` search nodes.
 
     The sets of users who can each meet the deadline alone and are heavier than ``incumbent``
     are tried heaviest first (then larger, then lexicographic); the first one with a feasible
     order is optimal. A set containing a set already found infeasible is skipped (removing users
     never makes a schedule infeasible). Returns ``incumbent`` when no heavier set is feasible,
-    ``None`` when the budget or the time runs out first; and the nodes visited.
+    ``None`` when the budget or the time runs out first; the nodes visited; and the evictions
+    that make the order feasible (``None``: the memory's default rule does).
     """
     alone = [k for k in range(p.num_users) if p.alone_ok(k)]
     floor = float(p.weight[incumbent].sum()) if incumbent.size else 0.0
@@ -425,10 +430,10 @@ def exact_set_search(
         p, alone, p.weight.tolist(), lambda nodes: nodes > max_nodes or out_of_time(), floor + tol
     )
     if found.stopped:
-        return None, found.nodes
+        return None, found.nodes, None
     if found.order is None:
-        return incumbent, found.nodes
-    return np.asarray(found.order, dtype=np.int64), found.nodes
+        return incumbent, found.nodes, None
+    return np.asarray(found.order, dtype=np.int64), found.nodes, found.evicted
 
 
 def alone_weight(instance: Instance) -> float:
@@ -446,7 +451,16 @@ def solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> So
     """Greedy construction and local search (see :class:`~partialloading.params.GreedyParams`).
 
     The initial schedule, if given, is one more start (and the result is never worse than it).
+    Under a memory with a capacity see :func:`solve_bounded`.
     """
+    memory = instance.gpu_memory
+    if BOUNDED in memory.structure and PAIRWISE not in memory.structure:
+        return solve_bounded(instance, params, request)
+    return _solve(instance, params, request)
+
+
+def _solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> SolverOutput:
+    """The method on any memory (see :func:`solve`)."""
     deadline, seed = request.deadline, request.seed
     improve, effort, restarts = params.improve, params.effort, params.restarts
     n = instance.num_users
@@ -484,9 +498,11 @@ def solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> So
         # A frame-feasible order is feasible under every other timing model (each upload ends by
         # the frame schedule's start), so greedy is never worse than its own frame schedule.
         frame_request = dataclasses.replace(request, initial=None, deadline=deadline.share(1 / 3))
-        frame_order = solve(dataclasses.replace(instance, timing="frame"), params, frame_request).order
-        also.append(("greedy-frame", np.asarray(frame_order, dtype=np.int64)))
-        info["frame"] = {"objective": float(instance.weights[list(frame_order)].sum())}
+        framed = solve(dataclasses.replace(instance, timing="frame"), params, frame_request)
+        # With the memory's default evictions, which depend on the order alone, it carries over.
+        if framed.evicted is None:
+            also.append(("greedy-frame", np.asarray(framed.order, dtype=np.int64)))
+        info["frame"] = {"objective": float(instance.weights[list(framed.order)].sum())}
     if instance.shares_blocks:
         # A schedule without sharing stays feasible with it (ℓ ≤ ℓ_ns). The no-sharing run is
         # exactly `greedy` on the unshared instance (same budgets and seed), so greedy is never
@@ -494,7 +510,9 @@ def solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> So
         unshared = instance.unshared()
         third = deadline.share(1 / 3)
         ns_order, ns_info = _greedy(unshared, [], bound=alone_weight(unshared), deadline=third, **kwargs)
-        also.append(("greedy-no-sharing", ns_order))
+        # Under a memory whose default evictions are not optimal the carry-over is checked.
+        if instance.gpu_memory.structure & {PAIRWISE} or schedule(instance).feasible(ns_order):
+            also.append(("greedy-no-sharing", ns_order))
         info["no_sharing"] = {"objective": float(instance.weights[ns_order].sum()), "start": ns_info["start"]}
     # The small-instance path above already tried every constructive sequence ("construct").
     rebuild = not any(name == "construct" for name, _ in also)
@@ -561,12 +579,12 @@ def _shortcut(
     # The exact search uses the verifier's full tolerance, as `enumerate` does, so that the set
     # it proves heaviest is the optimum the exact methods report.
     exact = schedule(instance, tolerance_share=1.0)
-    found, nodes = exact_set_search(exact, best, EXACT_SET_NODES, out_of_time)
+    found, nodes, evicted = exact_set_search(exact, best, EXACT_SET_NODES, out_of_time)
     if found is None:
         return extra
     info.update({"result_from": "exact set search", "nodes": nodes})
     heaviest = float(instance.weights[found].sum()) if found.size else 0.0
-    return SolverOutput([int(k) for k in found], Status.OPTIMAL, bound=heaviest, info=info)
+    return SolverOutput([int(k) for k in found], Status.OPTIMAL, bound=heaviest, info=info, evicted=evicted)
 
 
 def _greedy(
@@ -604,3 +622,98 @@ def _greedy(
             best = order
             info["result_from"] = name
     return best, info
+
+
+CAPACITY_EXACT_USERS = 12
+"""Under a memory with a capacity, instances up to this many users also run the whole method on
+the memory itself (every test an exact evaluation of the order), beside the fast one-model run."""
+
+CAPACITY_TRIALS = 200
+"""Whole-order evaluations the capacity phase of :func:`solve_bounded` may spend (a count, not a
+clock, so that the result is deterministic)."""
+
+CAPACITY_WINDOW = 2
+"""The capacity phase tries each rejected user at its deadline position, this many gaps on
+either side of it, and at the end of the order."""
+
+
+def solve_bounded(instance: Instance, params: GreedyParams, request: SolveRequest) -> SolverOutput:
+    """Greedy under a memory whose loads the one-model memory bounds (a capacity).
+
+    1. The whole method runs on the instance with the one-model memory (``memory="single"``, the
+       same initial state): it is fast, and its schedule is on time here too, since no request
+       loads more than after the one-model memory.
+    2. Its order is evaluated with this memory's default evictions; should they make someone
+       late (the rule is not optimal), the one-model evictions are reported instead.
+    3. The capacity phase inserts rejected users (heaviest first) where the memory now has room,
+       each at a few gaps around its deadline position, every test a whole-order evaluation
+       (:data:`CAPACITY_TRIALS` at most).
+    4. Up to :data:`CAPACITY_EXACT_USERS` users the whole method also runs on the memory itself
+       (its exact set search chooses evictions); the better schedule wins.
+    """
+    surrogate = solve(dataclasses.replace(instance, memory="single"), params, request)
+    p = schedule(instance)
+    order = np.asarray(surrogate.order, dtype=np.int64)
+    evicted: list[tuple[int, ...]] | None = None
+    if not p.feasible(order):
+        evicted = _one_model_evictions(instance, order)
+    elif params.improve:
+        order = _capacity_phase(p, order)
+    bound = alone_weight(instance)
+    info: dict[str, Any] = {
+        "one_model": {
+            "objective": float(instance.weights[list(surrogate.order)].sum()),
+            "status": str(surrogate.status),
+        },
+        "result_from": "one-model run" if evicted is not None else "one-model run + capacity phase",
+    }
+    best = SolverOutput([int(k) for k in order], Status.FEASIBLE, bound=bound, info=info, evicted=evicted)
+    if params.improve and instance.num_users <= CAPACITY_EXACT_USERS:
+        generic = _solve(instance, params, request)
+        if float(instance.weights[list(generic.order)].sum()) > float(instance.weights[order].sum()) or (
+            generic.status == Status.OPTIMAL
+            and float(instance.weights[list(generic.order)].sum()) >= float(instance.weights[order].sum())
+        ):
+            best = generic
+    weight = float(instance.weights[list(best.order)].sum()) if len(best.order) else 0.0
+    if best.status != Status.OPTIMAL and reaches(weight, bound):
+        best = dataclasses.replace(best, status=Status.OPTIMAL)
+    return best
+
+
+def _one_model_evictions(instance: Instance, order: IntArray) -> list[tuple[int, ...]]:
+    """Evict every block the next request does not need: the one-model memory's schedule, which
+    fits any capacity that holds each model."""
+    memory = instance.gpu_memory
+    held = set(instance.initial_resident)
+    out = []
+    for m in instance.user_models[order].tolist():
+        need = memory.blocks_of[m]  # type: ignore[attr-defined]
+        out.append(tuple(sorted(held - need)))
+        held = set(need)
+    return out
+
+
+def _capacity_phase(p: Schedule, order: IntArray) -> IntArray:
+    """Insert rejected users, heaviest first (then earliest deadline), at the feasible gap with
+    the smallest makespan among those around each one's deadline position and the end."""
+    outside = np.setdiff1d(np.arange(p.num_users), order)
+    ranked = outside[np.lexsort((outside, p.limit[outside], -p.weight[outside]))]
+    trials = 0
+    for k in ranked.tolist():
+        if trials >= CAPACITY_TRIALS:
+            break
+        if not p.alone_ok(k):
+            continue
+        at = int(np.searchsorted(p.limit[order], p.limit[k], side="right"))
+        gaps = sorted({*range(max(0, at - CAPACITY_WINDOW), min(order.size, at + CAPACITY_WINDOW) + 1), order.size})
+        best: tuple[float, IntArray] | None = None
+        for g in gaps:
+            trials += 1
+            trial = np.concatenate((order[:g], [k], order[g:]))
+            finish = p.finish(trial)
+            if np.all(finish <= p.limit[trial]) and (best is None or float(finish[-1]) < best[0]):
+                best = (float(finish[-1]), trial)
+        if best is not None:
+            order = best[1]
+    return order

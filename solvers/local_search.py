@@ -326,9 +326,12 @@ class LocalSearch:
             return rebuilt
         if users.size <= EXACT_RESEQUENCE_USERS[p.timing]:
             # Small sets under a timing model whose insertion test is not exhaustive: decide exactly.
-            exact, nodes = find_order(p, users.tolist())
-            if self.budget.spend(nodes * OVERHEAD) and exact is not None:
-                return np.asarray(exact, dtype=np.int64)
+            exact = find_order(p, users.tolist())
+            # The order must be on time with the memory's default rule: the search's own
+            # evictions do not travel with an order here.
+            if self.budget.spend(exact.nodes * OVERHEAD) and exact.order is not None:
+                rebuilt = np.asarray(exact.order, dtype=np.int64)
+                return rebuilt if exact.evicted is None or p.feasible(rebuilt) else None
         return None
 
     def relocate(self, order: IntArray, span: int) -> tuple[IntArray, bool]:

@@ -33,7 +33,7 @@ from pyomo.opt import SolverResults, TerminationCondition
 
 from partialloading.backend import SolveRequest, SolverOutput
 from partialloading.errors import InstanceTooLargeError, MethodNotApplicableError, SolverError
-from partialloading.formulations import compact, general
+from partialloading.formulations import capacity, compact, general
 from partialloading.formulations.common import ScheduleData, schedule_data
 from partialloading.instance import Instance
 from partialloading.params import MilpParams
@@ -274,8 +274,13 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
         incumbent that serves someone; ``time_limit`` otherwise. ``info`` holds the formulation,
         the gap, the model size and the solver's termination.
     """
+    refusal = why_not_exact(instance)
+    if refusal is not None:
+        raise MethodNotApplicableError(refusal)
     if instance.timing == "pipelined":
         return _solve_pipelined(instance, params, request)
+    if instance.memory_name == "capacity":
+        return _solve_capacity(instance, params, request)
     deadline, seed = request.deadline, request.seed
     solver, formulation, solver_options = params.solver, params.formulation, params.solver_options
     started = time.perf_counter()
@@ -338,13 +343,13 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
     bound = _dual_bound(results, integral, total)
     order = _decode(model, data, chosen) if has_solution else []
 
-    def resolve(data_m: ScheduleData, remaining: float | None) -> tuple[list[int], bool]:
+    def resolve(data_m: ScheduleData, remaining: float | None) -> tuple[Decoded, bool]:
         model = _build(data_m, chosen)
         _add_cap(model, request.bound)
         _, has_solution, proven_m, _, _ = _run(model, solver, remaining, seed, dict(solver_options or {}))
-        return (_decode(model, data_m, chosen) if has_solution else []), proven_m
+        return ((_decode(model, data_m, chosen) if has_solution else []), None), proven_m
 
-    order, proven, margin_used = _with_margins(instance, order, proven, deadline, resolve)
+    (order, _), proven, margin_used = _with_margins(instance, (order, None), proven, deadline, resolve)
     objective = float(weights[list(order)].sum()) if order else 0.0
     bound = max(bound, objective)
     if proven and objective < bound - 1e-6 * max(1.0, abs(bound)):
@@ -370,27 +375,108 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
     return SolverOutput(order, status, bound=reported, info=info)
 
 
+Decoded = tuple[list[int], list[tuple[int, ...]] | None]
+"""An order and its evictions (``None``: the memory's default rule)."""
+
+
 def _with_margins(
     instance: Instance,
-    order: list[int],
+    found: Decoded,
     proven: bool,
     deadline: Deadline,
-    resolve: Callable[[ScheduleData, float | None], tuple[list[int], bool]],
-) -> tuple[list[int], bool, float]:
-    """``order`` made on time: while it is late by the solver's tolerance, ``resolve`` the model with
-    deadlines lowered by the next margin. Returns the order, whether optimality is still proven,
-    and the margin used (ms)."""
+    resolve: Callable[[ScheduleData, float | None], tuple[Decoded, bool]],
+) -> tuple[Decoded, bool, float]:
+    """``found`` made on time: while it is late by the solver's tolerance, ``resolve`` the model with
+    deadlines lowered by the next margin. Returns the order and evictions, whether optimality is
+    still proven, and the margin used (ms)."""
     margin_used = 0.0
     for margin in _MARGINS_MS:
-        if Solution(instance, tuple(order)).feasible:
+        if _on_time(instance, found):
             break
         margin_used = margin
-        order, proven_m = resolve(schedule_data(instance, margin=margin), deadline.seconds())
+        found, proven_m = resolve(schedule_data(instance, margin=margin), deadline.seconds())
         proven = proven and proven_m
     else:
-        if not Solution(instance, tuple(order)).feasible:
+        if not _on_time(instance, found):
             raise SolverError("the model's schedule misses a deadline even with a safety margin")
-    return order, proven, margin_used
+    return found, proven, margin_used
+
+
+def _on_time(instance: Instance, found: Decoded) -> bool:
+    order, evicted = found
+    return Solution(instance, tuple(order), evicted=None if evicted is None else tuple(evicted)).feasible
+
+
+def why_not_exact(instance: Instance) -> str | None:
+    """Why the MILP does not cover ``instance`` (``None`` when it does): the capacity memory is
+    modelled under frame timing only."""
+    if instance.memory_name == "capacity" and instance.timing != "frame":
+        return (
+            "milp models a memory with a capacity under frame timing only (its pipelined model is written on "
+            "one-model loads); use --method enumerate or greedy"
+        )
+    return None
+
+
+def _solve_capacity(instance: Instance, params: MilpParams, request: SolveRequest) -> SolverOutput:
+    """The capacity MILP (:mod:`partialloading.formulations.capacity`): the order and the
+    evictions, with the same safety net as the one-model MILP."""
+    if params.formulation not in ("auto", "general"):
+        raise MethodNotApplicableError(
+            f"formulation {params.formulation!r} is not defined for a memory with a capacity (the capacity model is "
+            "position-based: use auto or general)"
+        )
+    deadline, seed, options = request.deadline, request.seed, dict(params.solver_options or {})
+    memory = instance.gpu_memory
+    info: dict[str, Any] = {"formulation": "capacity", "solver": params.solver}
+
+    def build(data_m: ScheduleData) -> tuple[pyo.ConcreteModel, capacity.BlockData]:
+        blocks = capacity.block_data(
+            data_m,
+            [(b.id, float(b.size_bytes)) for b in instance.blocks],
+            [sorted(own) for own in memory.blocks_of],  # type: ignore[attr-defined]
+            instance.initial_resident,
+            float(instance.load_speed_bytes_per_s),
+            float(instance.memory_bytes or math.inf),
+        )
+        model = capacity.build(data_m, blocks)
+        _add_cap(model, request.bound)
+        return model, blocks
+
+    def resolve(data_m: ScheduleData, remaining: float | None) -> tuple[Decoded, bool]:
+        if data_m.n_users == 0:
+            return ([], None), True
+        model, blocks = build(data_m)
+        _, has_solution, proven_m, _, _ = _run(model, params.solver, remaining, seed, options)
+        order = general.decode(model, data_m) if has_solution else []
+        return (order, capacity.decode_evictions(model, blocks, len(order)) if order else []), proven_m
+
+    data = schedule_data(instance)
+    info["candidates"] = data.n_users
+    if data.n_users == 0:
+        return SolverOutput([], Status.OPTIMAL, bound=0.0, info=info | {"termination": "no candidates", "gap": 0.0})
+    model, blocks = build(data)
+    info |= {"n_vars": model.nvariables(), "n_cons": model.nconstraints(), "blocks": len(blocks.ids)}
+    results, has_solution, proven, nodes, _ = _run(model, params.solver, deadline.seconds(), seed, options)
+    total = float(data.weight.sum())
+    integral = bool(np.all(instance.weights == np.round(instance.weights)))
+    bound = _dual_bound(results, integral, total)
+    order = general.decode(model, data) if has_solution else []
+    found: Decoded = (order, capacity.decode_evictions(model, blocks, len(order)))
+    (order, evicted), proven, margin_used = _with_margins(instance, found, proven, deadline, resolve)
+    objective = float(instance.weights[list(order)].sum()) if order else 0.0
+    bound = max(bound, objective)
+    if proven and objective < bound - 1e-6 * max(1.0, abs(bound)):
+        proven = False
+    reported = objective if proven else bound
+    status = Status.OPTIMAL if proven else Status.FEASIBLE if order else Status.TIME_LIMIT
+    info |= {
+        "termination": str(results.solver.termination_condition),
+        "gap": 0.0 if reported <= 0 else max(reported - objective, 0.0) / reported,
+        "deadline_margin_ms": margin_used,
+        "nodes": nodes,
+    }
+    return SolverOutput(order, status, bound=reported, info=info, evicted=evicted)
 
 
 def _solve_pipelined(instance: Instance, params: MilpParams, request: SolveRequest) -> SolverOutput:
@@ -432,12 +518,12 @@ def _solve_pipelined(instance: Instance, params: MilpParams, request: SolveReque
     order = pipelined.decode(built, data)
     info |= {"n_vars": built.model.getNVars(), "n_cons": built.model.getNConss(), "nodes": built.model.getNNodes()}
 
-    def resolve(data_m: ScheduleData, remaining: float | None) -> tuple[list[int], bool]:
+    def resolve(data_m: ScheduleData, remaining: float | None) -> tuple[Decoded, bool]:
         again = pipelined.build(data_m, remaining, seed)
         again.model.optimize()
-        return pipelined.decode(again, data_m), again.model.getStatus() == "optimal"
+        return (pipelined.decode(again, data_m), None), again.model.getStatus() == "optimal"
 
-    order, proven, margin_used = _with_margins(instance, order, proven, deadline, resolve)
+    (order, _), proven, margin_used = _with_margins(instance, (order, None), proven, deadline, resolve)
     objective = float(weights[list(order)].sum()) if order else 0.0
     bound = max(bound, objective)
     if proven and objective < bound - 1e-6 * max(1.0, abs(bound)):

@@ -3,12 +3,14 @@
 The question behind ``enumerate`` (which asks it for candidate sets, heaviest first) and behind
 greedy's exact set search and polish. It is a depth-first search over orders; the timing model
 decides the pruning and the memory model the loads, one request at a time from a hashable
-memory state (:meth:`partialloading.memory.Memory.step`; with pairwise loads the state is the
-model in memory and the loads are read from the matrix directly).
+memory state (:meth:`partialloading.memory.Memory.choices`: every way worth considering to
+serve the request, so a memory whose evictions are decisions has them searched too; with
+pairwise loads the state is the model in memory and the loads are read from the matrix).
 
 - **Frame timing.** With the admitted set fixed the upload phase ``τ = Σ a_k/B`` is fixed too,
   so a partial order is summarized by ``(served subset, memory state)`` and its elapsed time: a
-  state reached later is never better (dominance).
+  state reached later is never better (dominance). Under a memory with a capacity this is the
+  dynamic program over resident sets for the best evictions, run for every order at once.
 - **Pipelined timing.** Shortcuts first: an order feasible under frame timing is feasible here; a
   set the machine alone cannot serve on time, or whose ``Σ a_k / (T_k − c_k)`` exceeds ``B``
   (each latest start ``L_k`` is at most ``T_k − c_k``), is not. Otherwise the search runs over
@@ -19,46 +21,66 @@ model in memory and the loads are read from the matrix directly).
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 from partialloading.timing import PipelinedSchedule, Schedule
 
-Step = Callable[[Hashable, int], tuple[float, Hashable]]
-"""``(memory state, model) -> (loading time, state after)``."""
+Choice = tuple[float, Hashable, tuple[int, ...]]
+"""One way to serve a request: ``(loading time, memory state after, blocks evicted)``."""
+
+Choices = Callable[[Hashable, int], Sequence[Choice]]
+"""``(memory state, model) -> every way to serve a request of the model``."""
 
 
-def _stepper(p: Schedule) -> tuple[Step, Hashable]:
-    """The memory's step function and start state (the matrix itself when loads are pairwise)."""
+class OrderSearch(NamedTuple):
+    """Outcome of :func:`find_order`."""
+
+    order: list[int] | None
+    """A feasible order, or ``None`` when none exists."""
+    nodes: int
+    """Search nodes visited."""
+    evicted: list[tuple[int, ...]] | None = None
+    """The evictions that make ``order`` feasible (``None``: the memory's default rule does)."""
+
+
+def _chooser(p: Schedule) -> tuple[Choices, Hashable]:
+    """The memory's choices and start state (the matrix itself when loads are pairwise)."""
     if not p.pairwise:
-        return p.memory.step, p.memory.start()
+        return p.memory.choices, p.memory.start()
     loads, first = p.loads.tolist(), p.first.tolist()
 
-    def step(last: Hashable, m: int) -> tuple[float, Hashable]:
-        return (first[m] if last is None else loads[last][m]), m
+    def choices(last: Hashable, m: int) -> Sequence[Choice]:
+        return (((first[m] if last is None else loads[last][m]), m, ()),)
 
-    return step, None
+    return choices, None
 
 
-def find_order(p: Schedule, users: Sequence[int]) -> tuple[list[int] | None, int]:
-    """A feasible service order of ``users`` under ``p``'s timing and memory model, or ``None``
-    if none exists; and the search nodes visited."""
+def find_order(p: Schedule, users: Sequence[int]) -> OrderSearch:
+    """A feasible service order of ``users`` under ``p``'s timing and memory model (with its
+    evictions where the memory has choices), or none; and the search nodes visited."""
     if isinstance(p, PipelinedSchedule):
         return _pipelined_order(p, users)
     tau = sum(float(p.upload[k]) for k in users)
     return _frame_order(p, users, tau)
 
 
-def _frame_order(p: Schedule, users: Sequence[int], tau: float) -> tuple[list[int] | None, int]:
+def _evictions(p: Schedule, trail: list[tuple[int, ...]]) -> list[tuple[int, ...]] | None:
+    return None if p.pairwise else list(trail)
+
+
+def _frame_order(p: Schedule, users: Sequence[int], tau: float) -> OrderSearch:
     """Depth-first search with dominance on ``(served subset, memory state) → earliest time``,
     every request finishing ``tau`` after its machine completion."""
-    step, start = _stepper(p)
+    choose, start = _chooser(p)
     model, infer, limit = p.model.tolist(), p.infer.tolist(), p.limit.tolist()
     # Earliest deadline first among the choices finds a feasible order early when one exists.
     ranked = sorted(users, key=lambda k: (limit[k], model[k], k))
     full = (1 << len(ranked)) - 1
     best: dict[tuple[int, Hashable], float] = {}
     path: list[int] = []
+    trail: list[tuple[int, ...]] = []
     nodes = 0
 
     def dfs(mask: int, state: Hashable, t: float) -> bool:
@@ -74,44 +96,50 @@ def _frame_order(p: Schedule, users: Sequence[int], tau: float) -> tuple[list[in
             if mask >> pos & 1:
                 continue
             m = model[k]
-            load, after = step(state, m)
-            t2 = t + float(load + infer[m])
-            if tau + t2 > limit[k]:
-                continue
-            key = (mask | 1 << pos, after)
-            if best.get(key, np.inf) <= t2:
-                continue
-            best[key] = t2
-            path.append(k)
-            if dfs(mask | 1 << pos, after, t2):
-                return True
-            path.pop()
+            for load, after, gone in choose(state, m):
+                t2 = t + float(load + infer[m])
+                if tau + t2 > limit[k]:
+                    continue
+                key = (mask | 1 << pos, after)
+                if best.get(key, np.inf) <= t2:
+                    continue
+                best[key] = t2
+                path.append(k)
+                trail.append(gone)
+                if dfs(mask | 1 << pos, after, t2):
+                    return True
+                path.pop()
+                trail.pop()
         return False
 
-    return (list(path) if dfs(0, start, 0.0) else None), nodes
+    if dfs(0, start, 0.0):
+        return OrderSearch(list(path), nodes, _evictions(p, trail))
+    return OrderSearch(None, nodes)
 
 
-def _pipelined_order(p: PipelinedSchedule, users: Sequence[int]) -> tuple[list[int] | None, int]:
+def _pipelined_order(p: PipelinedSchedule, users: Sequence[int]) -> OrderSearch:
     """The pipelined search (see the module docstring)."""
     users = list(users)
     if not users:
-        return [], 1
-    order, nodes = _frame_order(p, users, sum(float(p.upload[k]) for k in users))
-    if order is not None and p.feasible(np.asarray(order, dtype=np.int64)):
-        return order, nodes
+        return OrderSearch([], 1, _evictions(p, []))
+    framed = _frame_order(p, users, sum(float(p.upload[k]) for k in users))
+    nodes = framed.nodes
+    if framed.order is not None and _feasible(p, framed.order, framed.evicted):
+        return framed
     room = p.limit[users] - p.infer[p.model[users]]
     if np.any(room <= 0) or float(np.sum(p.work[users] / room)) > p.bandwidth:
-        return None, nodes
-    machine_order, visited = _frame_order(p, users, 0.0)
-    nodes += visited
-    if machine_order is None:
-        return None, nodes
-    step, start = _stepper(p)
+        return OrderSearch(None, nodes)
+    machine = _frame_order(p, users, 0.0)
+    nodes += machine.nodes
+    if machine.order is None:
+        return OrderSearch(None, nodes)
+    choose, start = _chooser(p)
     model, infer = p.model.tolist(), p.infer.tolist()
     limit, work = p.limit.tolist(), p.work.tolist()
     ranked = sorted(users, key=lambda k: (limit[k], model[k], k))
     full = (1 << len(ranked)) - 1
     path: list[int] = []
+    trail: list[tuple[int, ...]] = []
     earliest: list[float] = []
     finish: list[float] = []
 
@@ -130,7 +158,7 @@ def _pipelined_order(p: PipelinedSchedule, users: Sequence[int]) -> tuple[list[i
         nonlocal nodes
         nodes += 1
         if mask == full:
-            return p.feasible(np.asarray(path, dtype=np.int64))
+            return _feasible(p, path, _evictions(p, trail))
         for pos, k in enumerate(ranked):
             if not mask >> pos & 1 and t + infer[model[k]] > limit[k]:
                 return False
@@ -138,16 +166,27 @@ def _pipelined_order(p: PipelinedSchedule, users: Sequence[int]) -> tuple[list[i
             if mask >> pos & 1:
                 continue
             m = model[k]
-            load, after = step(state, m)
-            begin = t + float(load)
-            path.append(k)
-            earliest.append(begin)
-            finish.append(begin + infer[m])
-            if prefix_ok() and dfs(mask | 1 << pos, after, begin + infer[m]):
-                return True
-            path.pop()
-            earliest.pop()
-            finish.pop()
+            for load, after, gone in choose(state, m):
+                begin = t + float(load)
+                path.append(k)
+                trail.append(gone)
+                earliest.append(begin)
+                finish.append(begin + infer[m])
+                if prefix_ok() and dfs(mask | 1 << pos, after, begin + infer[m]):
+                    return True
+                path.pop()
+                trail.pop()
+                earliest.pop()
+                finish.pop()
         return False
 
-    return (list(path) if dfs(0, start, 0.0) else None), nodes
+    if dfs(0, start, 0.0):
+        return OrderSearch(list(path), nodes, _evictions(p, trail))
+    return OrderSearch(None, nodes)
+
+
+def _feasible(p: Schedule, order: list[int], evicted: list[tuple[int, ...]] | None) -> bool:
+    """Whether ``order`` with ``evicted`` (``None``: the default rule) is on time under ``p``."""
+    if evicted is None:
+        return p.feasible(np.asarray(order, dtype=np.int64))
+    return p.feasible(np.asarray(order, dtype=np.int64), evicted)

@@ -54,9 +54,9 @@ def test_load_matrices() -> None:
     np.testing.assert_allclose(memory_of(inst).first, [32.0, 33.0, 10.0])
     np.testing.assert_allclose(memory_of(inst.unshared()).first, [32.0, 33.0, 10.0])
     assert (
-        memory_of(inst).step(None, 1)[0] == 33.0
-        and memory_of(inst).step(0, 1)[0] == 3.0
-        and memory_of(inst.unshared()).step(0, 1)[0] == 33.0
+        memory_of(inst).choices(None, 1)[0][0] == 33.0
+        and memory_of(inst).choices(0, 1)[0][0] == 3.0
+        and memory_of(inst.unshared()).choices(0, 1)[0][0] == 33.0
     )
 
 
@@ -91,10 +91,10 @@ def test_tiny_instance_numbers() -> None:
     tiny = instances.load("tiny")
     np.testing.assert_allclose(tiny.upload_times, [0.02] * 4)
     birds, cars, dogs = (tiny.model_index[m] for m in ("birds", "cars", "dogs"))
-    assert memory_of(tiny).step(None, birds)[0] == pytest.approx(0.32)
-    assert memory_of(tiny).step(birds, cars)[0] == pytest.approx(0.02)
-    assert memory_of(tiny.unshared()).step(birds, cars)[0] == pytest.approx(0.32)
-    assert memory_of(tiny).step(cars, dogs)[0] == pytest.approx(0.1)
+    assert memory_of(tiny).choices(None, birds)[0][0] == pytest.approx(0.32)
+    assert memory_of(tiny).choices(birds, cars)[0][0] == pytest.approx(0.02)
+    assert memory_of(tiny.unshared()).choices(birds, cars)[0][0] == pytest.approx(0.32)
+    assert memory_of(tiny).choices(cars, dogs)[0][0] == pytest.approx(0.1)
 
 
 @pytest.mark.parametrize(

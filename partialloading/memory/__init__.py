@@ -14,13 +14,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import PAIRWISE, Memory, loaded_reused
+from .base import BOUNDED, PAIRWISE, Memory, MemoryPlan, loaded_reused
+from .capacity import CapacityMemory
 from .single import SingleModelMemory
 
 if TYPE_CHECKING:
     from partialloading.instance import Instance
 
-MEMORY_MODELS: dict[str, type[Memory]] = {SingleModelMemory.name: SingleModelMemory}
+MEMORY_MODELS: dict[str, type[Memory]] = {
+    SingleModelMemory.name: SingleModelMemory,
+    CapacityMemory.name: CapacityMemory,
+}
 """Every memory model, by name."""
 
 DEFAULT_MEMORY = SingleModelMemory.name
@@ -39,10 +43,13 @@ def memory_of(instance: Instance) -> Memory:
 
 
 __all__ = [
+    "BOUNDED",
     "DEFAULT_MEMORY",
     "MEMORY_MODELS",
     "PAIRWISE",
+    "CapacityMemory",
     "Memory",
+    "MemoryPlan",
     "SingleModelMemory",
     "loaded_reused",
     "memory_of",

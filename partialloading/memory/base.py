@@ -9,7 +9,8 @@ models that have it say so in :attr:`Memory.structure`.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
@@ -25,6 +26,31 @@ PAIRWISE = "pairwise"
 ``ℓ(i, i'') ≤ ℓ(i, i') + ℓ(i', i'')``. The dynamic program, the branch-and-bound, CP-SAT and the
 MILP formulations are written on that matrix."""
 
+BOUNDED = "bounded"
+"""Structure flag: no request loads more than :attr:`Memory.matrix` says after the model served
+before it (and :attr:`Memory.first` first), whatever the evictions, as long as they are lazy.
+An order feasible under the matrix is then feasible under this memory: the matrix is a
+conservative stand-in for fast searches."""
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """What the memory does for one service order.
+
+    Attributes
+    ----------
+    load
+        Loading time before each request (seconds).
+    evicted
+        Indices of the blocks evicted right before each request.
+    resident_bytes
+        Bytes resident after each request.
+    """
+
+    load: FloatArray
+    evicted: tuple[tuple[int, ...], ...]
+    resident_bytes: FloatArray
+
 
 class Memory(Protocol):
     """The GPU memory of one instance.
@@ -38,7 +64,7 @@ class Memory(Protocol):
     name, summary
         The model's name (the instance's ``memory`` field) and one line for the docs.
     structure
-        Structure flags (:data:`PAIRWISE`) that methods may require.
+        Structure flags (:data:`PAIRWISE`, :data:`BOUNDED`) that methods may require.
     first
         Loading time of each model when it is served first, from the initial state (exact).
     matrix
@@ -71,16 +97,25 @@ class Memory(Protocol):
         """The memory of ``instance``."""
         ...
 
-    def loads(self, models: IntArray) -> FloatArray:
-        """Loading time before each request, for requests of ``models`` served in that order."""
+    def plan(self, models: IntArray, evicted: Sequence[Sequence[int] | None] | None = None) -> MemoryPlan:
+        """Serve requests of ``models`` in that order: with the given evictions (block indices
+        evicted right before each request), or the memory's default rule where ``None``.
+
+        Raises
+        ------
+        ValueError
+            The evictions are not possible (a block not resident, or needed by the request, or
+            memory beyond its capacity).
+        """
         ...
 
     def start(self) -> Hashable:
         """The memory state at time 0."""
         ...
 
-    def step(self, state: Hashable, model: int) -> tuple[float, Hashable]:
-        """Serve a request of ``model`` in ``state``: its loading time and the state after it."""
+    def choices(self, state: Hashable, model: int) -> Sequence[tuple[float, Hashable, tuple[int, ...]]]:
+        """Every way worth considering to serve a request of ``model`` in ``state``: its loading
+        time, the state after it and the blocks evicted (the exact searches try each)."""
         ...
 
 

@@ -13,7 +13,7 @@ reload ``ℓ_ns``.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -21,7 +21,7 @@ import numpy as np
 
 from partialloading.arrays import FloatArray, IntArray
 
-from .base import PAIRWISE
+from .base import PAIRWISE, MemoryPlan
 
 if TYPE_CHECKING:
     from partialloading.instance import Instance
@@ -46,15 +46,18 @@ class SingleModelMemory:
         Bytes per second, to turn times back into bytes.
     model_sizes
         Size of each model in bytes.
+    blocks_of
+        The blocks of each model (indices).
     initial
-        Index of the initial model, or ``None`` for an empty GPU.
+        The blocks in memory at time 0 (the initial model's, or the initial blocks).
     """
 
     matrix: FloatArray
     first: FloatArray
     load_speed: float
     model_sizes: FloatArray
-    initial: int | None
+    blocks_of: tuple[frozenset[int], ...]
+    initial: frozenset[int]
 
     name: ClassVar[str] = "single"
     summary: ClassVar[str] = "the GPU holds the blocks of the model it loaded last"
@@ -70,28 +73,49 @@ class SingleModelMemory:
         matrix = ((1.0 - member) * instance.block_sizes) @ member.T / speed
         np.fill_diagonal(matrix, 0.0)
         i0 = instance.initial_model_index
-        first = instance.model_sizes / speed if i0 is None else matrix[i0].copy()
+        if i0 is not None:
+            first = matrix[i0].copy()
+        else:
+            resident = np.zeros(len(instance.blocks), dtype=bool)
+            resident[list(instance.initial_resident)] = True
+            first = ((~resident) * instance.block_sizes) @ member.T / speed
         return cls(
             matrix=_readonly(np.ascontiguousarray(matrix)),
             first=_readonly(np.asarray(first, dtype=float)),
             load_speed=speed,
             model_sizes=instance.model_sizes,
-            initial=i0,
+            blocks_of=tuple(frozenset(np.flatnonzero(row).tolist()) for row in instance.membership),
+            initial=frozenset(instance.initial_resident),
         )
 
-    def loads(self, models: IntArray) -> FloatArray:
-        """Loading time before each request, for requests of ``models`` served in that order."""
+    def plan(self, models: IntArray, evicted: Sequence[Sequence[int] | None] | None = None) -> MemoryPlan:
+        """Loads of the order; the memory evicts every block the next model does not hold (the
+        given ``evicted``, if any, must be exactly those)."""
         load = np.empty(models.size)
         if models.size:
             load[0] = self.first[models[0]]
             load[1:] = self.matrix[models[:-1], models[1:]]
-        return load
+        out: list[tuple[int, ...]] = []
+        held = self.initial
+        for q, m in enumerate(models.tolist()):
+            dropped = tuple(sorted(held - self.blocks_of[m]))
+            wanted = None if evicted is None else evicted[q]
+            if wanted is not None and set(wanted) != set(dropped):
+                raise ValueError(
+                    f"request {q}: the single-model memory evicts exactly the blocks the request does not need"
+                )
+            out.append(dropped)
+            held = self.blocks_of[m]
+        return MemoryPlan(load, tuple(out), self.model_sizes[models].astype(float))
 
     def start(self) -> Hashable:
-        """The model in memory at time 0 (``None``: empty)."""
-        return self.initial
+        """The model in memory (``None``: the initial state)."""
+        return None
 
-    def step(self, state: Hashable, model: int) -> tuple[float, Hashable]:
-        """Load ``model`` after ``state`` (the model in memory); the state after is ``model``."""
-        load = self.first[model] if state is None else self.matrix[state, model]  # type: ignore[index]
-        return float(load), model
+    def choices(self, state: Hashable, model: int) -> Sequence[tuple[float, Hashable, tuple[int, ...]]]:
+        """Load ``model`` after ``state`` (the model in memory): the one way there is."""
+        if state is None:
+            return [(float(self.first[model]), model, tuple(sorted(self.initial - self.blocks_of[model])))]
+        last = int(state)  # type: ignore[call-overload]
+        held = self.blocks_of[last]
+        return [(float(self.matrix[last, model]), model, tuple(sorted(held - self.blocks_of[model])))]

@@ -28,7 +28,7 @@ import numpy as np
 from partialloading.arrays import FloatArray, IntArray
 from partialloading.tolerance import meets
 
-from .base import Timeline
+from .base import Evictions, Timeline
 from .frame import FRAME, FrameSchedule, FrameTiming
 from .pipelined import PIPELINED, PipelinedSchedule, PipelinedTiming
 
@@ -52,11 +52,12 @@ class TimingModel(Protocol):
         """One line for the documentation and ``--help``."""
         ...
 
-    def timeline(self, instance: Instance, order: IntArray) -> Timeline:
-        """Timeline of serving ``order`` (valid user indices, no repeats) with :meth:`bandwidth`."""
+    def timeline(self, instance: Instance, order: IntArray, evicted: Evictions | None = None) -> Timeline:
+        """Timeline of serving ``order`` (valid user indices, no repeats) with :meth:`bandwidth`,
+        with the given evictions (``None``: the memory's default rule)."""
         ...
 
-    def bandwidth(self, instance: Instance, order: IntArray) -> FloatArray:
+    def bandwidth(self, instance: Instance, order: IntArray, evicted: Evictions | None = None) -> FloatArray:
         """The bandwidth split of the admitted users, in ``order``."""
         ...
 
@@ -90,7 +91,7 @@ def _indices(instance: Instance, order: Sequence[int] | IntArray) -> IntArray:
     return idx
 
 
-def timeline(instance: Instance, order: Sequence[int] | IntArray) -> Timeline:
+def timeline(instance: Instance, order: Sequence[int] | IntArray, evicted: Evictions | None = None) -> Timeline:
     """Timeline of serving ``order`` (user indices) under the instance's timing model.
 
     Parameters
@@ -99,17 +100,25 @@ def timeline(instance: Instance, order: Sequence[int] | IntArray) -> Timeline:
         The instance.
     order
         Indices of the admitted users in service order (no repeats).
+    evicted
+        Indices of the blocks evicted right before each request (``None``: the memory model's
+        default rule).
     Raises
     ------
     IndexError, ValueError
-        An index out of range, or a user listed twice.
+        An index out of range, a user listed twice, or evictions the memory cannot make.
     """
-    return timing_of(instance).timeline(instance, _indices(instance, order))
+    idx = _indices(instance, order)
+    if evicted is not None and len(evicted) != idx.size:
+        raise ValueError("one list of evicted blocks per request is needed")
+    return timing_of(instance).timeline(instance, idx, evicted)
 
 
-def bandwidth_split(instance: Instance, order: Sequence[int] | IntArray) -> FloatArray:
+def bandwidth_split(
+    instance: Instance, order: Sequence[int] | IntArray, evicted: Evictions | None = None
+) -> FloatArray:
     """The bandwidth of each admitted user (in ``order``) under the instance's timing model."""
-    return timing_of(instance).bandwidth(instance, _indices(instance, order))
+    return timing_of(instance).bandwidth(instance, _indices(instance, order), evicted)
 
 
 def finish_alone(instance: Instance) -> FloatArray:

@@ -18,6 +18,8 @@ import numpy as np
 from partialloading.arrays import BoolArray, FloatArray, IntArray
 from partialloading.memory import PAIRWISE
 
+from .base import Evictions
+
 if TYPE_CHECKING:
     from partialloading.memory import Memory
 
@@ -68,10 +70,11 @@ class OrderScores:
         """Number of users."""
         return int(self.model.size)
 
-    def loads_of(self, order: IntArray) -> FloatArray:
-        """Load time before each request of ``order`` (the memory model's answer)."""
-        if not self.pairwise:
-            return self.memory.loads(self.model[order])
+    def loads_of(self, order: IntArray, evicted: Evictions | None = None) -> FloatArray:
+        """Load time before each request of ``order`` (the memory model's answer; ``evicted``:
+        the evictions, ``None``: the memory's default rule)."""
+        if evicted is not None or not self.pairwise:
+            return self.memory.plan(self.model[order], evicted).load
         load = np.empty(order.size)
         if order.size:
             m = self.model[order]
@@ -79,7 +82,7 @@ class OrderScores:
             load[1:] = self.loads[m[:-1], m[1:]]
         return load
 
-    def finish(self, order: IntArray, tau: float | None = None) -> FloatArray:
+    def finish(self, order: IntArray, tau: float | None = None, evicted: Evictions | None = None) -> FloatArray:
         """Completion of each request of ``order`` (each timing model defines it)."""
         raise NotImplementedError
 
@@ -95,9 +98,9 @@ class OrderScores:
         """Whether the order of ``state`` could take ``k``'s upload (a hint for the drop rule)."""
         raise NotImplementedError
 
-    def feasible(self, order: IntArray) -> bool:
-        """Whether every user of ``order`` is on time."""
-        return bool(np.all(self.finish(order) <= self.limit[order]))
+    def feasible(self, order: IntArray, evicted: Evictions | None = None) -> bool:
+        """Whether every user of ``order`` is on time (with ``evicted``, else the default rule)."""
+        return bool(np.all(self.finish(order, evicted=evicted) <= self.limit[order]))
 
     def score(self, order: IntArray) -> tuple[float, float, float]:
         """``(served weight, −makespan, minimum slack)``: larger is better."""

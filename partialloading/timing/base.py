@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from partialloading.arrays import FloatArray, IntArray
 from partialloading.tolerance import meets
+
+Evictions = Sequence[Sequence[int] | None]
+"""The blocks (indices) evicted right before each request of an order (``None``: the memory
+model's default rule for that request)."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,10 @@ class Timeline:
         Deadline of each request.
     loaded_bytes, reused_bytes
         Bytes loaded for the request and bytes of its model already in GPU memory.
+    evicted
+        Indices of the blocks evicted right before each request.
+    resident_bytes
+        Bytes in GPU memory after each request.
     """
 
     timing: str
@@ -49,6 +58,8 @@ class Timeline:
     deadline: FloatArray
     loaded_bytes: FloatArray
     reused_bytes: FloatArray
+    evicted: tuple[tuple[int, ...], ...] = ()
+    resident_bytes: FloatArray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def upload_end(self) -> float:

@@ -28,7 +28,7 @@ from partialloading.memory import Memory, loaded_reused, memory_of
 from partialloading.tolerance import EPS, deadline_limit
 
 from .arithmetic import ExactAppender, Gaps, OrderScores, SlackState
-from .base import Timeline
+from .base import Evictions, Timeline
 
 if TYPE_CHECKING:
     from partialloading.instance import Instance
@@ -94,11 +94,11 @@ class FrameSchedule(OrderScores):
         )
 
     # ------------------------------------------------------------------ whole orders
-    def finish(self, order: IntArray, tau: float | None = None) -> FloatArray:
+    def finish(self, order: IntArray, tau: float | None = None, evicted: Evictions | None = None) -> FloatArray:
         """Completion time of each request of ``order`` (``tau``: upload phase, default ``Σ a/B``)."""
         if tau is None:
             tau = float(self.upload[order].sum())
-        return tau + np.cumsum(self.loads_of(order) + self.infer[self.model[order]])
+        return tau + np.cumsum(self.loads_of(order, evicted) + self.infer[self.model[order]])
 
     def state(self, order: IntArray) -> SlackState:
         """Upload phase and minimum slack of the feasible ``order``."""
@@ -330,19 +330,21 @@ class FrameTiming:
     name: str = "frame"
     summary: str = "the server starts when the last upload has arrived"
 
-    def bandwidth(self, instance: Instance, order: IntArray) -> FloatArray:
+    def bandwidth(self, instance: Instance, order: IntArray, evicted: Evictions | None = None) -> FloatArray:
         """Closed-form optimal split ``b_k = B·a_k / Σ_S a`` for the admitted users, in ``order``."""
         work = instance.upload_work[order]
         if order.size == 0:
             return np.zeros(0)
         return float(instance.bandwidth_hz) * work / work.sum()
 
-    def timeline(self, instance: Instance, order: IntArray) -> Timeline:
-        """Timeline of serving ``order`` with the closed-form split."""
+    def timeline(self, instance: Instance, order: IntArray, evicted: Evictions | None = None) -> Timeline:
+        """Timeline of serving ``order`` with the closed-form split (``evicted``: the blocks evicted
+        before each request; ``None``: the memory's default rule)."""
         memory = memory_of(instance)
         tau = float(instance.upload_work[order].sum() / float(instance.bandwidth_hz))
         models = instance.user_models[order]
-        load = memory.loads(models)
+        plan = memory.plan(models, evicted)
+        load = plan.load
         elapsed = np.cumsum(load + instance.infer_times[models])
         start = tau + np.concatenate(([0.0], elapsed[:-1]))
         loaded, reused = loaded_reused(memory, models, load)
@@ -358,6 +360,8 @@ class FrameTiming:
             deadline=instance.deadlines[order],
             loaded_bytes=loaded,
             reused_bytes=reused,
+            evicted=plan.evicted,
+            resident_bytes=plan.resident_bytes,
         )
 
     def finish_alone(self, instance: Instance) -> FloatArray:

@@ -37,11 +37,11 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from partialloading.arrays import BoolArray, FloatArray, IntArray
-from partialloading.memory import Memory, loaded_reused, memory_of
+from partialloading.memory import Memory, MemoryPlan, loaded_reused, memory_of
 from partialloading.tolerance import EPS, deadline_limit
 
 from .arithmetic import ExactAppender, OrderScores, SlackState
-from .base import Timeline
+from .base import Evictions, Timeline
 from .frame import FrameSchedule
 
 if TYPE_CHECKING:
@@ -158,13 +158,14 @@ class PipelinedSchedule(OrderScores):
             machine=machine,
         )
 
-    def analysis(self, order: IntArray) -> Analysis:
+    def analysis(self, order: IntArray, evicted: Evictions | None = None) -> Analysis:
         """``E``, ``D``, ``L`` and ``Σ a/L`` of ``order`` (against the loosened deadlines)."""
-        return analyse(self.loads_of(order), self.infer[self.model[order]], self.limit[order], self.work[order])
+        loads = self.loads_of(order, evicted)
+        return analyse(loads, self.infer[self.model[order]], self.limit[order], self.work[order])
 
-    def finish(self, order: IntArray, tau: float | None = None) -> FloatArray:
+    def finish(self, order: IntArray, tau: float | None = None, evicted: Evictions | None = None) -> FloatArray:
         """Completion of each request under the reported split (``tau`` is not used)."""
-        return replay(self.analysis(order), self.work[order], self.bandwidth)[2]
+        return replay(self.analysis(order, evicted), self.work[order], self.bandwidth)[2]
 
     def state(self, order: IntArray) -> SlackState:
         """The bandwidth the feasible ``order`` needs and its machine slack."""
@@ -437,21 +438,24 @@ class PipelinedTiming:
     name: str = "pipelined"
     summary: str = "the GPU loads while users upload; each request starts when its own input is there"
 
-    def _parts(self, instance: Instance, order: IntArray) -> tuple[Memory, FloatArray, Analysis]:
+    def _parts(
+        self, instance: Instance, order: IntArray, evicted: Evictions | None
+    ) -> tuple[Memory, MemoryPlan, Analysis]:
         memory = memory_of(instance)
         models = instance.user_models[order]
-        load = memory.loads(models)
-        parts = analyse(load, instance.infer_times[models], instance.deadlines[order], instance.upload_work[order])
-        return memory, load, parts
+        plan = memory.plan(models, evicted)
+        parts = analyse(plan.load, instance.infer_times[models], instance.deadlines[order], instance.upload_work[order])
+        return memory, plan, parts
 
-    def bandwidth(self, instance: Instance, order: IntArray) -> FloatArray:
+    def bandwidth(self, instance: Instance, order: IntArray, evicted: Evictions | None = None) -> FloatArray:
         """The split ``b ∝ a/L`` (every upload ends at the same fraction of its latest start)."""
-        _, _, parts = self._parts(instance, order)
+        _, _, parts = self._parts(instance, order, evicted)
         return split(instance.upload_work[order], parts.latest, float(instance.bandwidth_hz))
 
-    def timeline(self, instance: Instance, order: IntArray) -> Timeline:
-        """Timeline of serving ``order`` with :meth:`bandwidth`."""
-        memory, load, parts = self._parts(instance, order)
+    def timeline(self, instance: Instance, order: IntArray, evicted: Evictions | None = None) -> Timeline:
+        """Timeline of serving ``order`` with :meth:`bandwidth` (``evicted``: see the frame model)."""
+        memory, plan, parts = self._parts(instance, order, evicted)
+        load = plan.load
         models = instance.user_models[order]
         bandwidth, uploads, finish = replay(parts, instance.upload_work[order], float(instance.bandwidth_hz))
         infer = instance.infer_times[models]
@@ -470,6 +474,8 @@ class PipelinedTiming:
             deadline=instance.deadlines[order],
             loaded_bytes=loaded,
             reused_bytes=reused,
+            evicted=plan.evicted,
+            resident_bytes=plan.resident_bytes,
         )
 
     def finish_alone(self, instance: Instance) -> FloatArray:

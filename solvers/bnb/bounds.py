@@ -69,15 +69,17 @@ class SetupTree:
         """The setup tree of ``instance``."""
         num_models = instance.num_models
         speed = float(instance.load_speed_bytes_per_s)
-        held0 = instance.initial_model_index
-        states = [held0, *range(num_models)]  # model in memory: before anything, then after each
+        states: list[int | None] = [None, *range(num_models)]  # before anything, then after each model
         member = instance.membership
         sizes = instance.block_sizes.tolist()
+        resident0 = set(instance.initial_resident)
         by_signature: dict[frozenset[int], float] = {}
+        missing0: dict[frozenset[int], float] = {}  # what the initial state lacks of each signature
         for b in range(member.shape[1]):
             signature = frozenset(int(m) for m in member[:, b].nonzero()[0])
             if signature:
                 by_signature[signature] = by_signature.get(signature, 0.0) + sizes[b]
+                missing0[signature] = missing0.get(signature, 0.0) + (0.0 if b in resident0 else sizes[b])
         # The heaviest shared signatures first, each kept when it is laminar with those kept.
         laminar: list[frozenset[int]] = []
         for sig in sorted(by_signature, key=lambda sig: (-by_signature[sig], sorted(sig))):
@@ -94,14 +96,16 @@ class SetupTree:
         group_parent = tuple(smallest_above(sig) for sig in groups)
         private_rows, cost_rows = [], []
         for h in states:
+            # After model h its blocks are resident; before anything, the initial blocks are.
+            lacking = missing0 if h is None else {sig: 0.0 if h in sig else size for sig, size in by_signature.items()}
             own = [0.0] * num_models
-            for sig, size in by_signature.items():
-                if sig in index or h in sig:
+            for sig, size in lacking.items():
+                if sig in index:
                     continue
                 for j in sig:  # the model's own blocks, or an even share of a crossing block
                     own[j] += size / len(sig) / speed
             private_rows.append(tuple(own))
-            cost_rows.append(tuple(0.0 if h in sig else by_signature[sig] / speed for sig in groups))
+            cost_rows.append(tuple(lacking[sig] / speed for sig in groups))
         return cls(model_parent, group_parent, tuple(private_rows), tuple(cost_rows))
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import ClassVar
 
 import numpy as np
@@ -23,7 +23,7 @@ from partialloading import solve
 from partialloading.arrays import FloatArray, IntArray
 from partialloading.errors import MethodNotApplicableError
 from partialloading.instance import Instance
-from partialloading.memory import MEMORY_MODELS, SingleModelMemory, memory_of, register
+from partialloading.memory import MEMORY_MODELS, MemoryPlan, SingleModelMemory, memory_of, register
 from partialloading.result import Status
 from partialloading.timing import timeline
 
@@ -50,12 +50,10 @@ class ResidentMemory:
     @classmethod
     def of(cls, instance: Instance) -> ResidentMemory:
         single = SingleModelMemory.of(instance)  # its matrix is the heuristics' estimate
-        blocks_of = tuple(frozenset(np.flatnonzero(row).tolist()) for row in instance.membership)
-        i0 = instance.initial_model_index
         return cls(
-            blocks_of=blocks_of,
+            blocks_of=single.blocks_of,
             block_seconds=instance.block_sizes / float(instance.load_speed_bytes_per_s),
-            initial=frozenset() if i0 is None else blocks_of[i0],
+            initial=single.initial,
             first=single.first,
             matrix=single.matrix,
             load_speed=float(instance.load_speed_bytes_per_s),
@@ -65,17 +63,20 @@ class ResidentMemory:
     def start(self) -> Hashable:
         return self.initial
 
-    def step(self, state: Hashable, model: int) -> tuple[float, Hashable]:
+    def choices(self, state: Hashable, model: int) -> list[tuple[float, Hashable, tuple[int, ...]]]:
         resident: frozenset[int] = state  # type: ignore[assignment]
         missing = self.blocks_of[model] - resident
-        return float(sum(self.block_seconds[j] for j in sorted(missing))), resident | missing
+        return [(float(sum(self.block_seconds[j] for j in sorted(missing))), resident | missing, ())]
 
-    def loads(self, models: IntArray) -> FloatArray:
+    def plan(self, models: IntArray, evicted: Sequence[Sequence[int] | None] | None = None) -> MemoryPlan:
+        if evicted is not None and any(gone for gone in evicted if gone is not None):
+            raise ValueError("this memory never evicts")
         state: Hashable = self.start()
-        out = np.empty(models.size)
+        load, resident = np.empty(models.size), np.empty(models.size)
         for q, m in enumerate(models.tolist()):
-            out[q], state = self.step(state, m)
-        return out
+            load[q], state, _ = self.choices(state, m)[0]
+            resident[q] = sum(self.block_seconds[j] for j in state) * self.load_speed  # type: ignore[attr-defined]
+        return MemoryPlan(load, ((),) * models.size, resident)
 
 
 register(ResidentMemory)
@@ -175,7 +176,7 @@ def test_pipelined_timing_under_the_test_memory(instance: Instance) -> None:
 
 @pytest.mark.parametrize("method", ["dp", "bnb", "cpsat", "milp"])
 def test_methods_that_need_a_load_matrix_refuse(tiny: Instance, method: str) -> None:
-    with pytest.raises(MethodNotApplicableError, match="the 'resident' memory model does not have"):
+    with pytest.raises(MethodNotApplicableError, match="'resident' memory model"):
         solve(resident(tiny), method)
 
 

@@ -40,7 +40,9 @@ def latest_starts(instance: Instance, order: list[int], sharing: bool = True) ->
     models = [int(instance.user_models[k]) for k in order]
     infer = [float(instance.infer_times[m]) for m in models]
     loads = [
-        memory_of(instance if sharing else instance.unshared()).step(None if q == 0 else models[q - 1], models[q])[0]
+        memory_of(instance if sharing else instance.unshared()).choices(None if q == 0 else models[q - 1], models[q])[
+            0
+        ][0]
         for q in range(len(order))
     ]
     latest = [0.0] * len(order)
