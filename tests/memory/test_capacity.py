@@ -277,5 +277,5 @@ def test_no_sharing_is_the_whole_model_cache() -> None:
 
 
 def test_the_capacity_constructor_checks_the_fields() -> None:
-    with pytest.raises(InstanceError, match="server.memory_bytes"):
+    with pytest.raises(InstanceError, match=r"server\.memory_bytes"):
         dataclasses.replace(choose_eviction(), memory_bytes=float("nan"))
