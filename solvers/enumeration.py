@@ -21,9 +21,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
+import numpy as np
+
 from partialloading.backend import SolveRequest, SolverOutput
 from partialloading.errors import InstanceTooLargeError, SolverError
 from partialloading.instance import Instance
+from partialloading.memory import PAIRWISE
 from partialloading.params import EnumerateParams
 from partialloading.result import Status
 from partialloading.timing import Schedule, schedule, servable_alone
@@ -59,6 +62,22 @@ class SetSearch:
     checked: int
     nodes: int
     evicted: list[tuple[int, ...]] | None = None
+
+
+MAX_EVICTABLE = 20
+"""Under a memory whose evictions are decisions, the exact search tries every inclusion-minimal
+set of blocks to evict; it refuses instances whose candidate users' models have more blocks than
+this (the sets could then number in the millions): use the MILP or greedy."""
+
+
+def evictable(instance: Instance) -> int:
+    """Blocks of positive size that the models of the users servable alone hold (0 when the
+    memory makes no eviction decisions)."""
+    if PAIRWISE in instance.gpu_memory.structure:
+        return 0
+    models = np.unique(instance.user_models[servable_alone(instance)])
+    held = instance.membership[models].any(axis=0) & (instance.block_sizes > 0)
+    return int(held.sum())
 
 
 def heaviest_feasible_set(
@@ -113,6 +132,12 @@ def solve(instance: Instance, params: EnumerateParams, request: SolveRequest) ->
         raise InstanceTooLargeError(
             f"enumerate handles at most {max_users} users (this instance has {instance.num_users}); "
             "use --method milp, cpsat, dp or greedy"
+        )
+    blocks = evictable(instance)
+    if blocks > MAX_EVICTABLE:
+        raise InstanceTooLargeError(
+            f"enumerate searches evictions over at most {MAX_EVICTABLE} blocks (the requested models hold {blocks}); "
+            "use --method milp or greedy"
         )
     search = schedule(instance, tolerance_share=1.0)
     # Users that miss their deadline even when served alone can never be admitted.

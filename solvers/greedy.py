@@ -61,7 +61,7 @@ from partialloading.timing import Schedule, schedule
 from partialloading.tolerance import reaches
 
 from . import bnb, edf, local_search
-from .enumeration import heaviest_feasible_set
+from .enumeration import MAX_EVICTABLE, evictable, heaviest_feasible_set
 from .local_search import EVALUATION_COST, EXACT_RESEQUENCE_USERS, Budget, better, drop_until_feasible, insert_all
 from .order_search import find_order
 
@@ -668,7 +668,7 @@ def solve_bounded(instance: Instance, params: GreedyParams, request: SolveReques
         "result_from": "one-model run" if evicted is not None else "one-model run + capacity phase",
     }
     best = SolverOutput([int(k) for k in order], Status.FEASIBLE, bound=bound, info=info, evicted=evicted)
-    if params.improve and instance.num_users <= CAPACITY_EXACT_USERS:
+    if params.improve and instance.num_users <= CAPACITY_EXACT_USERS and evictable(instance) <= MAX_EVICTABLE:
         generic = _solve(instance, params, request)
         if float(instance.weights[list(generic.order)].sum()) > float(instance.weights[order].sum()) or (
             generic.status == Status.OPTIMAL
@@ -688,7 +688,7 @@ def _one_model_evictions(instance: Instance, order: IntArray) -> list[tuple[int,
     held = set(instance.initial_resident)
     out = []
     for m in instance.user_models[order].tolist():
-        need = memory.blocks_of[m]  # type: ignore[attr-defined]
+        need = memory.blocks_of[m]
         out.append(tuple(sorted(held - need)))
         held = set(need)
     return out

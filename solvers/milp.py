@@ -434,7 +434,7 @@ def _solve_capacity(instance: Instance, params: MilpParams, request: SolveReques
         blocks = capacity.block_data(
             data_m,
             [(b.id, float(b.size_bytes)) for b in instance.blocks],
-            [sorted(own) for own in memory.blocks_of],  # type: ignore[attr-defined]
+            [sorted(own) for own in memory.blocks_of],
             instance.initial_resident,
             float(instance.load_speed_bytes_per_s),
             float(instance.memory_bytes or math.inf),

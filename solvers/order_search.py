@@ -30,8 +30,8 @@ from partialloading.timing import PipelinedSchedule, Schedule
 Choice = tuple[float, Hashable, tuple[int, ...]]
 """One way to serve a request: ``(loading time, memory state after, blocks evicted)``."""
 
-Choices = Callable[[Hashable, int], Sequence[Choice]]
-"""``(memory state, model) -> every way to serve a request of the model``."""
+Choices = Callable[[Hashable, int, frozenset[int] | None], Sequence[Choice]]
+"""``(memory state, model, blocks needed later) -> every way to serve a request of the model``."""
 
 
 class OrderSearch(NamedTuple):
@@ -51,10 +51,29 @@ def _chooser(p: Schedule) -> tuple[Choices, Hashable]:
         return p.memory.choices, p.memory.start()
     loads, first = p.loads.tolist(), p.first.tolist()
 
-    def choices(last: Hashable, m: int) -> Sequence[Choice]:
+    def choices(last: Hashable, m: int, later: frozenset[int] | None = None) -> Sequence[Choice]:
         return (((first[m] if last is None else loads[last][m]), m, ()),)
 
     return choices, None
+
+
+def _later(p: Schedule, ranked: list[int]) -> Callable[[int], frozenset[int] | None]:
+    """``mask -> the blocks the users of ``ranked`` outside ``mask`` need`` (for memories whose
+    evictions are choices; ``None`` otherwise), memoized by mask."""
+    if p.pairwise:
+        return lambda mask: None
+    blocks_of = p.memory.blocks_of
+    needs = [blocks_of[int(p.model[k])] for k in ranked]
+    cache: dict[int, frozenset[int]] = {}
+
+    def later(mask: int) -> frozenset[int]:
+        found = cache.get(mask)
+        if found is None:
+            found = frozenset().union(*(need for pos, need in enumerate(needs) if not mask >> pos & 1))
+            cache[mask] = found
+        return found
+
+    return later
 
 
 def find_order(p: Schedule, users: Sequence[int]) -> OrderSearch:
@@ -77,6 +96,7 @@ def _frame_order(p: Schedule, users: Sequence[int], tau: float) -> OrderSearch:
     model, infer, limit = p.model.tolist(), p.infer.tolist(), p.limit.tolist()
     # Earliest deadline first among the choices finds a feasible order early when one exists.
     ranked = sorted(users, key=lambda k: (limit[k], model[k], k))
+    later = _later(p, ranked)
     full = (1 << len(ranked)) - 1
     best: dict[tuple[int, Hashable], float] = {}
     path: list[int] = []
@@ -96,7 +116,7 @@ def _frame_order(p: Schedule, users: Sequence[int], tau: float) -> OrderSearch:
             if mask >> pos & 1:
                 continue
             m = model[k]
-            for load, after, gone in choose(state, m):
+            for load, after, gone in choose(state, m, later(mask | 1 << pos)):
                 t2 = t + float(load + infer[m])
                 if tau + t2 > limit[k]:
                     continue
@@ -137,6 +157,7 @@ def _pipelined_order(p: PipelinedSchedule, users: Sequence[int]) -> OrderSearch:
     model, infer = p.model.tolist(), p.infer.tolist()
     limit, work = p.limit.tolist(), p.work.tolist()
     ranked = sorted(users, key=lambda k: (limit[k], model[k], k))
+    later = _later(p, ranked)
     full = (1 << len(ranked)) - 1
     path: list[int] = []
     trail: list[tuple[int, ...]] = []
@@ -166,7 +187,7 @@ def _pipelined_order(p: PipelinedSchedule, users: Sequence[int]) -> OrderSearch:
             if mask >> pos & 1:
                 continue
             m = model[k]
-            for load, after, gone in choose(state, m):
+            for load, after, gone in choose(state, m, later(mask | 1 << pos)):
                 begin = t + float(load)
                 path.append(k)
                 trail.append(gone)

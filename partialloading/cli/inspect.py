@@ -118,6 +118,26 @@ def loaded_bytes_grouped(instance: Instance) -> float:
     return float(timeline(instance, order).loaded_bytes.sum())
 
 
+def print_memory_fit(instance: Instance, out: TextIO) -> None:
+    """How much of the catalog the GPU memory holds at once: every block, the requested models'
+    blocks, and how many of the largest models, with and without sharing."""
+    capacity = float(instance.memory_bytes or 0.0)
+    requested = np.unique(instance.user_models)
+    shared = float(instance.block_sizes[instance.membership[requested].any(axis=0)].sum()) if requested.size else 0.0
+    private = float(instance.model_sizes[requested].sum())
+    largest = np.sort(instance.model_sizes[requested])[::-1]
+    whole = int(np.searchsorted(np.cumsum(largest), capacity * (1 + 1e-9), side="right"))
+    start = f"; starts with {len(instance.initial_blocks)} block(s)" if instance.initial_blocks is not None else ""
+    print(
+        f"GPU memory {capacity / 1e6:,.1f} MB{start}: every block {float(instance.block_sizes.sum()) / 1e6:,.1f} MB, "
+        f"the requested models' blocks {shared / 1e6:,.1f} MB "
+        f"({'fit' if shared <= capacity else f'{100 * capacity / shared:.0f}% fit'}); "
+        f"as private copies {private / 1e6:,.1f} MB; the {whole} largest of {requested.size} requested models "
+        "fit whole at once",
+        file=out,
+    )
+
+
 def print_inspection(instance: Instance, out: TextIO, limit: int = 60) -> None:
     """Print the structure report of ``instance`` to ``out``."""
     structure = sharing_structure(instance)
@@ -128,6 +148,8 @@ def print_inspection(instance: Instance, out: TextIO, limit: int = 60) -> None:
         f"{instance.num_users} users; GPU loads {v / 1e9:g} GB/s; initial model: {instance.initial_model or 'none'}",
         file=out,
     )
+    if instance.memory_bytes is not None:
+        print_memory_fit(instance, out)
     kind = "backbone sharing" if structure.is_backbone else "general sharing"
     print(f"structure: {kind}, {len(structure.clusters)} cluster(s) of the requested models", file=out)
     if structure.violation:

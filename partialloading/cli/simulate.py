@@ -163,7 +163,8 @@ def print_table(name: str, runs: list[Simulation]) -> None:
     print(f"workload {name!r}: {s0.arrivals} requests, timing {runs[0].timing}")
     header = (
         f"{'policy':<22} {'served':>8} {'on time':>8} {'weight':>9} {'dropped':>8} {'p50 ms':>8} {'p95 ms':>8} "
-        f"{'p99 ms':>8} {'loaded GB':>10} {'reused GB':>10} {'GPU busy':>8} {'rounds':>7} {'plan ms':>8} {'max ms':>8}"
+        f"{'p99 ms':>8} {'loaded GB':>10} {'reused GB':>10} {'evicted GB':>10} {'GPU busy':>8} {'rounds':>7} "
+        f"{'plan ms':>8} {'max ms':>8}"
     )
     print(header)
     for r in runs:
@@ -171,6 +172,7 @@ def print_table(name: str, runs: list[Simulation]) -> None:
         print(
             f"{r.policy.label:<22} {s.served:>8} {s.on_time_fraction:>8.1%} {s.served_weight:>9.6g} {s.dropped:>8} "
             f"{_ms(s.latency_p50_s):>8} {_ms(s.latency_p95_s):>8} {_ms(s.latency_p99_s):>8} "
-            f"{s.loaded_bytes / 1e9:>10.3f} {s.reused_bytes / 1e9:>10.3f} {s.gpu_busy_fraction:>8.1%} {s.rounds:>7} "
+            f"{s.loaded_bytes / 1e9:>10.3f} {s.reused_bytes / 1e9:>10.3f} {s.evicted_bytes / 1e9:>10.3f} "
+            f"{s.gpu_busy_fraction:>8.1%} {s.rounds:>7} "
             f"{_ms(s.planning_time_mean_s):>8} {_ms(s.planning_time_max_s):>8}"
         )

@@ -121,6 +121,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _listed(blocks: tuple[str, ...], limit: int = 4) -> str:
+    if not blocks:
+        return "-"
+    shown = ", ".join(printable(b) for b in blocks[:limit])
+    return shown + (f" (+{len(blocks) - limit})" if len(blocks) > limit else "")
+
+
 def print_summary(result: Result, out: TextIO, rows: int | None = None) -> None:
     """Readable summary: status, objective, timeline table (at most ``rows`` rows; ``None``: all,
     0: none), bytes, bandwidth split. Ids are shown with control characters escaped."""
@@ -151,6 +158,9 @@ def print_summary(result: Result, out: TextIO, rows: int | None = None) -> None:
             file=out,
         )
     pipelined = inst.timing != "frame"
+    capacity = inst.memory_name != "single"
+    if capacity:
+        print(f"GPU memory: {number(float(inst.memory_bytes or 0) / 1e6)} MB, blocks kept while they fit", file=out)
     if pipelined:
         print(
             f"timing {inst.timing}: the last upload ends at {tl.upload_end:.6f}s; "
@@ -170,7 +180,9 @@ def print_summary(result: Result, out: TextIO, rows: int | None = None) -> None:
             f"{'#':>3} {'user':<{uw}} {'model':<{mw}} {'bw MHz':>8} "
             f"{'load MB':>8} {'load s':>9} {'start s':>9} {'finish s':>9} {'deadline':>9}"
             + (f" {'upload s':>9} {'infer s':>9}" if pipelined else "")
+            + (f" {'resident MB':>11} evicted" if capacity else "")
         )
+        evicted = sol.evicted_ids if capacity else ()
         print(header, file=out)
         for q, k in enumerate(shown_rows):
             user = inst.users[k]
@@ -179,7 +191,8 @@ def print_summary(result: Result, out: TextIO, rows: int | None = None) -> None:
                 f"{sol.bandwidth[q] / 1e6:>8.3f} "
                 f"{tl.loaded_bytes[q] / 1e6:>8.1f} {tl.load[q]:>9.4f} {tl.start[q]:>9.4f} {tl.finish[q]:>9.4f} "
                 f"{user.deadline_s:>9.4f}"
-                + (f" {tl.upload_ends[q]:>9.4f} {tl.infer_start[q]:>9.4f}" if pipelined else ""),
+                + (f" {tl.upload_ends[q]:>9.4f} {tl.infer_start[q]:>9.4f}" if pipelined else "")
+                + (f" {tl.resident_bytes[q] / 1e6:>11.1f} {_listed(evicted[q])}" if capacity else ""),
                 file=out,
             )
         if len(shown_rows) < len(sol.order):  # pragma: no branch

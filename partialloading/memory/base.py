@@ -45,11 +45,15 @@ class MemoryPlan:
         Indices of the blocks evicted right before each request.
     resident_bytes
         Bytes resident after each request.
+    final
+        The blocks resident after the last request, least recently used first (the state the
+        next round of a simulation starts from).
     """
 
     load: FloatArray
     evicted: tuple[tuple[int, ...], ...]
     resident_bytes: FloatArray
+    final: tuple[int, ...] = ()
 
 
 class Memory(Protocol):
@@ -92,6 +96,11 @@ class Memory(Protocol):
     @property
     def model_sizes(self) -> FloatArray: ...
 
+    @property
+    def blocks_of(self) -> tuple[frozenset[int], ...]:
+        """The blocks (indices) of each model."""
+        ...
+
     @classmethod
     def of(cls, instance: Instance) -> Memory:
         """The memory of ``instance``."""
@@ -113,9 +122,12 @@ class Memory(Protocol):
         """The memory state at time 0."""
         ...
 
-    def choices(self, state: Hashable, model: int) -> Sequence[tuple[float, Hashable, tuple[int, ...]]]:
+    def choices(
+        self, state: Hashable, model: int, later: frozenset[int] | None = None
+    ) -> Sequence[tuple[float, Hashable, tuple[int, ...]]]:
         """Every way worth considering to serve a request of ``model`` in ``state``: its loading
-        time, the state after it and the blocks evicted (the exact searches try each)."""
+        time, the state after it and the blocks evicted (the exact searches try each).
+        ``later``: the blocks the requests still to come may need (``None``: unknown)."""
         ...
 
 

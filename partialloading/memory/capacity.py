@@ -137,7 +137,8 @@ class CapacityMemory:
             load[q] = grow / self.load_speed
             out.append(gone)
             after[q] = total
-        return MemoryPlan(load, tuple(out), after)
+        final = tuple(sorted(resident, key=lambda j: (recency[j], j)))
+        return MemoryPlan(load, tuple(out), after, final)
 
     def _uses(self, order: list[int]) -> dict[int, list[int]]:
         """Positions at which each block is needed, latest first (popped as the order advances)."""
@@ -192,9 +193,17 @@ class CapacityMemory:
         """The resident blocks at time 0."""
         return frozenset(self.initial)
 
-    def choices(self, state: Hashable, model: int) -> Sequence[tuple[float, Hashable, tuple[int, ...]]]:
+    def choices(
+        self, state: Hashable, model: int, later: frozenset[int] | None = None
+    ) -> Sequence[tuple[float, Hashable, tuple[int, ...]]]:
         """Every inclusion-minimal set of blocks whose eviction lets ``model`` fit (nothing when it
-        fits), each with the load and the resident blocks after."""
+        fits), each with the load and the resident blocks after.
+
+        With ``later`` (the blocks the requests still to come may need), the blocks no later
+        request needs go first, all of them: keeping them is worth nothing, so evicting them
+        dominates every other choice; only when they do not free enough are the inclusion-minimal
+        sets of the others added to them.
+        """
         resident: frozenset[int] = state  # type: ignore[assignment]
         need = self.blocks_of[model]
         missing = need - resident
@@ -203,7 +212,22 @@ class CapacityMemory:
         excess = sum(self.sizes[j] for j in after) - self.capacity * (1.0 + ROOM)
         if excess <= 0:
             return [(load, after, ())]
-        candidates = sorted(resident - need)
+        candidates = resident - need
+        dead: tuple[int, ...] = ()
+        if later is not None:
+            dead = tuple(sorted(candidates - later))
+            excess -= sum(self.sizes[j] for j in dead)
+            if excess <= 0:
+                return [(load, after - frozenset(dead), dead)]
+            candidates = candidates & later
+        out = []
+        for gone in self._minimal_sets(sorted(candidates), excess):
+            evicted = tuple(sorted((*dead, *gone)))
+            out.append((load, after - frozenset(evicted), evicted))
+        return out
+
+    def _minimal_sets(self, candidates: list[int], excess: float) -> list[tuple[int, ...]]:
+        """Every inclusion-minimal subset of ``candidates`` of at least ``excess`` bytes."""
         sets: list[tuple[int, ...]] = []
         for size in range(1, len(candidates) + 1):
             for subset in itertools.combinations(candidates, size):
@@ -212,4 +236,4 @@ class CapacityMemory:
                 if any(set(smaller) <= set(subset) for smaller in sets):
                     continue
                 sets.append(subset)
-        return [(load, after - frozenset(gone), gone) for gone in sets]
+        return sets

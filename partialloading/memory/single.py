@@ -106,13 +106,16 @@ class SingleModelMemory:
                 )
             out.append(dropped)
             held = self.blocks_of[m]
-        return MemoryPlan(load, tuple(out), self.model_sizes[models].astype(float))
+        final = tuple(sorted(held))
+        return MemoryPlan(load, tuple(out), self.model_sizes[models].astype(float), final)
 
     def start(self) -> Hashable:
         """The model in memory (``None``: the initial state)."""
         return None
 
-    def choices(self, state: Hashable, model: int) -> Sequence[tuple[float, Hashable, tuple[int, ...]]]:
+    def choices(
+        self, state: Hashable, model: int, later: frozenset[int] | None = None
+    ) -> Sequence[tuple[float, Hashable, tuple[int, ...]]]:
         """Load ``model`` after ``state`` (the model in memory): the one way there is."""
         if state is None:
             return [(float(self.first[model]), model, tuple(sorted(self.initial - self.blocks_of[model])))]

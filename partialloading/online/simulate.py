@@ -29,8 +29,10 @@ from typing import Any
 import numpy as np
 
 from partialloading.errors import ParameterError, SolverError
-from partialloading.instance import Instance
+from partialloading.instance import Instance, User
+from partialloading.memory import memory_of
 from partialloading.params import MethodParams
+from partialloading.solution import Solution
 from partialloading.solve import solve
 from partialloading.timing import servable_alone
 from partialloading.validation.verify import verify_solution
@@ -101,6 +103,9 @@ class Round:
     busy_s: float
     loaded_bytes: float
     reused_bytes: float
+    evicted_bytes: float = 0.0
+    resident_bytes: float = 0.0
+    """Bytes in GPU memory when the round ends."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,9 @@ class Summary:
     latency_p99_s: float | None
     loaded_bytes: float
     reused_bytes: float
+    evicted_bytes: float
+    resident_bytes_mean: float
+    resident_bytes_max: float
     gpu_busy_fraction: float
     rounds: int
     planning_time_mean_s: float
@@ -166,6 +174,9 @@ def summarize(workload: Workload, outcomes: Sequence[Outcome], rounds: Sequence[
         latency_p99_s=_quantile(latency, 0.99),
         loaded_bytes=float(sum(r.loaded_bytes for r in rounds)),
         reused_bytes=float(sum(r.reused_bytes for r in rounds)),
+        evicted_bytes=float(sum(r.evicted_bytes for r in rounds)),
+        resident_bytes_mean=float(np.mean([r.resident_bytes for r in rounds])) if rounds else 0.0,
+        resident_bytes_max=float(max((r.resident_bytes for r in rounds), default=0.0)),
         gpu_busy_fraction=busy / span if span > 0 else 0.0,
         rounds=len(rounds),
         planning_time_mean_s=float(planning.mean()) if planning.size else 0.0,
@@ -220,7 +231,7 @@ def simulate(
     pending: list[int] = []  # request indices, in arrival order
     pointer = 0
     now = float(arrival[arrival_order[0]]) if n else 0.0
-    gpu = server.initial_model
+    gpu = GpuState.start(server)
 
     def drop(k: int, index: int) -> None:
         r = requests[k]
@@ -241,7 +252,7 @@ def simulate(
         if round_cap is not None and len(alive) > round_cap:
             keep = set(sorted(alive, key=lambda k: (deadline[k], arrival[k], k))[:round_cap])
             chosen = [k for k in alive if k in keep]  # still in arrival order
-        instance = _round_instance(server, requests, chosen, deadline, now, gpu, index)
+        instance = gpu.round_instance(server, tuple(requests[k].user(float(deadline[k] - now)) for k in chosen), index)
         ok = set(servable_alone(instance if policy.sharing else instance.unshared()).tolist())
         if len(ok) < len(chosen):
             # Not even served alone from this round's state can these make it: drop them.
@@ -254,7 +265,7 @@ def simulate(
             instance = dataclasses.replace(instance, users=kept)
         dropped = sum(1 for k in pending if outcomes[k] is not None)
         if not chosen:
-            rounds.append(Round(index, now, now, len(pending), 0, 0, dropped, 0.0, 0.0, 0.0, 0.0))
+            rounds.append(Round(index, now, now, len(pending), 0, 0, dropped, 0.0, 0.0, 0.0, 0.0, 0.0, gpu.bytes))
             # What is left waited beyond the cap: plan it at once. Else wait for the next arrival.
             pending = [k for k in alive if outcomes[k] is None]
             continue
@@ -292,6 +303,9 @@ def simulate(
             )
         busy = float(line.load.sum() + server.infer_times[instance.user_models[line.order]].sum())
         end = now + float(line.finish.max()) if served else now
+        gpu = gpu.after(result.solution) if served else gpu
+        evicted = result.solution.evaluated.block_sizes
+        evicted_bytes = float(sum(evicted[j] for gone in line.evicted for j in gone))
         rounds.append(
             Round(
                 index,
@@ -305,11 +319,12 @@ def simulate(
                 busy,
                 float(line.loaded_bytes.sum()),
                 float(line.reused_bytes.sum()),
+                evicted_bytes,
+                gpu.bytes,
             )
         )
         pending = [k for k in alive if outcomes[k] is None]
         if served:
-            gpu = instance.users[served[-1]].model
             now = end
         elif pointer < n:
             now = max(now, float(arrival[arrival_order[pointer]]))
@@ -327,14 +342,59 @@ def simulate(
     return Simulation(workload.name, server.timing, policy, final, tuple(rounds), summarize(workload, final, rounds))
 
 
-def _round_instance(
-    server: Instance,
-    requests: Sequence[Any],
-    chosen: Sequence[int],
-    deadline: np.ndarray,
-    now: float,
-    gpu: str | None,
-    index: int,
-) -> Instance:
-    users = tuple(requests[k].user(float(deadline[k] - now)) for k in chosen)
-    return dataclasses.replace(server, users=users, initial_model=gpu, name=f"{server.name}-round{index}")
+@dataclass(frozen=True)
+class GpuState:
+    """What GPU memory holds between rounds: the model loaded last (the one-model memory), or the
+    resident blocks, least recently used first (a memory with a capacity).
+
+    Attributes
+    ----------
+    model
+        The model in memory (one-model memory), or ``None``.
+    blocks
+        The resident block ids, least recently used first (with a capacity), or ``None``.
+    bytes
+        Bytes resident.
+    """
+
+    model: str | None
+    blocks: tuple[str, ...] | None
+    bytes: float
+
+    @classmethod
+    def start(cls, server: Instance) -> GpuState:
+        """The state at time 0 (the server's initial model or blocks)."""
+        resident = server.initial_resident
+        size = float(server.block_sizes[list(resident)].sum()) if resident else 0.0
+        if server.memory_bytes is None:
+            return cls(server.initial_model, None, size)
+        return cls(None, tuple(server.blocks[j].id for j in resident), size)
+
+    def round_instance(self, server: Instance, users: tuple[User, ...], index: int) -> Instance:
+        """The instance of round ``index``: its users, starting from this state."""
+        name = f"{server.name}-round{index}"
+        if self.blocks is None:
+            return dataclasses.replace(server, users=users, initial_model=self.model, name=name)
+        return dataclasses.replace(server, users=users, initial_model=None, initial_blocks=self.blocks, name=name)
+
+    def after(self, solution: Solution) -> GpuState:
+        """The state a round's schedule leaves (the blocks of private copies map back to the
+        blocks they copy, so that the next round starts from the same bytes)."""
+        instance = solution.instance
+        line = solution.timeline
+        if self.blocks is None:
+            last = instance.users[solution.order[-1]].model
+            size = float(instance.model_sizes[instance.model_index[last]])
+            return GpuState(last, None, size)
+        ran = solution.evaluated
+        models = ran.user_models[line.order]
+        final = memory_of(ran).plan(models, line.evicted).final
+        original = {
+            copy: block
+            for shared, plain in zip(instance.models, ran.models, strict=True)
+            for block, copy in zip(shared.blocks, plain.blocks, strict=True)
+        }
+        # A block held through two models' copies keeps its most recent use.
+        ids = list(dict.fromkeys(original[ran.blocks[j].id] for j in reversed(final)))[::-1]
+        size = float(sum(instance.blocks[instance.block_index[b]].size_bytes for b in ids))
+        return GpuState(None, tuple(ids), size)

@@ -137,6 +137,13 @@ class Workload:
             seen[request.id] = pos
             if request.model not in models:
                 raise InstanceError(f"requests[{pos}].model", f"unknown model {request.model!r}")
+            capacity = self.server.memory_bytes
+            size = float(self.server.model_sizes[models[request.model]])
+            if capacity is not None and size > float(capacity):
+                raise InstanceError(
+                    f"requests[{pos}].model",
+                    f"model {request.model!r} ({size:g} bytes) does not fit in server.memory_bytes {float(capacity):g}",
+                )
 
     @property
     def name(self) -> str:

@@ -63,7 +63,9 @@ class ResidentMemory:
     def start(self) -> Hashable:
         return self.initial
 
-    def choices(self, state: Hashable, model: int) -> list[tuple[float, Hashable, tuple[int, ...]]]:
+    def choices(
+        self, state: Hashable, model: int, later: frozenset[int] | None = None
+    ) -> list[tuple[float, Hashable, tuple[int, ...]]]:
         resident: frozenset[int] = state  # type: ignore[assignment]
         missing = self.blocks_of[model] - resident
         return [(float(sum(self.block_seconds[j] for j in sorted(missing))), resident | missing, ())]

@@ -180,3 +180,37 @@ def test_summary_metrics_agree_with_the_outcomes() -> None:
 def test_empty_workload() -> None:
     run = simulate(Workload(two_model_server(), ()), "greedy")
     assert run.outcomes == () and run.summary.arrivals == 0 and run.summary.latency_p50_s is None
+
+
+def with_capacity(workload: Workload, share: float) -> Workload:
+    """``workload`` with GPU memory ``share`` of the way from its largest model to every block."""
+    server = workload.server
+    low, high = float(server.model_sizes.max()), float(server.block_sizes.sum())
+    return dataclasses.replace(workload, server=dataclasses.replace(server, memory_bytes=low + share * (high - low)))
+
+
+@pytest.mark.parametrize("policy", ["greedy", "greedy/no-sharing", "edf", "fifo"])
+@pytest.mark.parametrize("timing", ["frame", "pipelined"])
+def test_room_for_every_block_loads_each_block_once(policy: str, timing: str) -> None:
+    # The resident blocks persist from round to round and nothing is ever evicted, so over the
+    # whole run each block is loaded at most once (its copies, without sharing).
+    w = generate_workload("zoo-mixed", rate=60, duration=1.0, seed=4, timing=timing)
+    method, _, plain = policy.partition("/")
+    copies = w.server if not plain else w.server.unshared()
+    room = dataclasses.replace(w.server, memory_bytes=float(copies.block_sizes.sum()))
+    w = dataclasses.replace(w, server=room)
+    run = simulate(w, Policy(method, sharing=not plain))
+    assert len(run.outcomes) == len(w.requests)  # every request is accounted for
+    assert {o.request for o in run.outcomes} == {r.id for r in w.requests}
+    assert run.summary.evicted_bytes == 0.0
+    assert run.summary.loaded_bytes <= float(copies.block_sizes.sum()) * (1 + 1e-12)
+    assert run.summary.resident_bytes_max <= float(copies.block_sizes.sum()) * (1 + 1e-12)
+
+
+def test_a_capacity_serves_at_least_as_much_as_one_model() -> None:
+    # The same requests, the same policy: keeping blocks between rounds loads less.
+    w = generate_workload("zoo-mixed", rate=80, duration=1.5, seed=7)
+    one = simulate(w, "greedy")
+    kept = simulate(with_capacity(w, 0.5), "greedy")
+    assert kept.summary.loaded_bytes <= one.summary.loaded_bytes
+    assert kept.summary.resident_bytes_max <= float(with_capacity(w, 0.5).server.memory_bytes or 0.0) * (1 + 1e-9)
