@@ -35,7 +35,7 @@ PARTS = {
     "planning (the policy's work)": ("solvers/greedy.py", "solve"),
     "solve(): checks, timeline, result": ("partialloading/solve.py", "solve"),
     "verifier": ("validation/verify.py", "verify_solution"),
-    "round instances": ("online/simulate.py", "_round_instance"),
+    "round instances": ("online/simulate.py", "round_instance"),
     "served-alone test": ("timing/__init__.py", "servable_alone"),
     "whole simulation": ("online/simulate.py", "simulate"),
 }

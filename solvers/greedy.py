@@ -628,6 +628,10 @@ CAPACITY_EXACT_USERS = 12
 """Under a memory with a capacity, instances up to this many users also run the whole method on
 the memory itself (every test an exact evaluation of the order), beside the fast one-model run."""
 
+CAPACITY_DIRECT_USERS = 4
+"""Under a memory with a capacity, instances up to this many users skip the one-model run: the
+exact set search on the memory itself is cheaper there."""
+
 CAPACITY_TRIALS = 200
 """Whole-order evaluations the capacity phase of :func:`solve_bounded` may spend (a count, not a
 clock, so that the result is deterministic)."""
@@ -651,8 +655,15 @@ def solve_bounded(instance: Instance, params: GreedyParams, request: SolveReques
     4. Up to :data:`CAPACITY_EXACT_USERS` users the whole method also runs on the memory itself
        (its exact set search chooses evictions); the better schedule wins.
     """
-    surrogate = solve(dataclasses.replace(instance, memory="single"), params, request)
     p = schedule(instance)
+    everyone = np.asarray(edf.edf_order(instance), dtype=np.int64)
+    if p.feasible(everyone):  # the cheapest proof there is (rounds of a lightly loaded server)
+        total = float(instance.weights.sum())
+        return SolverOutput(everyone.tolist(), Status.OPTIMAL, bound=total, info={"result_from": "everyone (edf)"})
+    if instance.num_users <= CAPACITY_DIRECT_USERS and evictable(instance) <= MAX_EVICTABLE:
+        # So few users that the exact set search on the memory itself is the cheaper way.
+        return _solve(instance, params, request)
+    surrogate = solve(dataclasses.replace(instance, memory="single"), params, request)
     order = np.asarray(surrogate.order, dtype=np.int64)
     evicted: list[tuple[int, ...]] | None = None
     if not p.feasible(order):
@@ -668,6 +679,9 @@ def solve_bounded(instance: Instance, params: GreedyParams, request: SolveReques
         "result_from": "one-model run" if evicted is not None else "one-model run + capacity phase",
     }
     best = SolverOutput([int(k) for k in order], Status.FEASIBLE, bound=bound, info=info, evicted=evicted)
+    served = float(instance.weights[order].sum()) if order.size else 0.0
+    if reaches(served, bound):  # everyone who can be served alone is: nothing can do better
+        return dataclasses.replace(best, status=Status.OPTIMAL)
     if params.improve and instance.num_users <= CAPACITY_EXACT_USERS and evictable(instance) <= MAX_EVICTABLE:
         generic = _solve(instance, params, request)
         if float(instance.weights[list(generic.order)].sum()) > float(instance.weights[order].sum()) or (

@@ -9,6 +9,7 @@ import pytest
 
 from partialloading import scenarios
 from partialloading.cli import main
+from partialloading.errors import InstanceTooLargeError
 from partialloading.instance import Instance
 from partialloading.io import dumps_instance, loads_instance, read_instance
 from partialloading.solve import solve
@@ -44,7 +45,7 @@ def sharing_structure(instance: Instance) -> str:
 
 
 def test_families_are_listed():
-    configured = ("backbone", "general", "zoo-heads", "zoo-freeze", "zoo-lora", "zoo-mixed")
+    configured = ("backbone", "general", "zoo-heads", "zoo-freeze", "zoo-lora", "zoo-mixed", "adapters")
     random = ("random-backbone", "random-general", "random-none")
     assert (*random, *configured, "zoo-freeze-depth") == scenarios.FAMILIES
     assert set(scenarios.CONFIGS) == set(configured)
@@ -177,6 +178,11 @@ def test_bad_overrides_are_user_errors():
 @pytest.mark.parametrize("method", ["edf", "enumerate"])
 def test_small_instances_solve_and_verify(family, method):
     inst = scenarios.generate(family, 11, n_users=6, n_models=4, deadlines="per_user", tightness=0.4)
+    if method == "enumerate" and inst.memory_name == "capacity":
+        # The LoRA layers make hundreds of blocks: too many eviction sets to search exhaustively.
+        with pytest.raises(InstanceTooLargeError, match="evictions over at most"):
+            solve(inst, method)
+        method = "greedy"
     for sharing in (True, False):
         result = solve(inst, method, sharing=sharing)
         assert result.solution.feasible
@@ -231,3 +237,22 @@ def test_generate_cli_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, ext
     err = capsys.readouterr().err
     assert err.startswith("partialloading: error:") and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_the_adapters_family_keeps_the_base_and_a_share_of_the_adapters():
+    # A 7B base in fp16 (about 13.5 GB) under 32 LoRA adapters; memory 1.2 × the largest model.
+    inst = scenarios.generate("adapters", 0, n_users=10)
+    assert inst.memory_name == "capacity"
+    assert inst.memory_bytes == pytest.approx(1.2 * float(inst.model_sizes.max()))
+    base = float(np.min(inst.model_sizes))
+    assert 13e9 < base < 14e9
+    adapters = inst.model_sizes - base
+    assert float(adapters.max()) < 0.03 * base  # rank 64 on every attention layer: under 3 % of the base
+
+
+def test_a_memory_setting_for_every_configured_family():
+    for family in scenarios.CONFIGS:
+        inst = scenarios.generate(family, 1, n_users=5, memory_models=2)
+        assert inst.memory_bytes == pytest.approx(2 * float(inst.model_sizes.max()))
+    with pytest.raises(scenarios.ScenarioError, match="memory_models"):
+        scenarios.generate("zoo-heads", 1, memory_models=0.5)

@@ -29,7 +29,7 @@ import numpy as np
 
 from partialloading.instance import Block, Instance, Model
 from partialloading.scenarios import ScenarioError
-from partialloading.scenarios.configured import CONFIGS, config, draw_users
+from partialloading.scenarios.configured import CONFIGS, config, draw_users, memory_bytes
 
 from .workload import Request, Workload
 
@@ -122,6 +122,7 @@ def generate_workload(
         initial_model=None,
         name=f"{family}-r{rate:g}-d{duration:g}-s{seed}",
         timing=timing,
+        memory_bytes=memory_bytes(cfg, server_blocks, server_models),
     )
     sizes = dict(zip((m.id for m in server.models), server.model_sizes.tolist(), strict=True))
     infer = {m.id: float(m.infer_time_s) for m in server.models}

@@ -172,6 +172,7 @@ class LoadSweep:
 def _workload(family: str, params: Mapping[str, ParamValue], seed: int, timing: str, duration_cap: float | None = None):
     settings = {k: v for k, v in params.items() if k in WORKLOAD_SETTINGS}
     fields = {k: v for k, v in params.items() if k not in WORKLOAD_SETTINGS}
+    memory = fields.pop("memory_bytes", None)
     try:
         config(family, **fields)
     except PartialLoadingError as exc:
@@ -181,7 +182,12 @@ def _workload(family: str, params: Mapping[str, ParamValue], seed: int, timing: 
     if duration_cap is not None:
         duration = min(float(duration), duration_cap)
     try:
-        return generate_workload(family, rate, duration, seed, timing=timing, **settings, **fields)  # type: ignore[arg-type]
+        workload = generate_workload(family, rate, duration, seed, timing=timing, **settings, **fields)  # type: ignore[arg-type]
+        if memory is not None:
+            # A GPU memory of that capacity (the family's own memory_models setting aside).
+            server = dataclasses.replace(workload.server, memory_bytes=float(memory))
+            workload = dataclasses.replace(workload, server=server)
+        return workload
     except PartialLoadingError as exc:
         raise StudyError(str(exc)) from None
 

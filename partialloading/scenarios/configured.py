@@ -5,7 +5,7 @@ Entry point::
     from partialloading import scenarios
 
     instance = scenarios.generate("zoo-lora", seed=3, n_users=30, tightness=0.3)
-    scenarios.FAMILIES  # ('backbone', 'general', 'zoo-heads', 'zoo-freeze', 'zoo-lora', 'zoo-mixed')
+    scenarios.FAMILIES  # ('backbone', 'general', 'zoo-heads', 'zoo-freeze', 'zoo-lora', 'zoo-mixed', 'adapters')
 
 Each family has an immutable configuration dataclass (:data:`CONFIGS`) whose fields are the
 parameters ``generate`` accepts as overrides; every default and its source is listed in
@@ -165,6 +165,9 @@ class ScenarioConfig:
     prompt_tokens, token_bits
         Text prompt length and bits per token id (16 bits hold any id below 65,536; both
         BERT's 30,522 and Llama-2's 32,000 vocabularies fit).
+    memory_models
+        GPU memory in units of the largest model (``server.memory_bytes``); 0: the GPU holds one
+        model at a time, the seed's memory. Otherwise at least 1.
     cell
         The radio model.
     """
@@ -182,6 +185,7 @@ class ScenarioConfig:
     image_encoding: Literal["jpeg", "raw"] = "jpeg"
     prompt_tokens: int = 512
     token_bits: int = 16
+    memory_models: float = 0.0
     cell: Cell = field(default_factory=Cell)
 
     def __post_init__(self) -> None:
@@ -196,6 +200,7 @@ class ScenarioConfig:
             (self.popularity_zipf >= 0, "popularity_zipf must be non-negative"),
             (self.image_encoding in ("jpeg", "raw"), "image_encoding must be 'jpeg' or 'raw'"),
             (self.prompt_tokens >= 1 and self.token_bits >= 1, "prompt_tokens and token_bits must be positive"),
+            (self.memory_models == 0 or self.memory_models >= 1, "memory_models must be 0 or at least 1"),
             (isinstance(self.cell, Cell), "cell must be a Cell"),
         ]
         for ok, message in checks:
@@ -335,6 +340,27 @@ class ZooLoraConfig(ZooConfig):
 
 
 @dataclass(frozen=True)
+class AdaptersConfig(ZooLoraConfig):
+    """Many LoRA adapters on one large base model, the setting of S-LoRA's evaluation: a 7B base
+    in fp16 (13.5 GB), adapters of ranks 8 to 64 on every attention layer (rank × hidden size ×
+    layers × projections parameters each), requested with Zipf popularity, and a GPU that keeps
+    the base and a share of the adapters.
+
+    Parameters
+    ----------
+    popularity_zipf
+        Zipf exponent α of the adapters' popularity (S-LoRA sweeps about 0.9 to 1.5).
+    memory_models
+        GPU memory in units of the largest model (base plus its largest adapter).
+    """
+
+    n_models: int = 32
+    n_users: int = 40
+    popularity_zipf: float = 1.0
+    memory_models: float = 1.2
+
+
+@dataclass(frozen=True)
 class ZooMixedConfig(ZooConfig):
     """One server hosting a heads family, a freeze family and a LoRA family (general sharing).
 
@@ -356,6 +382,7 @@ CONFIGS: Mapping[str, type[ScenarioConfig]] = {
     "zoo-freeze": ZooFreezeConfig,
     "zoo-lora": ZooLoraConfig,
     "zoo-mixed": ZooMixedConfig,
+    "adapters": AdaptersConfig,
 }
 """Configuration class of each family."""
 
@@ -522,6 +549,7 @@ def _assemble(
     users = _users(cfg, models, modality, user_rng)
     initial = models[int(model_rng.integers(len(models)))].id if cfg.initial_model else None
     instance = Instance(
+        memory_bytes=memory_bytes(cfg, blocks, models),
         blocks=tuple(blocks),
         models=tuple(models),
         users=tuple(users),
@@ -573,6 +601,14 @@ def _users(
             )
         )
     return users
+
+
+def memory_bytes(cfg: ScenarioConfig, blocks: Sequence[Block], models: Sequence[Model]) -> float | None:
+    """``server.memory_bytes`` of ``cfg``: ``memory_models`` times the largest model, or ``None``."""
+    if not cfg.memory_models:
+        return None
+    size = {b.id: float(b.size_bytes) for b in blocks}
+    return float(cfg.memory_models) * max(sum(size[b] for b in m.blocks) for m in models)
 
 
 def reference_time(instance: Instance) -> float:
@@ -823,5 +859,6 @@ _BUILDERS = {
     "zoo-heads": _zoo_heads,
     "zoo-freeze": _zoo_freeze,
     "zoo-lora": _zoo_lora,
+    "adapters": _zoo_lora,
     "zoo-mixed": _zoo_mixed,
 }

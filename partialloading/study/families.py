@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from partialloading import scenarios
+from partialloading.errors import InstanceError
 from partialloading.instance import Instance
 from partialloading.timing import TIMING_NAMES
 
@@ -17,6 +18,7 @@ TRANSFORMS: Mapping[str, str] = {
     "load_speed_scale": "multiply the GPU loading speed v",
     "deadline_scale": "multiply every deadline",
     "timing": "the timing model (frame or pipelined) the instance is solved under",
+    "memory_bytes": "GPU memory capacity in bytes (server.memory_bytes; at least the largest requested model)",
 }
 """Parameters the study applies to any family after generation (so every family can sweep them)."""
 
@@ -56,13 +58,21 @@ def make_instance(family: str, seed: int, params: Mapping[str, ParamValue]) -> I
 
 
 def _transform(instance: Instance, params: Mapping[str, ParamValue]) -> Instance:
+    if "memory_bytes" in params:
+        value = params["memory_bytes"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise StudyError(f"memory_bytes must be a positive number (got {value!r})")
+        try:
+            instance = dataclasses.replace(instance, memory_bytes=float(value))
+        except InstanceError as exc:
+            raise StudyError(f"memory_bytes: {exc.problem}") from None
     if "timing" in params:
         if params["timing"] not in TIMING_NAMES:
             raise StudyError(f"timing must be one of {', '.join(TIMING_NAMES)} (got {params['timing']!r})")
         instance = dataclasses.replace(instance, timing=str(params["timing"]))
     scales = {}
     for name in TRANSFORMS:
-        if name in params and name != "timing":
+        if name in params and name not in ("timing", "memory_bytes"):
             value = params[name]
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise StudyError(f"{name} must be a positive number (got {value!r})")

@@ -113,3 +113,23 @@ def test_cli_writes_the_table_and_plots(tmp_path: Path, capsys: pytest.CaptureFi
     )
     assert out.exists() and out.with_suffix(".png").exists() and (tmp_path / "o-cdf.png").exists()
     assert "on_time_mean" in capsys.readouterr().out
+
+
+def test_an_online_study_sweeps_memory_bytes(tmp_path: Path) -> None:
+    # Two 2-s workloads of zoo-heads, each with a GPU memory of that capacity.
+    sweep = LoadSweep(
+        family="zoo-heads",
+        parameter="memory_bytes",
+        values=(2e9, 4e9),
+        policies=("greedy",),
+        seeds=(0,),
+        settings=(("duration", 2.0), ("rate", 20.0)),
+    )
+    summary = run_load_sweep(sweep, tmp_path / "m.sqlite", workers=1, progress=False)
+    assert summary.solved == 2 and not summary.errors
+    with LoadStore(tmp_path / "m.sqlite") as store:
+        rows = store.rows(sweep.tasks())
+    assert all(
+        r.summary is not None and r.summary.resident_bytes_max <= value * (1 + 1e-9)
+        for r, value in zip(rows, (2e9, 4e9), strict=True)
+    )

@@ -442,3 +442,14 @@ def test_workers_exit_when_the_study_is_killed(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_memory_bytes_sweeps_the_gpu_capacity() -> None:
+    from partialloading.study.families import make_instance
+
+    small = make_instance("zoo-heads", 1, {"n_users": 8})
+    largest = float(small.model_sizes.max())
+    inst = make_instance("zoo-heads", 1, {"n_users": 8, "memory_bytes": 2 * largest})
+    assert inst.memory_name == "capacity" and inst.memory_bytes == 2 * largest
+    with pytest.raises(StudyError, match="does not fit"):
+        make_instance("zoo-heads", 1, {"n_users": 8, "memory_bytes": largest / 2})
