@@ -350,12 +350,8 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
         return ((_decode(model, data_m, chosen) if has_solution else []), None), proven_m
 
     (order, _), proven, margin_used = _with_margins(instance, (order, None), proven, deadline, resolve)
-    objective = float(weights[list(order)].sum()) if order else 0.0
-    bound = max(bound, objective)
-    if proven and objective < bound - 1e-6 * max(1.0, abs(bound)):
-        # Only reachable after a margin re-solve that lost value: not proven any more.
-        proven = False
-    reported: float | None = objective if proven else bound
+    objective, proven, settled = _outcome(instance, order, bound, proven)
+    reported: float | None = settled
     if restricted:
         # The compact model restricts the schedules with per-user deadlines: its optimum is a
         # heuristic answer for the instance, and its bound is not a bound of the instance.
@@ -400,6 +396,15 @@ def _with_margins(
         if not _on_time(instance, found):
             raise SolverError("the model's schedule misses a deadline even with a safety margin")
     return found, proven, margin_used
+
+
+def _outcome(instance: Instance, order: list[int], bound: float, proven: bool) -> tuple[float, bool, float]:
+    """The objective of ``order``, whether it is still proven optimal, and the bound to report:
+    a margin re-solve that lost value (objective below the first solve's bound) is not proven."""
+    objective = float(instance.weights[list(order)].sum()) if order else 0.0
+    bound = max(bound, objective)
+    proven = proven and objective >= bound - 1e-6 * max(1.0, abs(bound))
+    return objective, proven, objective if proven else bound
 
 
 def _on_time(instance: Instance, found: Decoded) -> bool:
@@ -464,11 +469,7 @@ def _solve_capacity(instance: Instance, params: MilpParams, request: SolveReques
     order = general.decode(model, data) if has_solution else []
     found: Decoded = (order, capacity.decode_evictions(model, blocks, len(order)))
     (order, evicted), proven, margin_used = _with_margins(instance, found, proven, deadline, resolve)
-    objective = float(instance.weights[list(order)].sum()) if order else 0.0
-    bound = max(bound, objective)
-    if proven and objective < bound - 1e-6 * max(1.0, abs(bound)):
-        proven = False
-    reported = objective if proven else bound
+    objective, proven, reported = _outcome(instance, order, bound, proven)
     status = Status.OPTIMAL if proven else Status.FEASIBLE if order else Status.TIME_LIMIT
     info |= {
         "termination": str(results.solver.termination_condition),
@@ -524,11 +525,7 @@ def _solve_pipelined(instance: Instance, params: MilpParams, request: SolveReque
         return (pipelined.decode(again, data_m), None), again.model.getStatus() == "optimal"
 
     (order, _), proven, margin_used = _with_margins(instance, (order, None), proven, deadline, resolve)
-    objective = float(weights[list(order)].sum()) if order else 0.0
-    bound = max(bound, objective)
-    if proven and objective < bound - 1e-6 * max(1.0, abs(bound)):
-        proven = False
-    reported = objective if proven else bound
+    objective, proven, reported = _outcome(instance, order, bound, proven)
     status = Status.OPTIMAL if proven else Status.FEASIBLE if order else Status.TIME_LIMIT
     info |= {
         "termination": status_name,

@@ -103,10 +103,6 @@ class CapacityMemory:
         """The loads, evictions and resident bytes of serving ``models`` in order: with the given
         ``evicted`` (checked; an entry ``None`` and ``evicted=None`` take the default rule)."""
         order = [int(m) for m in models]
-        if evicted is None:
-            quick = self._without_evictions(order)
-            if quick is not None:
-                return quick
         # Recency: the initial blocks are older than any request, in their order.
         recency = {j: pos - len(self.initial) for pos, j in enumerate(self.initial)}
         resident = set(self.initial)
@@ -143,31 +139,6 @@ class CapacityMemory:
             after[q] = total
         final = tuple(sorted(resident, key=lambda j: (recency[j], j)))
         return MemoryPlan(load, tuple(out), after, final)
-
-    def _without_evictions(self, order: list[int]) -> MemoryPlan | None:
-        """The plan of ``order`` when every block it needs fits beside the initial ones (then
-        nothing is evicted and each block is loaded at its first use), else ``None``."""
-        held = set(self.initial)
-        for m in set(order):
-            held |= self.blocks_of[m]
-        if not self._fits(sum(self.sizes[j] for j in held)):
-            return None
-        resident = set(self.initial)
-        total = sum(self.sizes[j] for j in resident)
-        load = np.empty(len(order))
-        after = np.empty(len(order))
-        last = {j: pos - len(self.initial) for pos, j in enumerate(self.initial)}
-        for q, m in enumerate(order):
-            need = self.blocks_of[m]
-            grow = sum(self.sizes[j] for j in need - resident)
-            resident |= need
-            total += grow
-            load[q] = grow / self.load_speed
-            after[q] = total
-            for j in need:
-                last[j] = q
-        final = tuple(sorted(resident, key=lambda j: (last[j], j)))
-        return MemoryPlan(load, ((),) * len(order), after, final)
 
     def _uses(self, order: list[int]) -> dict[int, list[int]]:
         """Positions at which each block is needed, latest first (popped as the order advances)."""
