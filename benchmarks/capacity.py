@@ -13,13 +13,16 @@ Value (``--sweep``): the ``adapters`` family (32 LoRA adapters on a 7B base, Zip
 memories from one model at a time up to three times the largest model; with block sharing (the
 base is shared, the adapters are kept beside it) and without (every adapter a private copy of
 base + adapter: the whole-model cache of Clockwork or ServerlessLLM): on-time fraction and bytes
-loaded. Every request is accounted for in every run.
+loaded. ``--policies K``: at a memory of ``K`` times the largest model, greedy planning with the
+default (look-ahead) evictions, with an LRU cache of blocks (``capacity-lru``), and without sharing
+under LRU (a whole-model LRU cache). Every request is accounted for in every run.
 
 Run::
 
     python benchmarks/capacity.py                         # speed at 1,000 users and 100,000 requests
     python benchmarks/capacity.py --requests 10000        # quicker
     python benchmarks/capacity.py --sweep                 # the capacity table of docs/results.md
+    python benchmarks/capacity.py --policies 1.2          # planned vs LRU evictions vs whole-model LRU
 """
 
 from __future__ import annotations
@@ -114,18 +117,47 @@ def sweep(rate: float, duration: float, seed: int) -> None:
             )
 
 
+POLICIES = (
+    ("sharing-aware, planned evictions", "capacity", True),
+    ("sharing-aware, LRU evictions", "capacity-lru", True),
+    ("whole-model LRU cache", "capacity-lru", False),
+)
+"""The policy comparison: the same greedy planning with the default (look-ahead) evictions, with
+an LRU cache of blocks, and without sharing under LRU (the classic model cache)."""
+
+
+def policies(rate: float, duration: float, seed: int, models: float) -> None:
+    workload = with_memory(generate_workload("adapters", rate=rate, duration=duration, seed=seed), models)
+    print(
+        f"adapters: {len(workload.requests)} requests at {rate:g}/s for {duration:g} s, "
+        f"GPU memory {models:g} x the largest model, greedy planning"
+    )
+    print(f"{'policy':<36} {'on time':>8} {'loaded GB':>10} {'evicted GB':>11}")
+    for label, memory, sharing in POLICIES:
+        w = dataclasses.replace(workload, server=dataclasses.replace(workload.server, memory=memory))
+        run = simulate(w, Policy("greedy", sharing=sharing))
+        if len(run.outcomes) != len(w.requests):
+            sys.exit("a simulation lost a request")
+        s = run.summary
+        print(f"{label:<36} {s.on_time_fraction:>8.1%} {s.loaded_bytes / 1e9:>10.1f} {s.evicted_bytes / 1e9:>11.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=1000, help="users of the greedy timing")
     parser.add_argument("--requests", type=int, default=100_000, help="requests of the simulation timing")
     parser.add_argument("--repeats", type=int, default=2, help="alternated repetitions (best kept)")
     parser.add_argument("--sweep", action="store_true", help="the capacity table instead of the timings")
+    parser.add_argument("--policies", type=float, default=None, metavar="K", help="the policy table at memory K x")
     parser.add_argument("--rate", type=float, default=6.0, help="sweep: requests per second")
     parser.add_argument("--duration", type=float, default=120.0, help="sweep: seconds of arrivals")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if args.sweep:
         sweep(args.rate, args.duration, args.seed)
+        return
+    if args.policies is not None:
+        policies(args.rate, args.duration, args.seed, args.policies)
         return
     greedy_speed(args.users, args.repeats)
     simulation_speed(args.requests, args.repeats)

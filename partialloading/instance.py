@@ -289,8 +289,8 @@ class Instance:
         if self.memory_bytes is None:
             if self.initial_blocks is not None:
                 raise InstanceError("server.initial_blocks", "needs server.memory_bytes (a memory that keeps blocks)")
-            if self.memory == "capacity":
-                raise InstanceError("memory", "the capacity memory needs server.memory_bytes")
+            if self.memory is not None and self.memory.startswith("capacity"):
+                raise InstanceError("memory", f"the {self.memory} memory needs server.memory_bytes")
             return
         try:
             capacity = check_number("memory_bytes", self.memory_bytes)

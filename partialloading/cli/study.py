@@ -247,6 +247,7 @@ def run_online(args: argparse.Namespace) -> int:
         load_comparisons,
         load_points,
         plot_latency_cdf,
+        plot_loaded,
         plot_on_time,
         run_load_sweep,
     )
@@ -270,10 +271,12 @@ def run_online(args: argparse.Namespace) -> int:
     )
     csv_path, plot_path = _outputs(args, f"online-{args.family}-{args.param}")
     cdf_path = Path(args.cdf) if args.cdf else plot_path.with_name(f"{plot_path.stem}-cdf{plot_path.suffix}")
+    loaded_path = plot_path.with_name(f"{plot_path.stem}-loaded{plot_path.suffix}")
     from partialloading.cli.plot import image_format
 
     image_format(str(cdf_path))
     check_output(cdf_path, inputs=[args.db])
+    check_output(loaded_path, inputs=[args.db])
     summary = run_load_sweep(
         sweep, args.db, workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress
     )
@@ -313,7 +316,8 @@ def run_online(args: argparse.Namespace) -> int:
         write_csv(csv_path.with_name(f"{csv_path.stem}-gains.csv"), comparisons)
     _save(plot_path, [functools.partial(plot_on_time, points)])
     _save(cdf_path, [functools.partial(plot_latency_cdf, sweep, rows, sweep.values[-1])])
-    print(f"wrote {csv_path}, {plot_path}, {cdf_path}", file=sys.stderr)
+    _save(loaded_path, [functools.partial(plot_loaded, points)])
+    print(f"wrote {csv_path}, {plot_path}, {cdf_path}, {loaded_path}", file=sys.stderr)
     return 1 if summary.errors else 0
 
 

@@ -15,16 +15,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .base import BOUNDED, PAIRWISE, Memory, MemoryPlan, loaded_reused
-from .capacity import CapacityMemory
+from .capacity import CapacityMemory, LruMemory
 from .single import SingleModelMemory
 
 if TYPE_CHECKING:
     from partialloading.instance import Instance
 
-MEMORY_MODELS: dict[str, type[Memory]] = {
-    SingleModelMemory.name: SingleModelMemory,
-    CapacityMemory.name: CapacityMemory,
-}
+MEMORY_MODELS: dict[str, type[Memory]] = {m.name: m for m in (SingleModelMemory, CapacityMemory, LruMemory)}
 """Every memory model, by name."""
 
 DEFAULT_MEMORY = SingleModelMemory.name
@@ -48,6 +45,7 @@ __all__ = [
     "MEMORY_MODELS",
     "PAIRWISE",
     "CapacityMemory",
+    "LruMemory",
     "Memory",
     "MemoryPlan",
     "SingleModelMemory",

@@ -78,6 +78,8 @@ class CapacityMemory:
     name: ClassVar[str] = "capacity"
     summary: ClassVar[str] = "the GPU keeps whatever blocks fit in memory_bytes, evicting by plan"
     structure: ClassVar[frozenset[str]] = frozenset({BOUNDED})
+    look_ahead: ClassVar[bool] = True
+    """Whether the default rule looks at the rest of the order (furthest next use first)."""
 
     @classmethod
     def of(cls, instance: Instance) -> CapacityMemory:
@@ -164,7 +166,7 @@ class CapacityMemory:
 
         def rank(j: int) -> tuple[float, float, float, str]:
             stack = uses.get(j)
-            next_use = stack[-1] if stack else math.inf
+            next_use = stack[-1] if stack and self.look_ahead else math.inf
             return (-next_use, float(recency.get(j, -len(self.initial) - 1)), -self.sizes[j], self.block_ids[j])
 
         gone: list[int] = []
@@ -237,3 +239,44 @@ class CapacityMemory:
                     continue
                 sets.append(subset)
         return sets
+
+
+@dataclass(frozen=True, eq=False)
+class LruMemory(CapacityMemory):
+    """The same capacity, managed as an LRU cache: before a request, the least recently used
+    blocks it does not need go (then the largest, then the smallest id) until it fits. There is
+    no choice and no look-ahead, so exact methods search the orders only; it is the baseline a
+    serving system without planned evictions gets (memory model ``"capacity-lru"``; with
+    ``sharing=False``, a whole-model LRU cache)."""
+
+    name: ClassVar[str] = "capacity-lru"
+    summary: ClassVar[str] = "the GPU keeps whatever blocks fit in memory_bytes, evicting the least recently used"
+    look_ahead: ClassVar[bool] = False
+
+    def start(self) -> Hashable:
+        """The resident blocks at time 0, least recently used first."""
+        return tuple(self.initial)
+
+    def choices(
+        self, state: Hashable, model: int, later: frozenset[int] | None = None
+    ) -> Sequence[tuple[float, Hashable, tuple[int, ...]]]:
+        """The one way an LRU cache serves ``model``: the state is the resident blocks, least
+        recently used first."""
+        order: tuple[int, ...] = state  # type: ignore[assignment]
+        need = self.blocks_of[model]
+        resident = set(order)
+        missing = need - resident
+        load = sum(self.sizes[j] for j in missing) / self.load_speed
+        total = sum(self.sizes[j] for j in resident | need)
+        gone: list[int] = []
+        for j in order:
+            if self._fits(total):
+                break
+            if j not in need:
+                gone.append(j)
+                total -= self.sizes[j]
+        kept = [j for j in order if j not in need and j not in gone]
+        # The request's blocks are now the most recent; among them the largest goes first (as in
+        # the default rule's ranking).
+        fresh = sorted(need, key=lambda j: (-self.sizes[j], self.block_ids[j]))
+        return [(load, (*kept, *fresh), tuple(sorted(gone)))]

@@ -471,6 +471,29 @@ def plot_on_time(points: Sequence[LoadPoint], ax: Axes | None = None) -> Axes:
     return ax
 
 
+def plot_loaded(points: Sequence[LoadPoint], ax: Axes | None = None) -> Axes:
+    """Bytes loaded into GPU memory (mean over the seeds) against the swept parameter, one line
+    per policy: what a larger memory or block sharing saves."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 4.2))
+    for i, policy in enumerate(dict.fromkeys(p.policy for p in points)):
+        pts = [p for p in points if p.policy == policy and p.n > 0]
+        style = "--" if policy.endswith(NO_SHARING) else "-"
+        ax.plot(
+            [float(p.value) for p in pts], [p.loaded_gb_mean for p in pts], style, marker="osD^vP"[i % 6], label=policy
+        )
+    if points:
+        ax.set_xlabel(points[0].parameter)
+        ax.set_title(f"{points[0].family}: bytes loaded")
+    ax.set_ylabel("loaded (GB, mean over seeds)")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax
+
+
 def plot_latency_cdf(sweep: LoadSweep, rows: Iterable[LoadResult], value: ParamValue, ax: Axes | None = None) -> Axes:
     """Latency CDF of the served requests at one value, one line per policy (quantiles averaged over seeds)."""
     import matplotlib.pyplot as plt

@@ -279,3 +279,29 @@ def test_no_sharing_is_the_whole_model_cache() -> None:
 def test_the_capacity_constructor_checks_the_fields() -> None:
     with pytest.raises(InstanceError, match=r"server\.memory_bytes"):
         dataclasses.replace(choose_eviction(), memory_bytes=float("nan"))
+
+
+# --------------------------------------------------------------------------- the LRU baseline
+@settings(max_examples=30, deadline=None)
+@given(generated_instances(min_users=2, max_users=7, max_models=3), st.sampled_from([0.0, 0.4]))
+def test_lru_steps_and_plans_agree(instance: Instance, share: float) -> None:
+    # The exact search's one LRU choice per request reproduces the LRU default rule.
+    inst = dataclasses.replace(with_memory(instance, share), memory="capacity-lru")
+    memory = memory_of(inst)
+    order = inst.user_models
+    plan = memory.plan(order)
+    state = memory.start()
+    for q, m in enumerate(order.tolist()):
+        ((load, state, gone),) = memory.choices(state, m)
+        assert load == pytest.approx(plan.load[q]) and set(gone) == set(plan.evicted[q])
+
+
+@settings(max_examples=30, deadline=None)
+@given(generated_instances(min_users=2, max_users=6, max_models=3), st.sampled_from([0.0, 0.4]))
+def test_planned_evictions_never_lose_to_lru(instance: Instance, share: float) -> None:
+    inst = with_memory(instance, share)
+    lru = dataclasses.replace(inst, memory="capacity-lru")
+    planned = solve(inst, "enumerate")
+    found = solve(lru, "enumerate")
+    assert verify_solution(lru, found.to_dict()).ok
+    assert planned.objective >= found.objective - 1e-9

@@ -112,6 +112,7 @@ def test_cli_writes_the_table_and_plots(tmp_path: Path, capsys: pytest.CaptureFi
         == 0
     )
     assert out.exists() and out.with_suffix(".png").exists() and (tmp_path / "o-cdf.png").exists()
+    assert (tmp_path / "o-loaded.png").exists()  # bytes loaded against the swept parameter
     assert "on_time_mean" in capsys.readouterr().out
 
 
