@@ -23,6 +23,7 @@ Run::
     python benchmarks/capacity.py --requests 10000        # quicker
     python benchmarks/capacity.py --sweep                 # the capacity table of docs/results.md
     python benchmarks/capacity.py --policies 1.2          # planned vs LRU evictions vs whole-model LRU
+    python benchmarks/capacity.py --evictions 200         # what greedy's own eviction choices add
 """
 
 from __future__ import annotations
@@ -142,6 +143,34 @@ def policies(rate: float, duration: float, seed: int, models: float) -> None:
         print(f"{label:<36} {s.on_time_fraction:>8.1%} {s.loaded_bytes / 1e9:>10.1f} {s.evicted_bytes / 1e9:>11.1f}")
 
 
+def evictions(count: int) -> None:
+    """What greedy's own eviction choices (the exact set search on the memory, up to 12 users)
+    add over the default rule alone, on generated small instances with a tight capacity."""
+    from partialloading.solvers import greedy
+
+    gained = ties = 0
+    total_with = total_without = 0.0
+    for seed in range(count):
+        base = scenarios.random_instance(
+            seed, n_users=6 + seed % 7, n_models=4, structure=("general", "backbone")[seed % 2], deadlines="per_user"
+        )
+        inst = dataclasses.replace(base, memory_bytes=1.3 * float(base.model_sizes.max()))
+        with_choice = solve(inst, "greedy").objective
+        saved = greedy.CAPACITY_EXACT_USERS, greedy.CAPACITY_DIRECT_USERS
+        greedy.CAPACITY_EXACT_USERS = greedy.CAPACITY_DIRECT_USERS = 0
+        try:
+            default_only = solve(inst, "greedy").objective
+        finally:
+            greedy.CAPACITY_EXACT_USERS, greedy.CAPACITY_DIRECT_USERS = saved
+        gained += with_choice > default_only + 1e-9
+        ties += abs(with_choice - default_only) <= 1e-9
+        total_with += with_choice
+        total_without += default_only
+    print(f"greedy on {count} generated instances of 6-12 users, memory 1.3 x the largest model:")
+    print(f"  with its own evictions better on {gained}, equal on {ties}, worse on {count - gained - ties}")
+    print(f"  served in all: {total_with:g} with, {total_without:g} with the default rule alone")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=1000, help="users of the greedy timing")
@@ -149,12 +178,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="alternated repetitions (best kept)")
     parser.add_argument("--sweep", action="store_true", help="the capacity table instead of the timings")
     parser.add_argument("--policies", type=float, default=None, metavar="K", help="the policy table at memory K x")
+    parser.add_argument(
+        "--evictions", type=int, default=None, metavar="N", help="greedy's own evictions on N instances"
+    )
     parser.add_argument("--rate", type=float, default=6.0, help="sweep: requests per second")
     parser.add_argument("--duration", type=float, default=120.0, help="sweep: seconds of arrivals")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if args.sweep:
         sweep(args.rate, args.duration, args.seed)
+        return
+    if args.evictions is not None:
+        evictions(args.evictions)
         return
     if args.policies is not None:
         policies(args.rate, args.duration, args.seed, args.policies)
