@@ -10,6 +10,7 @@ from typing import Any
 from partialloading.backend import METHODS
 from partialloading.errors import ParameterError
 from partialloading.online import Policy, Simulation, read_workload, simulate, write_outcomes_csv, write_summaries
+from partialloading.online.records import write_rounds_csv
 from partialloading.output import check_output
 from partialloading.params import make_params, parse_value, read_params_file
 from partialloading.timing import TIMING_NAMES
@@ -45,6 +46,11 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--params", metavar="FILE.toml", help="policy parameters: one [METHOD] table each")
     p.add_argument("--requests-out", metavar="FILE.csv", help="one row per request ({policy} in the name with several)")
+    p.add_argument(
+        "--rounds-out",
+        metavar="FILE.csv",
+        help="one row per round: bytes loaded, evicted and resident over time ({policy} in the name with several)",
+    )
     p.add_argument("--summary-out", metavar="FILE.json", help="the metrics of every policy")
     p.add_argument("--no-verify", action="store_true", help="skip the verifier on each round's plan")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -94,6 +100,10 @@ def _outputs(args: argparse.Namespace, policies: list[Policy]) -> list[Path]:
         if len(policies) > 1 and "{policy}" not in args.requests_out:
             raise ParameterError("--requests-out needs {policy} in the file name with several policies")
         paths += [Path(args.requests_out.replace("{policy}", _slug(p))) for p in policies]
+    if args.rounds_out is not None:
+        if len(policies) > 1 and "{policy}" not in args.rounds_out:
+            raise ParameterError("--rounds-out needs {policy} in the file name with several policies")
+        paths += [Path(args.rounds_out.replace("{policy}", _slug(p))) for p in policies]
     if args.summary_out is not None:
         paths.append(Path(args.summary_out))
     for path in paths:
@@ -145,6 +155,9 @@ def run(args: argparse.Namespace) -> int:
     if args.requests_out is not None:
         for run_ in runs:
             write_outcomes_csv(run_, args.requests_out.replace("{policy}", _slug(run_.policy)))
+    if args.rounds_out is not None:
+        for run_ in runs:
+            write_rounds_csv(run_, args.rounds_out.replace("{policy}", _slug(run_.policy)))
     if args.summary_out is not None:
         write_summaries(runs, args.summary_out)
     print_table(workload.name, runs)

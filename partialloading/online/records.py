@@ -23,7 +23,7 @@ from typing import Any
 from partialloading.io import write_text_atomic
 from partialloading.params import MethodParams
 
-from .simulate import Simulation, Summary
+from .simulate import Round, Simulation, Summary
 
 OUTCOME_COLUMNS = (
     "request",
@@ -63,6 +63,27 @@ def dumps_outcomes_csv(run: Simulation) -> str:
             ]
         )
     return out.getvalue()
+
+
+ROUND_COLUMNS = tuple(f.name for f in dataclasses.fields(Round))
+"""Columns of the round table (:func:`dumps_rounds_csv`): one row per planning round."""
+
+
+def dumps_rounds_csv(run: Simulation) -> str:
+    """The round table of ``run`` as CSV text: when each round ran, what it planned and served,
+    the bytes loaded, reused and evicted, and the bytes resident when it ended (the GPU memory
+    over time)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(ROUND_COLUMNS)
+    for r in run.rounds:
+        writer.writerow([repr(v) if isinstance(v, float) else v for v in dataclasses.astuple(r)])
+    return out.getvalue()
+
+
+def write_rounds_csv(run: Simulation, path: str | os.PathLike[str]) -> None:
+    """Write the round table of ``run`` to ``path`` (atomically)."""
+    write_text_atomic(path, dumps_rounds_csv(run))
 
 
 def write_outcomes_csv(run: Simulation, path: str | os.PathLike[str]) -> None:

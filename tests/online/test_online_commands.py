@@ -104,3 +104,13 @@ def test_workload_from_a_checkpoint_catalog(tmp_path: Path, capsys: pytest.Captu
     assert {m.id for m in workload.server.models} == {"vit-base", "birds", "cars", "ft-top2", "lora-captions"}
     assert main(["simulate", str(out), "--policy", "greedy", "fifo"]) == 0
     assert "greedy" in capsys.readouterr().out
+
+
+def test_simulate_writes_the_rounds_over_time(tmp_path: Path) -> None:
+    # One row per round, with the GPU memory it left: the memory over time.
+    workload = tmp_path / "w.json"
+    assert main(["workload", "zoo-heads", "--rate", "20", "--duration", "1", "--seed", "2", "--out", str(workload)]) == 0
+    rounds = tmp_path / "rounds.csv"
+    assert main(["simulate", str(workload), "--policy", "greedy", "--rounds-out", str(rounds)]) == 0
+    lines = rounds.read_text().splitlines()
+    assert lines[0].split(",")[-2:] == ["evicted_bytes", "resident_bytes"] and len(lines) > 1
