@@ -109,7 +109,8 @@ def test_workload_from_a_checkpoint_catalog(tmp_path: Path, capsys: pytest.Captu
 def test_simulate_writes_the_rounds_over_time(tmp_path: Path) -> None:
     # One row per round, with the GPU memory it left: the memory over time.
     workload = tmp_path / "w.json"
-    assert main(["workload", "zoo-heads", "--rate", "20", "--duration", "1", "--seed", "2", "--out", str(workload)]) == 0
+    made = ["workload", "zoo-heads", "--rate", "20", "--duration", "1", "--seed", "2", "--out", str(workload)]
+    assert main(made) == 0
     rounds = tmp_path / "rounds.csv"
     assert main(["simulate", str(workload), "--policy", "greedy", "--rounds-out", str(rounds)]) == 0
     lines = rounds.read_text().splitlines()
