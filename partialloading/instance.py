@@ -315,7 +315,7 @@ class Instance:
                     "server.initial_blocks",
                     f"the initial blocks take {total:g} bytes, more than memory_bytes {capacity:g}",
                 )
-        requested = {u.model: u for u in self.users}
+        requested = {u.model for u in self.users}
         for m, model in enumerate(self.models):
             size = sum(sizes[b] for b in model.blocks)
             needed = model.id in requested or model.id == self.initial_model

@@ -644,6 +644,8 @@ either side of it, and at the end of the order."""
 def solve_bounded(instance: Instance, params: GreedyParams, request: SolveRequest) -> SolverOutput:
     """Greedy under a memory whose loads the one-model memory bounds (a capacity).
 
+    0. Shortcuts: when every user fits in deadline order, that is optimal; up to
+       :data:`CAPACITY_DIRECT_USERS` users the whole method runs on the memory itself.
     1. The whole method runs on the instance with the one-model memory (``memory="single"``, the
        same initial state): it is fast, and its schedule is on time here too, since no request
        loads more than after the one-model memory.
@@ -683,15 +685,11 @@ def solve_bounded(instance: Instance, params: GreedyParams, request: SolveReques
     if reaches(served, bound):  # everyone who can be served alone is: nothing can do better
         return dataclasses.replace(best, status=Status.OPTIMAL)
     if params.improve and instance.num_users <= CAPACITY_EXACT_USERS and evictable(instance) <= MAX_EVICTABLE:
+        # Its own status is already optimal when it reaches a bound (never above `bound`).
         generic = _solve(instance, params, request)
-        if float(instance.weights[list(generic.order)].sum()) > float(instance.weights[order].sum()) or (
-            generic.status == Status.OPTIMAL
-            and float(instance.weights[list(generic.order)].sum()) >= float(instance.weights[order].sum())
-        ):
+        theirs = float(instance.weights[list(generic.order)].sum()) if len(generic.order) else 0.0
+        if theirs > served or (generic.status == Status.OPTIMAL and theirs >= served):
             best = generic
-    weight = float(instance.weights[list(best.order)].sum()) if len(best.order) else 0.0
-    if best.status != Status.OPTIMAL and reaches(weight, bound):
-        best = dataclasses.replace(best, status=Status.OPTIMAL)
     return best
 
 

@@ -30,7 +30,6 @@ import numpy as np
 
 from partialloading.errors import ParameterError, SolverError
 from partialloading.instance import Instance, User
-from partialloading.memory import memory_of
 from partialloading.params import MethodParams
 from partialloading.solution import Solution
 from partialloading.solve import solve
@@ -387,8 +386,7 @@ class GpuState:
             size = float(instance.model_sizes[instance.model_index[last]])
             return GpuState(last, None, size)
         ran = solution.evaluated
-        models = ran.user_models[line.order]
-        final = memory_of(ran).plan(models, line.evicted).final
+        final = line.resident_after
         original = {
             copy: block
             for shared, plain in zip(instance.models, ran.models, strict=True)

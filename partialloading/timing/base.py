@@ -45,6 +45,8 @@ class Timeline:
         Indices of the blocks evicted right before each request.
     resident_bytes
         Bytes in GPU memory after each request.
+    resident_after
+        The blocks in GPU memory after the last request, least recently used first.
     """
 
     timing: str
@@ -60,6 +62,7 @@ class Timeline:
     reused_bytes: FloatArray
     evicted: tuple[tuple[int, ...], ...] = ()
     resident_bytes: FloatArray = field(default_factory=lambda: np.zeros(0))
+    resident_after: tuple[int, ...] = ()
 
     @property
     def upload_end(self) -> float:

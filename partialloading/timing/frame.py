@@ -362,6 +362,7 @@ class FrameTiming:
             reused_bytes=reused,
             evicted=plan.evicted,
             resident_bytes=plan.resident_bytes,
+            resident_after=plan.final,
         )
 
     def finish_alone(self, instance: Instance) -> FloatArray:

@@ -476,6 +476,7 @@ class PipelinedTiming:
             reused_bytes=reused,
             evicted=plan.evicted,
             resident_bytes=plan.resident_bytes,
+            resident_after=plan.final,
         )
 
     def finish_alone(self, instance: Instance) -> FloatArray:
