@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .errors import MethodNotApplicableError
 from .instance import Instance
 from .memory import PAIRWISE, memory_of
 from .params import PARAMS, MethodParams
@@ -88,6 +89,9 @@ class Backend(Protocol):
 Applicability = Callable[[Instance], "str | None"]
 """``instance -> None`` when a method applies, else the reason it does not."""
 
+Precheck = Callable[[Instance, Any], None]
+"""``(instance, params) -> None``, raising what a method refuses before any work."""
+
 
 def _resolve(target: str) -> Any:
     module, _, name = target.partition(":")
@@ -134,6 +138,11 @@ class Method:
     warm_start
         Whether the dispatcher starts the method from greedy's schedule when the caller gives
         no ``initial`` (exact methods that search under a time limit).
+    precheck
+        ``"module:function"`` of a check ``(instance, params) -> None`` that raises the method's
+        refusals of the instance with these parameters (its size limits, parameter combinations
+        it does not define, an unknown solver) before any work — the warm start included, which
+        may prove the start optimal and return it without running the method — or ``None``.
     """
 
     name: str
@@ -147,6 +156,7 @@ class Method:
     memory_needs: frozenset[str] = frozenset()
     memories: frozenset[str] | None = None
     warm_start: bool = False
+    precheck: str | None = None
 
     @property
     def params(self) -> type[MethodParams]:
@@ -170,16 +180,29 @@ class Method:
             supported = ", ".join(sorted(self.memories))
             return (
                 f"{self.name} does not support the {memory.name!r} memory model (it supports {supported}); "
-                "use --method enumerate or greedy"
+                "use enumerate or greedy"
             )
         missing = sorted(self.memory_needs - memory.structure)
         if missing:
             needs = ", ".join(STRUCTURE_TEXT.get(flag, flag) for flag in missing)
             return (
                 f"{self.name} needs {needs}, which the {memory.name!r} memory model does not have "
-                f"(use --method {' or '.join(m for m in ('enumerate', 'greedy') if m != self.name)})"
+                f"(use {' or '.join(m for m in ('enumerate', 'greedy') if m != self.name)})"
             )
         return None
+
+    def check(self, instance: Instance, params: MethodParams) -> None:
+        """Raise what the method refuses of ``instance`` with ``params``: its timing or memory
+        model, its restricted case (for methods that start from greedy's schedule, which would
+        otherwise answer without the method being run), and its :attr:`precheck`."""
+        refusal = self.unsupported(instance)
+        if refusal is None and self.warm_start:
+            refusal = self.why_not(instance)
+        if refusal is not None:
+            raise MethodNotApplicableError(refusal)
+        if self.precheck is not None:
+            check: Precheck = _resolve(self.precheck)
+            check(instance, params)
 
     def why_not(self, instance: Instance) -> str | None:
         """``None`` when the method applies to ``instance``, else the reason it does not."""
@@ -199,6 +222,7 @@ METHODS: dict[str, Method] = {
             True,
             "exhaustive search, tiny instances",
             warm_start=True,
+            precheck="partialloading.solvers.enumeration:precheck",
         ),
         Method(
             "milp",
@@ -208,6 +232,7 @@ METHODS: dict[str, Method] = {
             warm_start=True,
             memories=frozenset({"single", "capacity"}),
             case="partialloading.solvers.milp:why_not_exact",
+            precheck="partialloading.solvers.milp:precheck",
         ),
         Method(
             "cpsat",
@@ -215,7 +240,7 @@ METHODS: dict[str, Method] = {
             True,
             "OR-Tools CP-SAT model",
             timings=frozenset({"frame"}),
-            timing_note="its integer model has no bandwidth variables (use --method milp or enumerate)",
+            timing_note="its integer model has no bandwidth variables (use milp or enumerate)",
             warm_start=True,
             memory_needs=PAIRWISE_ONLY,
         ),
@@ -225,7 +250,7 @@ METHODS: dict[str, Method] = {
             True,
             "branch-and-bound over model visits with knapsack bounds per deadline level",
             timings=frozenset({"frame"}),
-            timing_note="its labels are the frame schedule's arithmetic (use --method milp or enumerate)",
+            timing_note="its labels are the frame schedule's arithmetic (use milp or enumerate)",
             warm_start=True,
             memory_needs=PAIRWISE_ONLY,
         ),
@@ -237,7 +262,7 @@ METHODS: dict[str, Method] = {
             timings=frozenset({"frame"}),
             timing_note=(
                 "with pipelined uploads the served set's total time no longer decides feasibility "
-                "(each request waits for its own upload), so the DP is not exact (use --method milp or greedy)"
+                "(each request waits for its own upload), so the DP is not exact (use milp or greedy)"
             ),
             memory_needs=PAIRWISE_ONLY,
             case="partialloading.solvers.dp:why_not_exact",

@@ -5,7 +5,9 @@ and MPS models) goes through :func:`write_file`:
 
 * the path is resolved first: a symbolic link is followed and its target written (the link
   stays a link);
-* a regular file (new or existing) is written to a temporary file beside it and renamed over it,
+* a regular file (new or existing) is written to a temporary file beside it
+  (``.NAME.PID.XXXXXXXX.tmp.SUFFIX``; those a killed writer left are swept by the next write of
+  the same file) and renamed over it,
   so an interrupted write leaves the old file or nothing, never half a file; the new file gets
   the permissions a plain ``open()`` would give it (``0666`` less the umask), an existing one
   keeps its own;
@@ -17,6 +19,8 @@ and MPS models) goes through :func:`write_file`:
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
 import stat
 import tempfile
@@ -55,6 +59,37 @@ def check_output(path: str | os.PathLike[str], inputs: Iterable[str | os.PathLik
     return real
 
 
+def check_folder(path: str | os.PathLike[str]) -> Path:
+    """The folder ``path`` (existing, or to be created), or :class:`OutputError` if it cannot
+    be: it is a file, lies below a file, or its nearest existing folder is not writable.
+
+    Call it before the work whose results go there; :func:`make_folder` creates it afterwards.
+    """
+    shown = os.fspath(path)
+    if not shown:
+        raise OutputError("output folder is empty")
+    real = Path(os.path.realpath(path))
+    probe = real
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        what = "is a file" if probe == real else f"lies below the file {str(probe)!r}"
+        raise OutputError(f"{shown}: {what}, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"{shown}: cannot write in {str(probe)!r} (permission denied)")
+    return real
+
+
+def make_folder(path: str | os.PathLike[str]) -> Path:
+    """Create the folder ``path`` (checked by :func:`check_folder`) with its parents."""
+    real = check_folder(path)
+    try:
+        real.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{os.fspath(path)}: cannot create the folder ({exc.strerror or exc})") from None
+    return real
+
+
 def write_file(
     path: str | os.PathLike[str],
     write: Callable[[Path], None],
@@ -85,8 +120,11 @@ def write_file(
         except OSError as exc:
             raise OutputError(f"{shown}: cannot write ({exc.strerror or exc})") from None
         return
+    _sweep_stale(real)
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=f".tmp{real.suffix}")
+        fd, tmp_name = tempfile.mkstemp(
+            dir=real.parent, prefix=f".{real.name}.{os.getpid()}.", suffix=f".tmp{real.suffix}"
+        )
     except OSError as exc:
         raise OutputError(f"{shown}: cannot write in {str(real.parent)!r} ({exc.strerror or exc})") from None
     os.close(fd)
@@ -101,6 +139,26 @@ def write_file(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _sweep_stale(real: Path) -> None:
+    """Remove the temporary files that killed writers of ``real`` left beside it (their names
+    carry the writer's process id; a live writer's file is left alone)."""
+    for tmp in real.parent.glob(f".{glob.escape(real.name)}.*.tmp{glob.escape(real.suffix)}"):
+        pid = tmp.name[len(real.name) + 2 :].partition(".")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
 
 
 def write_text(path: str | os.PathLike[str], text: str, *, inputs: Iterable[str | os.PathLike[str]] = ()) -> None:

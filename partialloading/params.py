@@ -16,7 +16,7 @@ import os
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
@@ -236,20 +236,30 @@ PARAMS: dict[str, type[MethodParams]] = {
 
 
 def parse_value(text: str) -> Any:
-    """A command-line value as TOML reads it (``3``, ``1e6``, ``true``, ``"x"``), else the text."""
+    """A command-line value as TOML reads it (``3``, ``1e6``, ``true``, ``"x"``, ``'x'``,
+    ``[1, 2]``), else as a number (``.5``), else the text itself (``int8``).
+
+    Every command reads ``--param``, ``--set`` and ``--values`` with it, so a value is written
+    the same way everywhere (``--set precision=int8`` and ``--set 'precision="int8"'`` alike).
+    """
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
         return text
 
 
-def parse_assignments(items: list[str]) -> dict[str, Any]:
-    """``["key=value", ...]`` from ``--param`` into a mapping (values by :func:`parse_value`)."""
+def parse_assignments(items: Sequence[str], option: str = "--param") -> dict[str, Any]:
+    """``["key=value", ...]`` from ``option`` (``--param``, ``--set``) into a mapping (values by
+    :func:`parse_value`)."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ParameterError(f"--param {item!r}: expected KEY=VALUE")
+            raise ParameterError(f"{option} {item!r}: expected NAME=VALUE")
         out[key.strip()] = parse_value(value.strip())
     return out
 

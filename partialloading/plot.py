@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -118,6 +118,8 @@ def plot_gantt(
     deadlines = [float(tl.deadline[a:b].min()) for a, b in spans]
     candidates = [float(tl.makespan), *deadlines, *(inst.deadlines.tolist() if inst.num_users else [])]
     horizon = max(candidates) if candidates else 0.0
+    # Room on the right for the byte labels (set first: the labels are placed in data units).
+    ax.set_xlim(0.0, horizon * 1.3 if horizon > 0 else 1.0)
     for r, (a, b) in enumerate(spans):
         ax.plot(
             [deadlines[r]] * 2,
@@ -135,15 +137,18 @@ def plot_gantt(
         if row_late[r]:
             worst = float((tl.finish[a:b] - tl.deadline[a:b]).max())
             text = f"LATE by {worst * 1e3:.1f} ms; {text}"
-        ax.text(
-            tl.finish[b - 1] + 0.005 * horizon,
-            r,
-            text,
-            va="center",
-            fontsize=8 if len(spans) <= max_rows else 5,
-            color=DEADLINE_COLOR if row_late[r] else (REUSE_COLOR if loaded == 0 else "black"),
-            # Readable where a label crosses a deadline mark.
-            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.75, "pad": 0.5},
+        ax.add_artist(
+            _row_label(
+                float(tl.finish[b - 1]),
+                deadlines[r],
+                0.005 * horizon,
+                r,
+                text,
+                va="center",
+                fontsize=8 if len(spans) <= max_rows else 5,
+                color=DEADLINE_COLOR if row_late[r] else (REUSE_COLOR if loaded == 0 else "black"),
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.75, "pad": 0.5},
+            )
         )
     ax.axvline(tl.upload_end, color="grey", linestyle=":", linewidth=1)
     ax.annotate(
@@ -162,8 +167,6 @@ def plot_gantt(
         labels = [f"{inst.users[k].id} · {inst.users[k].model}" for k in order.tolist()]
     ax.set_yticks(rows, [printable(text) for text in labels], fontsize=8 if len(spans) <= max_rows else 5)
     ax.set_ylim(len(spans) - 0.5 if len(spans) else 0.5, -0.9)
-    # Room on the right for the byte labels.
-    ax.set_xlim(0.0, horizon * 1.3 if horizon > 0 else 1.0)
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
 
@@ -195,6 +198,25 @@ def plot_gantt(
     ax.set_xlabel(f"time (s)\n\n{note}", fontsize=9)
     ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=4, fontsize=8, frameon=False)
     return ax
+
+
+def _row_label(end: float, mark: float, gap: float, row: float, text: str, **style: Any) -> Any:
+    """The byte label of a row: right after the row's last bar (``end``), or right after its
+    deadline mark (``mark``) when it would run across it there. Where it crosses is known only
+    once the figure's layout is final, so the label decides when it is drawn."""
+    from matplotlib.text import Text
+
+    class RowLabel(Text):
+        def draw(self, renderer: Any) -> None:
+            self.set_x(end + gap)
+            axes = self.axes
+            if axes is not None:
+                box = self.get_window_extent(renderer).transformed(axes.transData.inverted())
+                if box.x0 < mark < box.x1:
+                    self.set_x(mark + gap)
+            super().draw(renderer)
+
+    return RowLabel(end + gap, row, text, **style)
 
 
 def printable(text: str) -> str:

@@ -21,7 +21,7 @@ from .errors import InstanceError, MethodNotApplicableError, ParameterError, Sol
 from .instance import Instance
 from .params import MethodParams, make_params
 from .portfolio import ENUMERATE_AUTO_MAX_USERS, auto_followup, choose_method, settle, warm_start
-from .result import Result
+from .result import Result, Status
 from .solution import Solution
 from .stop import Deadline
 
@@ -156,12 +156,9 @@ def solve_until(
     if name not in METHODS:
         raise MethodNotApplicableError(f"unknown method {method!r} (choose from {', '.join(METHOD_NAMES)})")
     entry = METHODS[name]
-    refusal = entry.unsupported(work)
-    if refusal is not None:
-        raise MethodNotApplicableError(refusal)
     typed = make_params(entry.params, params, **options)
+    entry.check(work, typed)
     start = None if initial is None else _initial_order(instance, initial, sharing)
-    backend = entry.load()
     started = time.perf_counter()
     warm: Result | None = None
     if start is None and entry.warm_start:
@@ -174,7 +171,13 @@ def solve_until(
         bound=None if warm is None else warm.bound,
         initial_evicted=None if warm is None else warm.solution.evicted,
     )
-    out = backend(work, typed, request)
+    if warm is not None and start is not None and warm.status == Status.OPTIMAL:
+        # The start reaches the bound: nothing can beat it, so the method is not run at all.
+        out = SolverOutput(
+            list(start), Status.OPTIMAL, warm.bound, {"proven_by": "warm start"}, request.initial_evicted
+        )
+    else:
+        out = entry.load()(work, typed, request)
     runtime = time.perf_counter() - started
     solution = _checked(instance, name, out, sharing)
     solution, status, bound, info = settle(name, out, solution, start, warm, request.initial_evicted)

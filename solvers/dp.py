@@ -458,10 +458,10 @@ def solve(instance: Instance, params: DpParams, request: SolveRequest) -> Solver
         raise MethodNotApplicableError(
             "dp is exact only for backbone sharing with one common deadline and integer or equal weights: "
             + "; ".join(check.reasons)
-            + " (use --method milp, cpsat or greedy)"
+            + " (use milp, cpsat or greedy)"
         )
     if check.too_large:
-        raise InstanceTooLargeError(f"dp: {check.too_large} (use --method milp, cpsat or greedy)")
+        raise InstanceTooLargeError(f"dp: {check.too_large} (use milp, cpsat or greedy)")
     structure = check.structure
     info: dict[str, Any] = {"clusters": len(structure.clusters), "weighted": check.integer_weights is not None}
     if instance.num_users == 0:

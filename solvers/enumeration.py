@@ -120,6 +120,21 @@ def heaviest_feasible_set(
     return SetSearch(None, False, floor, checked, nodes)
 
 
+def precheck(instance: Instance, params: EnumerateParams) -> None:
+    """Refuse, before any work (the warm start included), an instance too large for the search."""
+    if instance.num_users > params.max_users:
+        raise InstanceTooLargeError(
+            f"enumerate handles at most {params.max_users} users (this instance has {instance.num_users}); "
+            "use milp, cpsat, dp or greedy"
+        )
+    blocks = evictable(instance)
+    if blocks > MAX_EVICTABLE:
+        raise InstanceTooLargeError(
+            f"enumerate searches evictions over at most {MAX_EVICTABLE} blocks (the requested models hold {blocks}); "
+            "use milp or greedy"
+        )
+
+
 def solve(instance: Instance, params: EnumerateParams, request: SolveRequest) -> SolverOutput:
     """Exact search over admitted sets and orders (the seed is not used).
 
@@ -127,18 +142,7 @@ def solve(instance: Instance, params: EnumerateParams, request: SolveRequest) ->
     With an initial schedule only the sets heavier than it are tried: when none is feasible the
     initial schedule is optimal. It is also the fallback at the time limit when it beats ``edf``.
     """
-    max_users = params.max_users
-    if instance.num_users > max_users:
-        raise InstanceTooLargeError(
-            f"enumerate handles at most {max_users} users (this instance has {instance.num_users}); "
-            "use --method milp, cpsat, dp or greedy"
-        )
-    blocks = evictable(instance)
-    if blocks > MAX_EVICTABLE:
-        raise InstanceTooLargeError(
-            f"enumerate searches evictions over at most {MAX_EVICTABLE} blocks (the requested models hold {blocks}); "
-            "use --method milp or greedy"
-        )
+    precheck(instance, params)
     search = schedule(instance, tolerance_share=1.0)
     # Users that miss their deadline even when served alone can never be admitted.
     alone = servable_alone(instance).tolist()

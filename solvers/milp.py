@@ -81,6 +81,30 @@ SETUP_SECONDS_PER_NONZERO = 1e-5
 shared cores for the general model of 400 users, 1.3 million nonzeros, in 12 s)."""
 
 
+LOAD_SECONDS_PER_VARIABLE = 1e-5
+"""Seconds to read a solution back into the Pyomo model after the solver stops, per variable
+(measured: 0.8 s for the 101,064 variables of the general model of 300 users), kept out of the
+solver's time limit so that the whole solve ends by its deadline."""
+
+
+OVERSHOOT_SECONDS_PER_NONZERO = 2e-6
+"""How far HiGHS may run past its time limit, per nonzero (measured on the general model of 300
+users, 839,597 nonzeros: presolve's probing stops 0.1–1.0 s late and the LP then runs 0.6 s)."""
+
+
+SCIP_OVERSHOOT_SECONDS_PER_ROW = 5e-6
+"""How far SCIP may run past its time limit, per variable and constraint (measured: 0.47 s on the
+pipelined model of 300 users, 91,199 variables and 100,770 constraints)."""
+
+
+def _nonzeros(opt: Any) -> int:
+    # The nonzeros of the model handed to HiGHS (0 when it was not: another solver).
+    try:
+        return int(opt._solver_model.getNumNz())
+    except (AttributeError, TypeError, ValueError, RuntimeError):
+        return 0
+
+
 @dataclass(frozen=True)
 class ModelSize:
     """Estimated size of a MILP before it is built."""
@@ -184,16 +208,40 @@ def _node_count(opt: Any) -> int | None:
     return nodes if nodes >= 0 else None
 
 
-def _set_start(opt: Any, m: pyo.ConcreteModel, start: ComponentMap) -> bool:
-    """Hand ``start`` to HiGHS as its first incumbent; whether it was accepted.
-
-    Pyomo's HiGHS interface has no warm-start argument, so the model is handed over first
-    (``set_instance``, which a later ``solve`` of the same model reuses) and the values are set
-    on the highspy object it keeps. Any change in those internals disables the start, never the
-    solve.
-    """
+def _hand_over(opt: Any, m: pyo.ConcreteModel) -> bool:
+    """Hand ``m`` to HiGHS now (``set_instance``, which a later ``solve`` of the same model
+    reuses), so that the seconds it takes (several at 300 users) are spent before the solver's
+    time limit is set; whether it worked (if not, ``solve`` hands it over itself)."""
     try:
         opt.set_instance(m)
+        # The model does not change after this: the solve need not look for changes.
+        updates = opt.config.auto_updates
+        for flag in (
+            "check_for_new_or_removed_constraints",
+            "check_for_new_or_removed_vars",
+            "check_for_new_or_removed_params",
+            "check_for_new_objective",
+            "update_constraints",
+            "update_vars",
+            "update_parameters",
+            "update_named_expressions",
+            "update_objective",
+        ):
+            if hasattr(updates, flag):
+                setattr(updates, flag, False)
+    except (AttributeError, KeyError, TypeError, ValueError, RuntimeError):
+        return False
+    return True
+
+
+def _set_start(opt: Any, m: pyo.ConcreteModel, start: ComponentMap) -> bool:
+    """Hand ``start`` to HiGHS (the model already handed over) as its first incumbent; whether
+    it was accepted.
+
+    Pyomo's HiGHS interface has no warm-start argument, so the values are set on the highspy
+    object it keeps. Any change in those internals disables the start, never the solve.
+    """
+    try:
         highs = opt._solver_model
         columns = opt._pyomo_var_to_solver_var_map
         index = np.array([columns[id(var)] for var in start], dtype=np.int32)
@@ -207,18 +255,23 @@ def _set_start(opt: Any, m: pyo.ConcreteModel, start: ComponentMap) -> bool:
 def _run(
     m: pyo.ConcreteModel,
     name: str,
-    time_limit: float | None,
+    deadline: Deadline,
     seed: int,
     extra: dict[str, Any],
     start: ComponentMap | None = None,
 ) -> tuple[SolverResults, bool, bool, int | None, bool]:
-    """Solve ``m``; returns (results, has_solution, proven_optimal, nodes, start_accepted) with
-    the solution loaded."""
+    """Solve ``m`` until ``deadline``; returns (results, has_solution, proven_optimal, nodes,
+    start_accepted) with the solution loaded."""
     opt = _solver(name)
-    started = start is not None and name == "highs" and _set_start(opt, m, start)
+    handed = name == "highs" and _hand_over(opt, m)
+    started = start is not None and handed and _set_start(opt, m, start)
     kwargs: dict[str, Any] = {"load_solutions": False}
+    time_limit = deadline.seconds()
     if time_limit is not None:
-        kwargs["timelimit"] = max(time_limit, 0.01)
+        # HiGHS ends past its limit on large models, and reading the solution back takes time
+        # after it stops: both are kept out of its limit, so that the solve ends by the deadline.
+        after = m.nvariables() * LOAD_SECONDS_PER_VARIABLE + _nonzeros(opt) * OVERSHOOT_SECONDS_PER_NONZERO
+        kwargs["timelimit"] = max(time_limit - after, 0.01)
     if name in HIGHS_NAMES:
         kwargs["options"] = {**HIGHS_OPTIONS, "random_seed": seed, **extra}
         _reset_highs_threads()
@@ -277,6 +330,7 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
     refusal = why_not_exact(instance)
     if refusal is not None:
         raise MethodNotApplicableError(refusal)
+    precheck(instance, params)
     if instance.timing == "pipelined":
         return _solve_pipelined(instance, params, request)
     if instance.memory_name == "capacity":
@@ -306,7 +360,7 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
         raise InstanceTooLargeError(
             f"milp: the {chosen} model of this instance would have about {estimate.variables:,} variables and "
             f"{estimate.nonzeros:,} nonzeros ({data.n_users} candidate users, {data.n_models} models), "
-            f"beyond the limit of {MAX_NONZEROS:,} nonzeros; use --method greedy (or cpsat, or dp for backbone "
+            f"beyond the limit of {MAX_NONZEROS:,} nonzeros; use greedy (or cpsat, or dp for backbone "
             "sharing with one deadline)"
         )
     setup = estimate.nonzeros * SETUP_SECONDS_PER_NONZERO
@@ -336,17 +390,17 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
     if request.initial and chosen == "general":
         start = general.start_values(model, data, list(request.initial))
     results, has_solution, proven, nodes, mip_start = _run(
-        model, solver, deadline.seconds(), seed, dict(solver_options or {}), start
+        model, solver, deadline, seed, dict(solver_options or {}), start
     )
     info["mip_start"] = mip_start
     total = float(data.weight.sum())
     bound = _dual_bound(results, integral, total)
     order = _decode(model, data, chosen) if has_solution else []
 
-    def resolve(data_m: ScheduleData, remaining: float | None) -> tuple[Decoded, bool]:
+    def resolve(data_m: ScheduleData) -> tuple[Decoded, bool]:
         model = _build(data_m, chosen)
         _add_cap(model, request.bound)
-        _, has_solution, proven_m, _, _ = _run(model, solver, remaining, seed, dict(solver_options or {}))
+        _, has_solution, proven_m, _, _ = _run(model, solver, deadline, seed, dict(solver_options or {}))
         return ((_decode(model, data_m, chosen) if has_solution else []), None), proven_m
 
     (order, _), proven, margin_used = _with_margins(instance, (order, None), proven, deadline, resolve)
@@ -380,17 +434,20 @@ def _with_margins(
     found: Decoded,
     proven: bool,
     deadline: Deadline,
-    resolve: Callable[[ScheduleData, float | None], tuple[Decoded, bool]],
+    resolve: Callable[[ScheduleData], tuple[Decoded, bool]],
 ) -> tuple[Decoded, bool, float]:
     """``found`` made on time: while it is late by the solver's tolerance, ``resolve`` the model with
-    deadlines lowered by the next margin. Returns the order and evictions, whether optimality is
-    still proven, and the margin used (ms)."""
+    deadlines lowered by the next margin (until ``deadline``: then nothing is found, and the
+    caller's start stands). Returns the order and evictions, whether optimality is still proven,
+    and the margin used (ms)."""
     margin_used = 0.0
     for margin in _MARGINS_MS:
         if _on_time(instance, found):
             break
+        if deadline.expired():
+            return ([], None), False, margin_used
         margin_used = margin
-        found, proven_m = resolve(schedule_data(instance, margin=margin), deadline.seconds())
+        found, proven_m = resolve(schedule_data(instance, margin=margin))
         proven = proven and proven_m
     else:
         if not _on_time(instance, found):
@@ -412,13 +469,37 @@ def _on_time(instance: Instance, found: Decoded) -> bool:
     return Solution(instance, tuple(order), evicted=None if evicted is None else tuple(evicted)).feasible
 
 
+def precheck(instance: Instance, params: MilpParams) -> None:
+    """Refuse, before any work (the warm start included), what the MILP does not define: a
+    formulation other than the position-based one for a memory with a capacity or pipelined
+    timing, solver options under pipelined timing (SCIP solves that model), and a solver Pyomo
+    does not have."""
+    if instance.memory_name == "capacity" and params.formulation not in ("auto", "general"):
+        raise MethodNotApplicableError(
+            f"formulation {params.formulation!r} is not defined for a memory with a capacity (the capacity model is "
+            "position-based: use auto or general)"
+        )
+    if instance.timing == "pipelined":
+        if params.formulation not in ("auto", "general"):
+            raise MethodNotApplicableError(
+                f"formulation {params.formulation!r} is not defined for pipelined timing (the pipelined model is "
+                "position-based: use auto or general)"
+            )
+        if params.solver != "highs" or params.solver_options:
+            raise MethodNotApplicableError(
+                "under pipelined timing the model is solved by SCIP: solver options do not apply"
+            )
+    elif params.solver != "highs":
+        _solver(params.solver)
+
+
 def why_not_exact(instance: Instance) -> str | None:
     """Why the MILP does not cover ``instance`` (``None`` when it does): the capacity memory is
     modelled under frame timing only."""
     if instance.memory_name == "capacity" and instance.timing != "frame":
         return (
             "milp models a memory with a capacity under frame timing only (its pipelined model is written on "
-            "one-model loads); use --method enumerate or greedy"
+            "one-model loads); use enumerate or greedy"
         )
     return None
 
@@ -426,11 +507,6 @@ def why_not_exact(instance: Instance) -> str | None:
 def _solve_capacity(instance: Instance, params: MilpParams, request: SolveRequest) -> SolverOutput:
     """The capacity MILP (:mod:`partialloading.formulations.capacity`): the order and the
     evictions, with the same safety net as the one-model MILP."""
-    if params.formulation not in ("auto", "general"):
-        raise MethodNotApplicableError(
-            f"formulation {params.formulation!r} is not defined for a memory with a capacity (the capacity model is "
-            "position-based: use auto or general)"
-        )
     deadline, seed, options = request.deadline, request.seed, dict(params.solver_options or {})
     memory = instance.gpu_memory
     info: dict[str, Any] = {"formulation": "capacity", "solver": params.solver}
@@ -448,11 +524,11 @@ def _solve_capacity(instance: Instance, params: MilpParams, request: SolveReques
         _add_cap(model, request.bound)
         return model, blocks
 
-    def resolve(data_m: ScheduleData, remaining: float | None) -> tuple[Decoded, bool]:
+    def resolve(data_m: ScheduleData) -> tuple[Decoded, bool]:
         if data_m.n_users == 0:
             return ([], None), True
         model, blocks = build(data_m)
-        _, has_solution, proven_m, _, _ = _run(model, params.solver, remaining, seed, options)
+        _, has_solution, proven_m, _, _ = _run(model, params.solver, deadline, seed, options)
         order = general.decode(model, data_m) if has_solution else []
         return (order, capacity.decode_evictions(model, blocks, len(order)) if order else []), proven_m
 
@@ -462,7 +538,7 @@ def _solve_capacity(instance: Instance, params: MilpParams, request: SolveReques
         return SolverOutput([], Status.OPTIMAL, bound=0.0, info=info | {"termination": "no candidates", "gap": 0.0})
     model, blocks = build(data)
     info |= {"n_vars": model.nvariables(), "n_cons": model.nconstraints(), "blocks": len(blocks.ids)}
-    results, has_solution, proven, nodes, _ = _run(model, params.solver, deadline.seconds(), seed, options)
+    results, has_solution, proven, nodes, _ = _run(model, params.solver, deadline, seed, options)
     total = float(data.weight.sum())
     integral = bool(np.all(instance.weights == np.round(instance.weights)))
     bound = _dual_bound(results, integral, total)
@@ -487,15 +563,6 @@ def _solve_pipelined(instance: Instance, params: MilpParams, request: SolveReque
     solver's tolerance, the model is solved again with slightly earlier deadlines; the status
     is ``optimal`` only when the on-time schedule reaches the first solve's bound.
     """
-    if params.formulation not in ("auto", "general"):
-        raise MethodNotApplicableError(
-            f"formulation {params.formulation!r} is not defined for pipelined timing (the pipelined model is "
-            "position-based: use auto or general)"
-        )
-    if params.solver != "highs" or params.solver_options:
-        raise MethodNotApplicableError(
-            "under pipelined timing the model is solved by SCIP: solver options do not apply"
-        )
     from partialloading.formulations import pipelined
 
     deadline, seed = request.deadline, request.seed
@@ -509,6 +576,7 @@ def _solve_pipelined(instance: Instance, params: MilpParams, request: SolveReque
     # A start helps SCIP's search: the given one, else earliest deadline first.
     start = request.initial if request.initial is not None else tuple(edf_schedule(instance))
     _pipelined_start(built, data, start)
+    _scip_limit(built.model, deadline)
     built.model.optimize()
     status_name = built.model.getStatus()
     proven = status_name == "optimal"
@@ -519,8 +587,9 @@ def _solve_pipelined(instance: Instance, params: MilpParams, request: SolveReque
     order = pipelined.decode(built, data)
     info |= {"n_vars": built.model.getNVars(), "n_cons": built.model.getNConss(), "nodes": built.model.getNNodes()}
 
-    def resolve(data_m: ScheduleData, remaining: float | None) -> tuple[Decoded, bool]:
-        again = pipelined.build(data_m, remaining, seed)
+    def resolve(data_m: ScheduleData) -> tuple[Decoded, bool]:
+        again = pipelined.build(data_m, deadline.seconds(), seed)
+        _scip_limit(again.model, deadline)
         again.model.optimize()
         return (pipelined.decode(again, data_m), None), again.model.getStatus() == "optimal"
 
@@ -533,6 +602,15 @@ def _solve_pipelined(instance: Instance, params: MilpParams, request: SolveReque
         "deadline_margin_ms": margin_used,
     }
     return SolverOutput(order, status, bound=reported, info=info)
+
+
+def _scip_limit(model: Any, deadline: Deadline) -> None:
+    # Building the model and its start took part of the limit: SCIP gets what is left, less how
+    # far past its limit it may stop.
+    left = deadline.seconds()
+    if left is not None:
+        late = (model.getNVars() + model.getNConss()) * SCIP_OVERSHOOT_SECONDS_PER_ROW
+        model.setParam("limits/time", max(left - late, 0.01))
 
 
 def _pipelined_start(built: Any, data: ScheduleData, initial: tuple[int, ...]) -> None:

@@ -82,7 +82,7 @@ def test_toml_file_and_command_line_values(tmp_path: Path) -> None:
     bad.write_text("[greedy\n")
     with pytest.raises(ParameterError, match=r"bad\.toml: invalid TOML"):
         read_params_file(bad, "greedy")
-    with pytest.raises(ParameterError, match="expected KEY=VALUE"):
+    with pytest.raises(ParameterError, match="expected NAME=VALUE"):
         parse_assignments(["effort"])
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.text import Annotation
 
 from partialloading import instances
 from partialloading.plot import plot_gantt
@@ -51,3 +52,34 @@ def test_empty_schedule() -> None:
         fig = ax.get_figure()
         assert isinstance(fig, Figure)
         plt.close(fig)
+
+
+def test_byte_labels_never_run_across_their_deadline_mark() -> None:
+    # Labels start right after their row's last bar; one that would cross the row's deadline mark
+    # is drawn after the mark instead (decided when drawn, on the final layout).
+    from partialloading import scenarios
+
+    moved = 0
+    for family, seed in (("general", 3), ("zoo-heads", 0), ("backbone", 1)):
+        inst = scenarios.generate(family, seed, n_users=12, deadlines="per_user")
+        ax = plot_gantt(solve(inst, "greedy"))
+        fig = ax.figure
+        try:
+            fig.tight_layout()
+            fig.canvas.draw()
+            renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+            marks = {
+                round(float(line.get_ydata()[0]) + 0.45, 6): float(line.get_xdata()[0])
+                for line in ax.lines
+                if abs(float(line.get_ydata()[1]) - float(line.get_ydata()[0]) - 0.9) < 1e-9  # a row's mark
+            }
+            labels = [t for t in ax.texts if not isinstance(t, Annotation)]
+            assert len(labels) == len(marks) == len(ax.get_yticks())
+            for label in labels:
+                mark = marks[round(float(label.get_position()[1]), 6)]
+                box = label.get_window_extent(renderer).transformed(ax.transData.inverted())
+                assert not box.x0 < mark < box.x1, label.get_text()
+                moved += label.get_position()[0] > mark
+        finally:
+            plt.close(fig)
+    assert moved > 0  # the rule was exercised

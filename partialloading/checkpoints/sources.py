@@ -175,6 +175,8 @@ def resolve(paths: Sequence[str | os.PathLike[str]], names: Sequence[str] | None
             else:
                 kind, parts = _folder_parts(path)
                 done[model_id] = ModelSource(model_id, str(raw), kind, parts)
+        elif path.exists():
+            raise CheckpointError(str(raw), "", "not a regular file or a folder (a device or a pipe?)")
         else:
             raise CheckpointError(str(raw), "", "no such file or folder")
     by_path = {os.path.realpath(s.path): s for s in done.values()}

@@ -11,7 +11,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -59,10 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    started = time.perf_counter()
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a one-line usage error (already printed)
         return exc.code if isinstance(exc.code, int) else 2
+    # A command's --time-limit counts from here: parsing, reading and writing are part of it.
+    args.started = started
+    # `kill` ends a command as Ctrl-C does: cleanly, with nothing half-written.
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
     try:
         status: int = args.run(args)
     except PartialLoadingError as exc:
@@ -76,7 +85,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Python from failing again while flushing stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     return status
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":  # pragma: no cover

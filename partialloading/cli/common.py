@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from partialloading import instances
-from partialloading.scenarios import ScenarioError
 
 
 def instance_path(text: str) -> str:
@@ -37,17 +35,3 @@ def progress_lines(items: Iterable[T], total: int, desc: str, steps: int = 10) -
         yield item
         if done in marks:
             print(f"{desc}: {done}/{total}", file=sys.stderr, flush=True)
-
-
-def parse_set(items: Sequence[str]) -> dict[str, Any]:
-    """``--set NAME=VALUE`` generator parameters; VALUE in JSON, a bare word being a string."""
-    out: dict[str, Any] = {}
-    for item in items:
-        name, sep, text = item.partition("=")
-        if not sep or not name:
-            raise ScenarioError(f"--set expects NAME=VALUE (got {item!r})")
-        try:
-            out[name] = json.loads(text)
-        except json.JSONDecodeError:
-            out[name] = text
-    return out

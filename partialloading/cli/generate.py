@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from partialloading.checkpoints import read_models
-from partialloading.cli.common import parse_set
 from partialloading.io import write_instance
+from partialloading.output import check_folder, make_folder
+from partialloading.params import parse_assignments
 from partialloading.scenarios import (
     CONFIGS,
     FAMILIES,
@@ -44,13 +45,13 @@ def register(sub: Any) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="any other parameter of the family, VALUE in JSON (e.g. precision='\"int8\"' or bandwidth_hz=1e7)",
+        help="any other parameter of the family, VALUE as in TOML (e.g. precision=int8 or bandwidth_hz=1e7)",
     )
     p.set_defaults(run=run)
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    out = parse_set(args.set)
+    out = parse_assignments(args.set, "--set")
     if args.users is not None:
         out["n_users"] = args.users
     if args.models is not None and args.models.lstrip("-").isdigit():
@@ -70,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise ScenarioError(f"--seed must be non-negative (got {args.seed})")
     seeds = range(args.seed, args.seed + args.n)
+    check_folder(args.out)
     # Generate everything before writing anything: a bad parameter leaves no partial output.
     catalog_file = args.models if args.models is not None and not args.models.lstrip("-").isdigit() else None
     if catalog_file is not None:
@@ -86,10 +88,8 @@ def run(args: argparse.Namespace) -> int:
         instances = [generate_from(args.family, cfg, seed) for seed in seeds]
     else:
         instances = [generate(args.family, seed, **_overrides(args)) for seed in seeds]
+    make_folder(args.out)
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ScenarioError(f"--out {args.out}: exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
     for inst in instances:
         target = out / f"{inst.name}.json"
         write_instance(inst, target)

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from partialloading.backend import METHODS
 from partialloading.errors import ParameterError
-from partialloading.online import Policy, Simulation, read_workload, simulate, write_outcomes_csv, write_summaries
+from partialloading.online import (
+    Policy,
+    Simulation,
+    Workload,
+    read_workload,
+    simulate,
+    write_outcomes_csv,
+    write_summaries,
+)
 from partialloading.online.records import write_rounds_csv
 from partialloading.output import check_output
 from partialloading.params import make_params, parse_value, read_params_file
 from partialloading.timing import TIMING_NAMES
+from partialloading.tolerance import meets
 
 NO_SHARING = "/no-sharing"
 
@@ -111,6 +123,23 @@ def _outputs(args: argparse.Namespace, policies: list[Policy]) -> list[Path]:
     return paths
 
 
+def _check_servable(path: str, workload: Workload) -> None:
+    """Refuse a workload with nothing to serve: no requests, or none that could meet its
+    deadline even alone with its model already in GPU memory (upload at full bandwidth, then
+    inference)."""
+    if not workload.requests:
+        raise ParameterError(f"{path}: requests: the workload has no requests")
+    users = tuple(r.user(r.relative_deadline_s) for r in workload.requests)
+    everyone = dataclasses.replace(workload.server, users=users)
+    best = everyone.upload_times + everyone.infer_times[everyone.user_models]
+    if not np.any(meets(best, everyone.deadlines)):
+        raise ParameterError(
+            f"{path}: requests: no request can meet its deadline even alone with its model in GPU memory "
+            f"(the closest needs {float(np.min(best - everyone.deadlines)) * 1e3:.3g} ms more); check "
+            "relative_deadline_s, data_bits and the server's bandwidth"
+        )
+
+
 def _slug(policy: Policy) -> str:
     return policy.method if policy.sharing else f"{policy.method}-no-sharing"
 
@@ -123,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
     policies = parse_policies(args)
     _outputs(args, policies)
     workload = read_workload(args.workload)
+    _check_servable(args.workload, workload)
     from tqdm import tqdm
 
     horizon = float(workload.arrivals.max()) if workload.requests else 0.0

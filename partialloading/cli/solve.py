@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import time
 from typing import Any, TextIO
 
 from partialloading.backend import METHOD_NAMES
@@ -18,6 +19,10 @@ from partialloading.result import Result
 from partialloading.solve import solve
 from partialloading.timing import TIMING_NAMES
 
+WRITE_RESERVE_S = 0.2
+"""Seconds of ``--time-limit`` kept for printing and writing the solution (at 300 users both take
+a few tens of milliseconds)."""
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser("solve", help="solve an instance file")
@@ -30,7 +35,13 @@ def register(sub: Any) -> None:
         help="timing model, overriding the file's 'timing' field (frame: the server starts after the last "
         "upload; pipelined: the GPU loads while users upload)",
     )
-    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="wall-clock limit")
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="wall-clock limit of the whole command: reading, warm start, building, solving and writing",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of randomized methods (default 0)")
     p.add_argument("--output", "-o", metavar="SOLUTION.json", help="write the solution JSON ('-': stdout)")
     p.add_argument(
@@ -76,6 +87,15 @@ def method_params(args: argparse.Namespace, method: str) -> dict[str, Any]:
     return values
 
 
+def time_left(args: argparse.Namespace) -> float | None:
+    """The seconds of ``--time-limit`` left for the solve: what the command has used since it
+    started, and :data:`WRITE_RESERVE_S` for printing and writing the answer, are taken off."""
+    if args.time_limit is None:
+        return None
+    used = time.perf_counter() - getattr(args, "started", time.perf_counter())
+    return max(args.time_limit - used - WRITE_RESERVE_S, 0.01)
+
+
 def run(args: argparse.Namespace) -> int:
     options = {name: getattr(args, name) for name in ("solver", "formulation") if getattr(args, name) is not None}
     if options and args.method != "milp":
@@ -86,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError("--param and --params need an explicit --method (auto chooses the method itself)")
     if args.table < 0:
         raise ParameterError(f"--table must be non-negative (got {args.table})")
+    if args.time_limit is not None and not args.time_limit > 0:
+        raise ParameterError(f"--time-limit: time limit must be positive (got {args.time_limit})")
     rows = 0 if args.quiet else (None if args.table == 0 else args.table)
     args.file = instance_path(args.file)
     if args.output not in (None, "-"):
@@ -103,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         instance,
         args.method,
         sharing=not args.no_sharing,
-        time_limit=args.time_limit,
+        time_limit=time_left(args),
         seed=args.seed,
         params=params,
         initial=initial,
@@ -136,8 +158,15 @@ def print_summary(result: Result, out: TextIO, rows: int | None = None) -> None:
     tl = sol.timeline
     bound = "-" if result.bound is None else number(result.bound)
     gap = "" if result.gap is None else f"  gap {100 * result.gap:.2f}%"
+    method = result.method
+    steps = result.info.get("auto_steps")
+    if isinstance(steps, list):
+        # auto ran several methods: name each, so that the runtime is explained.
+        method = f"auto ({' then '.join(map(str, steps))}; the schedule is {result.method}'s)"
+    elif result.info.get("chosen_by") == "auto":
+        method = f"auto ({result.method})"
     print(
-        f"instance {inst.name!r}: method {result.method} ({'sharing' if sol.sharing else 'no sharing'}), "
+        f"instance {inst.name!r}: method {method} ({'sharing' if sol.sharing else 'no sharing'}), "
         f"status {result.status.value}, runtime {result.runtime:.3f}s",
         file=out,
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from partialloading.output import check_output, write_file
+from partialloading.params import parse_assignments, parse_value
 from partialloading.study import (
     EXACT,
     TRANSFORMS,
@@ -86,13 +87,15 @@ def register(sub: Any) -> None:
 
 
 def _common(p: argparse.ArgumentParser, default_seeds: int) -> None:
-    p.add_argument("--values", nargs="+", required=True, type=_value, help="values of the swept parameter")
+    p.add_argument(
+        "--values", nargs="+", required=True, type=parse_value, help="values of the swept parameter, as in TOML"
+    )
     p.add_argument(
         "--set",
         nargs="+",
         default=[],
         metavar="NAME=VALUE",
-        help=f"fixed generator parameters (any family also takes {', '.join(TRANSFORMS)})",
+        help=f"fixed generator parameters, VALUE as in TOML (any family also takes {', '.join(TRANSFORMS)})",
     )
     p.add_argument("--seeds", type=int, default=default_seeds, help=f"instances per value (default {default_seeds})")
     p.add_argument("--first-seed", type=int, default=0, help="first generator seed (default 0)")
@@ -107,23 +110,22 @@ def _common(p: argparse.ArgumentParser, default_seeds: int) -> None:
     p.add_argument("--retry-errors", action="store_true", help="solve again the tasks stored with status error")
 
 
-def _value(text: str) -> ParamValue:
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(text.lower(), text)
-
-
 def _fixed(items: list[str]) -> dict[str, ParamValue]:
-    fixed: dict[str, ParamValue] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise StudyError(f"--set expects NAME=VALUE (got {item!r})")
-        fixed[name] = _value(value)
+    fixed = parse_assignments(items, "--set")
+    for name, value in fixed.items():
+        _check_value(f"--set {name}", value)
     return fixed
+
+
+def _check_value(where: str, value: object) -> None:
+    if isinstance(value, list | dict):
+        raise StudyError(f"{where}: a study parameter is a number, true/false or a word (got {value!r})")
+
+
+def _values(args: argparse.Namespace) -> tuple[ParamValue, ...]:
+    for value in args.values:
+        _check_value("--values", value)
+    return tuple(args.values)
 
 
 def _sweep(args: argparse.Namespace, family: str, methods: list[str]) -> Sweep:
@@ -136,7 +138,7 @@ def _sweep(args: argparse.Namespace, family: str, methods: list[str]) -> Sweep:
     return Sweep(
         family=family,
         parameter=args.param,
-        values=tuple(args.values),
+        values=_values(args),
         methods=tuple(methods),
         sharing=SHARING_MODES[args.sharing],
         seeds=tuple(range(args.first_seed, args.first_seed + args.seeds)),
@@ -261,7 +263,7 @@ def run_online(args: argparse.Namespace) -> int:
     sweep = LoadSweep(
         family=args.family,
         parameter=args.param,
-        values=tuple(args.values),
+        values=_values(args),
         policies=tuple(args.policies),
         seeds=tuple(range(args.first_seed, args.first_seed + args.seeds)),
         settings=tuple(_fixed(args.set).items()),

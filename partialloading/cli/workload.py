@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from partialloading.checkpoints import read_models
-from partialloading.cli.common import parse_set
 from partialloading.online import generate_workload, write_workload
 from partialloading.output import check_output
+from partialloading.params import parse_assignments
 from partialloading.scenarios import CONFIGS, ScenarioError
 from partialloading.timing import TIMING_NAMES
 
@@ -39,13 +39,13 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--csv", action="store_true", help="requests in a CSV table beside the JSON (default from 10,000)")
     p.add_argument(
-        "--set", action="append", default=[], metavar="NAME=VALUE", help="a parameter of the family, VALUE in JSON"
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="a parameter of the family, VALUE as in TOML"
     )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    overrides = parse_set(args.set)
+    overrides = parse_assignments(args.set, "--set")
     kind, _, exponent = args.popularity.partition(":")
     if kind == "uniform" and not exponent:
         overrides.setdefault("popularity_zipf", 0.0)

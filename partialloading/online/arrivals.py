@@ -33,6 +33,10 @@ from partialloading.scenarios.configured import CONFIGS, config, draw_users, mem
 
 from .workload import Request, Workload
 
+MAX_REQUESTS = 5e7
+"""Most requests (rate × duration) a generated workload may expect: about 10 GB of request
+records in memory."""
+
 
 def arrival_times(rate: float, duration: float, cv: float, rng: np.random.Generator) -> np.ndarray:
     """Arrival times on ``[0, duration)`` with Gamma inter-arrivals (mean ``1/rate``, CV ``cv``)."""
@@ -107,8 +111,8 @@ def generate_workload(
             raise ScenarioError(f"{name} must be {rule} (got {value!r})")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ScenarioError(f"seed must be a non-negative integer (got {seed!r})")
-    if rate * duration > 5e7:
-        raise ScenarioError(f"rate × duration = {rate * duration:.3g} expected requests: at most 5e7")
+    if rate * duration > MAX_REQUESTS:
+        raise ScenarioError(f"rate × duration = {rate * duration:.3g} expected requests: at most {MAX_REQUESTS:g}")
     cfg = config(family, **overrides)
     arrival_rng, deadline_rng = (np.random.default_rng(s) for s in np.random.SeedSequence([int(seed), 1]).spawn(2))
     times = arrival_times(float(rate), float(duration), float(cv), arrival_rng)

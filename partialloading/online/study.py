@@ -34,7 +34,7 @@ from partialloading.study.execution import RunSummary, run_stored
 from partialloading.study.store import SqliteTable, stamp
 from partialloading.study.sweep import canonical
 
-from .arrivals import generate_workload
+from .arrivals import MAX_REQUESTS, generate_workload
 from .simulate import SERVED, Policy, Summary, simulate
 
 if TYPE_CHECKING:
@@ -132,6 +132,8 @@ class LoadSweep:
         names = dict(self.settings)
         if self.parameter in names:
             raise StudyError(f"{self.parameter!r} is both swept and fixed")
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise StudyError(f"time limit must be positive (got {self.time_limit})")
 
     def workload_params(self, value: ParamValue) -> dict[str, ParamValue]:
         """Every workload setting and configuration field of the workloads at ``value``."""
@@ -179,7 +181,12 @@ def _workload(family: str, params: Mapping[str, ParamValue], seed: int, timing: 
         raise StudyError(str(exc)) from None
     rate = settings.pop("rate")
     duration = settings.pop("duration")
-    if duration_cap is not None:
+    if duration_cap is not None and isinstance(rate, int | float) and isinstance(duration, int | float):
+        # The size of the whole workload is checked before a short piece of it is drawn (a
+        # value that is not a number is left to the generator, which says what is wrong).
+        if float(rate) * float(duration) > MAX_REQUESTS:
+            expected = float(rate) * float(duration)
+            raise StudyError(f"rate × duration = {expected:.3g} expected requests: at most {MAX_REQUESTS:g}")
         duration = min(float(duration), duration_cap)
     try:
         workload = generate_workload(family, rate, duration, seed, timing=timing, **settings, **fields)  # type: ignore[arg-type]

@@ -69,6 +69,11 @@ class ScenarioError(PartialLoadingError, ValueError):
     """An unknown family or parameter, or a parameter value out of range."""
 
 
+MAX_USERS = 1_000_000
+"""Most users a generated instance may have: its file (about 150 bytes a user) is read whole,
+and every method holds per-user arrays; larger loads are workloads, which stream."""
+
+
 @dataclass(frozen=True)
 class Cell:
     """Uplink radio model of one cell (3GPP TR 36.814 macro path loss).
@@ -191,6 +196,7 @@ class ScenarioConfig:
     def __post_init__(self) -> None:
         checks = [
             (self.n_users >= 1, "n_users must be at least 1"),
+            (self.n_users <= MAX_USERS, f"n_users must be at most {MAX_USERS:,} (an instance file is read whole)"),
             (self.n_models >= 1, "n_models must be at least 1"),
             (self.bandwidth_hz > 0, "bandwidth_hz must be positive"),
             (self.load_speed_bytes_per_s > 0, "load_speed_bytes_per_s must be positive"),

@@ -22,7 +22,7 @@ import numpy as np
 
 from partialloading.instance import Block, Instance, Model, User
 
-from .configured import ScenarioError
+from .configured import MAX_USERS, ScenarioError
 
 Structure = Literal["backbone", "general", "none"]
 Deadlines = Literal["common", "per_user"]
@@ -66,6 +66,8 @@ def random_instance(
     """
     if n_users < 0 or n_models < 1:
         raise ScenarioError("need n_users >= 0 and n_models >= 1")
+    if n_users > MAX_USERS:
+        raise ScenarioError(f"n_users must be at most {MAX_USERS:,} (an instance file is read whole)")
     rng = np.random.default_rng(seed)
     v = float(rng.choice([2e9, 4e9, 1e10]))
     blocks: list[Block] = []

@@ -139,8 +139,11 @@ def die_with_parent(parent: int) -> None:
     """Worker initializer: exit when the study process dies, even by SIGKILL (Linux).
 
     Without it a worker finishes its current solve (minutes, for an exact method at its time
-    limit) after the study that wanted the result is gone.
+    limit) after the study that wanted the result is gone. Signals are the study process's to
+    handle: a worker ignores Ctrl-C (the study stops it) and dies at once on SIGTERM.
     """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import ctypes
 
@@ -256,13 +259,18 @@ def run_stored(
     """
     started = time.perf_counter()
     solved = 0
+    fresh = not os.path.exists(db)
+    if fresh:
+        # A study that is refused leaves no database behind.
+        check()
     with study_lock(db), open_store(os.fspath(db)) as store:
         if before is not None:
             before(store)
         jobs = plan(tasks, store.keys())
         skipped = len(tasks) - sum(len(job.tasks) for job in jobs)
         if jobs:
-            check()
+            if not fresh:
+                check()
             run = execute(work, jobs, workers=workers, scheduler=scheduler, progress=progress, unit=unit, desc=desc)
             for rows in run:
                 for row in rows:
@@ -313,9 +321,15 @@ def execute(
             )
             try:
                 yield from _drain([pool.submit(work, job) for job in jobs], bar)
-            finally:
-                # On an interrupt, do not wait for the queued jobs: their tasks are simply not stored.
+            except BaseException:
+                # An interrupt: stop the workers now (a solver in one would otherwise run to its
+                # time limit first); the tasks they held are simply not stored.
+                workers_now = getattr(pool, "_processes", None) or {}
+                for process in list(workers_now.values()):
+                    process.terminate()
                 pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown(wait=True)
     finally:
         bar.close()
 

@@ -151,7 +151,8 @@ def study_lock(db: str | os.PathLike[str]) -> Iterator[None]:
     Two runs of a study on one database would both solve every task and the second would then
     fail on the rows the first stored. The second run instead waits here, says so, and once the
     first is done finds its rows and skips their tasks. The lock is an ``flock`` held as long as
-    the process lives: a killed run releases it at once.
+    the process lives: a killed run releases it at once. The run removes the file when it ends
+    (a killed run leaves it, unlocked, for the next run to take).
     """
     try:
         import fcntl
@@ -159,11 +160,11 @@ def study_lock(db: str | os.PathLike[str]) -> Iterator[None]:
         yield
         return
     path = f"{os.fspath(db)}.lock"
-    try:
-        handle = open(path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
-    except OSError as exc:
-        raise StudyError(f"{path}: cannot create the study lock ({exc.strerror or exc})") from None
-    try:
+    while True:
+        try:
+            handle = open(path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
+        except OSError as exc:
+            raise StudyError(f"{path}: cannot create the study lock ({exc.strerror or exc})") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -171,10 +172,26 @@ def study_lock(db: str | os.PathLike[str]) -> Iterator[None]:
             holder = handle.read().strip() or "another process"
             print(f"waiting: another run of this study (pid {holder}) is using {os.fspath(db)}", file=sys.stderr)
             fcntl.flock(handle, fcntl.LOCK_EX)
+        # The run before may have removed the file while this one waited: a lock on a removed
+        # file excludes nobody, so take the lock again on the file now at the path.
+        if _same_file(handle, path):
+            break
+        handle.close()
+    try:
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
         handle.flush()
         yield
     finally:
+        # Removed while still held: a run waiting on it then finds it gone and locks anew.
+        with contextlib.suppress(OSError):
+            os.unlink(path)
         handle.close()
+
+
+def _same_file(handle: Any, path: str) -> bool:
+    try:
+        return os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
+    except OSError:
+        return False

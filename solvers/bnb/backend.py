@@ -15,11 +15,12 @@ from partialloading.backend import SolveRequest, SolverOutput
 from partialloading.instance import Instance
 from partialloading.params import BnbParams
 from partialloading.result import Status
+from partialloading.stop import Deadline
 from partialloading.timing import FrameSchedule, servable_alone
 
 from .. import edf
 from .bounds import SetupTree
-from .search import BranchAndBound, VisitSearch
+from .search import WRAP_UP_S, BranchAndBound, VisitSearch
 
 
 def search(
@@ -27,6 +28,7 @@ def search(
     incumbent: Sequence[int],
     stop: Callable[[int], bool],
     ceiling: float = math.inf,
+    wrap_up_s: float = WRAP_UP_S,
 ) -> VisitSearch:
     """The branch-and-bound on ``instance`` from the feasible order ``incumbent`` (see
     :class:`~partialloading.solvers.bnb.search.BranchAndBound`), with the verifier's full
@@ -34,7 +36,7 @@ def search(
     arithmetic = FrameSchedule.build(instance, tolerance_share=1.0)
     alone = servable_alone(instance).tolist()
     tree = SetupTree.of(instance)
-    return BranchAndBound(arithmetic, tree, alone, incumbent, ceiling, instance.weight_unit).run(stop)
+    return BranchAndBound(arithmetic, tree, alone, incumbent, ceiling, instance.weight_unit).run(stop, wrap_up_s)
 
 
 def solve(instance: Instance, params: BnbParams, request: SolveRequest) -> SolverOutput:
@@ -45,13 +47,17 @@ def solve(instance: Instance, params: BnbParams, request: SolveRequest) -> Solve
     with the largest bound of the subtrees left open.
     """
     start = list(request.initial) if request.initial else edf.edf_schedule(instance)
+    # The search stops early enough to bound the subtrees it leaves open before the deadline.
+    left = request.deadline.remaining()
+    wrap_up = WRAP_UP_S if left is None else min(WRAP_UP_S, 0.1 * left)
+    search_until = request.deadline if left is None else Deadline.after(left - wrap_up)
 
     def stop(nodes: int) -> bool:
         if params.max_nodes is not None and nodes > params.max_nodes:
             return True
-        return request.deadline.expired()
+        return search_until.expired()
 
-    found = search(instance, start, stop, math.inf if request.bound is None else request.bound)
+    found = search(instance, start, stop, math.inf if request.bound is None else request.bound, wrap_up)
     info = {"nodes": found.nodes, "incumbent_weight": float(instance.weights[start].sum()) if start else 0.0}
     if found.proven:
         return SolverOutput(found.order, Status.OPTIMAL, bound=found.weight, info=info)

@@ -56,12 +56,17 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from partialloading.stop import Deadline
 from partialloading.timing import FrameSchedule
 
 from .bounds import Candidate, Item, LevelRelaxation, SetupTree, key, upload_knapsack
 
 CHECK_EVERY = 256
 """Nodes between two looks at the clock."""
+
+WRAP_UP_S = 0.25
+"""Seconds, after a stop, to bound the subtrees left open one by one before one bound per frame
+covers the rest (at 300 users the stack holds thousands of open children, each a relaxation)."""
 
 Kid = tuple[float, int, int, int, float, float]
 """A child of a node: ``(deadline, model, position in the model's list, user, t, σ)``."""
@@ -254,9 +259,10 @@ class BranchAndBound:
         return self.relaxation(node, kids, enough) > enough
 
     # ------------------------------------------------------------------ search
-    def run(self, stop: Callable[[int], bool]) -> VisitSearch:
+    def run(self, stop: Callable[[int], bool], wrap_up_s: float = WRAP_UP_S) -> VisitSearch:
         """Search depth first; ``stop(nodes)`` is asked every :data:`CHECK_EVERY` nodes and
-        ``True`` ends the search (then the result is not proven)."""
+        ``True`` ends the search (then the result is not proven, and the bound of the subtrees
+        left open is computed in about ``wrap_up_s`` seconds more)."""
         root: Node = (tuple(0 for _ in range(self.num_models)), None, 0.0, math.inf, 0.0)
         self.nodes = 1
         # A frame: the node's children not explored yet; the stack's frames hold every open subtree.
@@ -266,7 +272,8 @@ class BranchAndBound:
             stack.append((root, sorted(kids), 0))
         if self._explore(stack, stop):
             return VisitSearch(self.best_order, self.best, True, self.best, self.nodes)
-        return VisitSearch(self.best_order, self.best, False, min(self._open_bound(stack), self.ceiling), self.nodes)
+        bound = self._open_bound(stack, Deadline.after(wrap_up_s))
+        return VisitSearch(self.best_order, self.best, False, min(bound, self.ceiling), self.nodes)
 
     def _explore(self, stack: list[tuple[Node, list[Kid], int]], stop: Callable[[int], bool]) -> bool:
         """Run the depth-first loop on ``stack``; ``False`` when ``stop`` ended it (the stack then
@@ -301,11 +308,16 @@ class BranchAndBound:
                 path.pop()
         return True
 
-    def _open_bound(self, stack: list[tuple[Node, list[Kid], int]]) -> float:
-        """Every schedule not yet examined extends an open child of a frame on the stack."""
+    def _open_bound(self, stack: list[tuple[Node, list[Kid], int]], wrap_up: Deadline) -> float:
+        """Every schedule not yet examined extends an open child of a frame on the stack: the
+        largest bound of those children. When ``wrap_up`` passes first, one bound of the frame
+        reached (its node, with all its children as candidates) covers that frame and every
+        deeper one, which lie in its subtree: a looser bound, but in bounded time."""
         bound = self.best
         for node, kids, nxt in stack:
             for kid in kids[nxt:]:
+                if wrap_up.expired():
+                    return max(bound, node[4] + self.relaxation(node, kids))
                 new = self.child(node, kid)
                 bound = max(bound, new[4] + self.relaxation(new, self.children(new)))
         return bound

@@ -1,0 +1,84 @@
+"""The documentation's tables render and its quoted figures are what the documented commands print."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from partialloading.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md"), ROOT / "instances" / "README.md"])
+SPAN = re.compile(r"(`+)(.+?)\1|\$([^$]+)\$")
+
+
+def shown_after(page: Path, command: str) -> list[str]:
+    """The lines ``page`` shows after ``$ COMMAND`` (up to the next ``$`` line or fence)."""
+    rest = page.read_text("utf-8")
+    rest = rest[rest.index(f"$ {command}") :]
+    lines = rest.splitlines()
+    while lines[0].endswith("\\"):  # the command continues on the next line
+        lines = lines[1:]
+    shown = []
+    for line in lines[1:]:
+        if line.startswith(("$", "```")):
+            break
+        shown.append(line)
+    return shown
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_bar_splits_a_table_cell(page: Path) -> None:
+    # In a Markdown table a `|` ends the cell even inside a code span or math: it must be escaped.
+    bad = []
+    fenced = False
+    for number, line in enumerate(page.read_text("utf-8").splitlines(), start=1):
+        if line.startswith("```"):
+            fenced = not fenced
+        if fenced or not line.lstrip().startswith("|"):
+            continue
+        for match in SPAN.finditer(line):
+            inside = match.group(2) or match.group(3) or ""
+            if re.search(r"(?<!\\)\|", inside):
+                bad.append(f"{page.name}:{number}: {match.group(0)}")
+    assert not bad, bad
+
+
+def test_the_simulation_table_of_the_online_page(tmp_path: Path, monkeypatch, capsys) -> None:
+    page = ROOT / "docs" / "online.md"
+    monkeypatch.chdir(tmp_path)
+    assert main(["workload", "zoo-heads", "--rate", "40", "--duration", "30", "--seed", "1", "-o", "heads40.json"]) == 0
+    capsys.readouterr()
+    command = "partialloading simulate heads40.json --policy greedy greedy/no-sharing edf fifo"
+    args = ["simulate", "heads40.json", "--policy", "greedy", "greedy/no-sharing", "edf", "fifo", "--quiet"]
+    args += ["--requests-out", "heads40-{policy}.csv", "--summary-out", "heads40-summary.json"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out.splitlines()
+
+    def without_clock(line: str) -> str:
+        # The last two columns (planning time, mean and largest) are wall-clock.
+        return line.rsplit(None, 2)[0] if re.search(r"\d$", line) else line
+
+    assert [without_clock(x) for x in printed] == [without_clock(x) for x in shown_after(page, command)]
+
+
+def test_the_checkpoint_page_solves(tmp_path: Path, monkeypatch, capsys) -> None:
+    from partialloading.checkpoints.example import write_example
+
+    page = ROOT / "docs" / "checkpoints.md"
+    monkeypatch.chdir(tmp_path)
+    paths = write_example("checkpoints")
+    blocks = ["blocks", *map(str, paths), "--infer-time", "0.004", "--infer-time", "ft-top2=0.005"]
+    assert main([*blocks, "-o", "models.json", "--quiet"]) == 0
+    generate = "generate backbone --models models.json --users 12 --deadlines per-user --tightness 0.5"
+    assert main([*generate.split(), "--set", "load_speed_bytes_per_s=2e8", "--seed", "4", "--out", "gen"]) == 0
+    capsys.readouterr()
+    instance = "gen/models-backbone-u12-m5-s4.json"
+    for extra in (["-o", "sol.json"], ["--no-sharing"]):
+        assert main(["solve", instance, "--method", "milp", *extra]) == 0
+        printed = capsys.readouterr().out.splitlines()
+        command = f"partialloading solve {instance} --method milp {' '.join(extra)}"
+        shown = shown_after(page, command)
+        assert shown and all(line in printed for line in shown), (shown, printed)
