@@ -97,7 +97,9 @@ def _validator(name: str) -> jsonschema.Draft202012Validator:
 def _compiled(name: str) -> Callable[[Any], Any]:
     import fastjsonschema
 
-    return fastjsonschema.compile(load_schema(name))
+    # The schemas' defaults document the format (the reference page lists them); the readers
+    # apply them, so the validator must leave the document as it is.
+    return fastjsonschema.compile(load_schema(name), use_default=False)
 
 
 def _first_error(data: Any, schema_name: str) -> jsonschema.ValidationError | None:

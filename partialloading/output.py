@@ -56,6 +56,15 @@ def check_output(path: str | os.PathLike[str], inputs: Iterable[str | os.PathLik
     for source in inputs:
         if os.path.realpath(source) == str(real):
             raise OutputError(f"{shown}: is the input file {os.fspath(source)}: refusing to overwrite it")
+    if not real.exists():
+        # Only creating a file says whether the folder takes one (permissions, read-only or
+        # special file systems such as /proc): try, and remove it at once.
+        try:
+            fd, probe = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.{os.getpid()}.", suffix=".probe")
+        except OSError as exc:
+            raise OutputError(f"{shown}: cannot write in {str(real.parent)!r} ({exc.strerror or exc})") from None
+        os.close(fd)
+        os.unlink(probe)
     return real
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -82,3 +83,27 @@ def test_the_checkpoint_page_solves(tmp_path: Path, monkeypatch, capsys) -> None
         command = f"partialloading solve {instance} --method milp {' '.join(extra)}"
         shown = shown_after(page, command)
         assert shown and all(line in printed for line in shown), (shown, printed)
+
+
+def test_the_reference_pages_are_generated_from_the_schemas_and_parsers() -> None:
+    # docs/formats.md and docs/cli.md are written by tools/reference.py: a field or an option
+    # added without rewriting them fails here.
+    spec = importlib.util.spec_from_file_location("reference", ROOT / "tools" / "reference.py")
+    assert spec is not None and spec.loader is not None
+    reference = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reference)
+    for name, page in reference.PAGES.items():
+        assert (ROOT / "docs" / name).read_text("utf-8") == page(), f"run python tools/reference.py ({name})"
+    # Every field of every schema says what it is.
+    from partialloading.io import load_schema
+
+    def undocumented(node: dict, where: str) -> list[str]:
+        found = []
+        for key, child in node.get("properties", {}).items():
+            if not child.get("description"):
+                found.append(f"{where}{key}")
+            found += undocumented(child.get("items", child), f"{where}{key}.")
+        return found
+
+    for schema in ("instance-v1", "solution-v1", "workload-v1", "models-v1"):
+        assert undocumented(load_schema(schema), "") == [], schema

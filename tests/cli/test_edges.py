@@ -181,6 +181,10 @@ def test_a_killed_writers_temporary_file_is_swept(tmp_path: Path) -> None:
 def test_a_refused_solve_output_is_checked_before_solving(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["solve", TINY, "--method", "milp", "--output", str(tmp_path / "no" / "x.json")]) == 2
     assert "does not exist" in one_line(capsys)
+    if Path("/proc/self").exists():
+        # A folder that exists but takes no file (even for root): found out by trying, before solving.
+        assert main(["solve", TINY, "--method", "milp", "--output", "/proc/x.json"]) == 2
+        assert capsys.readouterr().out == ""
 
 
 # --------------------------------------------------------------------------- one value parser
