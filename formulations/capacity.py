@@ -127,7 +127,7 @@ def build(data: ScheduleData, blocks: BlockData) -> pyo.ConcreteModel:
         expr=m.finish[1]
         >= m.upload_end
         + sum(m.block_load[j] * m.loaded[j, 1] for j in m.J)
-        + sum(m.infer[i] * m.holds[1, i] for i in m.I)
+        + sum(m.infer[k] * m.assign[k, 1] for k in m.K)
     )
     m.finish_next = pyo.Constraint(
         m.Q2,
@@ -135,7 +135,7 @@ def build(data: ScheduleData, blocks: BlockData) -> pyo.ConcreteModel:
             m.finish[q]
             >= m.finish[q - 1]
             + sum(m.block_load[j] * m.loaded[j, q] for j in m.J)
-            + sum(m.infer[i] * m.holds[q, i] for i in m.I)
+            + sum(m.infer[k] * m.assign[k, q] for k in m.K)
         ),
     )
     return m

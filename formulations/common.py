@@ -49,7 +49,7 @@ class ScheduleData:
     upload
         ``a_k/B`` of each candidate (ms).
     infer
-        Inference time of each model in :attr:`models` (ms).
+        Inference time ``c_k`` of each candidate's request (ms): its own, else its model's.
     load
         ``ℓ(i, i')`` between the models of :attr:`models` (ms), ``[from, to]``.
     first_load
@@ -115,7 +115,7 @@ def schedule_data(instance: Instance, margin: float = 0.0) -> ScheduleData:
     """
     scale = 1.0 / TIME_UNIT_S
     upload = instance.upload_times * scale
-    infer = instance.infer_times * scale
+    infer = instance.user_infer_times * scale
     first = memory_of(instance).first * scale
     # The evaluator accepts finish ≤ T·(1 + RELATIVE_TOLERANCE); the MILP uses the same rule, so
     # both agree on what is feasible.
@@ -132,7 +132,7 @@ def schedule_data(instance: Instance, margin: float = 0.0) -> ScheduleData:
         models=models.astype(np.int64),
         user_model=np.array([position[int(model_of[k])] for k in candidates], dtype=np.int64),
         upload=upload[candidates],
-        infer=infer[models],
+        infer=infer[candidates],
         load=load,
         first_load=first[models],
         deadline=deadline[candidates] - margin,

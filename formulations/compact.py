@@ -63,7 +63,7 @@ def build(data: ScheduleData) -> pyo.ConcreteModel:
     m.upload = pyo.Param(m.K, initialize=dict(zip(users, data.upload.tolist(), strict=True)), doc="a_k/B (ms)")
     m.deadline = pyo.Param(m.K, initialize=dict(zip(users, data.deadline.tolist(), strict=True)), doc="T_k (ms)")
     m.weight = pyo.Param(m.K, initialize=dict(zip(users, data.weight.tolist(), strict=True)), doc="w_k")
-    m.infer = pyo.Param(m.I, initialize=dict(zip(models, data.infer.tolist(), strict=True)), doc="c_i (ms)")
+    m.infer = pyo.Param(m.K, initialize=dict(zip(users, data.infer.tolist(), strict=True)), doc="c_k (ms)")
     arc_load = {(start, b): float(data.first_load[r]) for r, b in enumerate(models)}
     arc_load |= {(a, b): float(data.load[p, r]) for p, a in enumerate(models) for r, b in enumerate(models) if p != r}
     m.load_time = pyo.Param(m.A, initialize=arc_load, doc="loading time of arc (i, j) (ms)")
@@ -95,7 +95,7 @@ def build(data: ScheduleData) -> pyo.ConcreteModel:
         # Only the last request matters: everything that happens before it must fit by T.
         m.meet_deadline = pyo.Constraint(
             expr=m.upload_end
-            + sum(m.infer[model_of[k]] * m.admit[k] for k in m.K)
+            + sum(m.infer[k] * m.admit[k] for k in m.K)
             + sum(m.load_time[a] * m.arc[a] for a in m.A if m.load_time[a] > 0)
             <= deadline
         )
@@ -115,7 +115,7 @@ def _per_user_timing(
     m.start = pyo.Var(m.I, bounds=(0, horizon), doc="time model i's first request starts inference (ms)")
 
     def served_time(m: pyo.ConcreteModel, i: str) -> pyo.Expression:
-        return sum(m.infer[i] * m.admit[k] for k in members[i])
+        return sum(m.infer[k] * m.admit[k] for k in members[i])
 
     m.start_first = pyo.Constraint(
         m.I,
@@ -131,15 +131,15 @@ def _per_user_timing(
             >= m.start[i]
             + served_time(m, i)
             + m.load_time[i, j]
-            - (horizon + m.infer[i] * len(members[i]) + m.load_time[i, j]) * (1 - m.arc[i, j])
+            - (horizon + sum(m.infer[k] for k in members[i]) + m.load_time[i, j]) * (1 - m.arc[i, j])
         ),
     )
 
     def deadline_rule(m: pyo.ConcreteModel, k: str) -> pyo.Expression:
         i = model_of[k]
         ahead = members[i][: members[i].index(k) + 1]  # EDD order within the model, k included
-        finish = m.start[i] + sum(m.infer[i] * m.admit[k2] for k2 in ahead)
-        big_m = horizon + m.infer[i] * len(ahead) - m.deadline[k]
+        finish = m.start[i] + sum(m.infer[k2] * m.admit[k2] for k2 in ahead)
+        big_m = horizon + sum(m.infer[k2] for k2 in ahead) - m.deadline[k]
         return finish <= m.deadline[k] + big_m * (1 - m.admit[k])
 
     m.meet_deadline = pyo.Constraint(m.K, rule=deadline_rule)

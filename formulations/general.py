@@ -55,7 +55,10 @@ def build(data: ScheduleData) -> pyo.ConcreteModel:
         m.Q2, m.I, rule=lambda m, q, i: sum(m.switch[q, i, i2] for i2 in m.I) <= m.holds[q - 1, i]
     )
     m.finish_first = pyo.Constraint(
-        expr=m.finish[1] >= m.upload_end + sum((m.first_load[i] + m.infer[i]) * m.holds[1, i] for i in m.I)
+        expr=m.finish[1]
+        >= m.upload_end
+        + sum(m.first_load[i] * m.holds[1, i] for i in m.I)
+        + sum(m.infer[k] * m.assign[k, 1] for k in m.K)
     )
     m.finish_next = pyo.Constraint(
         m.Q2,
@@ -63,7 +66,7 @@ def build(data: ScheduleData) -> pyo.ConcreteModel:
             m.finish[q]
             >= m.finish[q - 1]
             + sum(m.load_time[i, i2] * m.switch[q, i, i2] for i in m.I for i2 in m.I if m.load_time[i, i2] > 0)
-            + sum(m.infer[i] * m.holds[q, i] for i in m.I)
+            + sum(m.infer[k] * m.assign[k, q] for k in m.K)
         ),
     )
     return m
@@ -86,7 +89,7 @@ def positions(data: ScheduleData, name: str) -> pyo.ConcreteModel:
     m.upload = pyo.Param(m.K, initialize=dict(zip(users, data.upload.tolist(), strict=True)), doc="a_k/B (ms)")
     m.deadline = pyo.Param(m.K, initialize=dict(zip(users, data.deadline.tolist(), strict=True)), doc="T_k (ms)")
     m.weight = pyo.Param(m.K, initialize=dict(zip(users, data.weight.tolist(), strict=True)), doc="w_k")
-    m.infer = pyo.Param(m.I, initialize=dict(zip(models, data.infer.tolist(), strict=True)), doc="c_i (ms)")
+    m.infer = pyo.Param(m.K, initialize=dict(zip(users, data.infer.tolist(), strict=True)), doc="c_k (ms)")
     m.horizon = pyo.Param(initialize=data.horizon, doc="latest deadline (ms): big-M of the deadlines")
 
     # ---------------------------------------------------------------- variables
@@ -154,7 +157,7 @@ def start_values(m: pyo.ConcreteModel, data: ScheduleData, order: list[int]) -> 
         else:
             values[m.switch[q, models[previous], models[i]]] = 1.0
             clock += float(data.load[previous, i])
-        clock += float(data.infer[i])
+        clock += float(data.infer[p])
         values[m.finish[q]] = clock
         previous = i
     for q in range(len(served) + 1, data.n_users + 1):

@@ -161,7 +161,7 @@ def _finishes(instance: Instance, order: Sequence[int], tau: float) -> list[floa
     last: int | None = None
     for k in order:
         m = int(instance.user_models[k])
-        t += float(first[m] if last is None else loads[last, m]) + float(instance.infer_times[m])
+        t += float(first[m] if last is None else loads[last, m]) + float(instance.user_infer_times[k])
         out.append(t)
         last = m
     return out
@@ -247,7 +247,7 @@ def solve_joint_scip(
     bandwidth = float(instance.bandwidth_hz)
     work = (instance.upload_work / bandwidth * MS).tolist()  # a_k / B in ms
     deadline = (instance.deadlines * MS).tolist()
-    infer = (instance.infer_times * MS).tolist()
+    infer = (instance.user_infer_times * MS).tolist()
     loads = (memory_of(instance).matrix * MS).tolist()
     first = (memory_of(instance).first * MS).tolist()
     user_model = instance.user_models.tolist()
@@ -262,7 +262,7 @@ def solve_joint_scip(
     beta = {k: m.addVar(lb=0.0, ub=1.0, name=f"beta[{k}]") for k in users}
     tau = m.addVar(lb=0.0, ub=horizon, name="tau")
     # Positions: one user each, filled from the front, with the transition loads between them.
-    y, load, served = add_positions(m, user_model, n_models, first, loads)
+    y, load, _ = add_positions(m, user_model, n_models, first, loads)
     finish = {q: m.addVar(lb=0.0, name=f"C[{q}]") for q in positions}
 
     # Bandwidth: the bilinear upload constraint and the shared uplink.
@@ -276,7 +276,7 @@ def solve_joint_scip(
     # Completion times and deadlines.
     for q in positions:
         before = tau if q == 0 else finish[q - 1]
-        work_q = load[q] + quicksum(infer[i] * served(i, q) for i in range(n_models))
+        work_q = load[q] + quicksum(infer[k] * y[k, q] for k in users)
         m.addCons(finish[q] >= before + work_q, name=f"finish[{q}]")
         for k in users:
             m.addCons(finish[q] <= deadline[k] + big_m * (1 - y[k, q]), name=f"deadline[{k},{q}]")

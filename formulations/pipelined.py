@@ -72,7 +72,7 @@ def build(data: ScheduleData, time_limit: float | None = None, seed: int = 0) ->
     m.setParam("limits/gap", 0.0)
     if time_limit is not None:
         m.setParam("limits/time", max(float(time_limit), 0.01))
-    assign, load, holds = add_positions(m, user_model, n_models, first, loads)
+    assign, load, _ = add_positions(m, user_model, n_models, first, loads)
     share = {q: m.addVar(lb=0.0, ub=1.0, name=f"share[{q}]") for q in positions}
     start = {q: m.addVar(lb=0.0, ub=big_m, name=f"start[{q}]") for q in positions}
     finish = {q: m.addVar(lb=0.0, ub=big_m, name=f"finish[{q}]") for q in positions}
@@ -81,9 +81,7 @@ def build(data: ScheduleData, time_limit: float | None = None, seed: int = 0) ->
     for q in positions:
         ready = load[0] if q == 0 else finish[q - 1] + load[q]
         m.addCons(start[q] >= ready, name=f"after_load[{q}]")
-        m.addCons(
-            finish[q] >= start[q] + quicksum(infer[i] * holds(i, q) for i in range(n_models)), name=f"finish[{q}]"
-        )
+        m.addCons(finish[q] >= start[q] + quicksum(infer[k] * assign[k, q] for k in users), name=f"finish[{q}]")
         for k in users:
             m.addCons(finish[q] <= deadline[k] + big_m * (1 - assign[k, q]), name=f"meet_deadline[{k},{q}]")
         # The upload of the user at q, with bandwidth B·share[q], has arrived by start[q].

@@ -21,6 +21,14 @@ def path(name: str) -> Path:
         return Path(p)
 
 
+def trace_path(name: str) -> Path:
+    """Filesystem path of the bundled trace excerpt ``name`` (``traces/NAME.csv``; see README.md)."""
+    with resources.as_file(resources.files(__name__).joinpath("traces", f"{name}.csv")) as p:
+        if not p.is_file():
+            raise KeyError(f"no bundled trace {name!r}")
+        return Path(p)
+
+
 def load(name: str) -> Instance:
     """Read the bundled instance ``name`` (e.g. ``"tiny"``)."""
     if name not in names():

@@ -138,6 +138,9 @@ class Method:
     warm_start
         Whether the dispatcher starts the method from greedy's schedule when the caller gives
         no ``initial`` (exact methods that search under a time limit).
+    per_user_times
+        Whether the method takes users with their own inference time (``User.infer_time_s``);
+        methods whose search serves a model's users in deadline order need equal times.
     precheck
         ``"module:function"`` of a check ``(instance, params) -> None`` that raises the method's
         refusals of the instance with these parameters (its size limits, parameter combinations
@@ -156,6 +159,7 @@ class Method:
     memory_needs: frozenset[str] = frozenset()
     memories: frozenset[str] | None = None
     warm_start: bool = False
+    per_user_times: bool = True
     precheck: str | None = None
 
     @property
@@ -175,6 +179,12 @@ class Method:
             supported = ", ".join(sorted(self.timings))
             note = f": {self.timing_note}" if self.timing_note else ""
             return f"{self.name} does not support {instance.timing!r} timing (it supports {supported}){note}"
+        if instance.per_user_times and not self.per_user_times:
+            return (
+                f"{self.name} needs every request of a model to take the model's inference time (its search serves "
+                "a model's users in deadline order, an exchange argument that needs equal times), and this instance "
+                "gives users their own infer_time_s; use milp, cpsat, enumerate or greedy"
+            )
         memory = memory_of(instance)
         if self.memories is not None and memory.name not in self.memories:
             supported = ", ".join(sorted(self.memories))
@@ -253,6 +263,7 @@ METHODS: dict[str, Method] = {
             timing_note="its labels are the frame schedule's arithmetic (use milp or enumerate)",
             warm_start=True,
             memory_needs=PAIRWISE_ONLY,
+            per_user_times=False,
         ),
         Method(
             "dp",

@@ -143,6 +143,9 @@ class User:
         Signal-to-noise ratio of the user's link in dB.
     weight
         Value of serving the user (1 for task throughput).
+    infer_time_s
+        The request's own inference time in seconds, overriding its model's (an LLM request's
+        time grows with its prompt and its output); ``None``: the model's.
     """
 
     id: str
@@ -152,6 +155,7 @@ class User:
     spectral_efficiency: float | None = None
     snr_db: float | None = None
     weight: float = 1
+    infer_time_s: float | None = None
 
     def __post_init__(self) -> None:
         check_identifier("id", self.id)
@@ -159,6 +163,8 @@ class User:
         check_number("data_bits", self.data_bits)
         check_number("deadline_s", self.deadline_s)
         check_number("weight", self.weight)
+        if self.infer_time_s is not None:
+            check_number("infer_time_s", self.infer_time_s, allow_zero=True)
         if (self.spectral_efficiency is None) == (self.snr_db is None):
             what = "neither" if self.spectral_efficiency is None else "both"
             raise FieldError(
@@ -389,6 +395,23 @@ class Instance:
         return _readonly(np.array([float(m.infer_time_s) for m in self.models], dtype=float))
 
     # ----------------------------------------------------------------- per-user arrays
+    @cached_property
+    def user_infer_times(self) -> FloatArray:
+        """Inference time ``c_k`` of each user's request in seconds: its own ``infer_time_s``,
+        else its model's."""
+        own = [u.infer_time_s for u in self.users]
+        model = self.infer_times[self.user_models] if self.users else np.zeros(0)
+        return _readonly(np.array([m if t is None else float(t) for t, m in zip(own, model, strict=True)], dtype=float))
+
+    @cached_property
+    def per_user_times(self) -> bool:
+        """Whether some user's inference time differs from its model's (then the methods built
+        on per-model times, which serve a model's users in deadline order, do not apply)."""
+        times = self.user_infer_times
+        if not times.size:
+            return False
+        return bool(np.any(times != self.infer_times[self.user_models]))
+
     @cached_property
     def user_models(self) -> IntArray:
         """Index of the model each user requests (``m_k``)."""

@@ -189,6 +189,7 @@ def instance_from_dict(data: Any, source: str | None = None) -> Instance:
                 spectral_efficiency=u.get("spectral_efficiency"),
                 snr_db=u.get("snr_db"),
                 weight=u.get("weight", 1),
+                infer_time_s=u.get("infer_time_s"),
             )
             for i, u in enumerate(data["users"])
         ]
@@ -239,6 +240,8 @@ def instance_to_dict(instance: Instance) -> dict[str, Any]:
             entry["snr_db"] = u.snr_db
         entry["deadline_s"] = u.deadline_s
         entry["weight"] = u.weight
+        if u.infer_time_s is not None:
+            entry["infer_time_s"] = u.infer_time_s
         users.append(entry)
     doc["users"] = users
     return doc

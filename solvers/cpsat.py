@@ -184,14 +184,14 @@ def build_model(
     wscale = WeightScale.for_weights(instance.weights.tolist())
     loads = memory_of(instance).matrix
     first = memory_of(instance).first
-    infer = instance.infer_times
+    infer = instance.user_infer_times
     models = instance.user_models
     model = cp_model.CpModel()
     model.name = f"partialloading-cpsat-{instance.name}"
 
     upload = {k: scale.duration(float(instance.upload_times[k])) for k in users}
     deadline = {k: scale.deadline(float(instance.deadlines[k])) for k in users}
-    infer_u = {k: scale.duration(float(infer[models[k]])) for k in users}
+    infer_u = {k: scale.duration(float(infer[k])) for k in users}
     present = {k: model.new_bool_var(f"p[{k}]") for k in users}
     finish = {k: model.new_int_var(0, deadline[k], f"C[{k}]") for k in users}
     tau = model.new_int_var(0, sum(upload.values()), "tau")
@@ -225,7 +225,7 @@ def build_model(
         arcs[(k, -1)] = end
         circuit.append((0, node, start))
         circuit.append((node, 0, end))
-        step = scale.duration(float(first[models[k]] + infer[models[k]]))
+        step = scale.duration(float(first[models[k]] + infer[k]))
         model.add(finish[k] >= tau + step).only_enforce_if(start)
     # Within a model, admitted users can be served by (deadline, index) and a dominated user is
     # admitted only if its dominator is (exchange arguments in docs/exact_solvers.md).
@@ -242,7 +242,7 @@ def build_model(
             lit = model.new_bool_var(f"x[{k},{k2}]")
             arcs[(k, k2)] = lit
             circuit.append((k + 1, k2 + 1, lit))
-            step = scale.duration(float(loads[models[k], models[k2]] + infer[models[k2]]))
+            step = scale.duration(float(loads[models[k], models[k2]] + infer[k2]))
             model.add(finish[k2] >= finish[k] + step).only_enforce_if(lit)
             if symmetry and same:
                 model.add(finish[k2] >= finish[k] + infer_u[k2]).only_enforce_if(present[k], present[k2])
@@ -252,7 +252,7 @@ def build_model(
     # tighter right-hand side Σ_k D_k·last_k — the last user's own deadline — put huge
     # coefficients on literals and made CP-SAT's presolve return wrong optima with fine units.)
     steps = [
-        scale.duration(float((first[models[j]] if i < 0 else loads[models[i], models[j]]) + infer[models[j]])) * lit
+        scale.duration(float((first[models[j]] if i < 0 else loads[models[i], models[j]]) + infer[j])) * lit
         for (i, j), lit in arcs.items()
         if j >= 0
     ]
@@ -296,6 +296,9 @@ def solve(instance: Instance, params: CpsatParams, request: SolveRequest) -> Sol
     """
     deadline, seed = request.deadline, request.seed
     workers, symmetry, hint, resolution = params.workers, params.symmetry, params.hint, params.resolution
+    # The symmetry breaking serves a model's users in deadline order, an exchange argument that
+    # needs equal inference times: with per-user times the model goes without it.
+    symmetry = symmetry and not instance.per_user_times
     start: list[int] = []
     if hint:
         # An empty start (initial=[]: no warm start) gets the EDF hint, as no start does.

@@ -185,7 +185,7 @@ def _costs(instance: Instance, structure: SharingStructure, weights: IntArray | 
         clusters.append(tuple(m for m in cluster.models if users_per_model[m]))
     return _Costs(
         limit=float(instance.deadlines[0]) * (1.0 + RELATIVE_TOLERANCE),
-        p=instance.upload_times + instance.infer_times[instance.user_models],
+        p=instance.upload_times + instance.user_infer_times,
         weights=np.ones(instance.num_users) if weights is None else weights.astype(float),
         clusters=tuple(clusters),
         head=head,

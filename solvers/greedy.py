@@ -141,10 +141,10 @@ def _tour_rank(p: Schedule, window: int | None = None) -> IntArray:
     """Each model's place in the tour (:func:`_tour` from the earliest deadlines, over ``window``
     of them, ``None``: all)."""
     used = np.unique(p.model)
-    earliest = np.full(p.infer.size, np.inf)
+    earliest = np.full(p.first.size, np.inf)
     np.minimum.at(earliest, p.model, p.limit)
     tour = _tour(p, used, earliest[used], used.size if window is None else window)
-    rank = np.empty(p.infer.size, dtype=np.int64)
+    rank = np.empty(p.first.size, dtype=np.int64)
     rank[tour] = np.arange(tour.size)
     return rank
 
@@ -177,8 +177,8 @@ def sequences(p: Schedule) -> list[tuple[str, IntArray]]:
         seqs.append((f"bucket-{buckets}", np.lexsort((idx, deadline, rank[p.model], bucket))))
     # Cheapest first: own time plus the group's first load shared among its users, per weight;
     # then tiers of cheap users, each in deadline order.
-    count = np.bincount(p.model, minlength=p.infer.size)
-    cost = (p.upload + p.infer[p.model] + p.first[p.model] / count[p.model]) / p.weight
+    count = np.bincount(p.model, minlength=p.first.size)
+    cost = (p.upload + p.infer + p.first[p.model] / count[p.model]) / p.weight
     seqs.append(("cheapest", np.lexsort((idx, deadline, cost))))
     cost_rank = np.empty(n, dtype=np.int64)
     cost_rank[np.lexsort((idx, cost))] = idx
@@ -226,14 +226,14 @@ def append_admit(p: Schedule, seq: IntArray, *, drop: bool = True, drop_effort: 
                 elif old >= top:
                     top = max(ratio)
             app.append(k)
-            ratio.append((delta + load + infer[m]) / weights[k])
+            ratio.append((delta + load + infer[k]) / weights[k])
             top = max(top, ratio[-1])
             weight += weights[k]
             continue
         if not drop or app.hopeless(k):
             continue  # k cannot be on time even when served first
         # When an earlier user is late, dropping k saves only its upload.
-        own = (delta + load + infer[m] if app.absorbs(k) else delta) / weights[k]
+        own = (delta + load + infer[k] if app.absorbs(k) else delta) / weights[k]
         if own >= top or drop_effort < 0:
             continue
         drop_effort -= len(order) + DROP_OVERHEAD

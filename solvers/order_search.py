@@ -110,14 +110,14 @@ def _frame_order(p: Schedule, users: Sequence[int], tau: float) -> OrderSearch:
             return True
         for pos, k in enumerate(ranked):
             # A pending user that cannot finish even when served next prunes the branch.
-            if not mask >> pos & 1 and tau + t + infer[model[k]] > limit[k]:
+            if not mask >> pos & 1 and tau + t + infer[k] > limit[k]:
                 return False
         for pos, k in enumerate(ranked):
             if mask >> pos & 1:
                 continue
             m = model[k]
             for load, after, gone in choose(state, m, later(mask | 1 << pos)):
-                t2 = t + float(load + infer[m])
+                t2 = t + float(load + infer[k])
                 if tau + t2 > limit[k]:
                     continue
                 key = (mask | 1 << pos, after)
@@ -146,7 +146,7 @@ def _pipelined_order(p: PipelinedSchedule, users: Sequence[int]) -> OrderSearch:
     nodes = framed.nodes
     if framed.order is not None and _feasible(p, framed.order, framed.evicted):
         return framed
-    room = p.limit[users] - p.infer[p.model[users]]
+    room = p.limit[users] - p.infer[users]
     if np.any(room <= 0) or float(np.sum(p.work[users] / room)) > p.bandwidth:
         return OrderSearch(None, nodes)
     machine = _frame_order(p, users, 0.0)
@@ -181,7 +181,7 @@ def _pipelined_order(p: PipelinedSchedule, users: Sequence[int]) -> OrderSearch:
         if mask == full:
             return _feasible(p, path, _evictions(p, trail))
         for pos, k in enumerate(ranked):
-            if not mask >> pos & 1 and t + infer[model[k]] > limit[k]:
+            if not mask >> pos & 1 and t + infer[k] > limit[k]:
                 return False
         for pos, k in enumerate(ranked):
             if mask >> pos & 1:
@@ -192,8 +192,8 @@ def _pipelined_order(p: PipelinedSchedule, users: Sequence[int]) -> OrderSearch:
                 path.append(k)
                 trail.append(gone)
                 earliest.append(begin)
-                finish.append(begin + infer[m])
-                if prefix_ok() and dfs(mask | 1 << pos, after, begin + infer[m]):
+                finish.append(begin + infer[k])
+                if prefix_ok() and dfs(mask | 1 << pos, after, begin + infer[k]):
                     return True
                 path.pop()
                 trail.pop()

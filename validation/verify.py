@@ -218,6 +218,8 @@ class _Checker:
         self.block_size = {b.id: float(b.size_bytes) for b in instance.blocks}
         self.model_blocks = {m.id: frozenset(m.blocks) for m in instance.models}
         self.infer = {m.id: float(m.infer_time_s) for m in instance.models}
+        # A request's own inference time overrides its model's.
+        self.own_infer = {u.id: float(u.infer_time_s) for u in instance.users if u.infer_time_s is not None}
         self.speed = float(instance.load_speed_bytes_per_s)
         self.own_upload: dict[str, float] = {}
         self.timing = instance.timing
@@ -364,7 +366,7 @@ class _Checker:
                 # reported upload end so that the rest is still checked.
                 arrival = uploaded if math.isfinite(uploaded) else float(entry.get("upload_end_s", 0.0))
                 infer_start = max(infer_start, arrival)
-            finish = infer_start + self.infer[model]
+            finish = infer_start + self.own_infer.get(uid, self.infer[model])
             expected_times = {
                 "load_s": load,
                 "start_s": start,

@@ -8,6 +8,7 @@ instance needs one, so :meth:`ModelCatalog.instance_models` asks for it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -40,6 +41,10 @@ class CatalogBlock:
             raise FieldError("tensors", f"must be a non-negative integer (got {self.tensors!r})")
 
 
+LATENCY_FIELDS = ("overhead_s", "prefill_s_per_token", "decode_s_per_token")
+"""The per-model latency table of a catalog (optional fields of every model)."""
+
+
 @dataclass(frozen=True)
 class CatalogModel:
     """A model of a catalog: its blocks, and its inference time when known.
@@ -52,16 +57,27 @@ class CatalogModel:
         Inference time of one request (``None``: not known yet).
     source
         The checkpoint it was derived from, if any.
+    overhead_s, prefill_s_per_token, decode_s_per_token
+        The model's latency model for requests with tokens (a replayed LLM trace): a request of
+        ``p`` prompt tokens that generates ``g`` tokens takes ``overhead_s + p·prefill_s_per_token
+        + g·decode_s_per_token`` (``None``: the defaults of :mod:`partialloading.online.traces`).
     """
 
     id: str
     blocks: tuple[str, ...]
     infer_time_s: float | None = None
     source: str | None = None
+    overhead_s: float | None = None
+    prefill_s_per_token: float | None = None
+    decode_s_per_token: float | None = None
 
     def __post_init__(self) -> None:
         Model(self.id, self.blocks, 0.0 if self.infer_time_s is None else self.infer_time_s)
         object.__setattr__(self, "blocks", tuple(self.blocks))
+        for name in LATENCY_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                check_number(name, value, allow_zero=True)
 
 
 @dataclass(frozen=True)
@@ -128,7 +144,7 @@ class ModelCatalog:
         unknown = sorted(set(times) - {m.id for m in self.models})
         if unknown:
             raise InstanceError("", f"no model {unknown[0]!r} (models: {', '.join(m.id for m in self.models)})")
-        models = tuple(CatalogModel(m.id, m.blocks, times.get(m.id, m.infer_time_s), m.source) for m in self.models)
+        models = tuple(dataclasses.replace(m, infer_time_s=times.get(m.id, m.infer_time_s)) for m in self.models)
         return ModelCatalog(self.blocks, models, self.meta)
 
     def instance_blocks(self) -> tuple[Block, ...]:
@@ -170,6 +186,9 @@ def catalog_to_dict(catalog: ModelCatalog) -> dict[str, Any]:
             doc["infer_time_s"] = m.infer_time_s
         if m.source is not None:
             doc["source"] = m.source
+        for name in LATENCY_FIELDS:
+            if getattr(m, name) is not None:
+                doc[name] = getattr(m, name)
         models.append(doc)
     return {"format": MODELS_FORMAT, "version": 1, "meta": dict(catalog.meta), "blocks": blocks, "models": models}
 
@@ -192,6 +211,7 @@ def catalog_from_dict(data: Any, source: str | None = None) -> ModelCatalog:
                 blocks=tuple(m["blocks"]),
                 infer_time_s=m.get("infer_time_s"),
                 source=m.get("source"),
+                **{name: m.get(name) for name in LATENCY_FIELDS},
             )
             for i, m in enumerate(data["models"])
         ]

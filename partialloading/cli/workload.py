@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from partialloading.checkpoints import read_models
 from partialloading.online import generate_workload, write_workload
+from partialloading.online.traces import FUNCTION_KEYS, TRACE_FORMATS, TraceSpec, replay_trace
 from partialloading.output import check_output
 from partialloading.params import parse_assignments
 from partialloading.scenarios import CONFIGS, ScenarioError
@@ -23,8 +26,13 @@ def register(sub: Any) -> None:
         "request's isolated latency. Families: " + ", ".join(CONFIGS) + ".",
     )
     p.add_argument("family", help="scenario family of the server and the users' radio")
-    p.add_argument("--rate", type=float, required=True, metavar="R", help="mean arrivals per second")
-    p.add_argument("--duration", type=float, required=True, metavar="S", help="length of the arrival window in seconds")
+    p.add_argument("--rate", type=float, metavar="R", help="mean arrivals per second (generated workloads)")
+    p.add_argument(
+        "--duration",
+        type=float,
+        metavar="S",
+        help="length of the arrival window in seconds (generated: required; a trace: from --start, default to its end)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--out", "-o", required=True, metavar="FILE", help="workload JSON to write")
     p.add_argument("--cv", type=float, default=1.0, help="coefficient of variation of inter-arrival times (1: Poisson)")
@@ -41,11 +49,105 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--set", action="append", default=[], metavar="NAME=VALUE", help="a parameter of the family, VALUE as in TOML"
     )
+    trace = p.add_argument_group("replaying a recorded trace (instead of --rate)")
+    trace.add_argument("--from-trace", metavar="FILE", help="a request trace to replay")
+    trace.add_argument("--format", choices=TRACE_FORMATS, help="the trace's layout")
+    trace.add_argument(
+        "--columns",
+        metavar="time=COL,model=COL,input=COL,output=COL",
+        help="with --format csv: the columns of the time (seconds or date-times), key, prompt and generated tokens",
+    )
+    trace.add_argument(
+        "--map",
+        default="rank",
+        metavar="rank|zipf:S|hash|FILE",
+        help="how trace requests become models (default rank: the most frequent key the first model, ...)",
+    )
+    trace.add_argument(
+        "--key", default="function", choices=tuple(FUNCTION_KEYS), help="azure-functions: the key (default function)"
+    )
+    trace.add_argument("--start", type=float, default=0.0, metavar="S", help="seconds of the trace to skip (default 0)")
+    trace.add_argument("--speed", type=float, default=1.0, metavar="X", help="replay X times faster (default 1)")
+    trace.add_argument(
+        "--bits-per-token",
+        type=float,
+        metavar="B",
+        help="input bits per prompt token (default: the family's token_bits)",
+    )
     p.set_defaults(run=run)
+
+
+def _columns(text: str | None) -> dict[str, str]:
+    if text is None:
+        return {}
+    out = {}
+    for item in text.split(","):
+        name, sep, column = item.partition("=")
+        if not sep or not name.strip() or not column.strip():
+            raise ScenarioError(f"--columns expects FIELD=COLUMN,... (got {item!r})")
+        out[name.strip()] = column.strip()
+    return out
+
+
+def run_trace(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
+    """``workload FAMILY --from-trace FILE --format F``: the trace as a workload."""
+    if args.rate is not None or args.cv != 1.0 or args.popularity != "uniform":
+        raise ScenarioError("--rate, --cv and --popularity generate arrivals: a trace brings its own")
+    if args.format is None:
+        raise ScenarioError(f"--from-trace needs --format ({', '.join(TRACE_FORMATS)})")
+    if not Path(args.from_trace).is_file():
+        raise ScenarioError(f"{args.from_trace}: no such trace file")
+    spec = TraceSpec(
+        path=args.from_trace,
+        format=args.format,
+        columns=_columns(args.columns),
+        key=args.key,
+        mapping=args.map,
+        start_s=args.start,
+        duration_s=args.duration,
+        speed=args.speed,
+        bits_per_token=args.bits_per_token,
+        slo=args.slo,
+        spread=args.spread,
+        seed=args.seed,
+    )
+    catalog = read_models(args.models) if args.models is not None else None
+    from tqdm import tqdm
+
+    size = os.path.getsize(args.from_trace)
+    with tqdm(total=None, unit=" rows", desc="trace", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
+
+        def advance(rows: int) -> None:
+            bar.update(rows - bar.n)
+
+        replay = replay_trace(
+            spec,
+            args.family,
+            args.out,
+            catalog=catalog,
+            catalog_source=args.models or "",
+            timing=args.timing,
+            progress=advance,
+            **overrides,
+        )
+    shares = ", ".join(f"{m} {n}" for m, n in replay.per_model.items())
+    print(
+        f"wrote {', '.join(map(str, replay.written))}: {replay.requests} requests of {replay.rows} trace rows "
+        f"({size / 1e6:.1f} MB) over {replay.span_s:.4g} s; per model: {shares}"
+    )
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     overrides = parse_assignments(args.set, "--set")
+    if args.timing not in TIMING_NAMES:
+        raise ScenarioError(f"--timing must be one of {', '.join(TIMING_NAMES)} (got {args.timing!r})")
+    if args.from_trace is not None:
+        return run_trace(args, overrides)
+    if args.format is not None or args.columns is not None:
+        raise ScenarioError("--format and --columns describe a trace: give it with --from-trace")
+    if args.rate is None or args.duration is None:
+        raise ScenarioError("a generated workload needs --rate and --duration (or replay a trace with --from-trace)")
     kind, _, exponent = args.popularity.partition(":")
     if kind == "uniform" and not exponent:
         overrides.setdefault("popularity_zipf", 0.0)
@@ -56,8 +158,6 @@ def run(args: argparse.Namespace) -> int:
             raise ScenarioError(f"--popularity zipf:S needs a number S (got {args.popularity!r})") from None
     else:
         raise ScenarioError(f"--popularity must be uniform or zipf:S (got {args.popularity!r})")
-    if args.timing not in TIMING_NAMES:
-        raise ScenarioError(f"--timing must be one of {', '.join(TIMING_NAMES)} (got {args.timing!r})")
     out = Path(args.out)
     check_output(out)
     blocks = models = None

@@ -300,7 +300,7 @@ def simulate(
                 now + float(line.infer_start[pos]),
                 now + float(line.finish[pos]),
             )
-        busy = float(line.load.sum() + server.infer_times[instance.user_models[line.order]].sum())
+        busy = float(line.load.sum() + instance.user_infer_times[line.order].sum())
         end = now + float(line.finish.max()) if served else now
         gpu = gpu.after(result.solution) if served else gpu
         evicted = result.solution.evaluated.block_sizes

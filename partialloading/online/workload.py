@@ -4,11 +4,12 @@ A workload file holds the server part of an instance (``timing``, ``uplink``, ``
 ``blocks``, ``models``) and either a ``requests`` list or ``requests_csv``, the name of a CSV
 file (relative to the JSON file) with the same columns, for long traces::
 
-    id,model,arrival_s,data_bits,spectral_efficiency,snr_db,relative_deadline_s,weight
-    r0,birds,0.0125,1.2e6,,12.5,0.25,1
+    id,model,arrival_s,data_bits,spectral_efficiency,snr_db,relative_deadline_s,weight,infer_time_s
+    r0,birds,0.0125,1.2e6,,12.5,0.25,1,
 
 A request gives exactly one of ``spectral_efficiency`` and ``snr_db`` (an empty CSV cell is
-absent); ``weight`` defaults to 1. Its absolute deadline is ``arrival_s + relative_deadline_s``.
+absent); ``weight`` defaults to 1; ``infer_time_s``, the request's own inference time, defaults
+to its model's. Its absolute deadline is ``arrival_s + relative_deadline_s``.
 Every problem is reported with the file, the place (``requests[12].arrival_s``, or the CSV line
 and column) and what is wrong.
 """
@@ -41,6 +42,7 @@ CSV_COLUMNS = (
     "snr_db",
     "relative_deadline_s",
     "weight",
+    "infer_time_s",
 )
 """Columns of a request table, in the order the writer uses."""
 
@@ -67,6 +69,8 @@ class Request:
         Exactly one of the two, as for a :class:`~partialloading.User`.
     weight
         Value of serving the request.
+    infer_time_s
+        The request's own inference time in seconds (``None``: its model's).
     """
 
     id: str
@@ -77,6 +81,7 @@ class Request:
     spectral_efficiency: float | None = None
     snr_db: float | None = None
     weight: float = 1
+    infer_time_s: float | None = None
 
     def __post_init__(self) -> None:
         check_identifier("id", self.id)
@@ -101,6 +106,7 @@ class Request:
             spectral_efficiency=self.spectral_efficiency,
             snr_db=self.snr_db,
             weight=self.weight,
+            infer_time_s=self.infer_time_s,
         )
 
 
@@ -179,6 +185,7 @@ def _request(values: Mapping[str, Any], where: str) -> Request:
             spectral_efficiency=values.get("spectral_efficiency"),
             snr_db=values.get("snr_db"),
             weight=values.get("weight", 1),
+            infer_time_s=values.get("infer_time_s"),
         )
     except FieldError as exc:
         raise InstanceError(f"{where}.{exc.field}" if where else exc.field, exc.problem) from None
@@ -321,7 +328,15 @@ def _cell(x: float | None) -> str:
 
 
 def _request_row(r: Request) -> list[str]:
-    fields = (r.arrival_s, r.data_bits, r.spectral_efficiency, r.snr_db, r.relative_deadline_s, r.weight)
+    fields = (
+        r.arrival_s,
+        r.data_bits,
+        r.spectral_efficiency,
+        r.snr_db,
+        r.relative_deadline_s,
+        r.weight,
+        r.infer_time_s,
+    )
     return [r.id, r.model, *map(_cell, fields)]
 
 
@@ -333,6 +348,8 @@ def _request_dict(r: Request) -> dict[str, Any]:
         doc["snr_db"] = r.snr_db
     doc["relative_deadline_s"] = r.relative_deadline_s
     doc["weight"] = r.weight
+    if r.infer_time_s is not None:
+        doc["infer_time_s"] = r.infer_time_s
     return doc
 
 
@@ -352,11 +369,13 @@ def workload_to_dict(workload: Workload, requests_csv: str | None = None) -> dic
 
 
 def dumps_requests_csv(requests: Iterable[Request]) -> str:
-    """The request table as CSV text."""
+    """The request table as CSV text (the ``infer_time_s`` column only when a request has one)."""
+    requests = list(requests)
+    width = len(CSV_COLUMNS) if any(r.infer_time_s is not None for r in requests) else len(CSV_COLUMNS) - 1
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    writer.writerows(_request_row(r) for r in requests)
+    writer.writerow(CSV_COLUMNS[:width])
+    writer.writerows(_request_row(r)[:width] for r in requests)
     return out.getvalue()
 
 

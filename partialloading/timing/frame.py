@@ -45,7 +45,7 @@ class FrameSchedule(OrderScores):
     first
         Loading time of each model when it is served first.
     infer
-        Inference time of each model.
+        Inference time ``c_k`` of each user's request (its own, else its model's).
     upload
         ``a_k / B`` of each user: what admitting it adds to the upload phase.
     limit
@@ -85,7 +85,7 @@ class FrameSchedule(OrderScores):
         return cls(
             loads=memory.matrix,
             first=memory.first,
-            infer=instance.infer_times,
+            infer=instance.user_infer_times,
             upload=instance.upload_times,
             limit=deadline_limit(instance.deadlines, tolerance_share),
             weight=instance.weights,
@@ -98,7 +98,7 @@ class FrameSchedule(OrderScores):
         """Completion time of each request of ``order`` (``tau``: upload phase, default ``Σ a/B``)."""
         if tau is None:
             tau = float(self.upload[order].sum())
-        return tau + np.cumsum(self.loads_of(order, evicted) + self.infer[self.model[order]])
+        return tau + np.cumsum(self.loads_of(order, evicted) + self.infer[order])
 
     def state(self, order: IntArray) -> SlackState:
         """Upload phase and minimum slack of the feasible ``order``."""
@@ -110,7 +110,7 @@ class FrameSchedule(OrderScores):
         with the memory's pairwise estimate of the loads when they are not pairwise)."""
         m = self.model[order]
         load = self.loads_of(order)
-        save = self.upload[order] + load + self.infer[m]
+        save = self.upload[order] + load + self.infer[order]
         n = order.size
         if n > 1:
             # Removing position q joins q-1 and q+1: the load of q+1 changes.
@@ -130,7 +130,7 @@ class FrameSchedule(OrderScores):
     # ------------------------------------------------------------------ O(1) tests
     def hopeless(self, state: SlackState, k: int) -> bool:
         """Whether ``k`` is late even when served first right after the upload phase of ``state``."""
-        return bool(state.tau + self.upload[k] + self.infer[self.model[k]] > self.limit[k])
+        return bool(state.tau + self.upload[k] + self.infer[k] > self.limit[k])
 
     def absorbs(self, state: SlackState, k: int) -> bool:
         """Whether every user of ``state``'s order can absorb ``k``'s upload."""
@@ -138,21 +138,19 @@ class FrameSchedule(OrderScores):
 
     def alone_ok(self, k: int) -> bool:
         """Whether ``k`` can be on time right after the upload phase of itself alone (necessary)."""
-        return bool(self.upload[k] + self.first[self.model[k]] + self.infer[self.model[k]] <= self.limit[k])
+        return bool(self.upload[k] + self.first[self.model[k]] + self.infer[k] <= self.limit[k])
 
     def may_insert(self, state: SlackState, k: int) -> bool:
         """Necessary condition, O(1), for inserting ``k`` somewhere in the order of ``state``:
         the admitted users absorb its upload and it fits right after the upload phase."""
         delta = float(self.upload[k])
-        return not (state.min_slack < delta or state.tau + delta + float(self.infer[self.model[k]]) > self.limit[k])
+        return not (state.min_slack < delta or state.tau + delta + float(self.infer[k]) > self.limit[k])
 
     def fits_without(self, order: IntArray, k: int) -> BoolArray:
         """For each position ``j`` of ``order``: can ``k`` start on time after the upload phase
         once ``order[j]`` is removed (a necessary condition of swapping them)?"""
         tau = float(self.upload[order].sum())
-        return np.asarray(
-            tau - self.upload[order] + float(self.upload[k]) + float(self.infer[self.model[k]]) <= self.limit[k]
-        )
+        return np.asarray(tau - self.upload[order] + float(self.upload[k]) + float(self.infer[k]) <= self.limit[k])
 
     def appender(self) -> Appender | ExactAppender:
         """An empty order that users can be appended to (the O(1) frame test with pairwise loads)."""
@@ -191,7 +189,7 @@ class FrameSchedule(OrderScores):
         seg_models = self.model[segment]
         inner = np.zeros(segment.size)
         inner[1:] = self.loads[seg_models[:-1], seg_models[1:]]
-        offsets = np.cumsum(inner + self.infer[seg_models])
+        offsets = np.cumsum(inner + self.infer[segment])
         seg_total = float(offsets[-1])
         # The segment is on time iff its first load ends by this time.
         seg_ready = float(np.min(self.limit[segment] - offsets))
@@ -204,7 +202,7 @@ class FrameSchedule(OrderScores):
             load = self.loads_of(rest)
             into[1:] = self.loads[m, head]
             change[:n] = self.loads[tail, m] - load
-            finish = tau + np.cumsum(load + self.infer[m])
+            finish = tau + np.cumsum(load + self.infer[rest])
             slack = self.limit[rest] - finish
             before = np.empty(n + 1)
             before[0] = np.inf
@@ -280,9 +278,8 @@ class Appender:
     def fits(self, k: int) -> bool:
         """Whether appending ``k`` keeps everyone on time."""
         p = self.p
-        m = int(p.model[k])
         delta = float(p.upload[k])
-        step = self.next_load(k) + float(p.infer[m])
+        step = self.next_load(k) + float(p.infer[k])
         finish = self.tau + delta + self.busy + step
         return bool(finish <= p.limit[k] and self.min_slack >= delta)
 
@@ -291,7 +288,7 @@ class Appender:
         p = self.p
         m = int(p.model[k])
         delta = float(p.upload[k])
-        step = self.next_load(k) + float(p.infer[m])
+        step = self.next_load(k) + float(p.infer[k])
         finish = self.tau + delta + self.busy + step
         self.order.append(k)
         self.tau += delta
@@ -345,7 +342,7 @@ class FrameTiming:
         models = instance.user_models[order]
         plan = memory.plan(models, evicted)
         load = plan.load
-        elapsed = np.cumsum(load + instance.infer_times[models])
+        elapsed = np.cumsum(load + instance.user_infer_times[order])
         start = tau + np.concatenate(([0.0], elapsed[:-1]))
         loaded, reused = loaded_reused(memory, models, load)
         return Timeline(
@@ -366,9 +363,9 @@ class FrameTiming:
         )
 
     def finish_alone(self, instance: Instance) -> FloatArray:
-        """Finish of each user served alone: ``a_k/B + ℓ(i0, m_k) + c_{m_k}``."""
+        """Finish of each user served alone: ``a_k/B + ℓ(i0, m_k) + c_k``."""
         models = instance.user_models
-        return instance.upload_times + memory_of(instance).first[models] + instance.infer_times[models]
+        return instance.upload_times + memory_of(instance).first[models] + instance.user_infer_times
 
     def schedule(self, instance: Instance, tolerance_share: float = 0.5) -> FrameSchedule:
         """The incremental arithmetic of the heuristics (see :class:`FrameSchedule`)."""

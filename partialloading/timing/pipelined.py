@@ -137,7 +137,7 @@ class PipelinedSchedule(OrderScores):
         machine = FrameSchedule(
             loads=memory.matrix,
             first=memory.first,
-            infer=instance.infer_times,
+            infer=instance.user_infer_times,
             upload=np.zeros(instance.num_users),
             limit=limit,
             weight=instance.weights,
@@ -147,7 +147,7 @@ class PipelinedSchedule(OrderScores):
         return cls(
             loads=memory.matrix,
             first=memory.first,
-            infer=instance.infer_times,
+            infer=instance.user_infer_times,
             upload=instance.upload_times,
             work=instance.upload_work,
             bandwidth=float(instance.bandwidth_hz),
@@ -161,7 +161,7 @@ class PipelinedSchedule(OrderScores):
     def analysis(self, order: IntArray, evicted: Evictions | None = None) -> Analysis:
         """``E``, ``D``, ``L`` and ``Σ a/L`` of ``order`` (against the loosened deadlines)."""
         loads = self.loads_of(order, evicted)
-        return analyse(loads, self.infer[self.model[order]], self.limit[order], self.work[order])
+        return analyse(loads, self.infer[order], self.limit[order], self.work[order])
 
     def finish(self, order: IntArray, tau: float | None = None, evicted: Evictions | None = None) -> FloatArray:
         """Completion of each request under the reported split (``tau`` is not used)."""
@@ -191,18 +191,18 @@ class PipelinedSchedule(OrderScores):
 
     def absorbs(self, state: SlackState, k: int) -> bool:
         """Whether the order of ``state`` could take ``k``'s bandwidth need (a hint)."""
-        room = float(self.limit[k] - self.infer[self.model[k]])
+        room = float(self.limit[k] - self.infer[k])
         return room > 0 and state.need + float(self.work[k]) / room <= self.bandwidth
 
     def alone_ok(self, k: int) -> bool:
         """Whether ``k`` is on time when served alone (necessary for admitting it anywhere)."""
         m = self.model[k]
-        return bool(max(self.first[m], self.upload[k]) + self.infer[m] <= self.limit[k])
+        return bool(max(self.first[m], self.upload[k]) + self.infer[k] <= self.limit[k])
 
     def may_insert(self, state: SlackState, k: int) -> bool:
         """Necessary condition, O(1), for inserting ``k``: it is on time alone, and the bandwidth the
         order needs (which insertion never lowers) plus ``a_k/(T_k − c_k)`` fits ``B``."""
-        room = float(self.limit[k] - self.infer[self.model[k]])
+        room = float(self.limit[k] - self.infer[k])
         return self.alone_ok(k) and room > 0 and state.need + float(self.work[k]) / room <= self.bandwidth
 
     def fits_without(self, order: IntArray, k: int) -> BoolArray:
@@ -278,14 +278,14 @@ class PipelinedSchedule(OrderScores):
         seg_models = self.model[segment]
         inner = np.zeros(segment.size)
         inner[1:] = self.loads[seg_models[:-1], seg_models[1:]]
-        offsets = np.cumsum(inner + self.infer[seg_models])
+        offsets = np.cumsum(inner + self.infer[segment])
         into = np.empty(n + 1)
         into[0] = self.first[seg_models[0]]
         if n:
             into[1:] = self.loads[self.model[rest], seg_models[0]]
         ready = np.concatenate(([0.0], a.machine_finish)) + into  # gap × segment machine times below
         seg_finish = ready[:, None] + offsets[None, :]
-        seg_earliest = seg_finish - self.infer[seg_models][None, :]
+        seg_earliest = seg_finish - self.infer[segment][None, :]
         seg_slack = self.limit[segment][None, :] - seg_finish
         tail = suffix - added
         room = np.minimum(np.minimum.accumulate(seg_slack[:, ::-1], axis=1)[:, ::-1], tail[:, None])
@@ -374,9 +374,8 @@ class PipelinedAppender:
 
     def _trial(self, k: int) -> tuple[float, float, float] | None:
         p = self.p
-        m = int(p.model[k])
         start = self.busy + self.next_load(k)
-        own = float(p.limit[k]) - (start + float(p.infer[m]))
+        own = float(p.limit[k]) - (start + float(p.infer[k]))
         if own < 0 or start + own <= 0:
             return None
         n = len(self.order)
@@ -414,7 +413,7 @@ class PipelinedAppender:
         self._earliest[n] = start
         self._work[n] = self.p.work[k]
         self.order.append(k)
-        self.busy = start + float(self.p.infer[self.p.model[k]])
+        self.busy = start + float(self.p.infer[k])
         self.last = int(self.p.model[k])
         self.need = need
 
@@ -444,7 +443,9 @@ class PipelinedTiming:
         memory = memory_of(instance)
         models = instance.user_models[order]
         plan = memory.plan(models, evicted)
-        parts = analyse(plan.load, instance.infer_times[models], instance.deadlines[order], instance.upload_work[order])
+        parts = analyse(
+            plan.load, instance.user_infer_times[order], instance.deadlines[order], instance.upload_work[order]
+        )
         return memory, plan, parts
 
     def bandwidth(self, instance: Instance, order: IntArray, evicted: Evictions | None = None) -> FloatArray:
@@ -458,7 +459,7 @@ class PipelinedTiming:
         load = plan.load
         models = instance.user_models[order]
         bandwidth, uploads, finish = replay(parts, instance.upload_work[order], float(instance.bandwidth_hz))
-        infer = instance.infer_times[models]
+        infer = instance.user_infer_times[order]
         infer_start = finish - infer
         start = np.concatenate(([0.0], finish[:-1])) if order.size else np.zeros(0)
         loaded, reused = loaded_reused(memory, models, load)
@@ -480,10 +481,10 @@ class PipelinedTiming:
         )
 
     def finish_alone(self, instance: Instance) -> FloatArray:
-        """Finish of each user served alone with the whole uplink: ``max(ℓ(i0, m_k), a_k/B) + c_{m_k}``."""
+        """Finish of each user served alone with the whole uplink: ``max(ℓ(i0, m_k), a_k/B) + c_k``."""
         models = instance.user_models
         first = memory_of(instance).first[models]
-        return np.maximum(first, instance.upload_times) + instance.infer_times[models]
+        return np.maximum(first, instance.upload_times) + instance.user_infer_times
 
     def schedule(self, instance: Instance, tolerance_share: float = 0.5) -> PipelinedSchedule:
         """The incremental arithmetic of the heuristics (see :class:`PipelinedSchedule`)."""

@@ -149,12 +149,15 @@ class BranchAndBound:
     def _lists(self, p: FrameSchedule, alone: Sequence[int]) -> None:
         """Each model's users in deadline order (heavier first, then index), as rows of
         ``(user, upload, limit)``, and the loading and inference time of each model after each."""
-        loads, first, infer = p.loads.tolist(), p.first.tolist(), p.infer.tolist()
+        loads, first = p.loads.tolist(), p.first.tolist()
         upload, limit, model = p.upload.tolist(), p.limit.tolist(), p.model.tolist()
-        num_models = len(infer)
+        num_models = len(first)
         lists: list[list[int]] = [[] for _ in range(num_models)]
+        # The users of a model share its inference time (the registry keeps per-user times away).
+        infer = [0.0] * num_models
         for k in sorted(alone, key=lambda k: (limit[k], -self.weight[k], k)):
             lists[model[k]].append(k)
+            infer[model[k]] = float(p.infer[k])
         self.num_models = num_models
         self.models = [j for j in range(num_models) if lists[j]]
         self.rows = [[(k, upload[k], limit[k]) for k in lists[j]] for j in range(num_models)]
@@ -178,7 +181,7 @@ class BranchAndBound:
         upload_item: dict[int, Item] = {k: (key(weight[k], upload[k]), weight[k], upload[k]) for k in alone}
         time_item: dict[int, Item] = {}
         for k in alone:
-            size = upload[k] + infer[model[k]]
+            size = upload[k] + infer[k]
             time_item[k] = (key(weight[k], size), weight[k], size)
         candidate: dict[int, Candidate] = {k: (limit[k], model[k], time_item[k], upload_item[k]) for k in alone}
         self.by_upload = sorted(alone, key=lambda k: (upload_item[k][0], k))
