@@ -10,24 +10,16 @@ import pytest
 
 from partialloading.cli import main
 
+from docpages import shown_after
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md"), ROOT / "instances" / "README.md"])
 SPAN = re.compile(r"(`+)(.+?)\1|\$([^$]+)\$")
 
 
-def shown_after(page: Path, command: str) -> list[str]:
-    """The lines ``page`` shows after ``$ COMMAND`` (up to the next ``$`` line or fence)."""
-    rest = page.read_text("utf-8")
-    rest = rest[rest.index(f"$ {command}") :]
-    lines = rest.splitlines()
-    while lines[0].endswith("\\"):  # the command continues on the next line
-        lines = lines[1:]
-    shown = []
-    for line in lines[1:]:
-        if line.startswith(("$", "```")):
-            break
-        shown.append(line)
-    return shown
+def without_clock(line: str) -> str:
+    """A line of ``simulate``'s table without its last two columns (planning time: wall-clock)."""
+    return line.rsplit(None, 2)[0] if re.search(r"\d$", line) else line
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
@@ -58,10 +50,20 @@ def test_the_simulation_table_of_the_online_page(tmp_path: Path, monkeypatch, ca
     assert main(args) == 0
     printed = capsys.readouterr().out.splitlines()
 
-    def without_clock(line: str) -> str:
-        # The last two columns (planning time, mean and largest) are wall-clock.
-        return line.rsplit(None, 2)[0] if re.search(r"\d$", line) else line
+    assert [without_clock(x) for x in printed] == [without_clock(x) for x in shown_after(page, command)]
 
+
+def test_the_trace_replay_of_the_online_page(tmp_path: Path, monkeypatch, capsys) -> None:
+    page = ROOT / "docs" / "online.md"
+    monkeypatch.chdir(tmp_path)
+    trace = str(ROOT / "instances" / "traces" / "azure-llm-conv-5min.csv")
+    args = ["workload", "zoo-lora", "--from-trace", trace, "--format", "azure-llm", "--map", "hash"]
+    assert main([*args, "--speed", "0.1", "-o", "conv.json"]) == 0
+    capsys.readouterr()
+    assert main(["simulate", "conv.json", "--policy", "greedy", "greedy/no-sharing", "fifo", "--quiet"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+
+    command = "partialloading simulate conv.json --policy greedy greedy/no-sharing fifo"
     assert [without_clock(x) for x in printed] == [without_clock(x) for x in shown_after(page, command)]
 
 

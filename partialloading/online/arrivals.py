@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -29,7 +30,7 @@ import numpy as np
 
 from partialloading.instance import Block, Instance, Model
 from partialloading.scenarios import ScenarioError
-from partialloading.scenarios.configured import CONFIGS, config, draw_users, memory_bytes
+from partialloading.scenarios.configured import CONFIGS, ScenarioConfig, config, draw_users, memory_bytes
 
 from .workload import Request, Workload
 
@@ -53,6 +54,24 @@ def arrival_times(rate: float, duration: float, cv: float, rng: np.random.Genera
         last = float(points[-1])
     out = np.concatenate(times) if times else np.zeros(0)
     return out[out < duration]
+
+
+def workload_server(
+    cfg: ScenarioConfig, blocks: Sequence[Block], models: Sequence[Model], name: str, timing: str
+) -> Instance:
+    """The server of a workload: ``blocks`` and ``models`` with ``cfg``'s uplink, loading speed
+    and GPU memory, an empty GPU at time 0, no users."""
+    return Instance(
+        blocks=tuple(blocks),
+        models=tuple(models),
+        users=(),
+        bandwidth_hz=float(cfg.bandwidth_hz),
+        load_speed_bytes_per_s=float(cfg.load_speed_bytes_per_s),
+        initial_model=None,
+        name=name,
+        timing=timing,
+        memory_bytes=memory_bytes(cfg, blocks, models),
+    )
 
 
 def generate_workload(
@@ -117,17 +136,7 @@ def generate_workload(
     arrival_rng, deadline_rng = (np.random.default_rng(s) for s in np.random.SeedSequence([int(seed), 1]).spawn(2))
     times = arrival_times(float(rate), float(duration), float(cv), arrival_rng)
     server_blocks, server_models, users = draw_users(family, cfg, seed, len(times), blocks, models)
-    server = Instance(
-        blocks=tuple(server_blocks),
-        models=tuple(server_models),
-        users=(),
-        bandwidth_hz=float(cfg.bandwidth_hz),
-        load_speed_bytes_per_s=float(cfg.load_speed_bytes_per_s),
-        initial_model=None,
-        name=f"{family}-r{rate:g}-d{duration:g}-s{seed}",
-        timing=timing,
-        memory_bytes=memory_bytes(cfg, server_blocks, server_models),
-    )
+    server = workload_server(cfg, server_blocks, server_models, f"{family}-r{rate:g}-d{duration:g}-s{seed}", timing)
     sizes = dict(zip((m.id for m in server.models), server.model_sizes.tolist(), strict=True))
     infer = {m.id: float(m.infer_time_s) for m in server.models}
     factor = deadline_rng.uniform(1.0 - spread, 1.0 + spread, len(times))

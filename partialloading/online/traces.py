@@ -50,8 +50,9 @@ from partialloading.instance import Instance
 from partialloading.io import instance_to_dict
 from partialloading.output import check_output, write_file
 from partialloading.scenarios import ScenarioError
-from partialloading.scenarios.configured import CONFIGS, config, draw_users, memory_bytes
+from partialloading.scenarios.configured import CONFIGS, config, draw_users
 
+from .arrivals import workload_server
 from .workload import CSV_COLUMNS, WORKLOAD_FORMAT
 
 TRACE_FORMATS = ("azure-llm", "azure-functions", "burstgpt", "csv")
@@ -290,7 +291,12 @@ def _function_chunks(spec: TraceSpec) -> Iterator[_Chunk]:
     header = _header(spec.path)
     minutes = [str(m) for m in range(1, MINUTES + 1)]
     _require(spec.path, header, [*FUNCTION_KEYS.values(), "Trigger", *minutes[:1]], "azure-functions")
-    present = [m for m in minutes if m in header]
+    # Only the minutes that overlap the window are read and expanded: a day of a busy function
+    # is millions of invocations.
+    end = math.inf if spec.duration_s is None else spec.start_s + spec.duration_s
+    present = [m for m in minutes if m in header and (int(m) - 1) * 60.0 < end and int(m) * 60.0 > spec.start_s]
+    if not present:
+        raise ScenarioError(f"{spec.path}: no minute of the trace falls in the window (--start, --duration)")
     rng = np.random.default_rng(np.random.SeedSequence([spec.seed, 2019]))
     first_line = 2
     try:
@@ -489,16 +495,7 @@ def replay_trace(
     blocks = catalog.instance_blocks() if catalog is not None else None
     models = catalog.instance_models(catalog_source) if catalog is not None else None
     server_blocks, server_models, _ = draw_users(family, cfg, spec.seed, 0, blocks, models)
-    server = Instance(
-        blocks=tuple(server_blocks),
-        models=tuple(server_models),
-        users=(),
-        bandwidth_hz=float(cfg.bandwidth_hz),
-        load_speed_bytes_per_s=float(cfg.load_speed_bytes_per_s),
-        name=f"{Path(spec.path).stem}-{spec.format}",
-        timing=timing,
-        memory_bytes=memory_bytes(cfg, server_blocks, server_models),
-    )
+    server = workload_server(cfg, server_blocks, server_models, f"{Path(spec.path).stem}-{spec.format}", timing)
     model_ids = [m.id for m in server.models]
     mapper = _mapper(spec, model_ids)
     overhead, prefill, decode = _latency_tables(server, catalog)

@@ -10,21 +10,14 @@ import pytest
 from partialloading.checkpoints.example import write_example
 from partialloading.cli import main
 
+from docpages import shown_after as lines_after
+
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "checkpoints.md"
 
 
 def shown_after(command: str) -> str:
-    """The lines the page shows after ``$ COMMAND`` (up to the next ``$`` line or fence)."""
-    text = PAGE.read_text("utf-8")
-    rest = text[text.index(f"$ {command}") :].splitlines()
-    while rest[0].endswith("\\"):  # the command continues on the next line
-        rest = rest[1:]
-    lines = []
-    for line in rest[1:]:
-        if line.startswith(("$", "```")):
-            break
-        lines.append(line)
-    return "\n".join(lines)
+    """The lines the page shows after ``$ COMMAND``, as one text."""
+    return "\n".join(lines_after(PAGE, command))
 
 
 def test_walkthrough(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

@@ -140,6 +140,15 @@ def test_azure_functions_spreads_each_minute(tmp_path: Path) -> None:
     assert {r.model for r in by_app.requests} == {first}
 
 
+def test_a_window_reads_only_its_minutes_of_azure_functions(tmp_path: Path) -> None:
+    text = "\n".join([FUNCTIONS_HEADER, functions_row("o", "a", "f1", {1: 3, 2: 1, 3: 2, 1440: 10**6})])
+    trace = write(tmp_path / "f.csv", text + "\n")
+    # Minute 2 only (seconds 60 to 120 of the day): its one invocation, from 0; the million in
+    # the last minute are never drawn.
+    done, workload = replay(tmp_path, TraceSpec(trace, "azure-functions", mapping="hash", start_s=60, duration_s=60))
+    assert done.requests == 1 and 0 <= workload.requests[0].arrival_s < 60
+
+
 def test_a_window_and_a_speed(tmp_path: Path) -> None:
     trace = write(tmp_path / "t.csv", "t,in,out\n" + "\n".join(f"{t},10,5" for t in range(10)) + "\n")
     spec = TraceSpec(trace, "csv", columns={"time": "t", "input": "in", "output": "out"}, mapping="hash",
