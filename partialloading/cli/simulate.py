@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -129,13 +128,20 @@ def _check_servable(path: str, workload: Workload) -> None:
     inference)."""
     if not workload.requests:
         raise ParameterError(f"{path}: requests: the workload has no requests")
-    users = tuple(r.user(r.relative_deadline_s) for r in workload.requests)
-    everyone = dataclasses.replace(workload.server, users=users)
-    best = everyone.upload_times + everyone.infer_times[everyone.user_models]
-    if not np.any(meets(best, everyone.deadlines)):
+    model_time = {m.id: float(m.infer_time_s) for m in workload.server.models}
+    requests = workload.requests
+    bits = np.array([r.data_bits for r in requests], dtype=float)
+    snr = np.array([np.nan if r.snr_db is None else r.snr_db for r in requests], dtype=float)
+    given = np.array([np.nan if r.spectral_efficiency is None else r.spectral_efficiency for r in requests])
+    with np.errstate(over="ignore"):  # a huge SNR is an infinite rate: an instant upload
+        eta = np.where(np.isnan(given), np.log2(1.0 + 10.0 ** (np.nan_to_num(snr) / 10.0)), given)
+    infer = np.array([model_time[r.model] if r.infer_time_s is None else r.infer_time_s for r in requests])
+    best = bits / (eta * float(workload.server.bandwidth_hz)) + infer
+    deadline = np.array([r.relative_deadline_s for r in requests], dtype=float)
+    if not np.any(meets(best, deadline)):
         raise ParameterError(
             f"{path}: requests: no request can meet its deadline even alone with its model in GPU memory "
-            f"(the closest needs {float(np.min(best - everyone.deadlines)) * 1e3:.3g} ms more); check "
+            f"(the closest needs {float(np.min(best - deadline)) * 1e3:.3g} ms more); check "
             "relative_deadline_s, data_bits and the server's bandwidth"
         )
 
