@@ -59,9 +59,9 @@ def register(sub: Any) -> None:
     )
     trace.add_argument(
         "--map",
-        default="rank",
-        metavar="rank|zipf:S|hash|FILE",
-        help="how trace requests become models (default rank: the most frequent key the first model, ...)",
+        default="auto",
+        metavar="auto|rank|zipf:S|hash|FILE",
+        help="how trace requests become models (default auto: rank for a trace with keys, hash without)",
     )
     trace.add_argument(
         "--key", default="function", choices=tuple(FUNCTION_KEYS), help="azure-functions: the key (default function)"

@@ -12,7 +12,8 @@ catalog), and one request per trace request with
   model of the server, the next key the next model (and wraps around), ``zipf:S`` gives keys, most
   frequent first, to the model furthest below a Zipf(S) share of the requests, ``hash`` hashes the
   key (or, in a trace without keys, the request's number) with the seed, and ``FILE`` reads a
-  JSON object ``{"key": "model", ..., "*": "model for the rest"}``;
+  JSON object ``{"key": "model", ..., "*": "model for the rest"}``; ``auto`` (the default) is
+  ``rank`` for a trace with keys and ``hash`` for one without;
 * **input** ``max(1, prompt tokens) × bits_per_token`` bits when the trace has tokens, else an
   image as the families draw it (224×224 pixels at 0.75–2 bits per pixel, seeded);
 * **inference time**, with tokens, ``overhead_s + prompt × prefill_s_per_token + generated ×
@@ -69,8 +70,9 @@ COLUMNS: dict[str, dict[str, str]] = {
 FUNCTION_KEYS = {"function": "HashFunction", "app": "HashApp", "owner": "HashOwner"}
 """The key of an Azure Functions 2019 row (``--key``): the function, its application or its owner."""
 
-MAPPINGS = ("rank", "zipf", "hash", "file")
-"""Rules that map a trace request to a model of the server (``zipf`` takes ``zipf:S``, ``file`` a path)."""
+MAPPINGS = ("auto", "rank", "zipf", "hash", "file")
+"""Rules that map a trace request to a model of the server (``zipf`` takes ``zipf:S``, ``file`` a
+path; ``auto``: ``rank`` for a trace with keys, ``hash`` for one without)."""
 
 CHUNK_ROWS = 100_000
 """Rows read and written at a time."""
@@ -122,7 +124,8 @@ class TraceSpec:
     key
         For ``azure-functions``: ``function``, ``app`` or ``owner`` (:data:`FUNCTION_KEYS`).
     mapping
-        ``rank``, ``zipf:S``, ``hash`` or a mapping file's path.
+        ``auto`` (``rank`` with keys, else ``hash``), ``rank``, ``zipf:S``, ``hash`` or a mapping
+        file's path.
     start_s, duration_s, speed
         The window of the trace kept (seconds from its first request; ``None``: to the end) and
         how much faster than recorded it is replayed.
@@ -136,7 +139,7 @@ class TraceSpec:
     format: str
     columns: Mapping[str, str] = field(default_factory=dict)
     key: str = "function"
-    mapping: str = "rank"
+    mapping: str = "auto"
     start_s: float = 0.0
     duration_s: float | None = None
     speed: float = 1.0
@@ -176,8 +179,13 @@ class TraceSpec:
                 float(arg)
             except ValueError:
                 raise ScenarioError(f"--map zipf:S needs a number S (got {self.mapping!r})") from None
-        elif self.mapping not in ("rank", "hash") and not Path(self.mapping).is_file():
-            raise ScenarioError(f"--map must be rank, zipf:S, hash or a mapping file (no file {self.mapping!r})")
+        elif self.mapping not in ("auto", "rank", "hash") and not Path(self.mapping).is_file():
+            raise ScenarioError(f"--map must be auto, rank, zipf:S, hash or a mapping file (no file {self.mapping!r})")
+
+    @property
+    def keyed(self) -> bool:
+        """Whether the trace's requests have keys (a function, an application, a model name)."""
+        return self.format in ("azure-functions", "burstgpt") or (self.format == "csv" and "model" in self.columns)
 
 
 @dataclass(frozen=True)
@@ -345,6 +353,8 @@ def _window(spec: TraceSpec, chunk: _Chunk) -> tuple[_Chunk, int]:
 def _mapper(spec: TraceSpec, models: Sequence[str]) -> Callable[[_Chunk, int], np.ndarray]:
     """A function of a chunk (and the number of requests before it) to model indices."""
     rule, _, arg = spec.mapping.partition(":")
+    if rule == "auto":
+        rule = "rank" if spec.keyed else "hash"
     if rule in ("rank", "zipf"):
         counts: Counter[str] = Counter()
         for chunk in _chunks(spec):

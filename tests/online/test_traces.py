@@ -97,6 +97,17 @@ def test_burstgpt_keys_by_popularity_rank(tmp_path: Path) -> None:
     assert done.per_model[first] == 3 and done.per_model[second] == 1
 
 
+def test_auto_ranks_keys_and_hashes_keyless_traces(tmp_path: Path) -> None:
+    keyed = write(tmp_path / "b.csv", BURSTGPT)
+    _, by_rank = replay(tmp_path, TraceSpec(keyed, "burstgpt", mapping="rank"))
+    _, by_auto = replay(tmp_path, TraceSpec(keyed, "burstgpt"))
+    assert [r.model for r in by_auto.requests] == [r.model for r in by_rank.requests]
+    keyless = write(tmp_path / "llm.csv", AZURE_LLM)
+    _, hashed = replay(tmp_path, TraceSpec(keyless, "azure-llm", mapping="hash"))
+    _, auto = replay(tmp_path, TraceSpec(keyless, "azure-llm"))
+    assert [r.model for r in auto.requests] == [r.model for r in hashed.requests]
+
+
 def test_zipf_matching_fills_each_models_share(tmp_path: Path) -> None:
     # Keys with 6, 3, 2 and 1 requests; over 2 models with Zipf(1) the shares are 2/3 and 1/3 of 12
     # (8 and 4): k6 → model 0 (deficit 8), k3 → model 1 (4 vs 2), k2 → model 0 (2 vs 1), k1 → model 1.
