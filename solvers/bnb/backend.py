@@ -9,7 +9,9 @@ else EDF's), the time and node limits, and the result.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from partialloading.backend import SolveRequest, SolverOutput
 from partialloading.instance import Instance
@@ -57,8 +59,21 @@ def solve(instance: Instance, params: BnbParams, request: SolveRequest) -> Solve
             return True
         return search_until.expired()
 
+    started = time.perf_counter()
     found = search(instance, start, stop, math.inf if request.bound is None else request.bound, wrap_up)
-    info = {"nodes": found.nodes, "incumbent_weight": float(instance.weights[start].sum()) if start else 0.0}
+    info: dict[str, Any] = {
+        "nodes": found.nodes,
+        "incumbent_weight": float(instance.weights[start].sum()) if start else 0.0,
+        # What the search can show for its answer: how far it went, what it kept, the bound it
+        # ended with (equal to the weight found when proven) and how long it took.
+        "certificate": {
+            "proven": found.proven,
+            "nodes": found.nodes,
+            "labels": found.labels,
+            "bound": found.bound,
+            "search_s": time.perf_counter() - started,
+        },
+    }
     if found.proven:
         return SolverOutput(found.order, Status.OPTIMAL, bound=found.weight, info=info)
     status = Status.FEASIBLE if found.order else Status.TIME_LIMIT

@@ -92,6 +92,8 @@ class VisitSearch:
         largest node bound of the subtrees left unexplored.
     nodes
         Nodes (partial schedules) visited.
+    labels
+        Labels ``(weight, t, σ)`` kept for dominance when the search ended.
     """
 
     order: list[int]
@@ -99,6 +101,7 @@ class VisitSearch:
     proven: bool
     bound: float
     nodes: int
+    labels: int = 0
 
 
 class BranchAndBound:
@@ -274,9 +277,12 @@ class BranchAndBound:
         if self.best < self.ceiling - self.slop and self.promising(root, kids):
             stack.append((root, sorted(kids), 0))
         if self._explore(stack, stop):
-            return VisitSearch(self.best_order, self.best, True, self.best, self.nodes)
+            return VisitSearch(self.best_order, self.best, True, self.best, self.nodes, self._label_count())
         bound = self._open_bound(stack, Deadline.after(wrap_up_s))
-        return VisitSearch(self.best_order, self.best, False, min(bound, self.ceiling), self.nodes)
+        return VisitSearch(self.best_order, self.best, False, min(bound, self.ceiling), self.nodes, self._label_count())
+
+    def _label_count(self) -> int:
+        return sum(len(kept) for kept in self.labels.values())
 
     def _explore(self, stack: list[tuple[Node, list[Kid], int]], stop: Callable[[int], bool]) -> bool:
         """Run the depth-first loop on ``stack``; ``False`` when ``stop`` ended it (the stack then

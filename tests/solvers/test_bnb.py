@@ -135,3 +135,20 @@ def test_refuses_pipelined_timing() -> None:
 def test_bad_node_budget_is_refused() -> None:
     with pytest.raises(ParameterError, match="max_nodes"):
         solve(instances.load("tiny"), "bnb", max_nodes=0)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_certificate_bound_is_never_below_the_enumerated_optimum(seed: int) -> None:
+    # Small per-user-deadline instances with weights: enumerate's optimum is the truth. With any
+    # node budget, the bound the search ends with covers it; a proven search ends at it exactly.
+    instance = random_instance(seed, 8, 3, structure="general", deadlines="per_user", weighted=True)
+    optimum = solve(instance, "enumerate", initial=[]).objective
+    for budget in (1, 20, 200, None):
+        result = solve(instance, "bnb", initial=[], max_nodes=budget)
+        certificate = result.info["certificate"]
+        check(instance, result)
+        assert certificate["bound"] >= optimum - 1e-9
+        assert certificate["nodes"] >= 1 and certificate["labels"] >= 0 and certificate["search_s"] >= 0
+        if certificate["proven"]:
+            assert certificate["bound"] == pytest.approx(optimum) == pytest.approx(result.objective)
+    assert solve(instance, "bnb", initial=[]).info["certificate"]["proven"]
