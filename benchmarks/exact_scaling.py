@@ -23,8 +23,10 @@ scenario families (6 models, per-user deadlines, tightness 0.5) at 20, 30, 40 an
 integer weights 1–3, each solved by ``greedy`` (default settings) and by ``bnb``, ``cpsat`` and
 ``milp`` under ``--time-limit`` (60 s by default). For each exact method and size it reports how many
 runs were proven optimal, the median time to proof of those, the median final gap
-``(bound − objective)/bound`` of the others, and how its incumbent compares with greedy's
-(below / equal / above); where several methods prove an instance, their optima must agree (the
+``(bound − objective)/bound`` of the others, how its incumbent compares with greedy's
+(below / equal / above) and, for ``bnb``, the median nodes per second of its searches (from its
+``info["certificate"]``; ``-`` where greedy's start was proven and the search never ran);
+where several methods prove an instance, their optima must agree (the
 run exits 1 otherwise). ``--cold`` starts the exact methods from nothing (``initial=[]``), as
 they did before the warm start; the weights are drawn by this script, so the instances are the
 same for every version of the package (``--label`` names the run in the table)::
@@ -161,6 +163,7 @@ class MidRow:
     above_greedy: int
     mean_objective: float
     mean_greedy: float
+    nodes_per_s: float | None = None
 
 
 def run_mid(args: argparse.Namespace) -> tuple[list[MidRow], list[str]]:
@@ -172,7 +175,7 @@ def run_mid(args: argparse.Namespace) -> tuple[list[MidRow], list[str]]:
             instances = [mid_instance(family, seed, users) for seed in range(args.seeds)]
             greedy = [pl.solve(inst, "greedy", seed=seed) for seed, inst in enumerate(instances)]
             for method in args.methods:
-                proofs, gaps, objectives = [], [], []
+                proofs, gaps, objectives, rates = [], [], [], []
                 below = equal = above = 0
                 for seed, (inst, ref) in enumerate(zip(instances, greedy, strict=True)):
                     extra: dict[str, Any] = {"initial": []} if args.cold else {}
@@ -180,6 +183,9 @@ def run_mid(args: argparse.Namespace) -> tuple[list[MidRow], list[str]]:
                     if not verify_solution(inst, result.to_dict()).ok:
                         raise SystemExit(f"{method} {inst.name}: the verifier rejects the schedule")
                     objectives.append(result.objective)
+                    certificate = result.info.get("certificate")
+                    if isinstance(certificate, dict) and certificate["search_s"] > 0:
+                        rates.append(certificate["nodes"] / certificate["search_s"])
                     if result.status == pl.Status.OPTIMAL:
                         proofs.append(result.runtime)
                         proven.setdefault(inst.name, {})[method] = result.objective
@@ -203,6 +209,7 @@ def run_mid(args: argparse.Namespace) -> tuple[list[MidRow], list[str]]:
                     above,
                     statistics.mean(objectives),
                     statistics.mean(r.objective for r in greedy),
+                    statistics.median(rates) if rates else None,
                 )
                 rows.append(row)
                 print(format_mid(row), flush=True)
@@ -218,7 +225,7 @@ def run_mid(args: argparse.Namespace) -> tuple[list[MidRow], list[str]]:
 
 MID_HEADER = (
     f"{'family':<9} {'users':>5} {'method':<6} {'start':<6} {'proven':>7} {'proof s':>8} {'gap':>7} "
-    f"{'<greedy':>8} {'=greedy':>8} {'>greedy':>8} {'mean obj':>9} {'greedy':>7}"
+    f"{'<greedy':>8} {'=greedy':>8} {'>greedy':>8} {'mean obj':>9} {'greedy':>7} {'nodes/s':>8}"
 )
 
 
@@ -228,7 +235,7 @@ def format_mid(row: MidRow) -> str:
     return (
         f"{row.family:<9} {row.users:>5} {row.method:<6} {row.start:<6} {row.proven:>3}/{row.runs:<3} {proof:>8} "
         f"{gap:>7} {row.below_greedy:>8} {row.equal_greedy:>8} {row.above_greedy:>8} {row.mean_objective:>9.1f} "
-        f"{row.mean_greedy:>7.1f}"
+        f"{row.mean_greedy:>7.1f} {'-' if row.nodes_per_s is None else f'{row.nodes_per_s:.0f}':>8}"
     )
 
 
