@@ -141,6 +141,9 @@ class Method:
     per_user_times
         Whether the method takes users with their own inference time (``User.infer_time_s``);
         methods whose search serves a model's users in deadline order need equal times.
+    warm_up
+        ``"module:function"`` run by :func:`partialloading.solve` before its time limit starts:
+        compiled code loaded or compiled (the first time, seconds) outside the limit.
     precheck
         ``"module:function"`` of a check ``(instance, params) -> None`` that raises the method's
         refusals of the instance with these parameters (its size limits, parameter combinations
@@ -161,6 +164,7 @@ class Method:
     warm_start: bool = False
     per_user_times: bool = True
     precheck: str | None = None
+    warm_up: str | None = None
 
     @property
     def params(self) -> type[MethodParams]:
@@ -200,6 +204,12 @@ class Method:
                 f"(use {' or '.join(m for m in ('enumerate', 'greedy') if m != self.name)})"
             )
         return None
+
+    def prepare(self) -> None:
+        """Run :attr:`warm_up` (if any)."""
+        if self.warm_up is not None:
+            warm: Callable[[], None] = _resolve(self.warm_up)
+            warm()
 
     def check(self, instance: Instance, params: MethodParams) -> None:
         """Raise what the method refuses of ``instance`` with ``params``: its timing or memory
@@ -264,6 +274,7 @@ METHODS: dict[str, Method] = {
             warm_start=True,
             memory_needs=PAIRWISE_ONLY,
             per_user_times=False,
+            warm_up="partialloading.solvers.bnb.bounds:warm_compiled",
         ),
         Method(
             "dp",

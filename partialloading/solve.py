@@ -122,6 +122,9 @@ def solve(
         raise ParameterError(f"time limit must be positive (got {time_limit})")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= int(seed) < 2**63:
         raise ParameterError(f"seed must be an integer from 0 to 2**63 - 1 (got {seed!r})")
+    if isinstance(method, str) and method in METHODS:
+        # Compiled code is loaded (or, the first time ever, compiled) before the limit starts.
+        METHODS[method].prepare()
     return solve_until(
         instance,
         method,

@@ -31,6 +31,7 @@ def search(
     stop: Callable[[int], bool],
     ceiling: float = math.inf,
     wrap_up_s: float = WRAP_UP_S,
+    compiled: bool = False,
 ) -> VisitSearch:
     """The branch-and-bound on ``instance`` from the feasible order ``incumbent`` (see
     :class:`~partialloading.solvers.bnb.search.BranchAndBound`), with the verifier's full
@@ -38,7 +39,8 @@ def search(
     arithmetic = FrameSchedule.build(instance, tolerance_share=1.0)
     alone = servable_alone(instance).tolist()
     tree = SetupTree.of(instance)
-    return BranchAndBound(arithmetic, tree, alone, incumbent, ceiling, instance.weight_unit).run(stop, wrap_up_s)
+    search = BranchAndBound(arithmetic, tree, alone, incumbent, ceiling, instance.weight_unit, compiled)
+    return search.run(stop, wrap_up_s)
 
 
 def solve(instance: Instance, params: BnbParams, request: SolveRequest) -> SolverOutput:
@@ -60,7 +62,8 @@ def solve(instance: Instance, params: BnbParams, request: SolveRequest) -> Solve
         return search_until.expired()
 
     started = time.perf_counter()
-    found = search(instance, start, stop, math.inf if request.bound is None else request.bound, wrap_up)
+    # The method itself runs the compiled bound (loaded before its time limit started).
+    found = search(instance, start, stop, math.inf if request.bound is None else request.bound, wrap_up, compiled=True)
     info: dict[str, Any] = {
         "nodes": found.nodes,
         "incumbent_weight": float(instance.weights[start].sum()) if start else 0.0,

@@ -133,7 +133,9 @@ class BranchAndBound:
         incumbent: Sequence[int],
         ceiling: float = math.inf,
         unit: float = 0.0,
+        compiled: bool = False,
     ) -> None:
+        self.compiled = compiled
         self.weight: list[float] = p.weight.tolist()
         self.ceiling = ceiling
         self._lists(p, alone)
@@ -189,7 +191,7 @@ class BranchAndBound:
         candidate: dict[int, Candidate] = {k: (limit[k], model[k], time_item[k], upload_item[k]) for k in alone}
         self.by_upload = sorted(alone, key=lambda k: (upload_item[k][0], k))
         self.by_time = sorted(alone, key=lambda k: (time_item[k][0], limit[k], k))
-        self.levels = LevelRelaxation(tree, candidate)
+        self.levels = LevelRelaxation(tree, candidate, self.compiled)
 
     # ------------------------------------------------------------------ nodes
     def children(self, node: Node) -> list[Kid]:
