@@ -224,6 +224,10 @@ class LevelRelaxation:
             # The Python bound: without numba (the `fast` extra), and for greedy's short searches
             # on small instances, which should not load a compiler.
             self.bound = self.reference_bound  # type: ignore[method-assign]
+            return
+        from .kernels import level_bound
+
+        self._kernel = cast("Callable[..., float]", level_bound)
         # The same data as arrays indexed by user, for the compiled bound (:mod:`.kernels`).
         size = max(candidate, default=-1) + 1
         rows = np.zeros((8, size))
@@ -270,12 +274,9 @@ class LevelRelaxation:
         last model is ``last`` at elapsed time ``t``, computed only until it is at most
         ``enough`` (then the node is pruned whatever its exact value); compiled
         (:func:`.kernels.level_bound`), the same arithmetic as :meth:`reference_bound`."""
-        from .kernels import level_bound
-
-        kernel = cast("Callable[..., float]", level_bound)
         row = 0 if last is None else last + 1
         return float(
-            kernel(
+            self._kernel(
                 np.asarray(ranked, dtype=np.int64),
                 *self._arrays,
                 t,

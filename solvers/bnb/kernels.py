@@ -82,6 +82,14 @@ def _envelope(setup, keys, ws, ss, n, out_k, out_w, out_s, at):
 
 
 @njit(cache=True)
+def _merge_up(setup, keys, ws, ss, n, parent, bk, bw, bs, bc):
+    """Append the envelope of ``n`` items after ``setup`` to the segments below tree node
+    ``parent`` (``-1``: the root, the last row of ``bk``, ``bw``, ``bs``)."""
+    row = bc.size - 1 if parent < 0 else parent
+    bc[row] = _envelope(setup, keys, ws, ss, n, bk[row], bw[row], bs[row], bc[row])
+
+
+@njit(cache=True)
 def _level(dl, model, tk, tw, ts, uk, uw, us, n, low, d, room, model_parent, group_parent, private, group_cost):
     """The knapsack of level ``d`` over the candidates with deadlines above ``low`` in ``room``."""
     n_models = private.size
@@ -110,18 +118,12 @@ def _level(dl, model, tk, tw, ts, uk, uw, us, n, low, d, room, model_parent, gro
             tk_all[t], tw_all[t], ts_all[t] = uk[i], uw[i], us[i]
             t += 1
     for j in range(n_models):
-        if mc[j] == 0:
-            continue
-        p = model_parent[j]
-        row = n_groups if p < 0 else p
-        bc[row] = _envelope(private[j], mk[j], mw[j], ms[j], mc[j], bk[row], bw[row], bs[row], bc[row])
-    for g in range(n_groups):
-        if bc[g] == 0:
-            continue
-        p = group_parent[g]
-        row = n_groups if p < 0 else p
-        bc[row] = _envelope(group_cost[g], bk[g], bw[g], bs[g], bc[g], bk[row], bw[row], bs[row], bc[row])
-        bc[g] = 0
+        if mc[j]:
+            _merge_up(private[j], mk[j], mw[j], ms[j], mc[j], model_parent[j], bk, bw, bs, bc)
+    for g in range(n_groups):  # children before parents
+        if bc[g]:
+            _merge_up(group_cost[g], bk[g], bw[g], bs[g], bc[g], group_parent[g], bk, bw, bs, bc)
+            bc[g] = 0
     root = n_groups
     for i in range(bc[root]):
         tk_all[t], tw_all[t], ts_all[t] = bk[root, i], bw[root, i], bs[root, i]
