@@ -51,7 +51,7 @@ from partialloading.instance import Instance
 from partialloading.io import instance_to_dict
 from partialloading.output import check_output, write_file
 from partialloading.scenarios import ScenarioError
-from partialloading.scenarios.configured import CONFIGS, config, draw_users
+from partialloading.scenarios.configured import CONFIGS, JPEG_BITS_PER_PIXEL, config, draw_snr_db, draw_users
 
 from .arrivals import workload_server
 from .workload import CSV_COLUMNS, WORKLOAD_FORMAT
@@ -460,6 +460,55 @@ def _latency_tables(server: Instance, catalog: ModelCatalog | None) -> tuple[np.
     return table[:, 0], table[:, 1], table[:, 2]
 
 
+class _RequestMaker:
+    """Turns the kept rows of a chunk into request-table lines: model, input, radio, inference
+    time and deadline of each (see the module docstring)."""
+
+    def __init__(
+        self,
+        spec: TraceSpec,
+        cfg: Any,
+        server: Instance,
+        catalog: ModelCatalog | None,
+        mapper: Callable[[_Chunk, int], np.ndarray],
+    ) -> None:
+        self.spec, self.cfg, self.mapper = spec, cfg, mapper
+        self.names = np.asarray([m.id for m in server.models], dtype=object)
+        self.latency = _latency_tables(server, catalog)
+        self.load_s = server.model_sizes / float(server.load_speed_bytes_per_s)
+        self.infer = server.infer_times
+        self.bandwidth = float(server.bandwidth_hz)
+        self.bits_per_token = float(spec.bits_per_token if spec.bits_per_token is not None else cfg.token_bits)
+        self.rng = np.random.default_rng(np.random.SeedSequence([spec.seed, 7]))
+
+    def lines(self, kept: _Chunk, first: int) -> tuple[str, np.ndarray]:
+        """The CSV lines of ``kept`` (its requests numbered from ``first``) and their models."""
+        spec, rng, n = self.spec, self.rng, kept.time.size
+        m = self.mapper(kept, first)
+        if kept.input is not None:
+            bits = np.maximum(kept.input, 1.0) * self.bits_per_token
+        else:
+            bits = np.round(224 * 224 * rng.uniform(*JPEG_BITS_PER_PIXEL, n))
+        snr = draw_snr_db(self.cfg, rng, n)
+        eta = np.log2(1.0 + 10.0 ** (snr / 10.0))
+        own = None
+        if kept.input is not None and kept.output is not None:
+            overhead, prefill, decode = self.latency
+            own = overhead[m] + kept.input * prefill[m] + kept.output * decode[m]
+        run = own if own is not None else self.infer[m]
+        alone = bits / (eta * self.bandwidth) + self.load_s[m] + run
+        factor = rng.uniform(1.0 - spec.spread, 1.0 + spec.spread, n)
+        deadline = np.maximum(np.round(spec.slo * factor * alone, 9), 1e-9)
+        own_cells = [""] * n if own is None else np.round(own, 9).tolist()
+        columns = (self.names[m].tolist(), np.round(kept.time, 9).tolist(), bits.tolist(), snr.tolist())
+        rows = [
+            f"r{first + i},{mid},{t},{b},,{q},{d},1,{c}\n"
+            for i, (mid, t, b, q, d, c) in enumerate(zip(*columns, deadline.tolist(), own_cells, strict=True))
+        ]
+        # One string per chunk: formatting floats by hand is several times faster than a CSV writer.
+        return "".join(rows), m
+
+
 def replay_trace(
     spec: TraceSpec,
     family: str,
@@ -506,14 +555,8 @@ def replay_trace(
     models = catalog.instance_models(catalog_source) if catalog is not None else None
     server_blocks, server_models, _ = draw_users(family, cfg, spec.seed, 0, blocks, models)
     server = workload_server(cfg, server_blocks, server_models, f"{Path(spec.path).stem}-{spec.format}", timing)
-    model_ids = [m.id for m in server.models]
-    mapper = _mapper(spec, model_ids)
-    overhead, prefill, decode = _latency_tables(server, catalog)
-    sizes = server.model_sizes / float(server.load_speed_bytes_per_s)
-    infer = server.infer_times
-    bits_per_token = float(spec.bits_per_token if spec.bits_per_token is not None else cfg.token_bits)
-    rng = np.random.default_rng(np.random.SeedSequence([spec.seed, 7]))
-    per_model = np.zeros(len(model_ids), dtype=np.int64)
+    make = _RequestMaker(spec, cfg, server, catalog, _mapper(spec, [m.id for m in server.models]))
+    per_model = np.zeros(server.num_models, dtype=np.int64)
     state = _Tally()
 
     def write_table(path: Path) -> None:
@@ -524,60 +567,19 @@ def replay_trace(
                 state.rows += read
                 if progress is not None:
                     progress(state.rows)
-                n = kept.time.size
-                if not n:
+                if not kept.time.size:
                     continue
-                m = mapper(kept, state.requests)
-                if kept.input is not None:
-                    bits = np.maximum(kept.input, 1.0) * bits_per_token
-                else:
-                    bits = np.round(224 * 224 * rng.uniform(0.75, 2.0, n))
-                distance = cfg.cell.distances(rng, n)
-                shadow = rng.normal(0.0, cfg.cell.shadowing_db, n)
-                snr = np.round(cfg.cell.snr_db(distance, shadow, cfg.bandwidth_hz / cfg.n_users), 2)
-                eta = np.log2(1.0 + 10.0 ** (snr / 10.0))
-                own = None
-                if kept.input is not None and kept.output is not None:
-                    own = overhead[m] + kept.input * prefill[m] + kept.output * decode[m]
-                run = own if own is not None else infer[m]
-                alone = bits / (eta * float(server.bandwidth_hz)) + sizes[m] + run
-                factor = rng.uniform(1.0 - spec.spread, 1.0 + spec.spread, n)
-                deadline = np.maximum(np.round(spec.slo * factor * alone, 9), 1e-9)
-                names = np.asarray(model_ids, dtype=object)[m].tolist()
-                first = state.requests
-                times = np.round(kept.time, 9).tolist()
-                columns = (names, times, bits.tolist(), snr.tolist(), deadline.tolist())
-                if own is None:
-                    rows = [
-                        f"r{first + i},{mid},{t},{b},,{q},{d},1,\n"
-                        for i, (mid, t, b, q, d) in enumerate(zip(*columns, strict=True))
-                    ]
-                else:
-                    rows = [
-                        f"r{first + i},{mid},{t},{b},,{q},{d},1,{c}\n"
-                        for i, (mid, t, b, q, d, c) in enumerate(zip(*columns, np.round(own, 9).tolist(), strict=True))
-                    ]
-                # One string per chunk: formatting floats by hand is several times faster than a CSV writer.
-                handle.write("".join(rows))
+                text, m = make.lines(kept, state.requests)
+                handle.write(text)
                 np.add.at(per_model, m, 1)
-                state.requests += n
+                state.requests += kept.time.size
                 state.last = max(state.last, float(kept.time.max()))
 
     write_file(table_path, write_table, inputs=[spec.path])
     if not state.requests:
         os.unlink(table_path)
         raise ScenarioError(f"{spec.path}: no request of the trace falls in the window (--start, --duration)")
-    doc = instance_to_dict(server)
-    doc.pop("users")
-    doc["format"] = WORKLOAD_FORMAT
-    doc["meta"] = {
-        "generator": "partialloading.online.traces",
-        "trace": os.path.basename(spec.path),
-        **{k: v for k, v in dataclasses.asdict(spec).items() if k != "path"},
-        "family": family,
-        "rows": state.rows,
-    }
-    doc["requests_csv"] = table_path.name
+    doc = _workload_doc(server, spec, family, state.rows, table_path.name)
     try:
 
         def write_doc(path: Path) -> None:
@@ -591,9 +593,25 @@ def replay_trace(
         (target, table_path),
         state.rows,
         state.requests,
-        {mid: int(c) for mid, c in zip(model_ids, per_model.tolist(), strict=True)},
+        {m.id: int(c) for m, c in zip(server.models, per_model.tolist(), strict=True)},
         state.last,
     )
+
+
+def _workload_doc(server: Instance, spec: TraceSpec, family: str, rows: int, table: str) -> dict[str, Any]:
+    """The workload JSON of the replay: the server, what was read and how, the request table."""
+    doc = instance_to_dict(server)
+    doc.pop("users")
+    doc["format"] = WORKLOAD_FORMAT
+    doc["meta"] = {
+        "generator": "partialloading.online.traces",
+        "trace": os.path.basename(spec.path),
+        **{k: v for k, v in dataclasses.asdict(spec).items() if k != "path"},
+        "family": family,
+        "rows": rows,
+    }
+    doc["requests_csv"] = table
+    return doc
 
 
 __all__ = [

@@ -54,6 +54,9 @@ LOAD_SPEEDS: Mapping[str, float] = {
 }
 """Effective loading speeds in bytes/s by loading path (sources in ``docs/zoo.md``)."""
 
+JPEG_BITS_PER_PIXEL = (0.75, 2.0)
+"""Range of a 224×224 JPEG's bits per pixel: an image input is drawn uniformly in it."""
+
 IMAGE_RAW_BITS = 224 * 224 * 3 * 8
 """A raw 224×224 RGB image with 8 bits per channel: 1,204,224 bits."""
 
@@ -581,11 +584,8 @@ def _users(
     ranks = np.arange(1, len(models) + 1, dtype=float)
     popularity = ranks ** (-cfg.popularity_zipf)
     requested = rng.choice(len(models), size=k, p=popularity / popularity.sum())
-    distance = cfg.cell.distances(rng, k)
-    shadow = rng.normal(0.0, cfg.cell.shadowing_db, k)
-    # The noise is that of one user's share of the uplink among the configuration's n_users.
-    snr = np.round(cfg.cell.snr_db(distance, shadow, cfg.bandwidth_hz / cfg.n_users), 2)
-    bpp = rng.uniform(0.75, 2.0, k)
+    snr = draw_snr_db(cfg, rng, k)
+    bpp = rng.uniform(*JPEG_BITS_PER_PIXEL, k)
     weights = rng.integers(1, cfg.max_weight + 1, k) if cfg.weighted else np.ones(k, dtype=np.int64)
     users = []
     for u in range(k):
@@ -607,6 +607,14 @@ def _users(
             )
         )
     return users
+
+
+def draw_snr_db(cfg: ScenarioConfig, rng: np.random.Generator, count: int) -> np.ndarray:
+    """SNRs (dB, to 0.01) of ``count`` users dropped in ``cfg``'s cell, the noise that of one
+    user's share of the uplink among the configuration's ``n_users``."""
+    distance = cfg.cell.distances(rng, count)
+    shadow = rng.normal(0.0, cfg.cell.shadowing_db, count)
+    return np.round(cfg.cell.snr_db(distance, shadow, cfg.bandwidth_hz / cfg.n_users), 2)
 
 
 def memory_bytes(cfg: ScenarioConfig, blocks: Sequence[Block], models: Sequence[Model]) -> float | None:
