@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import pyomo.environ as pyo
 
 from .common import TIME_UNIT_S, ScheduleData, empty_model
-from .general import positions
+from .general import add_finish_rows, positions
 
 
 @dataclass(frozen=True)
@@ -123,21 +123,7 @@ def build(data: ScheduleData, blocks: BlockData) -> pyo.ConcreteModel:
         m.J, m.Q, rule=lambda m, j, q: m.resident[j, q] <= before(m, j, q) + sum(m.holds[q, i] for i in holders[j])
     )
     m.load_new = pyo.Constraint(m.J, m.Q, rule=lambda m, j, q: m.loaded[j, q] >= m.resident[j, q] - before(m, j, q))
-    m.finish_first = pyo.Constraint(
-        expr=m.finish[1]
-        >= m.upload_end
-        + sum(m.block_load[j] * m.loaded[j, 1] for j in m.J)
-        + sum(m.infer[k] * m.assign[k, 1] for k in m.K)
-    )
-    m.finish_next = pyo.Constraint(
-        m.Q2,
-        rule=lambda m, q: (
-            m.finish[q]
-            >= m.finish[q - 1]
-            + sum(m.block_load[j] * m.loaded[j, q] for j in m.J)
-            + sum(m.infer[k] * m.assign[k, q] for k in m.K)
-        ),
-    )
+    add_finish_rows(m, lambda m, q: sum(m.block_load[j] * m.loaded[j, q] for j in m.J))
     return m
 
 

@@ -12,6 +12,8 @@ Every component's name is the one used in ``docs/formulation.md`` and in LP/MPS 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pyomo.environ as pyo
 from pyomo.common.collections import ComponentMap
 
@@ -54,22 +56,26 @@ def build(data: ScheduleData) -> pyo.ConcreteModel:
     m.switch_from = pyo.Constraint(
         m.Q2, m.I, rule=lambda m, q, i: sum(m.switch[q, i, i2] for i2 in m.I) <= m.holds[q - 1, i]
     )
+
+    def load(m: pyo.ConcreteModel, q: int) -> pyo.Expression:
+        if q == 1:
+            return sum(m.first_load[i] * m.holds[1, i] for i in m.I)
+        return sum(m.load_time[i, i2] * m.switch[q, i, i2] for i in m.I for i2 in m.I if m.load_time[i, i2] > 0)
+
+    add_finish_rows(m, load)
+    return m
+
+
+def add_finish_rows(m: pyo.ConcreteModel, load: Callable[[pyo.ConcreteModel, int], pyo.Expression]) -> None:
+    """``finish_first`` and ``finish_next[q]``: each position's completion is the previous one
+    (the upload phase before the first) plus its load, ``load(m, q)``, and its inference."""
     m.finish_first = pyo.Constraint(
-        expr=m.finish[1]
-        >= m.upload_end
-        + sum(m.first_load[i] * m.holds[1, i] for i in m.I)
-        + sum(m.infer[k] * m.assign[k, 1] for k in m.K)
+        expr=m.finish[1] >= m.upload_end + load(m, 1) + sum(m.infer[k] * m.assign[k, 1] for k in m.K)
     )
     m.finish_next = pyo.Constraint(
         m.Q2,
-        rule=lambda m, q: (
-            m.finish[q]
-            >= m.finish[q - 1]
-            + sum(m.load_time[i, i2] * m.switch[q, i, i2] for i in m.I for i2 in m.I if m.load_time[i, i2] > 0)
-            + sum(m.infer[k] * m.assign[k, q] for k in m.K)
-        ),
+        rule=lambda m, q: m.finish[q] >= m.finish[q - 1] + load(m, q) + sum(m.infer[k] * m.assign[k, q] for k in m.K),
     )
-    return m
 
 
 def positions(data: ScheduleData, name: str) -> pyo.ConcreteModel:
