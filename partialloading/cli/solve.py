@@ -150,6 +150,17 @@ def _listed(blocks: tuple[str, ...], limit: int = 4) -> str:
     return shown + (f" (+{len(blocks) - limit})" if len(blocks) > limit else "")
 
 
+def _method_text(result: Result) -> str:
+    """The method of the summary line; under ``auto``, every method it ran, so that the runtime
+    is explained."""
+    steps = result.info.get("auto_steps")
+    if isinstance(steps, list):
+        return f"auto ({' then '.join(map(str, steps))}; the schedule is {result.method}'s)"
+    if result.info.get("chosen_by") == "auto":
+        return f"auto ({result.method})"
+    return result.method
+
+
 def print_summary(result: Result, out: TextIO, rows: int | None = None) -> None:
     """Readable summary: status, objective, timeline table (at most ``rows`` rows; ``None``: all,
     0: none), bytes, bandwidth split. Ids are shown with control characters escaped."""
@@ -158,15 +169,8 @@ def print_summary(result: Result, out: TextIO, rows: int | None = None) -> None:
     tl = sol.timeline
     bound = "-" if result.bound is None else number(result.bound)
     gap = "" if result.gap is None else f"  gap {100 * result.gap:.2f}%"
-    method = result.method
-    steps = result.info.get("auto_steps")
-    if isinstance(steps, list):
-        # auto ran several methods: name each, so that the runtime is explained.
-        method = f"auto ({' then '.join(map(str, steps))}; the schedule is {result.method}'s)"
-    elif result.info.get("chosen_by") == "auto":
-        method = f"auto ({result.method})"
     print(
-        f"instance {inst.name!r}: method {method} ({'sharing' if sol.sharing else 'no sharing'}), "
+        f"instance {inst.name!r}: method {_method_text(result)} ({'sharing' if sol.sharing else 'no sharing'}), "
         f"status {result.status.value}, runtime {result.runtime:.3f}s",
         file=out,
     )
