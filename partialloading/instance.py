@@ -197,6 +197,13 @@ class User:
         return self.data_bits / self.eta
 
 
+def spectral_efficiencies(snr_db: FloatArray) -> FloatArray:
+    """:attr:`User.eta` of many SNRs (dB) at once, with the same rule beyond 300 dB."""
+    decibels = np.asarray(snr_db, dtype=float) / 10.0
+    with np.errstate(over="ignore"):
+        return np.where(decibels > 300, decibels * math.log2(10.0), np.log2(1.0 + 10.0 ** np.minimum(decibels, 300)))
+
+
 def _as_tuple(name: str, value: object, kind: type) -> tuple[Any, ...]:
     if isinstance(value, str | bytes) or not isinstance(value, Sequence):
         raise InstanceError(name, f"must be a list (got {type(value).__name__})")

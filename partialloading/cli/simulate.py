@@ -11,6 +11,7 @@ import numpy as np
 
 from partialloading.backend import METHODS
 from partialloading.errors import ParameterError
+from partialloading.instance import spectral_efficiencies
 from partialloading.online import (
     Policy,
     Simulation,
@@ -133,8 +134,7 @@ def _check_servable(path: str, workload: Workload) -> None:
     bits = np.array([r.data_bits for r in requests], dtype=float)
     snr = np.array([np.nan if r.snr_db is None else r.snr_db for r in requests], dtype=float)
     given = np.array([np.nan if r.spectral_efficiency is None else r.spectral_efficiency for r in requests])
-    with np.errstate(over="ignore"):  # a huge SNR is an infinite rate: an instant upload
-        eta = np.where(np.isnan(given), np.log2(1.0 + 10.0 ** (np.nan_to_num(snr) / 10.0)), given)
+    eta = np.where(np.isnan(given), spectral_efficiencies(np.nan_to_num(snr)), given)
     infer = np.array([model_time[r.model] if r.infer_time_s is None else r.infer_time_s for r in requests])
     best = bits / (eta * float(workload.server.bandwidth_hz)) + infer
     deadline = np.array([r.relative_deadline_s for r in requests], dtype=float)

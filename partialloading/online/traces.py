@@ -47,7 +47,7 @@ import pandas as pd
 
 from partialloading.checkpoints.catalog import ModelCatalog
 from partialloading.errors import InstanceError, PartialLoadingError
-from partialloading.instance import Instance
+from partialloading.instance import Instance, spectral_efficiencies
 from partialloading.io import instance_to_dict
 from partialloading.output import check_output, write_file
 from partialloading.scenarios import ScenarioError
@@ -490,7 +490,7 @@ class _RequestMaker:
         else:
             bits = np.round(224 * 224 * rng.uniform(*JPEG_BITS_PER_PIXEL, n))
         snr = draw_snr_db(self.cfg, rng, n)
-        eta = np.log2(1.0 + 10.0 ** (snr / 10.0))
+        eta = spectral_efficiencies(snr)
         own = None
         if kept.input is not None and kept.output is not None:
             overhead, prefill, decode = self.latency
