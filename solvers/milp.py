@@ -327,10 +327,7 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
         incumbent that serves someone; ``time_limit`` otherwise. ``info`` holds the formulation,
         the gap, the model size and the solver's termination.
     """
-    refusal = why_not_exact(instance)
-    if refusal is not None:
-        raise MethodNotApplicableError(refusal)
-    precheck(instance, params)
+    # What the MILP refuses (why_not_exact, precheck) the registry checks before any work.
     if instance.timing == "pipelined":
         return _solve_pipelined(instance, params, request)
     if instance.memory_name == "capacity":
