@@ -138,11 +138,12 @@ def precheck(instance: Instance, params: EnumerateParams) -> None:
 def solve(instance: Instance, params: EnumerateParams, request: SolveRequest) -> SolverOutput:
     """Exact search over admitted sets and orders (the seed is not used).
 
-    Refuses instances with more than ``params.max_users`` users (the search is exponential).
+    Instances with more than ``params.max_users`` users (the search is exponential) are refused
+    by :func:`precheck`, which the registry runs before any work.
     With an initial schedule only the sets heavier than it are tried: when none is feasible the
     initial schedule is optimal. It is also the fallback at the time limit when it beats ``edf``.
     """
-    precheck(instance, params)
+    # Its size limits (precheck) the registry checks before any work.
     search = schedule(instance, tolerance_share=1.0)
     # Users that miss their deadline even when served alone can never be admitted.
     alone = servable_alone(instance).tolist()
