@@ -53,6 +53,7 @@ import partialloading as pl
 from partialloading import scenarios
 from partialloading.errors import PartialLoadingError
 from partialloading.instance import Instance
+from partialloading.params import parse_assignments
 from partialloading.scenarios import random_instance
 from partialloading.validation.verify import verify_solution
 
@@ -179,6 +180,8 @@ def run_mid(args: argparse.Namespace) -> tuple[list[MidRow], list[str]]:
                 below = equal = above = 0
                 for seed, (inst, ref) in enumerate(zip(instances, greedy, strict=True)):
                     extra: dict[str, Any] = {"initial": []} if args.cold else {}
+                    if args.param:
+                        extra["params"] = args.param
                     result = pl.solve(inst, method, time_limit=args.time_limit, seed=seed, **extra)
                     if not verify_solution(inst, result.to_dict()).ok:
                         raise SystemExit(f"{method} {inst.name}: the verifier rejects the schedule")
@@ -296,7 +299,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--mid-sizes", default=",".join(map(str, MID_SIZES)), help="--mid: numbers of users (default 20,30,40,60)"
     )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="--mid: a parameter of the methods run (e.g. path_bound=false for bnb); repeatable",
+    )
     args = parser.parse_args(argv)
+    args.param = parse_assignments(args.param)
     if args.mid:
         args.methods = method_list(parser, args.methods, MID_METHODS)
         args.mid_sizes = [int(x) for x in args.mid_sizes.split(",")]

@@ -176,10 +176,15 @@ class BnbParams(MethodParams):
     max_nodes
         Stop after this many search nodes (default: only the time limit stops the search). The
         result then depends only on the instance and this budget.
+    path_bound
+        Bound the nodes with the Lagrangian path relaxation too (default; it needs numba, the
+        ``fast`` extra, and at most 400 users). ``false`` leaves the level and uploads bounds
+        alone, as the search was before it.
     """
 
     method: ClassVar[str] = "bnb"
     max_nodes: int | None = None
+    path_bound: bool = True
 
     def check(self) -> None:
         if self.max_nodes is not None and self.max_nodes < 1:

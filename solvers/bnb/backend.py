@@ -24,6 +24,9 @@ from .. import edf
 from .bounds import SetupTree
 from .search import WRAP_UP_S, BranchAndBound, VisitSearch
 
+RELAX_SHARE = 0.25
+"""Share of the time left that the path relaxation's multipliers may take at most."""
+
 
 def search(
     instance: Instance,
@@ -32,6 +35,7 @@ def search(
     ceiling: float = math.inf,
     wrap_up_s: float = WRAP_UP_S,
     compiled: bool = False,
+    relax_until: Deadline | None = None,
 ) -> VisitSearch:
     """The branch-and-bound on ``instance`` from the feasible order ``incumbent`` (see
     :class:`~partialloading.solvers.bnb.search.BranchAndBound`), with the verifier's full
@@ -40,6 +44,8 @@ def search(
     alone = servable_alone(instance).tolist()
     tree = SetupTree.of(instance)
     search = BranchAndBound(arithmetic, tree, alone, incumbent, ceiling, instance.weight_unit, compiled)
+    if relax_until is not None:
+        search.relax_paths(relax_until)
     return search.run(stop, wrap_up_s)
 
 
@@ -63,7 +69,10 @@ def solve(instance: Instance, params: BnbParams, request: SolveRequest) -> Solve
 
     started = time.perf_counter()
     # The method itself runs the compiled bound (loaded before its time limit started).
-    found = search(instance, start, stop, math.inf if request.bound is None else request.bound, wrap_up, compiled=True)
+    ceiling = math.inf if request.bound is None else request.bound
+    # A quarter of the time at most tunes the path relaxation's multipliers.
+    relax_until = search_until.share(RELAX_SHARE) if params.path_bound else None
+    found = search(instance, start, stop, ceiling, wrap_up, compiled=True, relax_until=relax_until)
     info: dict[str, Any] = {
         "nodes": found.nodes,
         "incumbent_weight": float(instance.weights[start].sum()) if start else 0.0,

@@ -1,10 +1,14 @@
-"""The level bound of the branch-and-bound compiled with numba (``@njit(cache=True)``).
+"""The compiled parts of the branch-and-bound, with numba (``@njit(cache=True)``).
 
-The same arithmetic as :meth:`.bounds.LevelRelaxation.bound` — deadline levels, a knapsack with
-setups per level (upper concave envelopes merged up the setup tree), the fractional knapsack —
-on arrays instead of lists of tuples: at 40 users it is where the search spends about two thirds
-of its time. The first call compiles the functions (cached on disk beside this module, so later
-processes load them); :func:`warm` does that outside any time limit.
+- :func:`level_bound`: the same arithmetic as :meth:`.bounds.LevelRelaxation.bound` — deadline
+  levels, a knapsack with setups per level (upper concave envelopes merged up the setup tree),
+  the fractional knapsack — on arrays instead of lists of tuples: at 40 users it was where the
+  search spent about two thirds of its time.
+- :func:`path_values` and :func:`path_counts`: the dynamic programme of the Lagrangian path
+  relaxation (:mod:`.paths`), too many operations for Python.
+
+The first call compiles the functions (cached on disk beside this module, so later processes
+load them); :func:`warm` does that outside any time limit.
 """
 
 from __future__ import annotations
@@ -169,6 +173,83 @@ def level_bound(ranked, dl_of, model_of, tk_of, tw_of, ts_of, uk_of, uw_of, us_o
     return heaviest
 
 
+@njit(cache=True)
+def _bucket(t, delta):
+    """The bucket of time ``t``: its start is never after ``t`` (rounding of the division)."""
+    b = int(t / delta)
+    while b > 0 and b * delta > t:
+        b -= 1
+    return b
+
+
+@njit(cache=True)
+def path_values(delta, model, rank, limit, gain, step, first, values, choice):
+    """Fill ``values[b, k]``, the heaviest gain of a sequence of users served after user ``k``
+    from the time ``b·delta`` on (``k = K``: after nothing but the initial model, at time 0 only),
+    and ``choice[b, k]`` the user served next in it (``-1``: none); return the root's value.
+
+    A sequence serves users one after the other, each by its ``limit``; each takes ``step[i, j]``
+    (loading model ``j`` after model ``i``, plus ``j``'s inference; ``first[j]`` first); two
+    consecutive users of one model are in ``rank`` order, and a user may come back later. Users
+    with a negative limit are never served. Each step's end is rounded down to its bucket, so
+    ``values`` overestimates (never underestimates) every sequence from any time in the bucket.
+    """
+    num_buckets, states = values.shape
+    K = states - 1
+    for b in range(num_buckets - 1, -1, -1):
+        start = b * delta
+        for k in range(K):
+            if limit[k] < 0:
+                values[b, k] = 0.0
+                choice[b, k] = -1
+                continue
+            mk, rk = model[k], rank[k]
+            best, arg = 0.0, -1
+            for k2 in range(K):
+                m2 = model[k2]
+                if limit[k2] < 0 or (m2 == mk and rank[k2] <= rk):
+                    continue
+                end = start + step[mk, m2]
+                if end > limit[k2]:
+                    continue
+                value = gain[k2] + values[_bucket(end, delta), k2]
+                if value > best:
+                    best, arg = value, k2
+            values[b, k] = best
+            choice[b, k] = arg
+    best, arg = 0.0, -1
+    for k2 in range(K):
+        end = first[model[k2]]
+        if limit[k2] < 0 or end > limit[k2]:
+            continue
+        value = gain[k2] + values[_bucket(end, delta), k2]
+        if value > best:
+            best, arg = value, k2
+    values[0, K] = best
+    choice[0, K] = arg
+    return best
+
+
+@njit(cache=True)
+def path_counts(delta, model, step, first, choice):
+    """How many times the root's best sequence of :func:`path_values` serves each user."""
+    K = choice.shape[1] - 1
+    counts = np.zeros(K)
+    k = choice[0, K]
+    if k < 0:
+        return counts
+    end = first[model[k]]
+    while k >= 0:
+        counts[k] += 1.0
+        b = _bucket(end, delta)
+        nxt = choice[b, k]
+        if nxt < 0:
+            break
+        end = b * delta + step[model[k], model[nxt]]
+        k = nxt
+    return counts
+
+
 def warm() -> None:
     """Compile the kernels (or load them from the cache) now, outside any time limit."""
     one = np.ones(1)
@@ -176,3 +257,7 @@ def warm() -> None:
         np.zeros(1, np.int64), one, np.zeros(1, np.int64), one, one, one, one, one, one, 0.0, -1.0,
         np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros(1), np.zeros(0),
     )  # fmt: skip
+    values, choice = np.zeros((2, 2)), np.zeros((2, 2), np.int64)
+    zero = np.zeros(1, np.int64)
+    path_values(1.0, zero, zero, one, one, np.ones((1, 1)), one, values, choice)
+    path_counts(1.0, zero, np.ones((1, 1)), one, choice)

@@ -59,7 +59,9 @@ from dataclasses import dataclass
 from partialloading.stop import Deadline
 from partialloading.timing import FrameSchedule
 
+from . import bounds
 from .bounds import Candidate, Item, LevelRelaxation, SetupTree, key, upload_knapsack
+from .paths import MAX_USERS, PathBound, PathRelaxation, step_matrix
 
 CHECK_EVERY = 256
 """Nodes between two looks at the clock."""
@@ -150,6 +152,7 @@ class BranchAndBound:
         self.step = max(self.tie + self.slop, unit - self.slop)
         self.labels: dict[tuple[tuple[int, ...], int], list[tuple[float, float, float]]] = {}
         self.nodes = 0
+        self.paths: PathBound | None = None
 
     def _lists(self, p: FrameSchedule, alone: Sequence[int]) -> None:
         """Each model's users in deadline order (heavier first, then index), as rows of
@@ -193,6 +196,28 @@ class BranchAndBound:
         self.by_time = sorted(alone, key=lambda k: (time_item[k][0], limit[k], k))
         self.levels = LevelRelaxation(tree, candidate, self.compiled)
 
+    def path_relaxation(self) -> PathRelaxation | None:
+        """The Lagrangian path relaxation of the users (:mod:`.paths`): only compiled (its dynamic
+        programme has too many steps for Python) and up to :data:`~.paths.MAX_USERS` users."""
+        if not (self.compiled and bounds.compiled_available()) or sum(map(len, self.rows)) > MAX_USERS:
+            return None
+        users = len(self.weight)
+        model, rank, limit = [0] * users, [0] * users, [-1.0] * users
+        order = sorted(
+            ((lim, -self.weight[k], k, j) for j in self.models for k, _, lim in self.rows[j]),
+        )
+        for place, (lim, _, k, j) in enumerate(order):
+            model[k], rank[k], limit[k] = j, place, lim
+        step, first = step_matrix(self.step_from, self.models, self.num_models)
+        return PathRelaxation(model, rank, limit, self.weight, step, first)
+
+    def relax_paths(self, until: Deadline) -> PathBound | None:
+        """Set up the third bound, the path relaxation, its multipliers tuned until ``until``."""
+        relaxation = self.path_relaxation()
+        if relaxation is not None:
+            self.paths = relaxation.tune(self.best + self.step, until)
+        return self.paths
+
     # ------------------------------------------------------------------ nodes
     def children(self, node: Node) -> list[Kid]:
         """Every user that can be served next with the partial schedule staying feasible (unsorted:
@@ -217,14 +242,24 @@ class BranchAndBound:
         """Upper bound on the weight that can still be added to the partial schedule ``node``
         (``kids``: its children, the candidates), computed only until it is at most ``enough``:
         then the node is pruned whatever its exact value."""
-        _, last, t, sigma, _ = node
+        ptr, last, t, sigma, _ = node
         if not kids:
             return 0.0
+        if self.paths is not None:
+            # The last user served is the one before the pointer of the last model.
+            after = None if last is None else self.rows[last][ptr[last] - 1][0]
+            lam = self.paths.multipliers
+            value = self.paths.gain(after, t) + sum(lam[kid[3]] for kid in kids)
+            if value <= enough:
+                return value
+        else:
+            value = math.inf
         pending = {kid[3] for kid in kids}
         if math.isinf(sigma):
-            value = sum(self.weight[k] for k in pending)
+            value = min(value, sum(self.weight[k] for k in pending))
         else:
-            value = upload_knapsack([k for k in self.by_upload if k in pending], self.weight, self.upload, sigma)
+            ranked = [k for k in self.by_upload if k in pending]
+            value = min(value, upload_knapsack(ranked, self.weight, self.upload, sigma))
         if value <= enough:
             return value
         # Best weight per time first, so that each model's items reach the envelopes in its order.

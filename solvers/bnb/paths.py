@@ -1,0 +1,171 @@
+"""A bound of the branch-and-bound that sees the order: the Lagrangian path relaxation.
+
+The level bound (:mod:`.bounds`) lets every model be loaded once, whatever the deadlines; when
+the deadlines interleave the models, the schedules that exist pay for reloads it never sees.
+This relaxation keeps time, loads and deadlines, and gives up something else: that a user is
+served at most once.
+
+**The relaxation.** A *path* serves users one after the other from the initial model, each by
+its deadline, paying the loading time from the model before and the inference; two consecutive
+users of one model are in the search's deadline order, but a user may come back after other
+models. Every schedule of the branch-and-bound is a path (the upload phase only delays it). With
+multipliers ``λ_k ≥ 0`` and gains ``w_k − λ_k``,
+
+    weight(S) = Σ_{k∈S} (w_k − λ_k) + Σ_{k∈S} λ_k ≤ G_λ + Σ_{k∈S} λ_k,
+
+where ``G_λ`` is the heaviest gain of any path, a dynamic programme over (time, last user).
+Below a node at time ``t`` after user ``l`` the same holds with ``G_λ(t, l)``, the heaviest gain
+of a path continuing from there, and the users still undecided: the node adds at most
+``G_λ(t, l) + Σ_{k undecided} λ_k``, for any ``λ ≥ 0``.
+
+**Time.** The programme rounds every step's end down to a grid of ``num_buckets`` steps up to
+the latest deadline: a path in the grid starts no later than the real one, so it stays an
+overestimate; the rounding costs at most one bucket per user served.
+
+**The multipliers** minimize the root's bound ``G_λ + Σ_k λ_k`` by subgradient steps
+(``1 − times k is served`` in the best path) with Polyak's step length towards the incumbent's
+weight, halved after ten steps without improvement. A node costs one table lookup and a sum.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from partialloading.stop import Deadline
+
+MAX_ROUNDS = 150
+"""Subgradient steps at most."""
+
+PATIENCE = 10
+"""Subgradient steps without improvement before the step length is halved."""
+
+WORK = 1.6e7
+"""Operations of one dynamic programme (buckets × users²) the grid is sized for."""
+
+MAX_USERS = 400
+"""Above this many users one programme takes most of a second: the relaxation is not set up."""
+
+
+@dataclass(frozen=True)
+class PathBound:
+    """The table of the best multipliers found (:func:`relax`).
+
+    Attributes
+    ----------
+    values
+        ``values[b, k]``: the heaviest gain ``G_λ`` of a path after user ``k`` from bucket
+        ``b`` on; ``values[0, K]``: from the start.
+    multipliers
+        ``λ_k`` per user.
+    delta
+        Seconds per bucket.
+    root
+        The root's bound ``G_λ + Σ_k λ_k``.
+    rounds
+        Subgradient steps taken to find it (of :meth:`PathRelaxation.tune`).
+    """
+
+    values: np.ndarray
+    multipliers: list[float]
+    delta: float
+    root: float
+    rounds: int
+
+    def gain(self, last: int | None, t: float) -> float:
+        """``G_λ`` after user ``last`` (``None``: at the start) from time ``t`` on."""
+        if last is None:
+            return float(self.values[0, -1])
+        b = int(t / self.delta)
+        while b > 0 and b * self.delta > t:  # the bucket never starts after t
+            b -= 1
+        return float(self.values[b, last]) if b < self.values.shape[0] else 0.0
+
+
+class PathRelaxation:
+    """The dynamic programme of the path relaxation over a grid of the latest deadline.
+
+    Parameters
+    ----------
+    model, rank, limit, weight
+        Per user: its model, its place in the deadline order, its deadline (negative: never
+        served) and weight.
+    step, first
+        ``step[i, j]``: loading model ``j`` after ``i`` plus ``j``'s inference; ``first[j]``:
+        the same from the initial model.
+    """
+
+    def __init__(
+        self,
+        model: Sequence[int],
+        rank: Sequence[int],
+        limit: Sequence[float],
+        weight: Sequence[float],
+        step: np.ndarray,
+        first: Sequence[float],
+    ) -> None:
+        self.model = np.asarray(model, dtype=np.int64)
+        self.rank = np.asarray(rank, dtype=np.int64)
+        self.limit = np.asarray(limit, dtype=float)
+        self.weight = np.asarray(weight, dtype=float)
+        self.step = np.asarray(step, dtype=float)
+        self.first = np.asarray(first, dtype=float)
+        self.served = self.limit >= 0
+        users = int(self.served.sum())
+        num_buckets = int(min(4000, max(500, WORK / max(users, 1) ** 2)))
+        self.delta = max(float(self.limit.max(initial=0.0)), 1e-12) / num_buckets
+        self._values = np.zeros((num_buckets + 1, len(self.model) + 1))
+        self._choice = np.zeros(self._values.shape, dtype=np.int64)
+
+    def table(self, multipliers: np.ndarray) -> PathBound:
+        """The table of ``multipliers`` (``≥ 0`` per user)."""
+        from .kernels import path_values
+
+        gain = self.weight - multipliers
+        root = path_values(
+            self.delta, self.model, self.rank, self.limit, gain, self.step, self.first, self._values, self._choice
+        )
+        return PathBound(self._values.copy(), multipliers.tolist(), self.delta, root + float(multipliers.sum()), 1)
+
+    def tune(self, target: float, until: Deadline) -> PathBound:
+        """The table of the best multipliers found by subgradient steps aiming at ``target`` (the
+        incumbent's weight), until the root's bound reaches it, the steps stall or ``until``."""
+        from .kernels import path_counts
+
+        multipliers = np.where(self.served, self.weight / 2, 0.0)
+        best = current = self.table(multipliers)
+        length, since, rounds = 2.0, 0, 1
+        while best.root > target and length >= 1e-3 and rounds < MAX_ROUNDS and not until.expired():
+            counts = path_counts(self.delta, self.model, self.step, self.first, self._choice)
+            slope = np.where(self.served, 1.0 - counts, 0.0)
+            norm = float(slope @ slope)
+            if norm == 0:  # the best path serves every user once: it is optimal, nothing to improve
+                break
+            multipliers = np.maximum(0.0, multipliers - length * max(current.root - target, 1e-9) / norm * slope)
+            current = self.table(multipliers)
+            rounds += 1
+            if current.root < best.root - 1e-9:
+                best, since = current, 0
+            else:
+                since += 1
+                if since >= PATIENCE:
+                    length, since = length / 2, 0
+        return dataclasses.replace(best, rounds=rounds)
+
+
+def step_matrix(
+    step_from: dict[int, list[float]], models: Sequence[int], num_models: int
+) -> tuple[np.ndarray, list[float]]:
+    """The search's steps (``step_from[last][i]``: serving ``models[i]`` after ``last``, ``-1``:
+    first) as a matrix and a first row, the very numbers the search adds."""
+    step = np.full((num_models, num_models), math.inf)
+    first = [math.inf] * num_models
+    for i, j in enumerate(models):
+        first[j] = step_from[-1][i]
+        for last in models:
+            step[last, j] = step_from[last][i]
+    return step, first
