@@ -44,8 +44,16 @@ def search(
     alone = servable_alone(instance).tolist()
     tree = SetupTree.of(instance)
     search = BranchAndBound(arithmetic, tree, alone, incumbent, ceiling, instance.weight_unit, compiled)
-    if relax_until is not None:
-        search.relax_paths(relax_until)
+    if relax_until is not None and search.relax_paths(relax_until) is not None:
+        # Compiled, with the path relaxation: the labels layer by layer (memoized).
+        from .labelling import Layered
+
+        try:
+            layered = Layered(search)
+        except OverflowError:  # too many models for the state codes: depth first instead
+            pass
+        else:
+            return layered.run(stop, search.root_bound())
     return search.run(stop, wrap_up_s)
 
 
@@ -80,6 +88,7 @@ def solve(instance: Instance, params: BnbParams, request: SolveRequest) -> Solve
         # ended with (equal to the weight found when proven) and how long it took.
         "certificate": {
             "proven": found.proven,
+            "search": found.search,
             "nodes": found.nodes,
             "labels": found.labels,
             "bound": found.bound,

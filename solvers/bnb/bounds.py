@@ -195,9 +195,10 @@ def warm_compiled() -> None:
     """Load (or, the first time, compile) the compiled bound now, outside any time limit; nothing
     without numba."""
     if compiled_available():
-        from .kernels import warm
+        from . import kernels, labelling
 
-        warm()
+        kernels.warm()
+        labelling.warm()
 
 
 class LevelRelaxation:

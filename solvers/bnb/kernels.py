@@ -27,6 +27,16 @@ def _key(w: float, size: float) -> float:
 
 
 @njit(cache=True)
+def _order(keys, n):
+    """The stable sorting order of ``keys[:n]``: often already sorted (items in the search's
+    ranking), then without sorting."""
+    for i in range(1, n):
+        if keys[i] < keys[i - 1]:
+            return np.argsort(keys[:n], kind="mergesort")
+    return np.arange(n)
+
+
+@njit(cache=True)
 def _fractional(keys, ws, ss, n, capacity):
     if capacity <= 0:
         total = 0.0
@@ -34,7 +44,7 @@ def _fractional(keys, ws, ss, n, capacity):
             if ss[i] <= 0:
                 total += ws[i]
         return total
-    order = np.argsort(keys[:n], kind="mergesort")
+    order = _order(keys, n)
     total = 0.0
     for i in order:
         s = ss[i]
@@ -48,22 +58,21 @@ def _fractional(keys, ws, ss, n, capacity):
 
 
 @njit(cache=True)
-def _envelope(setup, keys, ws, ss, n, out_k, out_w, out_s, at):
+def _envelope(setup, keys, ws, ss, n, out_k, out_w, out_s, at, hx, hy):
     """Append the segments of the envelope of ``n`` items (any order) after ``setup`` to the
-    ``out`` arrays from position ``at``; returns the new end."""
+    ``out`` arrays from position ``at``; returns the new end (``hx``, ``hy``: scratch for the
+    hull, at least ``n + 1`` long)."""
     if n == 1:
         out_k[at] = _key(ws[0], setup + ss[0])
         out_w[at] = ws[0]
         out_s[at] = setup + ss[0]
         return at + 1
-    order = np.argsort(keys[:n], kind="mergesort")
+    order = _order(keys, n)
     if setup <= 0:
         for i in order:
             out_k[at], out_w[at], out_s[at] = keys[i], ws[i], ss[i]
             at += 1
         return at
-    hx = np.empty(n + 1)
-    hy = np.empty(n + 1)
     hx[0], hy[0] = 0.0, 0.0
     top = 1
     size, weight = setup, 0.0
@@ -86,36 +95,30 @@ def _envelope(setup, keys, ws, ss, n, out_k, out_w, out_s, at):
 
 
 @njit(cache=True)
-def _merge_up(setup, keys, ws, ss, n, parent, bk, bw, bs, bc):
+def _merge_up(setup, keys, ws, ss, n, parent, bk, bw, bs, bc, hx, hy):
     """Append the envelope of ``n`` items after ``setup`` to the segments below tree node
     ``parent`` (``-1``: the root, the last row of ``bk``, ``bw``, ``bs``)."""
     row = bc.size - 1 if parent < 0 else parent
-    bc[row] = _envelope(setup, keys, ws, ss, n, bk[row], bw[row], bs[row], bc[row])
+    bc[row] = _envelope(setup, keys, ws, ss, n, bk[row], bw[row], bs[row], bc[row], hx, hy)
 
 
 @njit(cache=True)
-def _level(dl, model, tk, tw, ts, uk, uw, us, n, low, d, room, model_parent, group_parent, private, group_cost):
-    """The knapsack of level ``d`` over the candidates with deadlines above ``low`` in ``room``."""
+def _level(dl, model, tk, tw, ts, uk, uw, us, n, low, d, room, model_parent, group_parent, private, group_cost,
+           work):  # fmt: skip
+    """The knapsack of level ``d`` over the candidates with deadlines above ``low`` in ``room``
+    (``work``: the scratch arrays of :func:`_workspace`, reused from level to level)."""
+    mk, mw, ms, mc, bk, bw, bs, bc, tk_all, tw_all, ts_all, hx, hy = work
     n_models = private.size
     n_groups = group_parent.size
     # Per model its timed items; per group (and the root, last row) the segments below it.
-    mk = np.empty((n_models, n))
-    mw = np.empty((n_models, n))
-    ms = np.empty((n_models, n))
-    mc = np.zeros(n_models, dtype=np.int64)
-    bk = np.empty((n_groups + 1, n + 1))
-    bw = np.empty((n_groups + 1, n + 1))
-    bs = np.empty((n_groups + 1, n + 1))
-    bc = np.zeros(n_groups + 1, dtype=np.int64)
+    mc[:] = 0
+    bc[:] = 0
     for i in range(n):
         if low < dl[i] <= d:
             j = model[i]
             c = mc[j]
             mk[j, c], mw[j, c], ms[j, c] = tk[i], tw[i], ts[i]
             mc[j] = c + 1
-    tk_all = np.empty(n + n + 1)
-    tw_all = np.empty(n + n + 1)
-    ts_all = np.empty(n + n + 1)
     t = 0
     for i in range(n):
         if dl[i] > d:
@@ -123,16 +126,27 @@ def _level(dl, model, tk, tw, ts, uk, uw, us, n, low, d, room, model_parent, gro
             t += 1
     for j in range(n_models):
         if mc[j]:
-            _merge_up(private[j], mk[j], mw[j], ms[j], mc[j], model_parent[j], bk, bw, bs, bc)
+            _merge_up(private[j], mk[j], mw[j], ms[j], mc[j], model_parent[j], bk, bw, bs, bc, hx, hy)
     for g in range(n_groups):  # children before parents
         if bc[g]:
-            _merge_up(group_cost[g], bk[g], bw[g], bs[g], bc[g], group_parent[g], bk, bw, bs, bc)
+            _merge_up(group_cost[g], bk[g], bw[g], bs[g], bc[g], group_parent[g], bk, bw, bs, bc, hx, hy)
             bc[g] = 0
     root = n_groups
     for i in range(bc[root]):
         tk_all[t], tw_all[t], ts_all[t] = bk[root, i], bw[root, i], bs[root, i]
         t += 1
     return _fractional(tk_all, tw_all, ts_all, t, room)
+
+
+@njit(cache=True)
+def _workspace(n, n_models, n_groups):
+    """Scratch arrays of :func:`_level` for ``n`` candidates."""
+    return (
+        np.empty((n_models, n)), np.empty((n_models, n)), np.empty((n_models, n)), np.zeros(n_models, dtype=np.int64),
+        np.empty((n_groups + 1, n + 1)), np.empty((n_groups + 1, n + 1)), np.empty((n_groups + 1, n + 1)),
+        np.zeros(n_groups + 1, dtype=np.int64), np.empty(2 * n + 1), np.empty(2 * n + 1), np.empty(2 * n + 1),
+        np.empty(2 * n + 2), np.empty(2 * n + 2),
+    )  # fmt: skip
 
 
 @njit(cache=True)
@@ -151,6 +165,7 @@ def level_bound(ranked, dl_of, model_of, tk_of, tw_of, ts_of, uk_of, uw_of, us_o
         if n * i >= LEVELS:
             picks.append(sorted_dl[(n * i) // LEVELS - 1])
     levels = np.unique(np.array(picks))
+    work = _workspace(n, private.size, group_parent.size)
     heaviest, binding, bound_there = 0.0, -1, math.inf
     for i in range(levels.size):
         if binding >= i:
@@ -161,7 +176,7 @@ def level_bound(ranked, dl_of, model_of, tk_of, tw_of, ts_of, uk_of, uw_of, us_o
         for j in range(i, levels.size):
             value = _level(
                 dl, model, tk, tw, ts, uk, uw, us, n, low, levels[j], levels[j] - t,
-                model_parent, group_parent, private, group_cost,
+                model_parent, group_parent, private, group_cost, work,
             )  # fmt: skip
             case = min(case, value)
             if case <= enough:

@@ -96,6 +96,9 @@ class VisitSearch:
         Nodes (partial schedules) visited.
     labels
         Labels ``(weight, t, σ)`` kept for dominance when the search ended.
+    search
+        How the nodes were explored: ``"depth-first"`` (:meth:`BranchAndBound.run`) or
+        ``"layered"`` (the labels layer by layer, :mod:`.labelling`).
     """
 
     order: list[int]
@@ -104,6 +107,7 @@ class VisitSearch:
     bound: float
     nodes: int
     labels: int = 0
+    search: str = "depth-first"
 
 
 class BranchAndBound:
@@ -302,6 +306,11 @@ class BranchAndBound:
         return self.relaxation(node, kids, enough) > enough
 
     # ------------------------------------------------------------------ search
+    def root_bound(self) -> float:
+        """The bound of the empty schedule: the most any schedule weighs."""
+        root: Node = (tuple(0 for _ in range(self.num_models)), None, 0.0, math.inf, 0.0)
+        return self.relaxation(root, self.children(root))
+
     def run(self, stop: Callable[[int], bool], wrap_up_s: float = WRAP_UP_S) -> VisitSearch:
         """Search depth first; ``stop(nodes)`` is asked every :data:`CHECK_EVERY` nodes and
         ``True`` ends the search (then the result is not proven, and the bound of the subtrees

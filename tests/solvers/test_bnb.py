@@ -48,11 +48,13 @@ def test_users_of_one_model_are_served_in_deadline_order() -> None:
     check(inst, result)
 
 
+@pytest.mark.parametrize("path_bound", [True, False], ids=["layered", "depth-first"])
 @settings(max_examples=150, deadline=None)
 @given(generated_instances(max_users=8, max_models=4), st.booleans())
-def test_equals_enumerate(instance: Instance, sharing: bool) -> None:
+def test_equals_enumerate(path_bound: bool, instance: Instance, sharing: bool) -> None:
+    # With the path relaxation the labels are searched layer by layer, without it depth first.
     exact = solve(instance, "enumerate", sharing=sharing)
-    result = solve(instance, "bnb", sharing=sharing, initial=[])
+    result = solve(instance, "bnb", sharing=sharing, initial=[], path_bound=path_bound)
     assert result.status is Status.OPTIMAL
     assert result.objective == pytest.approx(exact.objective)
     check(instance, result)

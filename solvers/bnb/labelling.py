@@ -1,0 +1,420 @@
+"""The compiled search of the branch-and-bound: labels over states, layer by layer (numba).
+
+The depth-first search (:mod:`.search`) keeps the labels ``(weight, t, σ)`` it has seen at each
+state ``(pointers, model in memory)`` and drops a node that one of them dominates; but it meets
+the labels of a state in the order its tree reaches them, so it often explores a node first and
+finds the label that dominates it later. Here the same labels are *memoized*: every move raises
+the sum of the pointers (the users decided), so the states are processed in layers of that sum,
+and when a layer is expanded every label that could reach its states is already there. A label
+is expanded only if no other label at its state, or one user behind on one model (which can
+pass over that user), dominates it; the search therefore expands each Pareto label once. Each
+expansion is bounded as in the depth-first search (the path relaxation first, then the uploads
+in the slack, then the deadline levels), and every label is a feasible schedule, so the
+incumbent improves as the layers fill.
+
+Everything runs compiled on arrays: the labels in growing arrays (state, weight, t, σ, parent,
+user, two links), the states in a typed dictionary from their code (pointers in mixed radix and
+the last model) to their list of labels. :func:`advance` expands a given number of labels and
+returns, so that the caller can watch the clock and grow the arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numba import njit, types
+from numba.typed import Dict
+
+from .kernels import _bucket, level_bound
+
+if TYPE_CHECKING:
+    from .search import BranchAndBound, VisitSearch
+
+CHUNK = 256
+"""Labels expanded between two looks at the clock (and the node budget)."""
+
+MAX_LABELS = 1 << 24
+"""Labels kept at most (about 1.1 GB): past it the search stops, unproven."""
+
+# Codes returned by advance().
+DONE, PAUSED, FULL = 0, 1, 2
+
+# Fields of the integer state (ints) and the float state (floats) of a search.
+I_COUNT, I_LAYER, I_CURSOR, I_BEST, I_EXPANDED = range(5)
+F_BEST = 0
+
+
+def new_states() -> Dict:
+    """An empty dictionary from state codes to the first label of each state."""
+    return Dict.empty(key_type=types.int64, value_type=types.int64)
+
+
+@njit(cache=True)
+def _dominated(head, link, alive, lw, lt, ls, w, t, s):
+    """Whether a live label of the list from ``head`` dominates ``(w, t, s)``."""
+    i = head
+    while i >= 0:
+        if alive[i] and lw[i] >= w and lt[i] <= t and ls[i] >= s:
+            return True
+        i = link[i]
+    return False
+
+
+@njit(cache=True)
+def _upload_bound(kid_users, n, by_upload, weight, upload, capacity):
+    """Martello and Toth's bound of the kids' uploads in ``capacity`` (as :func:`.bounds.upload_knapsack`)."""
+    ranked = kid_users[:n][np.argsort(by_upload[kid_users[:n]], kind="mergesort")]
+    total, room, last = 0.0, capacity, -1
+    for i in range(n):
+        k = ranked[i]
+        u = upload[k]
+        if u <= room:
+            total += weight[k]
+            room -= u
+            if u > 0:
+                last = k
+            continue
+        out = total
+        if i + 1 < n:
+            after = ranked[i + 1]
+            out += room * weight[after] / upload[after]
+        into = -math.inf if last < 0 else total + weight[k] - (u - room) * weight[last] / upload[last]
+        return max(out, into)
+    return total
+
+
+@njit(cache=True)
+def advance(
+    budget, ints, floats, states, labels, links, alive, layer_head, layer_tail,
+    model, search, paths, levels,
+):  # fmt: skip
+    """Expand up to ``budget`` labels; return :data:`DONE` (every layer expanded, or the
+    ceiling reached), :data:`PAUSED` (budget spent) or :data:`FULL` (the arrays need room).
+
+    ``ints``/``floats``: the search's counters (label count, layer, cursor in it, best label,
+    labels expanded; best weight). ``labels``: ``(state, weight, t, σ, parent, user)`` arrays;
+    ``links``: next label of the same state and of the same layer. ``model``: per slot
+    (a model with users) its users, uploads, limits, weights, list length and radix, and the
+    steps ``step[last + 1, slot]``. ``search``: ``(step, tie, slop, ceiling, real model of each
+    slot)``. ``paths``: the path relaxation's ``(values, λ, delta)`` and the sums of λ down
+    each model's list from each place. ``levels``: the level and
+    uploads bounds' arrays.
+    """
+    key, lw, lt, ls, parent, luser = labels
+    same, nxt = links
+    users, upl, lim, wt, length, radix, step_of = model
+    step, tie, slop, ceiling, real = search
+    values, lam, delta, suffix = paths
+    (by_time, by_upload, weight_of, upload_of, dl_of, model_of, tk_of, tw_of, ts_of, uk_of, uw_of, us_of,
+     model_parent, group_parent, private, group_cost) = levels  # fmt: skip
+    slots = length.size
+    top = layer_head.size - 1
+    capacity = key.size
+    num_users = lam.size
+    ptr = np.zeros(slots, dtype=np.int64)
+    kid_slot = np.empty(num_users, dtype=np.int64)
+    kid_q = np.empty(num_users, dtype=np.int64)
+    kid_t = np.empty(num_users)
+    kid_s = np.empty(num_users)
+    kid_users = np.empty(num_users, dtype=np.int64)
+    while ints[I_LAYER] <= top:
+        cur = layer_head[ints[I_LAYER]] if ints[I_CURSOR] < 0 else ints[I_CURSOR]
+        while cur >= 0:
+            if budget <= 0:
+                ints[I_CURSOR] = cur
+                return 1
+            if ints[I_COUNT] + num_users > capacity:
+                ints[I_CURSOR] = cur
+                return 2
+            following = nxt[cur]
+            if not alive[cur]:
+                cur = following
+                continue
+            budget -= 1
+            ints[I_EXPANDED] += 1
+            code = key[cur] // (slots + 1)
+            last = key[cur] % (slots + 1) - 1
+            for s in range(slots):
+                ptr[s] = (code // radix[s]) % (length[s] + 1)
+            w, t, sigma = lw[cur], lt[cur], ls[cur]
+            # The kids: every user that can be served next with the schedule staying feasible.
+            n = 0
+            for s in range(slots):
+                base = t + step_of[last + 1, s]
+                for q in range(ptr[s], length[s]):
+                    u = upl[s, q]
+                    t2 = base + u
+                    s2 = lim[s, q] - t2
+                    if sigma - u < s2:
+                        s2 = sigma - u
+                    if s2 >= 0:
+                        kid_slot[n], kid_q[n], kid_t[n], kid_s[n] = s, q, t2, s2
+                        kid_users[n] = users[s, q]
+                        n += 1
+            if n == 0:
+                cur = following
+                continue
+            enough = floats[F_BEST] + step - w
+            # The bounds, cheapest first, each only while the node is still promising.
+            after = -1 if last < 0 else users[last, ptr[last] - 1]
+            if after < 0:
+                bound = values[0, num_users]
+            else:
+                b = _bucket(t, delta)
+                bound = values[b, after] if b < values.shape[0] else 0.0
+            for i in range(n):
+                bound += lam[kid_users[i]]
+            if bound > enough and not math.isinf(sigma):
+                bound = min(bound, _upload_bound(kid_users, n, by_upload, weight_of, upload_of, sigma))
+            row = 0 if last < 0 else real[last] + 1
+            if bound > enough:
+                ranked = kid_users[:n][np.argsort(by_time[kid_users[:n]], kind="mergesort")]
+                bound = min(
+                    bound,
+                    level_bound(ranked, dl_of, model_of, tk_of, tw_of, ts_of, uk_of, uw_of, us_of, t, enough,
+                                model_parent, group_parent, private[row], group_cost[row]),
+                )  # fmt: skip
+            if bound <= enough:
+                cur = following
+                continue
+            undecided = 0.0
+            for s in range(slots):
+                undecided += suffix[s, ptr[s]]
+            for i in range(n):
+                s, q = kid_slot[i], kid_q[i]
+                w2, t2, s2 = w + wt[s, q], kid_t[i], kid_s[i]
+                if w2 <= floats[F_BEST] + tie:
+                    # A kid that cannot beat the best even by the path bound of every user it
+                    # leaves undecided is not kept (its own expansion would prune it).
+                    b = _bucket(t2, delta)
+                    gain = values[b, users[s, q]] if b < values.shape[0] else 0.0
+                    if w2 + gain + undecided - suffix[s, ptr[s]] + suffix[s, q + 1] <= floats[F_BEST] + step:
+                        continue
+                code2 = code + radix[s] * (q + 1 - ptr[s])
+                key2 = code2 * (slots + 1) + s + 1
+                head = states[key2] if key2 in states else -1  # noqa: SIM401 (numba's get() is Optional)
+                if head >= 0 and _dominated(head, same, alive, lw, lt, ls, w2, t2, s2):
+                    continue
+                # A label one user behind on one model dominates too (it may pass over that user).
+                beaten = False
+                for r in range(slots):
+                    if (code2 // radix[r]) % (length[r] + 1) > 0:
+                        other = (code2 - radix[r]) * (slots + 1) + s + 1
+                        if other in states and _dominated(states[other], same, alive, lw, lt, ls, w2, t2, s2):
+                            beaten = True
+                            break
+                if beaten:
+                    continue
+                # Drop the labels of the state that the new one dominates, then add it.
+                prev, i2 = -1, head
+                while i2 >= 0:
+                    if alive[i2] and w2 >= lw[i2] and t2 <= lt[i2] and s2 >= ls[i2]:
+                        alive[i2] = False
+                    if not alive[i2]:
+                        if prev < 0:
+                            head = same[i2]
+                        else:
+                            same[prev] = same[i2]
+                    else:
+                        prev = i2
+                    i2 = same[i2]
+                new = ints[I_COUNT]
+                ints[I_COUNT] = new + 1
+                key[new], lw[new], lt[new], ls[new], parent[new], luser[new] = key2, w2, t2, s2, cur, users[s, q]
+                alive[new] = True
+                same[new] = head
+                states[key2] = new
+                layer = ints[I_LAYER] + q + 1 - ptr[s]
+                nxt[new] = -1
+                if layer_tail[layer] < 0:
+                    layer_head[layer] = new
+                else:
+                    nxt[layer_tail[layer]] = new
+                layer_tail[layer] = new
+                if w2 > floats[F_BEST] + tie:
+                    floats[F_BEST] = w2
+                    ints[I_BEST] = new
+                    if w2 >= ceiling - slop:
+                        return 0
+            cur = following
+        ints[I_LAYER] += 1
+        ints[I_CURSOR] = -1
+    return 0
+
+
+@njit(cache=True)
+def open_bound(ints, labels, links, alive, layer_head, model, paths):
+    """The largest bound of the labels not expanded yet (each: its weight, the path gain after
+    it and the multipliers of every user it has not decided)."""
+    key, lw, lt = labels[0], labels[1], labels[2]
+    nxt = links[1]
+    users, length, radix = model[0], model[4], model[5]
+    values, lam, delta, suffix = paths
+    slots = length.size
+    num_users = lam.size
+    best = -math.inf
+    layer = ints[I_LAYER]
+    cur = layer_head[layer] if ints[I_CURSOR] < 0 else ints[I_CURSOR]
+    while layer < layer_head.size:
+        while cur >= 0:
+            if alive[cur]:
+                code = key[cur] // (slots + 1)
+                last = key[cur] % (slots + 1) - 1
+                value = lw[cur]
+                for s in range(slots):
+                    value += suffix[s, (code // radix[s]) % (length[s] + 1)]
+                if last < 0:
+                    value += values[0, num_users]
+                else:
+                    after = users[last, (code // radix[last]) % (length[last] + 1) - 1]
+                    b = _bucket(lt[cur], delta)
+                    value += values[b, after] if b < values.shape[0] else 0.0
+                best = max(best, value)
+            cur = nxt[cur]
+        layer += 1
+        if layer < layer_head.size:
+            cur = layer_head[layer]
+    return best
+
+
+class Layered:
+    """The labels of ``search`` (a :class:`.search.BranchAndBound` built compiled, its path
+    relaxation set up) expanded layer by layer by :func:`advance`.
+
+    Raises
+    ------
+    OverflowError
+        When the state codes would not fit in 64 bits (very many models).
+    """
+
+    def __init__(self, search: BranchAndBound, capacity: int = 1 << 16) -> None:
+        if search.paths is None:
+            raise ValueError("the layered search needs the path relaxation")
+        self.search = search
+        models = search.models
+        slots = len(models)
+        width = max((len(search.rows[j]) for j in models), default=1)
+        users = np.full((slots, width), -1, dtype=np.int64)
+        upl, lim, wt = np.zeros((slots, width)), np.zeros((slots, width)), np.zeros((slots, width))
+        for i, j in enumerate(models):
+            for q, (k, u, limit) in enumerate(search.rows[j]):
+                users[i, q], upl[i, q], lim[i, q], wt[i, q] = k, u, limit, search.weight[k]
+        length = np.array([len(search.rows[j]) for j in models], dtype=np.int64)
+        radix, size = [], 1
+        for n in length.tolist():
+            radix.append(size)
+            size *= n + 1
+        if size * (slots + 1) >= 2**62:
+            raise OverflowError("too many states for 64-bit codes")
+        step_of = np.array([search.step_from[-1], *(search.step_from[j] for j in models)], dtype=float)
+        self.top = int(length.sum())
+        self.model = (users, upl, lim, wt, length, np.array(radix, dtype=np.int64), step_of.reshape(slots + 1, slots))
+        real = np.array(models, dtype=np.int64)
+        self.consts = (search.step, search.tie, search.slop, search.ceiling, real)
+        paths = search.paths
+        lam = np.asarray(paths.multipliers, dtype=float)
+        # λ of the users from each place of each model's list on (the undecided ones of a state).
+        suffix = np.zeros((slots, width + 1))
+        for i in range(slots):
+            for q in range(int(length[i]) - 1, -1, -1):
+                suffix[i, q] = suffix[i, q + 1] + lam[users[i, q]]
+        self.paths = (paths.values, lam, paths.delta, suffix)
+        num_users = len(search.weight)
+        by_time, by_upload = np.zeros(num_users, dtype=np.int64), np.zeros(num_users, dtype=np.int64)
+        by_time[search.by_time] = np.arange(len(search.by_time))
+        by_upload[search.by_upload] = np.arange(len(search.by_upload))
+        levels = search.levels
+        self.levels = (
+            by_time, by_upload, np.asarray(search.weight, dtype=float), np.asarray(search.upload, dtype=float),
+            *levels._arrays, *levels._parents, levels._private, levels._group_cost,
+        )  # fmt: skip
+        self.labels: tuple[np.ndarray, ...] = ()
+        self.links: tuple[np.ndarray, np.ndarray] = (np.empty(0, np.int64), np.empty(0, np.int64))
+        self.alive = np.zeros(0, dtype=np.bool_)
+        self._allocate(capacity)
+        self.states = new_states()
+        self.ints = np.array([0, 0, -1, -1, 0], dtype=np.int64)
+        self.floats = np.array([search.best])
+        self.layer_head = np.full(self.top + 1, -1, dtype=np.int64)
+        self.layer_tail = np.full(self.top + 1, -1, dtype=np.int64)
+
+    def _allocate(self, capacity: int) -> None:
+        """Label arrays of ``capacity`` (the labels so far copied over)."""
+        old = self.labels
+        labels = tuple(np.zeros(capacity, dtype=dtype) for dtype in (np.int64, float, float, float, np.int64, np.int64))
+        links = (np.full(capacity, -1, dtype=np.int64), np.full(capacity, -1, dtype=np.int64))
+        alive = np.zeros(capacity, dtype=np.bool_)
+        if old:
+            n = old[0].size
+            for new, was in zip((*labels, *links, alive), (*old, *self.links, self.alive), strict=True):
+                new[:n] = was
+        self.labels, self.links, self.alive = labels, links, alive
+
+    def run(self, stop: Callable[[int], bool], root_bound: float) -> VisitSearch:
+        """Expand until every layer is done (proven) or ``stop(labels expanded)``; an unproven
+        answer's bound is the least of ``root_bound`` and the open labels' bounds."""
+        from .search import VisitSearch
+
+        search = self.search
+        key, lw, lt, ls, parent, luser = self.labels
+        key[0], lw[0], lt[0], ls[0], parent[0], luser[0] = 0, 0.0, 0.0, math.inf, -1, -1
+        self.alive[0] = True
+        self.ints[0] = 1
+        self.layer_head[0] = self.layer_tail[0] = 0
+        self.states[0] = 0
+        proven = False
+        while True:
+            code = advance(
+                CHUNK, self.ints, self.floats, self.states, self.labels, self.links, self.alive,
+                self.layer_head, self.layer_tail, self.model, self.consts, self.paths, self.levels,
+            )  # fmt: skip
+            if code == DONE:
+                proven = True
+                break
+            if code == FULL:
+                if 2 * self.alive.size > MAX_LABELS:
+                    break
+                self._allocate(2 * self.alive.size)
+            if stop(int(self.ints[I_EXPANDED])):
+                break
+        best = float(self.floats[F_BEST])
+        order = self.order() if self.ints[I_BEST] >= 0 else search.best_order
+        expanded, kept = int(self.ints[I_EXPANDED]), int(self.ints[I_COUNT])
+        if proven:
+            return VisitSearch(order, best, True, best, expanded, kept, "layered")
+        still = open_bound(self.ints, self.labels, self.links, self.alive, self.layer_head, self.model, self.paths)
+        bound = max(best, min(root_bound, still, search.ceiling))
+        return VisitSearch(order, best, False, bound, expanded, kept, "layered")
+
+    def order(self) -> list[int]:
+        """The schedule of the best label: its users, following the parents back to the root."""
+        parent, user = self.labels[4], self.labels[5]
+        order, i = [], int(self.ints[I_BEST])
+        while i > 0:
+            order.append(int(user[i]))
+            i = int(parent[i])
+        return order[::-1]
+
+
+def warm() -> None:
+    """Compile the kernels (or load them from the cache) now, outside any time limit."""
+    from partialloading.instance import Block, Instance, Model, User
+    from partialloading.stop import Deadline
+
+    from .bounds import SetupTree
+    from .search import BranchAndBound
+
+    # A two-user instance runs every path of the kernels once.
+    blocks = (Block("a", 1e6), Block("b", 1e6))
+    models = (Model("A", ("a",), 0.01), Model("B", ("b",), 0.01))
+    users = (User("u", "A", 1e3, 0.1, spectral_efficiency=1.0), User("v", "B", 1e3, 0.1, spectral_efficiency=1.0))
+    inst = Instance(blocks, models, users, bandwidth_hz=1e7, load_speed_bytes_per_s=1e9, name="warm")
+    from partialloading.timing import FrameSchedule
+
+    p = FrameSchedule.build(inst, tolerance_share=1.0)
+    search = BranchAndBound(p, SetupTree.of(inst), [0, 1], [], compiled=True)
+    search.relax_paths(Deadline())
+    Layered(search).run(Deadline(), math.inf)
