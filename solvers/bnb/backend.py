@@ -46,13 +46,15 @@ def search(
     search = BranchAndBound(arithmetic, tree, alone, incumbent, ceiling, instance.weight_unit, compiled)
     if relax_until is not None and search.relax_paths(relax_until) is not None:
         # Compiled, with the path relaxation: the labels layer by layer (memoized).
-        from .labelling import Layered
+        from .labelling import Layered, descend
 
         try:
             layered = Layered(search)
         except OverflowError:  # too many models for the state codes: depth first instead
             pass
         else:
+            if instance.weight_unit > 0:  # one target at a time, from the bound down
+                return descend(search, stop, search.root_bound(), instance.weight_unit)
             return layered.run(stop, search.root_bound())
     return search.run(stop, wrap_up_s)
 

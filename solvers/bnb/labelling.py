@@ -290,7 +290,9 @@ class Layered:
         When the state codes would not fit in 64 bits (very many models).
     """
 
-    def __init__(self, search: BranchAndBound, capacity: int = 1 << 16) -> None:
+    def __init__(
+        self, search: BranchAndBound, capacity: int = 1 << 16, floor: float | None = None, ceiling: float | None = None
+    ) -> None:
         if search.paths is None:
             raise ValueError("the layered search needs the path relaxation")
         self.search = search
@@ -313,7 +315,8 @@ class Layered:
         self.top = int(length.sum())
         self.model = (users, upl, lim, wt, length, np.array(radix, dtype=np.int64), step_of.reshape(slots + 1, slots))
         real = np.array(models, dtype=np.int64)
-        self.consts = (search.step, search.tie, search.slop, search.ceiling, real)
+        # Only schedules heavier than `floor` by a step are looked for, and one of `ceiling` ends it.
+        self.consts = (search.step, search.tie, search.slop, search.ceiling if ceiling is None else ceiling, real)
         paths = search.paths
         lam = np.asarray(paths.multipliers, dtype=float)
         # λ of the users from each place of each model's list on (the undecided ones of a state).
@@ -337,7 +340,7 @@ class Layered:
         self._allocate(capacity)
         self.states = new_states()
         self.ints = np.array([0, 0, -1, -1, 0], dtype=np.int64)
-        self.floats = np.array([search.best])
+        self.floats = np.array([search.best if floor is None else floor])
         self.layer_head = np.full(self.top + 1, -1, dtype=np.int64)
         self.layer_tail = np.full(self.top + 1, -1, dtype=np.int64)
 
@@ -353,41 +356,54 @@ class Layered:
                 new[:n] = was
         self.labels, self.links, self.alive = labels, links, alive
 
-    def run(self, stop: Callable[[int], bool], root_bound: float) -> VisitSearch:
-        """Expand until every layer is done (proven) or ``stop(labels expanded)``; an unproven
-        answer's bound is the least of ``root_bound`` and the open labels' bounds."""
-        from .search import VisitSearch
-
-        search = self.search
+    def expand(self, stop: Callable[[int], bool]) -> bool:
+        """Expand from the root until every layer is done or the ceiling reached (``True``), or
+        ``stop(labels expanded)`` or the label cap ends it (``False``)."""
         key, lw, lt, ls, parent, luser = self.labels
         key[0], lw[0], lt[0], ls[0], parent[0], luser[0] = 0, 0.0, 0.0, math.inf, -1, -1
         self.alive[0] = True
         self.ints[0] = 1
         self.layer_head[0] = self.layer_tail[0] = 0
         self.states[0] = 0
-        proven = False
         while True:
             code = advance(
                 CHUNK, self.ints, self.floats, self.states, self.labels, self.links, self.alive,
                 self.layer_head, self.layer_tail, self.model, self.consts, self.paths, self.levels,
             )  # fmt: skip
             if code == DONE:
-                proven = True
-                break
+                return True
             if code == FULL:
                 if 2 * self.alive.size > MAX_LABELS:
-                    break
+                    return False
                 self._allocate(2 * self.alive.size)
-            if stop(int(self.ints[I_EXPANDED])):
-                break
+            if stop(self.expanded):
+                return False
+
+    @property
+    def expanded(self) -> int:
+        """Labels expanded so far."""
+        return int(self.ints[I_EXPANDED])
+
+    @property
+    def found(self) -> bool:
+        """Whether a schedule heavier than the floor was found."""
+        return bool(self.ints[I_BEST] >= 0)
+
+    def run(self, stop: Callable[[int], bool], root_bound: float) -> VisitSearch:
+        """Expand until every layer is done (proven) or ``stop(labels expanded)``; an unproven
+        answer's bound is the least of ``root_bound`` and the open labels' bounds."""
+        from .search import VisitSearch
+
+        search = self.search
+        proven = self.expand(stop)
         best = float(self.floats[F_BEST])
-        order = self.order() if self.ints[I_BEST] >= 0 else search.best_order
-        expanded, kept = int(self.ints[I_EXPANDED]), int(self.ints[I_COUNT])
+        order = self.order() if self.found else search.best_order
+        kept = int(self.ints[I_COUNT])
         if proven:
-            return VisitSearch(order, best, True, best, expanded, kept, "layered")
+            return VisitSearch(order, best, True, best, self.expanded, kept, "layered")
         still = open_bound(self.ints, self.labels, self.links, self.alive, self.layer_head, self.model, self.paths)
         bound = max(best, min(root_bound, still, search.ceiling))
-        return VisitSearch(order, best, False, bound, expanded, kept, "layered")
+        return VisitSearch(order, best, False, bound, self.expanded, kept, "layered")
 
     def order(self) -> list[int]:
         """The schedule of the best label: its users, following the parents back to the root."""
@@ -397,6 +413,37 @@ class Layered:
             order.append(int(user[i]))
             i = int(parent[i])
         return order[::-1]
+
+
+def descend(search: BranchAndBound, stop: Callable[[int], bool], root_bound: float, unit: float) -> VisitSearch:
+    """The layered search with whole weight units, one target at a time from the bound down.
+
+    Every weight is a multiple of ``unit``, so the optimum is one of the multiples between the
+    incumbent and the bound. Each round asks whether a schedule of weight ``target`` or more
+    exists, pruning every label that cannot reach it, and stops at the first one found: the
+    rounds above found none, so it is optimal. A round that finds none lowers the target by a
+    unit; when it reaches the incumbent, the incumbent is optimal. The rounds near the bound
+    prune hardest and cost least, and the last one prunes as hard as a search that knew the
+    optimum from the start. Stopped in a round, the answer is the incumbent with the round's
+    target as bound (the rounds above it found nothing heavier).
+    """
+    from .search import VisitSearch
+
+    top = min(root_bound, search.ceiling)
+    target = math.floor((top + search.slop) / unit) * unit
+    incumbent, expanded, kept = search.best, 0, 0
+    while target > incumbent + search.tie:
+        layered = Layered(search, floor=target - unit, ceiling=target)
+        done = layered.expand(lambda nodes: stop(expanded + nodes))  # noqa: B023 (called within the round)
+        expanded += layered.expanded
+        kept = int(layered.ints[I_COUNT])
+        if layered.found:
+            weight = float(layered.floats[F_BEST])
+            return VisitSearch(layered.order(), weight, True, weight, expanded, kept, "layered")
+        if not done:
+            return VisitSearch(search.best_order, incumbent, False, target, expanded, kept, "layered")
+        target -= unit
+    return VisitSearch(search.best_order, incumbent, True, incumbent, expanded, kept, "layered")
 
 
 def warm() -> None:

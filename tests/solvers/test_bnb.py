@@ -150,7 +150,8 @@ def test_the_certificate_bound_is_never_below_the_enumerated_optimum(seed: int) 
         certificate = result.info["certificate"]
         check(instance, result)
         assert certificate["bound"] >= optimum - 1e-9
-        assert certificate["nodes"] >= 1 and certificate["labels"] >= 0 and certificate["search_s"] >= 0
+        # (no node at all when the root's bound already proves the start)
+        assert certificate["nodes"] >= 0 and certificate["labels"] >= 0 and certificate["search_s"] >= 0
         if certificate["proven"]:
             assert certificate["bound"] == pytest.approx(optimum) == pytest.approx(result.objective)
     assert solve(instance, "bnb", initial=[]).info["certificate"]["proven"]

@@ -1,0 +1,77 @@
+"""The compiled layered search of the branch-and-bound against the depth-first one and enumeration."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import partialloading as pl
+from partialloading.scenarios import generate, random_instance
+from partialloading.solvers.bnb import labelling
+from partialloading.solvers.bnb.bounds import SetupTree
+from partialloading.solvers.bnb.labelling import Layered
+from partialloading.solvers.bnb.search import BranchAndBound
+from partialloading.stop import Deadline
+from partialloading.timing import FrameSchedule, servable_alone
+
+
+def prepared(instance: pl.Instance) -> tuple[FrameSchedule, BranchAndBound]:
+    p = FrameSchedule.build(instance, tolerance_share=1.0)
+    search = BranchAndBound(
+        p, SetupTree.of(instance), servable_alone(instance).tolist(), [], unit=instance.weight_unit, compiled=True
+    )
+    search.relax_paths(Deadline())
+    return p, search
+
+
+def on_time(p: FrameSchedule, order: list[int]) -> bool:
+    full = np.array(order, dtype=np.int64)
+    return full.size == 0 or bool(np.all(p.finish(full) <= p.limit[full]))
+
+
+@pytest.mark.parametrize(("family", "seed"), [(f, s) for f in ("general", "backbone", "zoo-mixed") for s in range(2)])
+def test_layered_and_depth_first_prove_the_same_optimum(family: str, seed: int) -> None:
+    inst = generate(family, seed, n_users=16, deadlines="per_user", weighted=True, max_weight=3)
+    layered = pl.solve(inst, "bnb", initial=[])
+    deep = pl.solve(inst, "bnb", initial=[], path_bound=False)
+    assert layered.info["certificate"]["search"] == "layered"
+    assert deep.info["certificate"]["search"] == "depth-first"
+    assert layered.status is deep.status is pl.Status.OPTIMAL
+    assert layered.objective == pytest.approx(deep.objective)
+
+
+def test_growing_the_label_arrays_changes_nothing() -> None:
+    # From 16 labels the arrays double many times during the search; the answer, the labels
+    # expanded and kept are those of a search that never had to grow.
+    inst = generate("backbone", 1, n_users=14, deadlines="per_user", weighted=True, max_weight=3)
+    _, small_search = prepared(inst)
+    _, large_search = prepared(inst)
+    small = Layered(small_search, capacity=16).run(Deadline(), math.inf)
+    large = Layered(large_search, capacity=1 << 16).run(Deadline(), math.inf)
+    assert small.labels > 16 and small.proven and large.proven
+    assert small.order == large.order and small.weight == large.weight
+    assert (small.nodes, small.labels) == (large.nodes, large.labels)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_label_cap_stops_the_search_with_a_valid_bound(monkeypatch, seed: int) -> None:
+    # With room for 32 labels only (these searches keep 25 to 312) the search stops unproven:
+    # its schedule is on time, and its bound is never below the optimum enumeration finds.
+    inst = random_instance(seed, 10, 3, structure="general", deadlines="per_user", weighted=True)
+    optimum = pl.solve(inst, "enumerate", initial=[]).objective
+    monkeypatch.setattr(labelling, "MAX_LABELS", 32)
+    p, search = prepared(inst)
+    found = Layered(search, capacity=16).run(Deadline(), search.root_bound())
+    assert not found.proven and found.labels <= 32
+    assert on_time(p, found.order)
+    assert float(p.weight[found.order].sum()) == pytest.approx(found.weight)
+    assert found.weight <= optimum + 1e-9 <= found.bound + 2e-9
+
+
+def test_too_many_models_for_the_state_codes_search_depth_first() -> None:
+    # 45 models: the product of the list lengths exceeds 64 bits, so the states cannot be coded.
+    inst = random_instance(0, 80, 45, structure="general", deadlines="per_user", weighted=True)
+    result = pl.solve(inst, "bnb", max_nodes=50)
+    assert result.info["certificate"]["search"] == "depth-first"
