@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
-from numba import njit, types
+from numba import njit, prange, types
 from numba.typed import Dict
 
 from .kernels import _bucket, level_bound
@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 CHUNK = 256
 """Labels expanded between two looks at the clock (and the node budget)."""
+
+BATCH = 64
+"""Labels whose kids and bounds are computed together, on every thread."""
 
 MAX_LABELS = 1 << 24
 """Labels kept at most (about 1.1 GB): past it the search stops, unproven."""
@@ -87,6 +90,73 @@ def _upload_bound(kid_users, n, by_upload, weight, upload, capacity):
 
 
 @njit(cache=True)
+def _kids(cur, labels, model, search, paths, levels, best, ptr, kid_slot, kid_q, kid_t, kid_s, kid_users):
+    """Decode label ``cur`` into ``ptr`` and list its kids (every user that can be served next
+    with the schedule staying feasible) in the ``kid`` rows; their number, or 0 when there are
+    none or the bounds show that none can lead beyond ``best`` by a step."""
+    key, lw, lt, ls = labels[0], labels[1], labels[2], labels[3]
+    users, upl, lim, _, length, radix, step_of = model
+    step, real = search[0], search[4]
+    values, lam, delta = paths[0], paths[1], paths[2]
+    (by_time, by_upload, weight_of, upload_of, dl_of, model_of, tk_of, tw_of, ts_of, uk_of, uw_of, us_of,
+     model_parent, group_parent, private, group_cost) = levels  # fmt: skip
+    slots = length.size
+    num_users = lam.size
+    code = key[cur] // (slots + 1)
+    last = key[cur] % (slots + 1) - 1
+    for s in range(slots):
+        ptr[s] = (code // radix[s]) % (length[s] + 1)
+    w, t, sigma = lw[cur], lt[cur], ls[cur]
+    n = 0
+    for s in range(slots):
+        base = t + step_of[last + 1, s]
+        for q in range(ptr[s], length[s]):
+            u = upl[s, q]
+            t2 = base + u
+            s2 = lim[s, q] - t2
+            if sigma - u < s2:
+                s2 = sigma - u
+            if s2 >= 0:
+                kid_slot[n], kid_q[n], kid_t[n], kid_s[n] = s, q, t2, s2
+                kid_users[n] = users[s, q]
+                n += 1
+    if n == 0:
+        return 0
+    enough = best + step - w
+    # The bounds, cheapest first, each only while the node is still promising.
+    after = -1 if last < 0 else users[last, ptr[last] - 1]
+    if after < 0:
+        bound = values[0, num_users]
+    else:
+        b = _bucket(t, delta)
+        bound = values[b, after] if b < values.shape[0] else 0.0
+    for i in range(n):
+        bound += lam[kid_users[i]]
+    if bound > enough and not math.isinf(sigma):
+        bound = min(bound, _upload_bound(kid_users, n, by_upload, weight_of, upload_of, sigma))
+    if bound > enough:
+        row = 0 if last < 0 else real[last] + 1
+        ranked = kid_users[:n][np.argsort(by_time[kid_users[:n]], kind="mergesort")]
+        bound = min(
+            bound,
+            level_bound(ranked, dl_of, model_of, tk_of, tw_of, ts_of, uk_of, uw_of, us_of, t, enough,
+                        model_parent, group_parent, private[row], group_cost[row]),
+        )  # fmt: skip
+    return 0 if bound <= enough else n
+
+
+@njit(cache=True, parallel=True)
+def _batch(batch, count, labels, model, search, paths, levels, best, ptrs, kid_slot, kid_q, kid_t, kid_s, kid_users,
+           kids):  # fmt: skip
+    """:func:`_kids` of the labels of ``batch``, on every thread: each label is independent."""
+    for b in prange(count):
+        kids[b] = _kids(
+            batch[b], labels, model, search, paths, levels, best, ptrs[b], kid_slot[b], kid_q[b], kid_t[b], kid_s[b],
+            kid_users[b],
+        )  # fmt: skip
+
+
+@njit(cache=True)
 def advance(
     budget, ints, floats, states, labels, links, alive, layer_head, layer_tail,
     model, search, paths, levels,
@@ -100,146 +170,118 @@ def advance(
     (a model with users) its users, uploads, limits, weights, list length and radix, and the
     steps ``step[last + 1, slot]``. ``search``: ``(step, tie, slop, ceiling, real model of each
     slot)``. ``paths``: the path relaxation's ``(values, λ, delta)`` and the sums of λ down
-    each model's list from each place. ``levels``: the level and
-    uploads bounds' arrays.
+    each model's list from each place. ``levels``: the level and uploads bounds' arrays.
+
+    The labels of a layer are taken :data:`BATCH` at a time: their kids and bounds (most of the
+    work) on every thread against the best weight when the batch starts, then their kids added
+    one after the other (the only part that changes the labels).
     """
     key, lw, lt, ls, parent, luser = labels
     same, nxt = links
-    users, upl, lim, wt, length, radix, step_of = model
-    step, tie, slop, ceiling, real = search
+    users, wt, length, radix = model[0], model[3], model[4], model[5]
+    step, tie, slop, ceiling = search[0], search[1], search[2], search[3]
     values, lam, delta, suffix = paths
-    (by_time, by_upload, weight_of, upload_of, dl_of, model_of, tk_of, tw_of, ts_of, uk_of, uw_of, us_of,
-     model_parent, group_parent, private, group_cost) = levels  # fmt: skip
     slots = length.size
     top = layer_head.size - 1
     capacity = key.size
     num_users = lam.size
-    ptr = np.zeros(slots, dtype=np.int64)
-    kid_slot = np.empty(num_users, dtype=np.int64)
-    kid_q = np.empty(num_users, dtype=np.int64)
-    kid_t = np.empty(num_users)
-    kid_s = np.empty(num_users)
-    kid_users = np.empty(num_users, dtype=np.int64)
+    batch = np.empty(BATCH, dtype=np.int64)
+    kids = np.zeros(BATCH, dtype=np.int64)
+    ptrs = np.zeros((BATCH, slots), dtype=np.int64)
+    kid_slot = np.empty((BATCH, num_users), dtype=np.int64)
+    kid_q = np.empty((BATCH, num_users), dtype=np.int64)
+    kid_t = np.empty((BATCH, num_users))
+    kid_s = np.empty((BATCH, num_users))
+    kid_users = np.empty((BATCH, num_users), dtype=np.int64)
     while ints[I_LAYER] <= top:
         cur = layer_head[ints[I_LAYER]] if ints[I_CURSOR] < 0 else ints[I_CURSOR]
         while cur >= 0:
             if budget <= 0:
                 ints[I_CURSOR] = cur
                 return 1
-            if ints[I_COUNT] + num_users > capacity:
+            # Room for the kids of a whole batch, so that the batches (and what they find) do
+            # not depend on how the arrays grew.
+            if capacity - ints[I_COUNT] < BATCH * num_users:
                 ints[I_CURSOR] = cur
                 return 2
-            following = nxt[cur]
-            if not alive[cur]:
-                cur = following
-                continue
-            budget -= 1
-            ints[I_EXPANDED] += 1
-            code = key[cur] // (slots + 1)
-            last = key[cur] % (slots + 1) - 1
-            for s in range(slots):
-                ptr[s] = (code // radix[s]) % (length[s] + 1)
-            w, t, sigma = lw[cur], lt[cur], ls[cur]
-            # The kids: every user that can be served next with the schedule staying feasible.
-            n = 0
-            for s in range(slots):
-                base = t + step_of[last + 1, s]
-                for q in range(ptr[s], length[s]):
-                    u = upl[s, q]
-                    t2 = base + u
-                    s2 = lim[s, q] - t2
-                    if sigma - u < s2:
-                        s2 = sigma - u
-                    if s2 >= 0:
-                        kid_slot[n], kid_q[n], kid_t[n], kid_s[n] = s, q, t2, s2
-                        kid_users[n] = users[s, q]
-                        n += 1
-            if n == 0:
-                cur = following
-                continue
-            enough = floats[F_BEST] + step - w
-            # The bounds, cheapest first, each only while the node is still promising.
-            after = -1 if last < 0 else users[last, ptr[last] - 1]
-            if after < 0:
-                bound = values[0, num_users]
-            else:
-                b = _bucket(t, delta)
-                bound = values[b, after] if b < values.shape[0] else 0.0
-            for i in range(n):
-                bound += lam[kid_users[i]]
-            if bound > enough and not math.isinf(sigma):
-                bound = min(bound, _upload_bound(kid_users, n, by_upload, weight_of, upload_of, sigma))
-            row = 0 if last < 0 else real[last] + 1
-            if bound > enough:
-                ranked = kid_users[:n][np.argsort(by_time[kid_users[:n]], kind="mergesort")]
-                bound = min(
-                    bound,
-                    level_bound(ranked, dl_of, model_of, tk_of, tw_of, ts_of, uk_of, uw_of, us_of, t, enough,
-                                model_parent, group_parent, private[row], group_cost[row]),
-                )  # fmt: skip
-            if bound <= enough:
-                cur = following
-                continue
-            undecided = 0.0
-            for s in range(slots):
-                undecided += suffix[s, ptr[s]]
-            for i in range(n):
-                s, q = kid_slot[i], kid_q[i]
-                w2, t2, s2 = w + wt[s, q], kid_t[i], kid_s[i]
-                if w2 <= floats[F_BEST] + tie:
-                    # A kid that cannot beat the best even by the path bound of every user it
-                    # leaves undecided is not kept (its own expansion would prune it).
-                    b = _bucket(t2, delta)
-                    gain = values[b, users[s, q]] if b < values.shape[0] else 0.0
-                    if w2 + gain + undecided - suffix[s, ptr[s]] + suffix[s, q + 1] <= floats[F_BEST] + step:
+            count = 0  # whole batches, whatever is left of the budget: the same batches every run
+            while cur >= 0 and count < BATCH:
+                if alive[cur]:
+                    batch[count] = cur
+                    count += 1
+                cur = nxt[cur]
+            budget -= count
+            ints[I_EXPANDED] += count
+            _batch(batch, count, labels, model, search, paths, levels, floats[F_BEST], ptrs, kid_slot, kid_q, kid_t,
+                   kid_s, kid_users, kids)  # fmt: skip
+            for b in range(count):
+                n = kids[b]
+                if n == 0:
+                    continue
+                here = batch[b]
+                ptr = ptrs[b]
+                code = key[here] // (slots + 1)
+                w = lw[here]
+                undecided = 0.0
+                for s in range(slots):
+                    undecided += suffix[s, ptr[s]]
+                for i in range(n):
+                    s, q = kid_slot[b, i], kid_q[b, i]
+                    w2, t2, s2 = w + wt[s, q], kid_t[b, i], kid_s[b, i]
+                    if w2 <= floats[F_BEST] + tie:
+                        # A kid that cannot beat the best even by the path bound of every user it
+                        # leaves undecided is not kept (its own expansion would prune it).
+                        bucket = _bucket(t2, delta)
+                        gain = values[bucket, users[s, q]] if bucket < values.shape[0] else 0.0
+                        if w2 + gain + undecided - suffix[s, ptr[s]] + suffix[s, q + 1] <= floats[F_BEST] + step:
+                            continue
+                    code2 = code + radix[s] * (q + 1 - ptr[s])
+                    key2 = code2 * (slots + 1) + s + 1
+                    head = states[key2] if key2 in states else -1  # noqa: SIM401 (numba's get() is Optional)
+                    if head >= 0 and _dominated(head, same, alive, lw, lt, ls, w2, t2, s2):
                         continue
-                code2 = code + radix[s] * (q + 1 - ptr[s])
-                key2 = code2 * (slots + 1) + s + 1
-                head = states[key2] if key2 in states else -1  # noqa: SIM401 (numba's get() is Optional)
-                if head >= 0 and _dominated(head, same, alive, lw, lt, ls, w2, t2, s2):
-                    continue
-                # A label one user behind on one model dominates too (it may pass over that user).
-                beaten = False
-                for r in range(slots):
-                    if (code2 // radix[r]) % (length[r] + 1) > 0:
-                        other = (code2 - radix[r]) * (slots + 1) + s + 1
-                        if other in states and _dominated(states[other], same, alive, lw, lt, ls, w2, t2, s2):
-                            beaten = True
-                            break
-                if beaten:
-                    continue
-                # Drop the labels of the state that the new one dominates, then add it.
-                prev, i2 = -1, head
-                while i2 >= 0:
-                    if alive[i2] and w2 >= lw[i2] and t2 <= lt[i2] and s2 >= ls[i2]:
-                        alive[i2] = False
-                    if not alive[i2]:
-                        if prev < 0:
-                            head = same[i2]
+                    # A label one user behind on one model dominates too (it may pass over that user).
+                    beaten = False
+                    for r in range(slots):
+                        if (code2 // radix[r]) % (length[r] + 1) > 0:
+                            other = (code2 - radix[r]) * (slots + 1) + s + 1
+                            if other in states and _dominated(states[other], same, alive, lw, lt, ls, w2, t2, s2):
+                                beaten = True
+                                break
+                    if beaten:
+                        continue
+                    # Drop the labels of the state that the new one dominates, then add it.
+                    prev, i2 = -1, head
+                    while i2 >= 0:
+                        if alive[i2] and w2 >= lw[i2] and t2 <= lt[i2] and s2 >= ls[i2]:
+                            alive[i2] = False
+                        if not alive[i2]:
+                            if prev < 0:
+                                head = same[i2]
+                            else:
+                                same[prev] = same[i2]
                         else:
-                            same[prev] = same[i2]
+                            prev = i2
+                        i2 = same[i2]
+                    new = ints[I_COUNT]
+                    ints[I_COUNT] = new + 1
+                    key[new], lw[new], lt[new], ls[new], parent[new], luser[new] = key2, w2, t2, s2, here, users[s, q]
+                    alive[new] = True
+                    same[new] = head
+                    states[key2] = new
+                    layer = ints[I_LAYER] + q + 1 - ptr[s]
+                    nxt[new] = -1
+                    if layer_tail[layer] < 0:
+                        layer_head[layer] = new
                     else:
-                        prev = i2
-                    i2 = same[i2]
-                new = ints[I_COUNT]
-                ints[I_COUNT] = new + 1
-                key[new], lw[new], lt[new], ls[new], parent[new], luser[new] = key2, w2, t2, s2, cur, users[s, q]
-                alive[new] = True
-                same[new] = head
-                states[key2] = new
-                layer = ints[I_LAYER] + q + 1 - ptr[s]
-                nxt[new] = -1
-                if layer_tail[layer] < 0:
-                    layer_head[layer] = new
-                else:
-                    nxt[layer_tail[layer]] = new
-                layer_tail[layer] = new
-                if w2 > floats[F_BEST] + tie:
-                    floats[F_BEST] = w2
-                    ints[I_BEST] = new
-                    if w2 >= ceiling - slop:
-                        return 0
-            cur = following
+                        nxt[layer_tail[layer]] = new
+                    layer_tail[layer] = new
+                    if w2 > floats[F_BEST] + tie:
+                        floats[F_BEST] = w2
+                        ints[I_BEST] = new
+                        if w2 >= ceiling - slop:
+                            ints[I_CURSOR] = cur
+                            return 0
         ints[I_LAYER] += 1
         ints[I_CURSOR] = -1
     return 0
