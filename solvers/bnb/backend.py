@@ -2,7 +2,8 @@
 
 The search is in :mod:`partialloading.solvers.bnb.search`: users of one model in deadline order,
 one pointer per model, labels ``(weight, t, σ)`` with dominance, and knapsack bounds per deadline
-level. This module is the backend: the users servable alone, the incumbent (the warm start's schedule,
+level; with numba, the path relaxation (:mod:`.paths`) and the labels layer by layer
+(:mod:`.labelling`). This module is the backend: the users servable alone, the incumbent (the warm start's schedule,
 else EDF's), the time and node limits, and the result.
 """
 

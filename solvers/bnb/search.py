@@ -47,7 +47,10 @@ undecided who could each be served next:
   over the users with deadlines above ``d_{i−1}``.
 
 Both bounds ignore the order of the remainder, so they are weakest where the visit order
-decides; they are strongest deep in the tree, where most of the time is committed.
+decides; they are strongest deep in the tree, where most of the time is committed. With numba a
+third one, computed first, sees the order: the Lagrangian path relaxation (:mod:`.paths`); and
+the labels are then searched layer by layer in compiled code (:mod:`.labelling`) instead of depth
+first.
 """
 
 from __future__ import annotations
