@@ -15,7 +15,9 @@ incumbent improves as the layers fill.
 Everything runs compiled on arrays: the labels in growing arrays (state, weight, t, σ, parent,
 user, two links), the states in a typed dictionary from their code (pointers in mixed radix and
 the last model) to their list of labels. :func:`advance` expands a given number of labels and
-returns, so that the caller can watch the clock and grow the arrays.
+returns, so that the caller can watch the clock and grow the arrays; it takes the labels of a
+layer in batches whose kids and bounds are computed on every thread. With whole weight units,
+:func:`descend` runs the search one target weight at a time, from the bound down.
 """
 
 from __future__ import annotations
@@ -198,12 +200,12 @@ def advance(
         while cur >= 0:
             if budget <= 0:
                 ints[I_CURSOR] = cur
-                return 1
+                return PAUSED
             # Room for the kids of a whole batch, so that the batches (and what they find) do
             # not depend on how the arrays grew.
             if capacity - ints[I_COUNT] < BATCH * num_users:
                 ints[I_CURSOR] = cur
-                return 2
+                return FULL
             count = 0  # whole batches, whatever is left of the budget: the same batches every run
             while cur >= 0 and count < BATCH:
                 if alive[cur]:
@@ -281,10 +283,10 @@ def advance(
                         ints[I_BEST] = new
                         if w2 >= ceiling - slop:
                             ints[I_CURSOR] = cur
-                            return 0
+                            return DONE
         ints[I_LAYER] += 1
         ints[I_CURSOR] = -1
-    return 0
+    return DONE
 
 
 @njit(cache=True)
