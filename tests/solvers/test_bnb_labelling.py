@@ -75,21 +75,3 @@ def test_too_many_models_for_the_state_codes_search_depth_first() -> None:
     inst = random_instance(0, 80, 45, structure="general", deadlines="per_user", weighted=True)
     result = pl.solve(inst, "bnb", max_nodes=50)
     assert result.info["certificate"]["search"] == "depth-first"
-
-
-@pytest.mark.parametrize("seed", range(20))
-def test_the_compiled_uploads_bound_equals_the_python_one(seed: int) -> None:
-    from partialloading.solvers.bnb.bounds import key, upload_knapsack
-    from partialloading.solvers.bnb.labelling import _upload_bound
-
-    rng = np.random.default_rng(seed)
-    n = int(rng.integers(1, 9))
-    weight = [float(w) for w in rng.integers(1, 6, n)]
-    upload = [float(u) if u > 0.15 else 0.0 for u in rng.random(n)]  # some free uploads
-    capacity = float(rng.random() * sum(upload))
-    ranked = sorted(range(n), key=lambda k: (key(weight[k], upload[k]), k))
-    place = np.empty(n, dtype=np.int64)
-    place[ranked] = np.arange(n)
-    kids = rng.permutation(n).astype(np.int64)  # in any order: the kernel ranks them
-    compiled = _upload_bound(kids, n, place, np.array(weight), np.array(upload), capacity)
-    assert compiled == upload_knapsack(ranked, weight, upload, capacity)

@@ -57,14 +57,20 @@ def _zero_one_optimum(items: list[tuple[float, float]], capacity: float) -> floa
     return best
 
 
-@pytest.mark.parametrize("seed", range(40))
-def test_upload_knapsack_lies_between_the_optimum_and_the_fractional_bound(seed: int) -> None:
+def knapsack_case(seed: int) -> tuple[list[float], list[float], float, list[int]]:
+    """Weights, uploads (some free), a capacity and the users best weight per upload first."""
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 9))
     weight = [float(w) for w in rng.integers(1, 6, n)]
-    upload = [float(u) if u > 0.15 else 0.0 for u in rng.random(n)]  # some free uploads
+    upload = [float(u) if u > 0.15 else 0.0 for u in rng.random(n)]
     capacity = float(rng.random() * sum(upload))
-    ranked = sorted(range(n), key=lambda k: (key(weight[k], upload[k]), k))
+    return weight, upload, capacity, sorted(range(n), key=lambda k: (key(weight[k], upload[k]), k))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_upload_knapsack_lies_between_the_optimum_and_the_fractional_bound(seed: int) -> None:
+    weight, upload, capacity, ranked = knapsack_case(seed)
+    n = len(weight)
     bound = upload_knapsack(ranked, weight, upload, capacity)
     optimum = _zero_one_optimum(list(zip(weight, upload, strict=True)), capacity)
     dantzig = fractional([(key(weight[k], upload[k]), weight[k], upload[k]) for k in range(n)], capacity)
@@ -81,3 +87,16 @@ def test_upload_knapsack_example() -> None:
     items = [(key(w, u), w, u) for w, u in zip(weight, upload, strict=True)]
     assert fractional(items, 8.0) == pytest.approx(14.5)
     assert _zero_one_optimum(list(zip(weight, upload, strict=True)), 8.0) == 11.0
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_compiled_uploads_bound_equals_the_python_one(seed: int) -> None:
+    # The layered search's compiled twin of upload_knapsack, given the users in any order.
+    from partialloading.solvers.bnb.labelling import _upload_bound
+
+    weight, upload, capacity, ranked = knapsack_case(seed)
+    place = np.empty(len(weight), dtype=np.int64)
+    place[ranked] = np.arange(len(weight))
+    kids = np.random.default_rng(seed).permutation(len(weight)).astype(np.int64)
+    compiled = _upload_bound(kids, len(weight), place, np.array(weight), np.array(upload), capacity)
+    assert compiled == upload_knapsack(ranked, weight, upload, capacity)
