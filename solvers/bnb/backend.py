@@ -50,13 +50,11 @@ def search(
         from .labelling import Layered, descend
 
         try:
-            layered = Layered(search)
-        except OverflowError:  # too many models for the state codes: depth first instead
-            pass
-        else:
             if instance.weight_unit > 0:  # one target at a time, from the bound down
                 return descend(search, stop, search.root_bound(), instance.weight_unit)
-            return layered.run(stop, search.root_bound())
+            return Layered(search).run(stop, search.root_bound())
+        except OverflowError:  # too many models for the state codes (raised before any search)
+            pass
     return search.run(stop, wrap_up_s)
 
 

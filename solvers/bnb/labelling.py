@@ -159,6 +159,55 @@ def _batch(batch, count, labels, model, search, paths, levels, best, ptrs, kid_s
 
 
 @njit(cache=True)
+def _beaten(states, key2, code2, s, radix, length, same, alive, lw, lt, ls, w, t, sigma):
+    """Whether a live label at state ``key2`` (pointers ``code2``, last model ``s``), or at one
+    user behind on one model (it may pass over that user), dominates ``(w, t, σ)``."""
+    slots = length.size
+    if key2 in states and _dominated(states[key2], same, alive, lw, lt, ls, w, t, sigma):
+        return True
+    for r in range(slots):
+        if (code2 // radix[r]) % (length[r] + 1) > 0:
+            other = (code2 - radix[r]) * (slots + 1) + s + 1
+            if other in states and _dominated(states[other], same, alive, lw, lt, ls, w, t, sigma):
+                return True
+    return False
+
+
+@njit(cache=True)
+def _add(ints, states, key2, w, t, sigma, parent_label, user, layer, labels, links, alive, layer_head, layer_tail):
+    """Drop the labels of state ``key2`` that ``(w, t, σ)`` dominates, then add it there and at
+    the end of ``layer``; its index."""
+    key, lw, lt, ls, parent, luser = labels
+    same, nxt = links
+    head = states[key2] if key2 in states else -1  # noqa: SIM401 (numba's get() is Optional)
+    prev, i = -1, head
+    while i >= 0:
+        if alive[i] and w >= lw[i] and t <= lt[i] and sigma >= ls[i]:
+            alive[i] = False
+        if not alive[i]:
+            if prev < 0:
+                head = same[i]
+            else:
+                same[prev] = same[i]
+        else:
+            prev = i
+        i = same[i]
+    new = ints[I_COUNT]
+    ints[I_COUNT] = new + 1
+    key[new], lw[new], lt[new], ls[new], parent[new], luser[new] = key2, w, t, sigma, parent_label, user
+    alive[new] = True
+    same[new] = head
+    states[key2] = new
+    nxt[new] = -1
+    if layer_tail[layer] < 0:
+        layer_head[layer] = new
+    else:
+        nxt[layer_tail[layer]] = new
+    layer_tail[layer] = new
+    return new
+
+
+@njit(cache=True)
 def advance(
     budget, ints, floats, states, labels, links, alive, layer_head, layer_tail,
     model, search, paths, levels,
@@ -178,7 +227,7 @@ def advance(
     work) on every thread against the best weight when the batch starts, then their kids added
     one after the other (the only part that changes the labels).
     """
-    key, lw, lt, ls, parent, luser = labels
+    key, lw, lt, ls = labels[0], labels[1], labels[2], labels[3]
     same, nxt = links
     users, wt, length, radix = model[0], model[3], model[4], model[5]
     step, tie, slop, ceiling = search[0], search[1], search[2], search[3]
@@ -239,45 +288,10 @@ def advance(
                             continue
                     code2 = code + radix[s] * (q + 1 - ptr[s])
                     key2 = code2 * (slots + 1) + s + 1
-                    head = states[key2] if key2 in states else -1  # noqa: SIM401 (numba's get() is Optional)
-                    if head >= 0 and _dominated(head, same, alive, lw, lt, ls, w2, t2, s2):
+                    if _beaten(states, key2, code2, s, radix, length, same, alive, lw, lt, ls, w2, t2, s2):
                         continue
-                    # A label one user behind on one model dominates too (it may pass over that user).
-                    beaten = False
-                    for r in range(slots):
-                        if (code2 // radix[r]) % (length[r] + 1) > 0:
-                            other = (code2 - radix[r]) * (slots + 1) + s + 1
-                            if other in states and _dominated(states[other], same, alive, lw, lt, ls, w2, t2, s2):
-                                beaten = True
-                                break
-                    if beaten:
-                        continue
-                    # Drop the labels of the state that the new one dominates, then add it.
-                    prev, i2 = -1, head
-                    while i2 >= 0:
-                        if alive[i2] and w2 >= lw[i2] and t2 <= lt[i2] and s2 >= ls[i2]:
-                            alive[i2] = False
-                        if not alive[i2]:
-                            if prev < 0:
-                                head = same[i2]
-                            else:
-                                same[prev] = same[i2]
-                        else:
-                            prev = i2
-                        i2 = same[i2]
-                    new = ints[I_COUNT]
-                    ints[I_COUNT] = new + 1
-                    key[new], lw[new], lt[new], ls[new], parent[new], luser[new] = key2, w2, t2, s2, here, users[s, q]
-                    alive[new] = True
-                    same[new] = head
-                    states[key2] = new
-                    layer = ints[I_LAYER] + q + 1 - ptr[s]
-                    nxt[new] = -1
-                    if layer_tail[layer] < 0:
-                        layer_head[layer] = new
-                    else:
-                        nxt[layer_tail[layer]] = new
-                    layer_tail[layer] = new
+                    new = _add(ints, states, key2, w2, t2, s2, here, users[s, q], ints[I_LAYER] + q + 1 - ptr[s],
+                               labels, links, alive, layer_head, layer_tail)  # fmt: skip
                     if w2 > floats[F_BEST] + tie:
                         floats[F_BEST] = w2
                         ints[I_BEST] = new
