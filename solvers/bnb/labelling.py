@@ -1,4 +1,4 @@
-"""The compiled search of the branch-and-bound: labels over states, layer by layer (numba).
+"""The compiled search of the branch-and-bound: labels over states, layer by layer and depth first (numba).
 
 The depth-first search (:mod:`.search`) keeps the labels ``(weight, t, σ)`` it has seen at each
 state ``(pointers, model in memory)`` and drops a node that one of them dominates; but it meets
@@ -12,17 +12,23 @@ expansion is bounded as in the depth-first search (the path relaxation first, th
 in the slack, then the deadline levels), and every label is a feasible schedule, so the
 incumbent improves as the layers fill.
 
+The layers find heavy schedules late, in the last layers. The same labels expanded depth first,
+the kid with the largest path bound first (:func:`dive`), find them early, at the price of
+expanding some labels that a later one dominates. With whole weight units, :func:`descend` runs
+the layered search one target weight at a time from the bound down, and a dive from the
+incumbent up beside it; the first to meet the other proves the optimum.
+
 Everything runs compiled on arrays: the labels in growing arrays (state, weight, t, σ, parent,
 user, two links), the states in a typed dictionary from their code (pointers in mixed radix and
-the last model) to their list of labels. :func:`advance` expands a given number of labels and
-returns, so that the caller can watch the clock and grow the arrays; it takes the labels of a
-layer in batches whose kids and bounds are computed on every thread. With whole weight units,
-:func:`descend` runs the search one target weight at a time, from the bound down.
+the last model) to their list of labels. :func:`advance` and :func:`dive` expand a given number
+of labels and return, so that the caller can watch the clock, grow the arrays and interleave two
+searches; they take the labels in batches whose kids and bounds are computed on every thread.
 """
 
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -41,6 +47,9 @@ CHUNK = 256
 BATCH = 64
 """Labels whose kids and bounds are computed together, on every thread."""
 
+SHARE = 2
+"""Labels the rounds of :func:`descend` expand for each label of the dive beside them."""
+
 MAX_LABELS = 1 << 24
 """Labels kept at most (about 1.1 GB): past it the search stops, unproven."""
 
@@ -48,7 +57,7 @@ MAX_LABELS = 1 << 24
 DONE, PAUSED, FULL = 0, 1, 2
 
 # Fields of the integer state (ints) and the float state (floats) of a search.
-I_COUNT, I_LAYER, I_CURSOR, I_BEST, I_EXPANDED = range(5)
+I_COUNT, I_LAYER, I_CURSOR, I_BEST, I_EXPANDED, I_DEPTH = range(6)
 F_BEST = 0
 
 
@@ -208,42 +217,100 @@ def _add(ints, states, key2, w, t, sigma, parent_label, user, layer, labels, lin
 
 
 @njit(cache=True)
+def _scratch(slots, num_users):
+    """Room for the kids and bounds of a batch, and for the kids it adds."""
+    return (
+        np.empty(BATCH, dtype=np.int64), np.zeros(BATCH, dtype=np.int64), np.zeros((BATCH, slots), dtype=np.int64),
+        np.empty((BATCH, num_users), dtype=np.int64), np.empty((BATCH, num_users), dtype=np.int64),
+        np.empty((BATCH, num_users)), np.empty((BATCH, num_users)), np.empty((BATCH, num_users), dtype=np.int64),
+        np.empty(BATCH * num_users, dtype=np.int64), np.empty(BATCH * num_users),
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def _settle(count, scratch, ints, floats, states, labels, links, alive, layer_head, layer_tail, model, search, paths,
+            levels):  # fmt: skip
+    """Compute the kids of the first ``count`` labels of the batch (on every thread, against the
+    best weight now), then add those that no label dominates, one after the other (the only
+    part that changes the labels). Each new label is listed with its path bound (its weight,
+    the path gain after it and the multipliers of the users it leaves undecided); their number,
+    or -1 when one reaches the ceiling."""
+    batch, kids, ptrs, kid_slot, kid_q, kid_t, kid_s, kid_users, fresh, promise = scratch
+    key, lw, lt, ls = labels[0], labels[1], labels[2], labels[3]
+    same = links[0]
+    users, wt, length, radix = model[0], model[3], model[4], model[5]
+    step, tie, slop, ceiling = search[0], search[1], search[2], search[3]
+    values, delta, suffix = paths[0], paths[2], paths[3]
+    slots = length.size
+    ints[I_EXPANDED] += count
+    _batch(batch, count, labels, model, search, paths, levels, floats[F_BEST], ptrs, kid_slot, kid_q, kid_t, kid_s,
+           kid_users, kids)  # fmt: skip
+    added = 0
+    for b in range(count):
+        n = kids[b]
+        if n == 0:
+            continue
+        here = batch[b]
+        ptr = ptrs[b]
+        code = key[here] // (slots + 1)
+        w = lw[here]
+        undecided, layer = 0.0, 0
+        for s in range(slots):
+            undecided += suffix[s, ptr[s]]
+            layer += ptr[s]
+        for i in range(n):
+            s, q = kid_slot[b, i], kid_q[b, i]
+            w2, t2, s2 = w + wt[s, q], kid_t[b, i], kid_s[b, i]
+            bucket = _bucket(t2, delta)
+            gain = values[bucket, users[s, q]] if bucket < values.shape[0] else 0.0
+            bound = w2 + gain + undecided - suffix[s, ptr[s]] + suffix[s, q + 1]
+            # A kid that cannot beat the best even by its path bound is not kept (its own
+            # expansion would prune it).
+            if w2 <= floats[F_BEST] + tie and bound <= floats[F_BEST] + step:
+                continue
+            code2 = code + radix[s] * (q + 1 - ptr[s])
+            key2 = code2 * (slots + 1) + s + 1
+            if _beaten(states, key2, code2, s, radix, length, same, alive, lw, lt, ls, w2, t2, s2):
+                continue
+            new = _add(ints, states, key2, w2, t2, s2, here, users[s, q], layer + q + 1 - ptr[s], labels, links, alive,
+                       layer_head, layer_tail)  # fmt: skip
+            # The dive takes the largest bound first, the heavier kid among equal ones.
+            fresh[added], promise[added] = new, bound + 1e-6 * w2
+            added += 1
+            if w2 > floats[F_BEST] + tie:
+                floats[F_BEST] = w2
+                ints[I_BEST] = new
+                if w2 >= ceiling - slop:
+                    return -1
+    return added
+
+
+@njit(cache=True)
 def advance(
     budget, ints, floats, states, labels, links, alive, layer_head, layer_tail,
     model, search, paths, levels,
 ):  # fmt: skip
-    """Expand up to ``budget`` labels; return :data:`DONE` (every layer expanded, or the
-    ceiling reached), :data:`PAUSED` (budget spent) or :data:`FULL` (the arrays need room).
+    """Expand up to ``budget`` labels layer by layer; return :data:`DONE` (every layer
+    expanded, or the ceiling reached), :data:`PAUSED` (budget spent) or :data:`FULL` (the
+    arrays need room).
 
     ``ints``/``floats``: the search's counters (label count, layer, cursor in it, best label,
-    labels expanded; best weight). ``labels``: ``(state, weight, t, σ, parent, user)`` arrays;
-    ``links``: next label of the same state and of the same layer. ``model``: per slot
-    (a model with users) its users, uploads, limits, weights, list length and radix, and the
-    steps ``step[last + 1, slot]``. ``search``: ``(step, tie, slop, ceiling, real model of each
-    slot)``. ``paths``: the path relaxation's ``(values, λ, delta)`` and the sums of λ down
-    each model's list from each place. ``levels``: the level and uploads bounds' arrays.
+    labels expanded, depth of the stack; best weight). ``labels``: ``(state, weight, t, σ,
+    parent, user)`` arrays; ``links``: next label of the same state and of the same layer.
+    ``model``: per slot (a model with users) its users, uploads, limits, weights, list length
+    and radix, and the steps ``step[last + 1, slot]``. ``search``: ``(step, tie, slop,
+    ceiling, real model of each slot)``. ``paths``: the path relaxation's ``(values, λ,
+    delta)`` and the sums of λ down each model's list from each place. ``levels``: the level
+    and uploads bounds' arrays.
 
-    The labels of a layer are taken :data:`BATCH` at a time: their kids and bounds (most of the
-    work) on every thread against the best weight when the batch starts, then their kids added
-    one after the other (the only part that changes the labels).
+    The labels of a layer are taken :data:`BATCH` at a time (:func:`_settle`).
     """
-    key, lw, lt, ls = labels[0], labels[1], labels[2], labels[3]
-    same, nxt = links
-    users, wt, length, radix = model[0], model[3], model[4], model[5]
-    step, tie, slop, ceiling = search[0], search[1], search[2], search[3]
-    values, lam, delta, suffix = paths
-    slots = length.size
+    nxt = links[1]
     top = layer_head.size - 1
-    capacity = key.size
-    num_users = lam.size
-    batch = np.empty(BATCH, dtype=np.int64)
-    kids = np.zeros(BATCH, dtype=np.int64)
-    ptrs = np.zeros((BATCH, slots), dtype=np.int64)
-    kid_slot = np.empty((BATCH, num_users), dtype=np.int64)
-    kid_q = np.empty((BATCH, num_users), dtype=np.int64)
-    kid_t = np.empty((BATCH, num_users))
-    kid_s = np.empty((BATCH, num_users))
-    kid_users = np.empty((BATCH, num_users), dtype=np.int64)
+    capacity = alive.size
+    num_users = paths[1].size
+    scratch = _scratch(model[4].size, num_users)
+    batch = scratch[0]
     while ints[I_LAYER] <= top:
         cur = layer_head[ints[I_LAYER]] if ints[I_CURSOR] < 0 else ints[I_CURSOR]
         while cur >= 0:
@@ -262,44 +329,52 @@ def advance(
                     count += 1
                 cur = nxt[cur]
             budget -= count
-            ints[I_EXPANDED] += count
-            _batch(batch, count, labels, model, search, paths, levels, floats[F_BEST], ptrs, kid_slot, kid_q, kid_t,
-                   kid_s, kid_users, kids)  # fmt: skip
-            for b in range(count):
-                n = kids[b]
-                if n == 0:
-                    continue
-                here = batch[b]
-                ptr = ptrs[b]
-                code = key[here] // (slots + 1)
-                w = lw[here]
-                undecided = 0.0
-                for s in range(slots):
-                    undecided += suffix[s, ptr[s]]
-                for i in range(n):
-                    s, q = kid_slot[b, i], kid_q[b, i]
-                    w2, t2, s2 = w + wt[s, q], kid_t[b, i], kid_s[b, i]
-                    if w2 <= floats[F_BEST] + tie:
-                        # A kid that cannot beat the best even by the path bound of every user it
-                        # leaves undecided is not kept (its own expansion would prune it).
-                        bucket = _bucket(t2, delta)
-                        gain = values[bucket, users[s, q]] if bucket < values.shape[0] else 0.0
-                        if w2 + gain + undecided - suffix[s, ptr[s]] + suffix[s, q + 1] <= floats[F_BEST] + step:
-                            continue
-                    code2 = code + radix[s] * (q + 1 - ptr[s])
-                    key2 = code2 * (slots + 1) + s + 1
-                    if _beaten(states, key2, code2, s, radix, length, same, alive, lw, lt, ls, w2, t2, s2):
-                        continue
-                    new = _add(ints, states, key2, w2, t2, s2, here, users[s, q], ints[I_LAYER] + q + 1 - ptr[s],
-                               labels, links, alive, layer_head, layer_tail)  # fmt: skip
-                    if w2 > floats[F_BEST] + tie:
-                        floats[F_BEST] = w2
-                        ints[I_BEST] = new
-                        if w2 >= ceiling - slop:
-                            ints[I_CURSOR] = cur
-                            return DONE
+            if _settle(count, scratch, ints, floats, states, labels, links, alive, layer_head, layer_tail, model,
+                       search, paths, levels) < 0:  # fmt: skip
+                ints[I_CURSOR] = cur
+                return DONE
         ints[I_LAYER] += 1
         ints[I_CURSOR] = -1
+    return DONE
+
+
+@njit(cache=True)
+def dive(
+    budget, ints, floats, states, labels, links, alive, layer_head, layer_tail, stack,
+    model, search, paths, levels,
+):  # fmt: skip
+    """Expand up to ``budget`` labels depth first, the most promising first; return as
+    :func:`advance` (:data:`DONE`: the stack is empty, or the ceiling reached).
+
+    The labels to expand are on ``stack`` (its depth in ``ints``); a batch of :data:`BATCH`
+    is taken from the top, and the kids it adds are pushed by increasing path bound, so that
+    the one with the largest is taken next. A label dominated after it was pushed is skipped.
+    """
+    capacity = alive.size
+    num_users = paths[1].size
+    scratch = _scratch(model[4].size, num_users)
+    batch, fresh, promise = scratch[0], scratch[8], scratch[9]
+    while ints[I_DEPTH] > 0:
+        if budget <= 0:
+            return PAUSED
+        if capacity - ints[I_COUNT] < BATCH * num_users:
+            return FULL
+        count = 0
+        while ints[I_DEPTH] > 0 and count < BATCH:
+            ints[I_DEPTH] -= 1
+            cur = stack[ints[I_DEPTH]]
+            if alive[cur]:
+                batch[count] = cur
+                count += 1
+        budget -= count
+        added = _settle(count, scratch, ints, floats, states, labels, links, alive, layer_head, layer_tail, model,
+                        search, paths, levels)  # fmt: skip
+        if added < 0:
+            return DONE
+        ranked = np.argsort(promise[:added], kind="mergesort")
+        for i in range(added):
+            stack[ints[I_DEPTH]] = fresh[ranked[i]]
+            ints[I_DEPTH] += 1
     return DONE
 
 
@@ -338,9 +413,12 @@ def open_bound(ints, labels, links, alive, layer_head, model, paths):
     return best
 
 
-class Layered:
+class Labels(ABC):
     """The labels of ``search`` (a :class:`.search.BranchAndBound` built compiled, its path
-    relaxation set up) expanded layer by layer by :func:`advance`.
+    relaxation set up), from the root; :class:`Layered` and :class:`Dive` expand them.
+
+    ``floor``: only schedules heavier than it by a step are looked for (default the search's
+    incumbent); ``ceiling``: a schedule that heavy ends the search.
 
     Raises
     ------
@@ -352,7 +430,7 @@ class Layered:
         self, search: BranchAndBound, capacity: int = 1 << 16, floor: float | None = None, ceiling: float | None = None
     ) -> None:
         if search.paths is None:
-            raise ValueError("the layered search needs the path relaxation")
+            raise ValueError("the labels need the path relaxation")
         self.search = search
         models = search.models
         slots = len(models)
@@ -374,7 +452,8 @@ class Layered:
         self.model = (users, upl, lim, wt, length, np.array(radix, dtype=np.int64), step_of.reshape(slots + 1, slots))
         real = np.array(models, dtype=np.int64)
         # Only schedules heavier than `floor` by a step are looked for, and one of `ceiling` ends it.
-        self.consts = (search.step, search.tie, search.slop, search.ceiling if ceiling is None else ceiling, real)
+        top = search.ceiling if ceiling is None else ceiling
+        self.consts = (float(search.step), float(search.tie), float(search.slop), float(top), real)
         paths = search.paths
         lam = np.asarray(paths.multipliers, dtype=float)
         # λ of the users from each place of each model's list on (the undecided ones of a state).
@@ -397,10 +476,20 @@ class Layered:
         self.alive = np.zeros(0, dtype=np.bool_)
         self._allocate(capacity)
         self.states = new_states()
-        self.ints = np.array([0, 0, -1, -1, 0], dtype=np.int64)
-        self.floats = np.array([search.best if floor is None else floor])
+        self.ints = np.array([0, 0, -1, -1, 0, 0], dtype=np.int64)
+        self.floats = np.array([search.best if floor is None else floor], dtype=float)
         self.layer_head = np.full(self.top + 1, -1, dtype=np.int64)
         self.layer_tail = np.full(self.top + 1, -1, dtype=np.int64)
+        self._root()
+
+    def _root(self) -> None:
+        """The first label: nothing decided, nothing served, at time 0 with no slack spent."""
+        key, lw, lt, ls, parent, luser = self.labels
+        key[0], lw[0], lt[0], ls[0], parent[0], luser[0] = 0, 0.0, 0.0, math.inf, -1, -1
+        self.alive[0] = True
+        self.ints[I_COUNT] = 1
+        self.layer_head[0] = self.layer_tail[0] = 0
+        self.states[0] = 0
 
     def _allocate(self, capacity: int) -> None:
         """Label arrays of ``capacity`` (the labels so far copied over)."""
@@ -414,28 +503,36 @@ class Layered:
                 new[:n] = was
         self.labels, self.links, self.alive = labels, links, alive
 
-    def expand(self, stop: Callable[[int], bool]) -> bool:
-        """Expand from the root until every layer is done or the ceiling reached (``True``), or
-        ``stop(labels expanded)`` or the label cap ends it (``False``)."""
-        key, lw, lt, ls, parent, luser = self.labels
-        key[0], lw[0], lt[0], ls[0], parent[0], luser[0] = 0, 0.0, 0.0, math.inf, -1, -1
-        self.alive[0] = True
-        self.ints[0] = 1
-        self.layer_head[0] = self.layer_tail[0] = 0
-        self.states[0] = 0
+    @abstractmethod
+    def _advance(self, budget: int) -> int:
+        """The kernel's step: expand up to ``budget`` labels (a code of :func:`advance`)."""
+
+    def advance(self, budget: int) -> int:
+        """Expand about ``budget`` labels (whole batches), growing the arrays as needed:
+        :data:`DONE` (no label left to expand, or the ceiling reached), :data:`PAUSED` or
+        :data:`FULL` (the label cap reached: the search cannot go on)."""
         while True:
-            code = advance(
-                CHUNK, self.ints, self.floats, self.states, self.labels, self.links, self.alive,
-                self.layer_head, self.layer_tail, self.model, self.consts, self.paths, self.levels,
-            )  # fmt: skip
-            if code == DONE:
-                return True
-            if code == FULL:
-                if 2 * self.alive.size > MAX_LABELS:
-                    return False
-                self._allocate(2 * self.alive.size)
+            code = self._advance(budget)
+            if code != FULL:
+                return code
+            if 2 * self.alive.size > MAX_LABELS:
+                return FULL
+            self._allocate(2 * self.alive.size)
+
+    def expand(self, stop: Callable[[int], bool]) -> bool:
+        """Expand until no label is left or the ceiling reached (``True``), or ``stop(labels
+        expanded)`` or the label cap ends it (``False``)."""
+        while True:
+            code = self.advance(CHUNK)
+            if code != PAUSED:
+                return code == DONE
             if stop(self.expanded):
                 return False
+
+    @property
+    def best(self) -> float:
+        """The weight of the heaviest schedule found (the floor while none is)."""
+        return float(self.floats[F_BEST])
 
     @property
     def expanded(self) -> int:
@@ -446,6 +543,27 @@ class Layered:
     def found(self) -> bool:
         """Whether a schedule heavier than the floor was found."""
         return bool(self.ints[I_BEST] >= 0)
+
+    def order(self) -> list[int]:
+        """The schedule of the best label: its users, following the parents back to the root."""
+        parent, user = self.labels[4], self.labels[5]
+        order, i = [], int(self.ints[I_BEST])
+        while i > 0:
+            order.append(int(user[i]))
+            i = int(parent[i])
+        return order[::-1]
+
+
+class Layered(Labels):
+    """The labels expanded layer by layer (:func:`advance`): each Pareto label once."""
+
+    def _advance(self, budget: int) -> int:
+        return int(
+            advance(
+                budget, self.ints, self.floats, self.states, self.labels, self.links, self.alive,
+                self.layer_head, self.layer_tail, self.model, self.consts, self.paths, self.levels,
+            )
+        )  # fmt: skip
 
     def run(self, stop: Callable[[int], bool], root_bound: float) -> VisitSearch:
         """Expand until every layer is done (proven) or ``stop(labels expanded)``; an unproven
@@ -463,45 +581,94 @@ class Layered:
         bound = max(best, min(root_bound, still, search.ceiling))
         return VisitSearch(order, best, False, bound, self.expanded, kept, "layered")
 
-    def order(self) -> list[int]:
-        """The schedule of the best label: its users, following the parents back to the root."""
-        parent, user = self.labels[4], self.labels[5]
-        order, i = [], int(self.ints[I_BEST])
-        while i > 0:
-            order.append(int(user[i]))
-            i = int(parent[i])
-        return order[::-1]
+
+class Dive(Labels):
+    """The labels expanded depth first, the most promising first (:func:`dive`): it finds
+    heavy schedules early, but may expand a label that a later one dominates."""
+
+    def __init__(self, search: BranchAndBound, capacity: int = 1 << 16, floor: float | None = None,
+                 ceiling: float | None = None) -> None:  # fmt: skip
+        self.stack = np.zeros(0, dtype=np.int64)
+        super().__init__(search, capacity, floor, ceiling)
+        self.stack[0] = 0
+        self.ints[I_DEPTH] = 1
+
+    def _allocate(self, capacity: int) -> None:
+        super()._allocate(capacity)
+        stack = np.zeros(capacity, dtype=np.int64)
+        stack[: self.stack.size] = self.stack
+        self.stack = stack
+
+    def _advance(self, budget: int) -> int:
+        return int(
+            dive(
+                budget, self.ints, self.floats, self.states, self.labels, self.links, self.alive,
+                self.layer_head, self.layer_tail, self.stack, self.model, self.consts, self.paths, self.levels,
+            )
+        )  # fmt: skip
+
+    def lower(self, ceiling: float) -> None:
+        """End the search at a schedule of weight ``ceiling`` from now on."""
+        self.consts = (*self.consts[:3], float(ceiling), self.consts[4])
 
 
 def descend(search: BranchAndBound, stop: Callable[[int], bool], root_bound: float, unit: float) -> VisitSearch:
-    """The layered search with whole weight units, one target at a time from the bound down.
+    """The layered search with whole weight units, one target at a time from the bound down,
+    beside a dive from the incumbent up.
 
     Every weight is a multiple of ``unit``, so the optimum is one of the multiples between the
     incumbent and the bound. Each round asks whether a schedule of weight ``target`` or more
     exists, pruning every label that cannot reach it, and stops at the first one found: the
     rounds above found none, so it is optimal. A round that finds none lowers the target by a
-    unit; when it reaches the incumbent, the incumbent is optimal. The rounds near the bound
-    prune hardest and cost least, and the last one prunes as hard as a search that knew the
-    optimum from the start. Stopped in a round, the answer is the incumbent with the round's
-    target as bound (the rounds above it found nothing heavier).
+    unit. The rounds near the bound prune hardest and cost least; but the round at the optimum
+    finds its schedule only in its last layers, after nearly every label that could reach it.
+
+    So a :class:`Dive` runs beside the rounds, :data:`SHARE` labels of theirs for each of its
+    own (counted, not timed, so that a run does not depend on the clock): depth first, the most
+    promising label first, it finds heavy schedules early. Whichever meets the other ends the
+    search: a round that finds nothing at the dive's best plus a unit proves the dive's
+    schedule optimal, and so does the dive reaching the round's target, or running out of
+    labels (it is a complete search above its best). Stopped, the answer is the dive's best
+    schedule (at least the incumbent) with the round's target as bound.
     """
     from .search import VisitSearch
 
     top = min(root_bound, search.ceiling)
     target = math.floor((top + search.slop) / unit) * unit
-    incumbent, expanded, kept = search.best, 0, 0
-    while target > incumbent + search.tie:
+    deep = Dive(search, ceiling=target)
+    diving, expanded = True, 0
+
+    def answer(proven: bool, layered: Layered | None = None) -> VisitSearch:
+        order = deep.order() if deep.found else search.best_order
+        nodes, kept = expanded + deep.expanded, int(deep.ints[I_COUNT])
+        if layered is not None:
+            nodes, kept = nodes + layered.expanded, kept + int(layered.ints[I_COUNT])
+        return VisitSearch(order, deep.best, proven, deep.best if proven else target, nodes, kept, "layered")
+
+    while target > deep.best + search.tie:
         layered = Layered(search, floor=target - unit, ceiling=target)
-        done = layered.expand(lambda nodes: stop(expanded + nodes))  # noqa: B023 (called within the round)
-        expanded += layered.expanded
-        kept = int(layered.ints[I_COUNT])
+        while True:
+            if diving:
+                code = deep.advance(CHUNK)
+                if code == DONE:  # the round's target reached, or nothing heavier than the dive's best
+                    return answer(True, layered)
+                diving = code == PAUSED  # past the label cap, the rounds go on alone
+            # When the round asks whether the dive's best can be beaten by a unit, both search
+            # for the same schedules: even shares (the dive finds, the round proves, faster).
+            share = 1 if target <= deep.best + unit + search.tie else SHARE
+            code = layered.advance(share * CHUNK)
+            if code == DONE:
+                break
+            if code == FULL or stop(expanded + deep.expanded + layered.expanded):
+                return answer(False, layered)
         if layered.found:
-            weight = float(layered.floats[F_BEST])
-            return VisitSearch(layered.order(), weight, True, weight, expanded, kept, "layered")
-        if not done:
-            return VisitSearch(search.best_order, incumbent, False, target, expanded, kept, "layered")
+            weight = layered.best
+            nodes, kept = expanded + deep.expanded + layered.expanded, int(layered.ints[I_COUNT])
+            return VisitSearch(layered.order(), weight, True, weight, nodes, kept + int(deep.ints[I_COUNT]), "layered")
+        expanded += layered.expanded
         target -= unit
-    return VisitSearch(search.best_order, incumbent, True, incumbent, expanded, kept, "layered")
+        deep.lower(target)
+    return answer(True)
 
 
 def warm() -> None:
@@ -523,3 +690,4 @@ def warm() -> None:
     search = BranchAndBound(p, SetupTree.of(inst), [0, 1], [], compiled=True)
     search.relax_paths(Deadline())
     Layered(search).run(Deadline(), math.inf)
+    descend(search, Deadline(), search.root_bound(), 1.0)

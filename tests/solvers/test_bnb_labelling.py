@@ -11,7 +11,7 @@ import partialloading as pl
 from partialloading.scenarios import generate, random_instance
 from partialloading.solvers.bnb import labelling
 from partialloading.solvers.bnb.bounds import SetupTree
-from partialloading.solvers.bnb.labelling import Layered
+from partialloading.solvers.bnb.labelling import Dive, Layered, descend
 from partialloading.solvers.bnb.search import BranchAndBound
 from partialloading.stop import Deadline
 from partialloading.timing import FrameSchedule, servable_alone
@@ -53,6 +53,71 @@ def test_growing_the_label_arrays_changes_nothing() -> None:
     assert small.labels > 16 and small.proven and large.proven
     assert small.order == large.order and small.weight == large.weight
     assert (small.nodes, small.labels) == (large.nodes, large.labels)
+    # The dive's stack grows with the labels, and keeps its order.
+    dives = [Dive(search, capacity=capacity) for search, capacity in ((small_search, 16), (large_search, 1 << 16))]
+    assert all(deep.expand(Deadline()) for deep in dives)
+    assert dives[0].order() == dives[1].order() and dives[0].best == dives[1].best == small.weight
+    assert dives[0].expanded == dives[1].expanded and dives[0].ints[0] == dives[1].ints[0] > 16
+
+
+def enumerated(inst: pl.Instance) -> float:
+    return pl.solve(inst, "enumerate", initial=[]).objective
+
+
+@pytest.mark.parametrize(("structure", "seed"), [(s, seed) for s in ("general", "backbone") for seed in range(4)])
+def test_the_dive_alone_is_a_complete_search(structure: str, seed: int) -> None:
+    # Depth first, it may expand a label that a later one dominates, but it drops only labels
+    # that cannot beat its best: run to the end from nothing, its best is the optimum.
+    inst = random_instance(seed, 9, 3, structure=structure, deadlines="per_user", weighted=True)
+    p, search = prepared(inst)
+    deep = Dive(search)
+    assert deep.expand(Deadline())
+    assert deep.best == pytest.approx(enumerated(inst))
+    assert on_time(p, deep.order())
+    assert float(p.weight[deep.order()].sum()) == pytest.approx(deep.best)
+
+
+@pytest.mark.parametrize("share", [1, 2, 7])
+@pytest.mark.parametrize("seed", range(4))
+def test_whatever_the_dive_s_share_the_rounds_prove_the_optimum(monkeypatch, share: int, seed: int) -> None:
+    # The share only decides which of the two searches meets the other first.
+    monkeypatch.setattr(labelling, "SHARE", share)
+    inst = random_instance(seed, 10, 3, structure="backbone", deadlines="per_user", weighted=True)
+    p, search = prepared(inst)
+    found = descend(search, Deadline(), search.root_bound(), inst.weight_unit)
+    assert found.proven and found.weight == found.bound == pytest.approx(enumerated(inst))
+    assert on_time(p, found.order)
+    assert float(p.weight[found.order].sum()) == pytest.approx(found.weight)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_dive_past_its_label_cap_leaves_the_rounds_alone(monkeypatch, seed: int) -> None:
+    # A dive that can keep no label stops diving; the rounds go on and prove the optimum.
+    monkeypatch.setattr(Dive, "advance", lambda self, budget: labelling.FULL)
+    inst = random_instance(seed, 10, 3, structure="general", deadlines="per_user", weighted=True)
+    p, search = prepared(inst)
+    found = descend(search, Deadline(), search.root_bound(), inst.weight_unit)
+    assert found.proven and found.weight == pytest.approx(enumerated(inst))
+    assert on_time(p, found.order)
+
+
+@pytest.mark.parametrize("budget", [0, 2000, 5000])
+@pytest.mark.parametrize("seed", range(3))
+def test_the_rounds_stopped_midway_give_a_valid_bound(budget: int, seed: int) -> None:
+    # Stopped after a few labels, the answer is on time, never above the optimum, and its bound
+    # (the target of the round under way) never below it. (Two of these searches prove after
+    # 3,436 and 3,841 labels: stopped at 2,000 they are open with the bound a unit above.)
+    inst = generate("backbone", seed, n_users=16, deadlines="per_user", weighted=True, max_weight=3)
+    p, search = prepared(inst)
+    optimum = pl.solve(inst, "bnb", initial=[]).objective
+    found = descend(search, lambda nodes: nodes > budget, search.root_bound(), inst.weight_unit)
+    assert on_time(p, found.order)
+    assert float(p.weight[found.order].sum()) == pytest.approx(found.weight)
+    assert found.weight <= optimum + 1e-9 <= found.bound + 1e-9
+    if found.proven:
+        assert found.weight == pytest.approx(optimum) == found.bound
+    else:
+        assert found.bound > found.weight
 
 
 @pytest.mark.parametrize("seed", range(4))
