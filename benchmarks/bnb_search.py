@@ -3,9 +3,9 @@
 The same instances as ``exact_scaling.py --mid`` (general and backbone, 6 models, per-user
 deadlines, weights 1–3), each solved twice in one process from greedy's schedule: by the search
 as it was before (``path_bound=false``: depth first, the level and uploads bounds, compiled) and
-by the default one (the path relaxation and the labels layer by layer). Reports for each whether
-it proved the optimum, the time and the nodes (labels expanded), the ratio of the times when both
-prove, and exits 1 if two proofs disagree.
+by the default one (the path relaxation, the labels layer by layer with a dive beside them).
+Reports for each whether it proved the optimum, the time and the nodes (labels expanded), the
+ratio of the times when both prove, and exits 1 if two proofs disagree.
 
 Run::
 

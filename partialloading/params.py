@@ -180,11 +180,16 @@ class BnbParams(MethodParams):
         Bound the nodes with the Lagrangian path relaxation too (default; it needs numba, the
         ``fast`` extra, and at most 400 users). ``false`` leaves the level and uploads bounds
         alone, as the search was before it.
+    dive
+        With whole weight units, run a dive beside the layered search's rounds (default): the
+        labels depth first, the most promising first, which finds heavy schedules early.
+        ``false`` runs the rounds alone. Either proves the same optimum.
     """
 
     method: ClassVar[str] = "bnb"
     max_nodes: int | None = None
     path_bound: bool = True
+    dive: bool = True
 
     def check(self) -> None:
         if self.max_nodes is not None and self.max_nodes < 1:

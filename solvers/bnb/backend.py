@@ -37,10 +37,13 @@ def search(
     wrap_up_s: float = WRAP_UP_S,
     compiled: bool = False,
     relax_until: Deadline | None = None,
+    dive: bool = True,
 ) -> VisitSearch:
     """The branch-and-bound on ``instance`` from the feasible order ``incumbent`` (see
     :class:`~partialloading.solvers.bnb.search.BranchAndBound`), with the verifier's full
-    tolerance, as ``enumerate``: the optimum proven is the one every exact method reports."""
+    tolerance, as ``enumerate``: the optimum proven is the one every exact method reports.
+    With ``relax_until`` the path relaxation is set up (until then at most) and the labels are
+    searched compiled, with a dive beside the rounds unless ``dive`` is false."""
     arithmetic = FrameSchedule.build(instance, tolerance_share=1.0)
     alone = servable_alone(instance).tolist()
     tree = SetupTree.of(instance)
@@ -51,7 +54,7 @@ def search(
 
         try:
             if instance.weight_unit > 0:  # one target at a time, from the bound down
-                return descend(search, stop, search.root_bound(), instance.weight_unit)
+                return descend(search, stop, search.root_bound(), instance.weight_unit, dive)
             return Layered(search).run(stop, search.root_bound())
         except OverflowError:  # too many models for the state codes (raised before any search)
             pass
@@ -81,7 +84,7 @@ def solve(instance: Instance, params: BnbParams, request: SolveRequest) -> Solve
     ceiling = math.inf if request.bound is None else request.bound
     # A quarter of the time at most tunes the path relaxation's multipliers.
     relax_until = search_until.share(RELAX_SHARE) if params.path_bound else None
-    found = search(instance, start, stop, ceiling, wrap_up, compiled=True, relax_until=relax_until)
+    found = search(instance, start, stop, ceiling, wrap_up, compiled=True, relax_until=relax_until, dive=params.dive)
     info: dict[str, Any] = {
         "nodes": found.nodes,
         "incumbent_weight": float(instance.weights[start].sum()) if start else 0.0,

@@ -51,7 +51,7 @@ SHARE = 2
 """Labels the rounds of :func:`descend` expand for each label of the dive beside them."""
 
 MAX_LABELS = 1 << 24
-"""Labels kept at most (about 1.1 GB): past it the search stops, unproven."""
+"""Labels kept at most by one search (about 1.1 GB): past it a round stops, unproven, and a dive stops diving."""
 
 # Codes returned by advance().
 DONE, PAUSED, FULL = 0, 1, 2
@@ -612,7 +612,9 @@ class Dive(Labels):
         self.consts = (*self.consts[:3], float(ceiling), self.consts[4])
 
 
-def descend(search: BranchAndBound, stop: Callable[[int], bool], root_bound: float, unit: float) -> VisitSearch:
+def descend(
+    search: BranchAndBound, stop: Callable[[int], bool], root_bound: float, unit: float, dive: bool = True
+) -> VisitSearch:
     """The layered search with whole weight units, one target at a time from the bound down,
     beside a dive from the incumbent up.
 
@@ -629,14 +631,15 @@ def descend(search: BranchAndBound, stop: Callable[[int], bool], root_bound: flo
     search: a round that finds nothing at the dive's best plus a unit proves the dive's
     schedule optimal, and so does the dive reaching the round's target, or running out of
     labels (it is a complete search above its best). Stopped, the answer is the dive's best
-    schedule (at least the incumbent) with the round's target as bound.
+    schedule (at least the incumbent) with the round's target as bound. ``dive=False`` runs the
+    rounds alone.
     """
     from .search import VisitSearch
 
     top = min(root_bound, search.ceiling)
     target = math.floor((top + search.slop) / unit) * unit
     deep = Dive(search, ceiling=target)
-    diving, expanded = True, 0
+    diving, expanded = dive, 0
 
     def answer(proven: bool, layered: Layered | None = None) -> VisitSearch:
         order = deep.order() if deep.found else search.best_order

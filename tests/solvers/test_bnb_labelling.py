@@ -32,14 +32,15 @@ def on_time(p: FrameSchedule, order: list[int]) -> bool:
 
 
 @pytest.mark.parametrize(("family", "seed"), [(f, s) for f in ("general", "backbone", "zoo-mixed") for s in range(2)])
-def test_layered_and_depth_first_prove_the_same_optimum(family: str, seed: int) -> None:
+def test_layered_with_or_without_the_dive_and_depth_first_prove_the_same_optimum(family: str, seed: int) -> None:
     inst = generate(family, seed, n_users=16, deadlines="per_user", weighted=True, max_weight=3)
     layered = pl.solve(inst, "bnb", initial=[])
+    rounds = pl.solve(inst, "bnb", initial=[], dive=False)
     deep = pl.solve(inst, "bnb", initial=[], path_bound=False)
-    assert layered.info["certificate"]["search"] == "layered"
+    assert layered.info["certificate"]["search"] == rounds.info["certificate"]["search"] == "layered"
     assert deep.info["certificate"]["search"] == "depth-first"
-    assert layered.status is deep.status is pl.Status.OPTIMAL
-    assert layered.objective == pytest.approx(deep.objective)
+    assert layered.status is rounds.status is deep.status is pl.Status.OPTIMAL
+    assert layered.objective == pytest.approx(deep.objective) == rounds.objective
 
 
 def test_growing_the_label_arrays_changes_nothing() -> None:
