@@ -141,3 +141,14 @@ def test_too_many_models_for_the_state_codes_search_depth_first() -> None:
     inst = random_instance(0, 80, 45, structure="general", deadlines="per_user", weighted=True)
     result = pl.solve(inst, "bnb", max_nodes=50)
     assert result.info["certificate"]["search"] == "depth-first"
+
+
+def test_the_rounds_and_the_dive_give_the_same_answer_twice() -> None:
+    # The two searches take turns by labels counted, not by the clock: two runs expand the same
+    # labels and return the same schedule.
+    inst = generate("backbone", 2, n_users=16, deadlines="per_user", weighted=True, max_weight=3)
+    runs = []
+    for _ in range(2):
+        _, search = prepared(inst)
+        runs.append(descend(search, Deadline(), search.root_bound(), inst.weight_unit))
+    assert runs[0].proven and runs[0] == runs[1]
