@@ -138,9 +138,14 @@ def upload_knapsack(ranked: list[int], weight: list[float], upload: list[float],
     at the next user's weight per upload at best) or it is in (then the room it lacks comes out of
     the users before it, at the last one's weight per upload at least); both are at most the
     fractional (Dantzig) bound.
+
+    Written on indices alone, so that numba compiles the same body for the compiled search
+    (:func:`.labelling._upload_bound`, on arrays).
     """
     total, room, last = 0.0, capacity, -1
-    for i, k in enumerate(ranked):
+    n = len(ranked)
+    for i in range(n):
+        k = ranked[i]
         u = upload[k]
         if u <= room:
             total += weight[k]
@@ -148,8 +153,10 @@ def upload_knapsack(ranked: list[int], weight: list[float], upload: list[float],
             if u > 0:
                 last = k
             continue
-        after = ranked[i + 1] if i + 1 < len(ranked) else None
-        out = total + (0.0 if after is None else room * weight[after] / upload[after])
+        out = total
+        if i + 1 < n:
+            after = ranked[i + 1]
+            out += room * weight[after] / upload[after]
         into = -math.inf if last < 0 else total + weight[k] - (u - room) * weight[last] / upload[last]
         return max(out, into)
     return total

@@ -198,6 +198,16 @@ def _bucket(t, delta):
 
 
 @njit(cache=True)
+def _gain(values, delta, after, t):
+    """``G_λ`` of the path relaxation's table ``values`` after user ``after`` (``-1``: at the
+    start) from time ``t`` on (as :meth:`.paths.PathBound.gain`)."""
+    if after < 0:
+        return values[0, values.shape[1] - 1]
+    b = _bucket(t, delta)
+    return values[b, after] if b < values.shape[0] else 0.0
+
+
+@njit(cache=True)
 def path_values(delta, model, rank, limit, gain, step, first, values, choice):
     """Fill ``values[b, k]``, the heaviest gain of a sequence of users served after user ``k``
     from the time ``b·delta`` on (``k = K``: after nothing but the initial model, at time 0 only),

@@ -36,7 +36,8 @@ import numpy as np
 from numba import njit, prange, types
 from numba.typed import Dict
 
-from .kernels import _bucket, level_bound
+from .bounds import upload_knapsack
+from .kernels import _gain, level_bound
 
 if TYPE_CHECKING:
     from .search import BranchAndBound, VisitSearch
@@ -77,27 +78,15 @@ def _dominated(head, link, alive, lw, lt, ls, w, t, s):
     return False
 
 
+_knapsack = njit(cache=True)(upload_knapsack)
+
+
 @njit(cache=True)
 def _upload_bound(kid_users, n, by_upload, weight, upload, capacity):
-    """Martello and Toth's bound of the kids' uploads in ``capacity`` (as :func:`.bounds.upload_knapsack`)."""
+    """Martello and Toth's bound of the kids' uploads in ``capacity`` (:func:`.bounds.upload_knapsack`
+    compiled), the kids ranked by weight per upload."""
     ranked = kid_users[:n][np.argsort(by_upload[kid_users[:n]], kind="mergesort")]
-    total, room, last = 0.0, capacity, -1
-    for i in range(n):
-        k = ranked[i]
-        u = upload[k]
-        if u <= room:
-            total += weight[k]
-            room -= u
-            if u > 0:
-                last = k
-            continue
-        out = total
-        if i + 1 < n:
-            after = ranked[i + 1]
-            out += room * weight[after] / upload[after]
-        into = -math.inf if last < 0 else total + weight[k] - (u - room) * weight[last] / upload[last]
-        return max(out, into)
-    return total
+    return _knapsack(ranked, weight, upload, capacity)
 
 
 @njit(cache=True)
@@ -112,7 +101,6 @@ def _kids(cur, labels, model, search, paths, levels, best, ptr, kid_slot, kid_q,
     (by_time, by_upload, weight_of, upload_of, dl_of, model_of, tk_of, tw_of, ts_of, uk_of, uw_of, us_of,
      model_parent, group_parent, private, group_cost) = levels  # fmt: skip
     slots = length.size
-    num_users = lam.size
     code = key[cur] // (slots + 1)
     last = key[cur] % (slots + 1) - 1
     for s in range(slots):
@@ -135,12 +123,7 @@ def _kids(cur, labels, model, search, paths, levels, best, ptr, kid_slot, kid_q,
         return 0
     enough = best + step - w
     # The bounds, cheapest first, each only while the node is still promising.
-    after = -1 if last < 0 else users[last, ptr[last] - 1]
-    if after < 0:
-        bound = values[0, num_users]
-    else:
-        b = _bucket(t, delta)
-        bound = values[b, after] if b < values.shape[0] else 0.0
+    bound = _gain(values, delta, -1 if last < 0 else users[last, ptr[last] - 1], t)
     for i in range(n):
         bound += lam[kid_users[i]]
     if bound > enough and not math.isinf(sigma):
@@ -261,9 +244,7 @@ def _settle(count, scratch, ints, floats, states, labels, links, alive, layer_he
         for i in range(n):
             s, q = kid_slot[b, i], kid_q[b, i]
             w2, t2, s2 = w + wt[s, q], kid_t[b, i], kid_s[b, i]
-            bucket = _bucket(t2, delta)
-            gain = values[bucket, users[s, q]] if bucket < values.shape[0] else 0.0
-            bound = w2 + gain + undecided - suffix[s, ptr[s]] + suffix[s, q + 1]
+            bound = w2 + _gain(values, delta, users[s, q], t2) + undecided - suffix[s, ptr[s]] + suffix[s, q + 1]
             # A kid that cannot beat the best even by its path bound is not kept (its own
             # expansion would prune it).
             if w2 <= floats[F_BEST] + tie and bound <= floats[F_BEST] + step:
@@ -385,9 +366,8 @@ def open_bound(ints, labels, links, alive, layer_head, model, paths):
     key, lw, lt = labels[0], labels[1], labels[2]
     nxt = links[1]
     users, length, radix = model[0], model[4], model[5]
-    values, lam, delta, suffix = paths
+    values, delta, suffix = paths[0], paths[2], paths[3]
     slots = length.size
-    num_users = lam.size
     best = -math.inf
     layer = ints[I_LAYER]
     cur = layer_head[layer] if ints[I_CURSOR] < 0 else ints[I_CURSOR]
@@ -399,12 +379,8 @@ def open_bound(ints, labels, links, alive, layer_head, model, paths):
                 value = lw[cur]
                 for s in range(slots):
                     value += suffix[s, (code // radix[s]) % (length[s] + 1)]
-                if last < 0:
-                    value += values[0, num_users]
-                else:
-                    after = users[last, (code // radix[last]) % (length[last] + 1) - 1]
-                    b = _bucket(lt[cur], delta)
-                    value += values[b, after] if b < values.shape[0] else 0.0
+                after = -1 if last < 0 else users[last, (code // radix[last]) % (length[last] + 1) - 1]
+                value += _gain(values, delta, after, lt[cur])
                 best = max(best, value)
             cur = nxt[cur]
         layer += 1

@@ -309,16 +309,20 @@ class BranchAndBound:
         return self.relaxation(node, kids, enough) > enough
 
     # ------------------------------------------------------------------ search
+    def root(self) -> Node:
+        """The empty schedule: nothing decided, no model loaded by the search, no slack spent."""
+        return (tuple(0 for _ in range(self.num_models)), None, 0.0, math.inf, 0.0)
+
     def root_bound(self) -> float:
         """The bound of the empty schedule: the most any schedule weighs."""
-        root: Node = (tuple(0 for _ in range(self.num_models)), None, 0.0, math.inf, 0.0)
+        root = self.root()
         return self.relaxation(root, self.children(root))
 
     def run(self, stop: Callable[[int], bool], wrap_up_s: float = WRAP_UP_S) -> VisitSearch:
         """Search depth first; ``stop(nodes)`` is asked every :data:`CHECK_EVERY` nodes and
         ``True`` ends the search (then the result is not proven, and the bound of the subtrees
         left open is computed in about ``wrap_up_s`` seconds more)."""
-        root: Node = (tuple(0 for _ in range(self.num_models)), None, 0.0, math.inf, 0.0)
+        root = self.root()
         self.nodes = 1
         # A frame: the node's children not explored yet; the stack's frames hold every open subtree.
         stack: list[tuple[Node, list[Kid], int]] = []
