@@ -35,7 +35,7 @@ from exact_scaling import mid_instance
 
 COMPILE = (
     "import time; t = time.perf_counter(); "
-    "from partialloading.solvers.bnb.bounds import warm_compiled; "
+    "from partialloading.solvers.bnb.backend import warm_compiled; "
     "warm_compiled(); "
     "print(time.perf_counter() - t)"
 )

@@ -27,7 +27,8 @@ import sys
 import time
 
 import partialloading as pl
-from partialloading.solvers.bnb.bounds import SetupTree, warm_compiled
+from partialloading.solvers.bnb.backend import warm_compiled
+from partialloading.solvers.bnb.bounds import SetupTree
 from partialloading.solvers.bnb.labelling import CHUNK, PAUSED, Dive, Layered
 from partialloading.solvers.bnb.search import BranchAndBound
 from partialloading.stop import Deadline

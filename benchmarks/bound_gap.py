@@ -4,7 +4,7 @@ For each size and family (``general`` and ``backbone`` scenarios, 6 models, per-
 tightness 0.5, integer weights 1–3 drawn as in ``exact_scaling.py --mid``) it solves ``--seeds``
 instances with ``greedy`` (default settings) and reports the gap ``(bound − greedy)/bound`` to
 two bounds: the cheap one (served alone, knapsack per deadline level) and the blocks-per-level
-relaxation (:func:`partialloading.bounds.level_bound`, the bound ``greedy`` now reports), with
+relaxation (:func:`partialloading.relaxations.level_bound`, the bound ``greedy`` now reports), with
 their medians and maxima, the time the relaxation takes, and on how many instances its default
 form (the LP above 200 users) gives the same bound as the MILP form. Every schedule is checked by the
 independent verifier.
@@ -23,7 +23,7 @@ import sys
 import time
 
 import partialloading as pl
-from partialloading.bounds import best_cheap_bound, level_bound
+from partialloading.relaxations import best_cheap_bound, level_bound
 from partialloading.validation.verify import verify_solution
 
 from exact_scaling import mid_instance

@@ -1,6 +1,6 @@
 """Does the blocks-per-level bound lose its gap to reloads? Three strengthenings, measured.
 
-The blocks-per-level relaxation (:func:`partialloading.bounds.level_bound`) leaves a few weight
+The blocks-per-level relaxation (:func:`partialloading.relaxations.level_bound`) leaves a few weight
 units between greedy's schedule and the bound on the per-user-deadline mid-size instances
 (``exact_scaling.py --mid``), which neither the exact methods nor the branch-and-bound close from
 30 users on. This script adds to the same MILP (frame timing, with sharing) what it forgets
@@ -52,8 +52,8 @@ import pyomo.environ as pyo
 from pyomo.contrib.appsi.solvers.highs import Highs
 
 import partialloading as pl
-from partialloading.bounds import LevelData, level_bound
 from partialloading.instance import Instance
+from partialloading.relaxations import LevelData, level_bound
 from partialloading.scenarios import random_instance
 
 from exact_scaling import mid_instance

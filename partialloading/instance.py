@@ -3,58 +3,43 @@
 Each class checks its own fields when it is created (raising :class:`FieldError` with the
 field's name); :class:`Instance` checks the references between objects once (unique ids,
 known blocks and models) and raises :class:`InstanceError` with the JSON path of the culprit.
-Derived quantities that every solver needs (``a_k``, the GPU memory's loading times, ...) are
-computed once, lazily, and cached as read-only numpy arrays.
+Derived quantities that every solver needs (``a_k``, the loading sizes, ...) are computed once,
+lazily, and cached as read-only numpy arrays. The instance stores the names of its timing and
+memory models and knows none of them: the registries (:func:`partialloading.timing.timing_of`,
+:func:`partialloading.memory.memory_of`) resolve and check the names, and keep what they derive
+from an instance in :meth:`Instance.derived`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from .arrays import FloatArray, IntArray
+from .components import Block, Model, User, check_identifier, check_number, spectral_efficiencies
 from .errors import FieldError, InstanceError
-from .memory import DEFAULT_MEMORY, MEMORY_MODELS, Memory
-from .timing import TIMING_NAMES
 
-__all__ = ["Block", "FloatArray", "Instance", "IntArray", "Model", "User"]
+__all__ = [
+    "Block",
+    "FloatArray",
+    "Instance",
+    "IntArray",
+    "Model",
+    "User",
+    "check_identifier",
+    "check_number",
+    "spectral_efficiencies",
+]
 
-
-def check_number(name: str, value: object, *, allow_zero: bool = False) -> float:
-    """``value`` as a finite positive float (zero allowed with ``allow_zero``), else a
-    :class:`FieldError` naming the field ``name``."""
-    # The common case first (a positive finite float, as in most files), without any call:
-    # instances of 10^5 users check 4·10^5 numbers. NaN fails both comparisons.
-    if type(value) is float and (0.0 < value < math.inf or (allow_zero and value == 0.0)):
-        return value
-    # bool is an int subclass, but `true` where a number belongs is a user mistake.
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise FieldError(name, f"must be a number (got {value!r})")
-    try:
-        finite = math.isfinite(value)
-    except OverflowError:  # a JSON integer too large for a float
-        raise FieldError(name, "is too large") from None
-    if not finite:
-        raise FieldError(name, f"must be finite (got {value!r})")
-    if value < 0 or (value == 0 and not allow_zero):
-        kind = "non-negative" if allow_zero else "positive"
-        raise FieldError(name, f"must be {kind} (got {value!r})")
-    return value
-
-
-def check_identifier(name: str, value: object) -> str:
-    """``value`` as a non-empty string id, else a :class:`FieldError` naming the field ``name``."""
-    if not isinstance(value, str) or not value:
-        raise FieldError(name, f"must be a non-empty string (got {value!r})")
-    return value
+T = TypeVar("T")
 
 
 def _frozen(obj: object, name: str, value: object) -> None:
@@ -64,144 +49,6 @@ def _frozen(obj: object, name: str, value: object) -> None:
 def _readonly(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
     array.setflags(write=False)
     return array
-
-
-@dataclass(frozen=True)
-class Block:
-    """A parameter block: a unit of GPU memory that models can share.
-
-    Parameters
-    ----------
-    id
-        Unique identifier of the block.
-    size_bytes
-        Size in bytes (zero allowed, e.g. for a placeholder).
-    """
-
-    id: str
-    size_bytes: float
-
-    def __post_init__(self) -> None:
-        check_identifier("id", self.id)
-        check_number("size_bytes", self.size_bytes, allow_zero=True)
-
-
-@dataclass(frozen=True)
-class Model:
-    """An AI model: a set of parameter blocks and an inference time per request.
-
-    Parameters
-    ----------
-    id
-        Unique identifier of the model.
-    blocks
-        Ids of the blocks the model consists of (at least one, no repeats).
-    infer_time_s
-        Inference time of one request in seconds (zero allowed).
-    """
-
-    id: str
-    blocks: tuple[str, ...]
-    infer_time_s: float
-
-    def __post_init__(self) -> None:
-        check_identifier("id", self.id)
-        if isinstance(self.blocks, str) or not isinstance(self.blocks, Sequence):
-            raise FieldError("blocks", f"must be a list of block ids (got {self.blocks!r})")
-        _frozen(self, "blocks", tuple(self.blocks))
-        if not self.blocks:
-            raise FieldError("blocks", "a model needs at least one block")
-        seen: set[str] = set()
-        for pos, block in enumerate(self.blocks):
-            check_identifier(f"blocks[{pos}]", block)
-            if block in seen:
-                raise FieldError(f"blocks[{pos}]", f"block {block!r} is listed twice")
-            seen.add(block)
-        check_number("infer_time_s", self.infer_time_s, allow_zero=True)
-
-
-@dataclass(frozen=True)
-class User:
-    """A user with one inference request.
-
-    Exactly one of ``spectral_efficiency`` (bit/s/Hz) and ``snr_db`` is given; the other is
-    derived (``η = log2(1 + 10^(snr_db/10))``) and :attr:`eta` is always available.
-
-    Parameters
-    ----------
-    id
-        Unique identifier of the user.
-    model
-        Id of the requested model.
-    data_bits
-        Size of the input to upload, in bits.
-    deadline_s
-        Deadline in seconds, measured from time 0.
-    spectral_efficiency
-        Spectral efficiency of the user's link in bit/s/Hz.
-    snr_db
-        Signal-to-noise ratio of the user's link in dB.
-    weight
-        Value of serving the user (1 for task throughput).
-    infer_time_s
-        The request's own inference time in seconds, overriding its model's (an LLM request's
-        time grows with its prompt and its output); ``None``: the model's.
-    """
-
-    id: str
-    model: str
-    data_bits: float
-    deadline_s: float
-    spectral_efficiency: float | None = None
-    snr_db: float | None = None
-    weight: float = 1
-    infer_time_s: float | None = None
-
-    def __post_init__(self) -> None:
-        check_identifier("id", self.id)
-        check_identifier("model", self.model)
-        check_number("data_bits", self.data_bits)
-        check_number("deadline_s", self.deadline_s)
-        check_number("weight", self.weight)
-        if self.infer_time_s is not None:
-            check_number("infer_time_s", self.infer_time_s, allow_zero=True)
-        if (self.spectral_efficiency is None) == (self.snr_db is None):
-            what = "neither" if self.spectral_efficiency is None else "both"
-            raise FieldError(
-                "spectral_efficiency", f"give exactly one of spectral_efficiency and snr_db ({what} given)"
-            )
-        if self.spectral_efficiency is not None:
-            check_number("spectral_efficiency", self.spectral_efficiency)
-        else:
-            snr = self.snr_db
-            if isinstance(snr, bool) or not isinstance(snr, int | float) or not math.isfinite(snr):
-                raise FieldError("snr_db", f"must be a finite number (got {snr!r})")
-            if self.eta <= 0.0:
-                # Extremely negative SNR underflows log2(1 + x) to 0: the upload would never end.
-                raise FieldError("snr_db", f"is too low to carry any data (got {snr!r})")
-
-    @property
-    def eta(self) -> float:
-        """Spectral efficiency η in bit/s/Hz."""
-        if self.spectral_efficiency is not None:
-            return float(self.spectral_efficiency)
-        # __post_init__ guarantees that exactly one of the two is given.
-        decibels = float(self.snr_db or 0.0) / 10.0
-        if decibels > 300:  # 10**x overflows a float; log2(1 + 10**x) = x·log2(10) to within 1e-300
-            return decibels * math.log2(10.0)
-        return math.log2(1.0 + 10.0**decibels)
-
-    @property
-    def upload_work(self) -> float:
-        """``a_k = D_k / η_k`` in Hz·s: the upload takes ``a_k / b_k`` seconds with bandwidth ``b_k``."""
-        return self.data_bits / self.eta
-
-
-def spectral_efficiencies(snr_db: FloatArray) -> FloatArray:
-    """:attr:`User.eta` of many SNRs (dB) at once, with the same rule beyond 300 dB."""
-    decibels = np.asarray(snr_db, dtype=float) / 10.0
-    with np.errstate(over="ignore"):
-        return np.where(decibels > 300, decibels * math.log2(10.0), np.log2(1.0 + 10.0 ** np.minimum(decibels, 300)))
 
 
 def _as_tuple(name: str, value: object, kind: type) -> tuple[Any, ...]:
@@ -232,12 +79,13 @@ class Instance:
     name
         Name of the instance (written into solutions).
     timing
-        Timing model, a name of :data:`partialloading.timing.TIMING_NAMES` (``"frame"``: the
-        server starts when the last upload has arrived).
+        Name of the timing model (``"frame"``: the server starts when the last upload has
+        arrived). The registry :func:`partialloading.timing.timing_of` resolves and checks it.
     memory
-        GPU memory model, a name of :data:`partialloading.memory.MEMORY_MODELS`, or ``None``:
-        ``"capacity"`` when :attr:`memory_bytes` is set (the GPU keeps whatever fits), else
-        ``"single"`` (the GPU holds the blocks of the model it loaded last).
+        Name of the GPU memory model (``server.memory`` in files), or ``None``: the one the
+        server fields imply (a capacity memory with :attr:`memory_bytes`, else the GPU holds
+        the blocks of the model it loaded last). The registry
+        :func:`partialloading.memory.memory_of` resolves and checks it.
     memory_bytes
         GPU memory capacity in bytes (``server.memory_bytes``), or ``None``: one model at a time.
         Every model a user requests must fit.
@@ -277,10 +125,10 @@ class Instance:
                 raise InstanceError(where, exc.problem) from None
         if not isinstance(self.name, str):
             raise InstanceError("name", f"must be a string (got {self.name!r})")
-        if self.timing not in TIMING_NAMES:
-            raise InstanceError("timing", f"unknown timing model {self.timing!r} (known: {', '.join(TIMING_NAMES)})")
-        if self.memory is not None and self.memory not in MEMORY_MODELS:
-            raise InstanceError("memory", f"unknown memory model {self.memory!r} (known: {', '.join(MEMORY_MODELS)})")
+        if not isinstance(self.timing, str):
+            raise InstanceError("timing", f"must be a string (got {self.timing!r})")
+        if self.memory is not None and not isinstance(self.memory, str):
+            raise InstanceError("server.memory", f"must be a string (got {self.memory!r})")
         block_ids = self._unique("blocks", self.blocks)
         model_ids = self._unique("models", self.models)
         self._unique("users", self.users)
@@ -302,8 +150,6 @@ class Instance:
         if self.memory_bytes is None:
             if self.initial_blocks is not None:
                 raise InstanceError("server.initial_blocks", "needs server.memory_bytes (a memory that keeps blocks)")
-            if self.memory is not None and self.memory.startswith("capacity"):
-                raise InstanceError("memory", f"the {self.memory} memory needs server.memory_bytes")
             return
         try:
             capacity = check_number("memory_bytes", self.memory_bytes)
@@ -471,13 +317,6 @@ class Instance:
         return unit * math.floor(bound / unit + 1e-6 * max(1.0, abs(bound) / unit))
 
     # ----------------------------------------------------------------- GPU memory
-    @property
-    def memory_name(self) -> str:
-        """Name of the memory model (see :attr:`memory`)."""
-        if self.memory is not None:
-            return self.memory
-        return DEFAULT_MEMORY if self.memory_bytes is None else "capacity"
-
     @cached_property
     def initial_resident(self) -> tuple[int, ...]:
         """Indices of the blocks in GPU memory at time 0, least recently used first (the initial
@@ -487,11 +326,6 @@ class Instance:
         if self.initial_model is None:
             return ()
         return tuple(self.block_index[b] for b in self.models[self.model_index[self.initial_model]].blocks)
-
-    @cached_property
-    def gpu_memory(self) -> Memory:
-        """The GPU memory of this instance (its memory model): what each request loads."""
-        return MEMORY_MODELS[self.memory_name].of(self)
 
     @cached_property
     def shares_blocks(self) -> bool:
@@ -549,6 +383,18 @@ class Instance:
                 room -= size
                 kept.extend((position[b], copies[model.id, b]) for b in model.blocks)
         return tuple(name for _, name in sorted(kept))
+
+    def derived(self, key: str, build: Callable[[Instance], T]) -> T:
+        """``build(self)``, computed once per instance and kept under ``key``.
+
+        The plug-ins (the timing and memory models, whose names the instance only stores) keep
+        their view of an instance here, so the data model needs to know none of them.
+        """
+        cache: dict[str, Any] = self.__dict__.setdefault("_derived", {})
+        if key not in cache:
+            cache[key] = build(self)
+        value: T = cache[key]
+        return value
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Instance):

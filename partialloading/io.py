@@ -24,6 +24,8 @@ import jsonschema
 
 from .errors import FieldError, InstanceError, SolutionError
 from .instance import Block, Instance, Model, User
+from .memory import memory_class, memory_in_file
+from .timing import timing_of
 
 INSTANCE_FORMAT = "partialloading/instance"
 SOLUTION_FORMAT = "partialloading/solution"
@@ -193,19 +195,24 @@ def instance_from_dict(data: Any, source: str | None = None) -> Instance:
             )
             for i, u in enumerate(data["users"])
         ]
-        return Instance(
+        instance = Instance(
             blocks=tuple(blocks),
             models=tuple(models),
             users=tuple(users),
             bandwidth_hz=data["uplink"]["bandwidth_hz"],
             load_speed_bytes_per_s=data["server"]["load_speed_bytes_per_s"],
             initial_model=data["server"].get("initial_model"),
+            memory=data["server"].get("memory"),
             memory_bytes=data["server"].get("memory_bytes"),
             initial_blocks=_optional_tuple(data["server"].get("initial_blocks")),
             name=data.get("name", "instance"),
             timing=data.get("timing", "frame"),
             meta=data.get("meta", {}),
         )
+        # The registries resolve the names the instance only stores: a bad one fails here.
+        timing_of(instance)
+        memory_class(instance)
+        return instance
     except InstanceError as exc:
         raise exc.with_source(source) if source else exc from None
 
@@ -225,6 +232,9 @@ def instance_to_dict(instance: Instance) -> dict[str, Any]:
         "load_speed_bytes_per_s": instance.load_speed_bytes_per_s,
         "initial_model": instance.initial_model,
     }
+    memory = memory_in_file(instance)
+    if memory is not None:
+        doc["server"]["memory"] = memory
     if instance.memory_bytes is not None:
         doc["server"]["memory_bytes"] = instance.memory_bytes
     if instance.initial_blocks is not None:

@@ -1,7 +1,13 @@
-"""How methods combine: the warm start, bound merging, status upgrade, and ``auto``.
+"""The solve pipeline, and how methods combine: the warm start, bound merging, status upgrade, and ``auto``.
 
-:func:`partialloading.solve` only dispatches; what one method's answer does to another's lives
-here:
+:func:`partialloading.solve` checks its arguments and hands over to :func:`solve_until`, the
+one pipeline every solve runs (the nested ones too: the warm start and ``auto``'s follow-up call
+it again, in this module, under the same deadline). It checks that the method supports the
+instance (timing model, memory model and case, as declared in :mod:`partialloading.methods`),
+builds the typed parameters, runs the backend, rebuilds the :class:`Solution` from the returned
+order (so the objective is always recomputed from the instance under its timing and memory
+models), refuses infeasible output and wraps everything in a :class:`Result`. What one method's
+answer does to another's:
 
 - **Warm start** (:func:`warm_start`): the exact methods that search start from greedy's
   schedule, computed within :data:`WARM_START_SHARE` of the time left, with its upper bound.
@@ -16,18 +22,21 @@ here:
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from .backend import METHODS, SolverOutput
-from .bounds import level_bound, side_deadline
-from .errors import SolverError
+from .errors import InstanceError, MethodNotApplicableError, ParameterError, SolverError
+from .instance import Instance
+from .memory import memory_class
+from .methods import METHOD_NAMES, METHODS, SolveRequest, SolverOutput
+from .params import MethodParams, make_params
+from .relaxations import level_bound, side_deadline
 from .result import Result, Status
 from .solution import Solution
+from .stop import Deadline
+from .timing import timing_of
 from .tolerance import exceeds, reaches
-
-if TYPE_CHECKING:
-    from .instance import Instance
-    from .stop import Deadline
 
 ENUMERATE_AUTO_MAX_USERS = 8
 """``auto`` uses exhaustive search up to this many users when the DP does not apply."""
@@ -40,6 +49,114 @@ AUTO_EXACT_BUDGET_S = 2.0
 
 WARM_START_SHARE = 0.25
 """Largest share of the time left that the warm start (greedy) may use before an exact method."""
+
+
+MAX_WEIGHT_RANGE = 1e13
+"""Largest total weight over the smallest positive weight the methods compare reliably: beyond
+it a double-precision sum of the weights cannot tell a schedule with one more light user from
+one without (``1.5`` beside ``7e17``)."""
+
+
+def _check_weight_range(instance: Instance) -> None:
+    weights = instance.weights
+    positive = weights[weights > 0]
+    if positive.size and float(positive.sum()) > MAX_WEIGHT_RANGE * float(positive.min()):
+        raise InstanceError(
+            "users",
+            f"weights range from {float(positive.min()):g} to {float(positive.max()):g}: their total is more than "
+            f"{MAX_WEIGHT_RANGE:g} times the smallest, beyond what a floating-point sum resolves (rescale them)",
+            None,
+        )
+
+
+def _initial_order(instance: Instance, initial: Sequence[str], sharing: bool) -> tuple[int, ...]:
+    if isinstance(initial, str) or not isinstance(initial, Sequence):
+        raise ParameterError("initial: must be a list of user ids in service order")
+    order = []
+    for pos, uid in enumerate(initial):
+        if uid not in instance.user_index:
+            raise ParameterError(f"initial[{pos}]: unknown user {uid!r}")
+        order.append(instance.user_index[uid])
+    if len(set(order)) != len(order):
+        raise ParameterError("initial: a user appears twice")
+    start = Solution(instance, tuple(order), sharing)
+    if not start.feasible:
+        late = [start.admitted[q] for q, ok in enumerate(start.timeline.on_time) if not ok]
+        raise ParameterError(
+            f"initial: the starting schedule is not feasible ({', '.join(late[:5])} miss their deadline)"
+        )
+    return tuple(order)
+
+
+def solve_until(
+    instance: Instance,
+    method: str,
+    deadline: Deadline,
+    *,
+    sharing: bool = True,
+    seed: int = 0,
+    params: MethodParams | Mapping[str, Any] | None = None,
+    initial: Sequence[str] | None = None,
+    **options: Any,
+) -> Result:
+    """:func:`solve` with the deadline already set (the portfolio's nested solves share it)."""
+    if not isinstance(instance, Instance):
+        raise ParameterError(f"instance: expected an Instance (got {type(instance).__name__})")
+    # The names the instance only stores, resolved (and refused) before anything else.
+    timing_of(instance)
+    memory_class(instance)
+    _check_weight_range(instance)
+    # Without sharing every model owns private copies of its blocks: the methods see that
+    # instance; the solution keeps the caller's instance and says it was built without sharing.
+    work = instance if sharing else instance.unshared()
+    name = choose_method(work) if method == "auto" else method
+    if name not in METHODS:
+        raise MethodNotApplicableError(f"unknown method {method!r} (choose from {', '.join(METHOD_NAMES)})")
+    entry = METHODS[name]
+    typed = make_params(entry.params, params, **options)
+    entry.check(work, typed)
+    start = None if initial is None else _initial_order(instance, initial, sharing)
+    started = time.perf_counter()
+    warm: Result | None = None
+    if start is None and entry.warm_start:
+        warm = warm_start(work, deadline, seed)
+        start = tuple(instance.user_index[uid] for uid in warm.solution.admitted)
+    request = SolveRequest(
+        deadline=deadline,
+        seed=seed,
+        initial=start,
+        bound=None if warm is None else warm.bound,
+        initial_evicted=None if warm is None else warm.solution.evicted,
+    )
+    if warm is not None and start is not None and warm.status == Status.OPTIMAL:
+        # The start reaches the bound: nothing can beat it, so the method is not run at all.
+        out = SolverOutput(
+            list(start), Status.OPTIMAL, warm.bound, {"proven_by": "warm start"}, request.initial_evicted
+        )
+    else:
+        out = entry.load()(work, typed, request)
+    runtime = time.perf_counter() - started
+    solution = _checked(instance, name, out, sharing)
+    solution, status, bound, info = settle(name, out, solution, start, warm, request.initial_evicted)
+    result = Result(method=name, status=status, solution=solution, bound=bound, runtime=runtime, info=info)
+    if method == "auto":
+        info["chosen_by"] = "auto"
+        result = auto_followup(instance, result, sharing, deadline, seed)
+    return result
+
+
+def _checked(instance: Instance, name: str, out: SolverOutput, sharing: bool) -> Solution:
+    """The solution of a backend's output, refused unless it is a valid, on-time schedule."""
+    evicted = None if out.evicted is None else tuple(None if e is None else tuple(e) for e in out.evicted)
+    try:
+        solution = Solution(instance, tuple(out.order), sharing, evicted)
+        feasible = solution.feasible
+    except (IndexError, ValueError) as exc:
+        raise SolverError(f"method {name!r} returned an invalid order: {exc}") from None
+    if not feasible:
+        late = [solution.admitted[q] for q, ok in enumerate(solution.timeline.on_time) if not ok]
+        raise SolverError(f"method {name!r} returned a schedule in which {', '.join(late[:5])} miss their deadline")
+    return solution
 
 
 def choose_method(instance: Instance) -> str:
@@ -61,8 +178,6 @@ def choose_method(instance: Instance) -> str:
 def warm_start(instance: Instance, deadline: Deadline, seed: int) -> Result:
     """Greedy's schedule and bound, the start of an exact method (within :data:`WARM_START_SHARE`
     of the time left)."""
-    from .solve import solve_until
-
     warm = solve_until(instance, "greedy", deadline.share(WARM_START_SHARE), seed=seed)
     if warm.status == Status.OPTIMAL or "level_bound" in warm.info:
         return warm
@@ -91,7 +206,7 @@ def settle(
     status = out.status
     bound = out.bound
     if warm is not None and warm.bound is not None:
-        # Greedy's bound (the relaxations of :mod:`partialloading.bounds`) is valid here too.
+        # Greedy's bound (the relaxations of :mod:`partialloading.relaxations`) is valid here too.
         bound = warm.bound if bound is None else min(bound, warm.bound)
     if bound is not None:
         # Every served weight is a multiple of the weight unit, so is the best one.
@@ -125,8 +240,6 @@ def auto_followup(instance: Instance, found: Result, sharing: bool, deadline: De
     CP-SAT often proves such instances optimal in well under a second; it starts from greedy's
     schedule, so the answer is never worse, and the result says which method produced it.
     """
-    from .solve import solve_until
-
     if (
         found.status == Status.OPTIMAL
         or found.method != "greedy"
@@ -160,9 +273,11 @@ __all__ = [
     "AUTO_EXACT_BUDGET_S",
     "AUTO_EXACT_MAX_USERS",
     "ENUMERATE_AUTO_MAX_USERS",
+    "MAX_WEIGHT_RANGE",
     "WARM_START_SHARE",
     "auto_followup",
     "choose_method",
     "settle",
+    "solve_until",
     "warm_start",
 ]

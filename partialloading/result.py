@@ -13,6 +13,7 @@ from typing import Any
 from .errors import InstanceError, SolutionError
 from .instance import Instance
 from .io import FORMAT_VERSION, SOLUTION_FORMAT, check_solution_structure, write_text_atomic
+from .memory import memory_of
 from .solution import Solution
 
 
@@ -74,7 +75,7 @@ class Result:
         inst = sol.instance
         tl = sol.timeline
         # Evictions are decisions only where the memory keeps several models' blocks.
-        evicted = sol.evicted_ids if inst.memory_name != "single" else None
+        evicted = sol.evicted_ids if memory_of(inst).evictions_in_files else None
         schedule = []
         for q, k in enumerate(sol.order):
             user = inst.users[k]

@@ -58,10 +58,10 @@ from typing import Any
 import numpy as np
 from ortools.sat.python import cp_model
 
-from partialloading.backend import SolveRequest, SolverOutput
 from partialloading.errors import SolverError
 from partialloading.instance import Instance
 from partialloading.memory import memory_of
+from partialloading.methods import SolveRequest, SolverOutput
 from partialloading.params import CpsatParams
 from partialloading.result import Status
 from partialloading.stop import Deadline

@@ -1,7 +1,7 @@
 """Exact dynamic program for backbone sharing with one common deadline (``method="dp"``).
 
 When every user has the same deadline ``T`` and the instance is backbone-sharing (see
-:mod:`partialloading.structure`), an optimal order serves each used cluster contiguously and each
+:mod:`partialloading.sharing`), an optimal order serves each used cluster contiguously and each
 used model contiguously, with the initial model's cluster and model first; every needed block
 is then loaded exactly once and only the total time matters. The problem becomes: choose ``S``
 of maximum weight with
@@ -40,12 +40,12 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
-from partialloading.backend import SolveRequest, SolverOutput
 from partialloading.errors import InstanceTooLargeError, MethodNotApplicableError, SolverError
 from partialloading.instance import FloatArray, Instance, IntArray
+from partialloading.methods import SolveRequest, SolverOutput
 from partialloading.params import DpParams
 from partialloading.result import Status
-from partialloading.structure import SharingStructure, grouped_order, sharing_structure, why_not_common_deadline
+from partialloading.sharing import SharingStructure, grouped_order, sharing_structure, why_not_common_deadline
 from partialloading.tolerance import RELATIVE_TOLERANCE
 
 MAX_TOTAL_WEIGHT = 100_000

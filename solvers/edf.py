@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from partialloading.backend import SolveRequest, SolverOutput
 from partialloading.instance import FloatArray, Instance, IntArray
+from partialloading.methods import SolveRequest, SolverOutput
 from partialloading.params import EdfParams
 from partialloading.result import Status
 from partialloading.timing import schedule

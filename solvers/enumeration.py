@@ -23,10 +23,10 @@ from itertools import combinations
 
 import numpy as np
 
-from partialloading.backend import SolveRequest, SolverOutput
 from partialloading.errors import InstanceTooLargeError, SolverError
 from partialloading.instance import Instance
-from partialloading.memory import PAIRWISE
+from partialloading.memory import PAIRWISE, memory_of
+from partialloading.methods import SolveRequest, SolverOutput
 from partialloading.params import EnumerateParams
 from partialloading.result import Status
 from partialloading.timing import Schedule, schedule, servable_alone
@@ -73,7 +73,7 @@ this (the sets could then number in the millions): use the MILP or greedy."""
 def evictable(instance: Instance) -> int:
     """Blocks of positive size that the models of the users servable alone hold (0 when the
     memory makes no eviction decisions)."""
-    if PAIRWISE in instance.gpu_memory.structure:
+    if PAIRWISE in memory_of(instance).structure:
         return 0
     models = np.unique(instance.user_models[servable_alone(instance)])
     held = instance.membership[models].any(axis=0) & (instance.block_sizes > 0)

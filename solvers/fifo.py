@@ -8,8 +8,8 @@ timing O(1) per user).
 
 from __future__ import annotations
 
-from partialloading.backend import SolveRequest, SolverOutput
 from partialloading.instance import Instance
+from partialloading.methods import SolveRequest, SolverOutput
 from partialloading.params import FifoParams
 from partialloading.result import Status
 from partialloading.timing import schedule

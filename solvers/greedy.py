@@ -36,7 +36,7 @@ first with the exact order search
 (:func:`~partialloading.solvers.order_search.find_order`), so the first feasible one is the
 heaviest there is; the phases above run only if that search exceeds :data:`EXACT_SET_NODES`.
 Above that size the bound includes the blocks-per-level relaxation
-(:func:`partialloading.bounds.level_bound`): every phase stops once its schedule reaches the
+(:func:`partialloading.relaxations.level_bound`): every phase stops once its schedule reaches the
 bound (then ``optimal``), and up to :data:`PROVE_FIRST_USERS` users the constructed schedule is
 compared with it before any local search.
 """
@@ -49,12 +49,12 @@ from typing import Any
 
 import numpy as np
 
-from partialloading.backend import METHODS, SolveRequest, SolverOutput
-from partialloading.bounds import best_cheap_bound, level_bound, side_deadline
 from partialloading.errors import SolverError
 from partialloading.instance import FloatArray, Instance, IntArray
-from partialloading.memory import BOUNDED, PAIRWISE
+from partialloading.memory import BOUNDED, DEFAULT_MEMORY, PAIRWISE, memory_of
+from partialloading.methods import METHODS, SolveRequest, SolverOutput
 from partialloading.params import GreedyParams
+from partialloading.relaxations import best_cheap_bound, level_bound, side_deadline
 from partialloading.result import Status
 from partialloading.stop import Deadline
 from partialloading.timing import Schedule, schedule
@@ -438,7 +438,7 @@ def exact_set_search(
 
 def alone_weight(instance: Instance) -> float:
     """Upper bound on the objective: the smaller of the served-alone weight and the time-per-level
-    knapsack bound (:mod:`partialloading.bounds`)."""
+    knapsack bound (:mod:`partialloading.relaxations`)."""
     return best_cheap_bound(instance)
 
 
@@ -453,7 +453,7 @@ def solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> So
     The initial schedule, if given, is one more start (and the result is never worse than it).
     Under a memory with a capacity see :func:`solve_bounded`.
     """
-    memory = instance.gpu_memory
+    memory = memory_of(instance)
     if BOUNDED in memory.structure and PAIRWISE not in memory.structure:
         return solve_bounded(instance, params, request)
     return _solve(instance, params, request)
@@ -511,7 +511,7 @@ def _solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> S
         third = deadline.share(1 / 3)
         ns_order, ns_info = _greedy(unshared, [], bound=alone_weight(unshared), deadline=third, **kwargs)
         # Under a memory whose default evictions are not optimal the carry-over is checked.
-        if instance.gpu_memory.structure & {PAIRWISE} or schedule(instance).feasible(ns_order):
+        if memory_of(instance).structure & {PAIRWISE} or schedule(instance).feasible(ns_order):
             also.append(("greedy-no-sharing", ns_order))
         info["no_sharing"] = {"objective": float(instance.weights[ns_order].sum()), "start": ns_info["start"]}
     # The small-instance path above already tried every constructive sequence ("construct").
@@ -646,8 +646,9 @@ def solve_bounded(instance: Instance, params: GreedyParams, request: SolveReques
 
     0. Shortcuts: when every user fits in deadline order, that is optimal; up to
        :data:`CAPACITY_DIRECT_USERS` users the whole method runs on the memory itself.
-    1. The whole method runs on the instance with the one-model memory (``memory="single"``, the
-       same initial state): it is fast, and its schedule is on time here too, since no request
+    1. The whole method runs on the instance with the one-model memory
+       (:data:`~partialloading.memory.DEFAULT_MEMORY`, the same initial state): it is fast, and
+       its schedule is on time here too, since no request
        loads more than after the one-model memory.
     2. Its order is evaluated with this memory's default evictions; should they make someone
        late (the rule is not optimal), the one-model evictions are reported instead.
@@ -665,7 +666,7 @@ def solve_bounded(instance: Instance, params: GreedyParams, request: SolveReques
     if instance.num_users <= CAPACITY_DIRECT_USERS and evictable(instance) <= MAX_EVICTABLE:
         # So few users that the exact set search on the memory itself is the cheaper way.
         return _solve(instance, params, request)
-    surrogate = solve(dataclasses.replace(instance, memory="single"), params, request)
+    surrogate = solve(dataclasses.replace(instance, memory=DEFAULT_MEMORY), params, request)
     order = np.asarray(surrogate.order, dtype=np.int64)
     evicted: list[tuple[int, ...]] | None = None
     if not p.feasible(order):
@@ -696,7 +697,7 @@ def solve_bounded(instance: Instance, params: GreedyParams, request: SolveReques
 def _one_model_evictions(instance: Instance, order: IntArray) -> list[tuple[int, ...]]:
     """Evict every block the next request does not need: the one-model memory's schedule, which
     fits any capacity that holds each model."""
-    memory = instance.gpu_memory
+    memory = memory_of(instance)
     held = set(instance.initial_resident)
     out = []
     for m in instance.user_models[order].tolist():

@@ -31,11 +31,12 @@ import pyomo.environ as pyo
 from pyomo.common.collections import ComponentMap
 from pyomo.opt import SolverResults, TerminationCondition
 
-from partialloading.backend import SolveRequest, SolverOutput
 from partialloading.errors import InstanceTooLargeError, MethodNotApplicableError, SolverError
 from partialloading.formulations import capacity, compact, general
 from partialloading.formulations.common import ScheduleData, schedule_data
 from partialloading.instance import Instance
+from partialloading.memory import PAIRWISE, memory_of
+from partialloading.methods import SolveRequest, SolverOutput
 from partialloading.params import MilpParams
 from partialloading.result import Status
 from partialloading.solution import Solution
@@ -330,7 +331,7 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
     # What the MILP refuses (why_not_exact, precheck) the registry checks before any work.
     if instance.timing == "pipelined":
         return _solve_pipelined(instance, params, request)
-    if instance.memory_name == "capacity":
+    if _keeps_blocks(instance):
         return _solve_capacity(instance, params, request)
     deadline, seed = request.deadline, request.seed
     solver, formulation, solver_options = params.solver, params.formulation, params.solver_options
@@ -471,7 +472,7 @@ def precheck(instance: Instance, params: MilpParams) -> None:
     formulation other than the position-based one for a memory with a capacity or pipelined
     timing, solver options under pipelined timing (SCIP solves that model), and a solver Pyomo
     does not have."""
-    if instance.memory_name == "capacity" and params.formulation not in ("auto", "general"):
+    if _keeps_blocks(instance) and params.formulation not in ("auto", "general"):
         raise MethodNotApplicableError(
             f"formulation {params.formulation!r} is not defined for a memory with a capacity (the capacity model is "
             "position-based: use auto or general)"
@@ -490,10 +491,16 @@ def precheck(instance: Instance, params: MilpParams) -> None:
         _solver(params.solver)
 
 
+def _keeps_blocks(instance: Instance) -> bool:
+    """Whether the instance's memory keeps several models' blocks (the registry lets the MILP
+    see only the one-model memory and the capacity memory with planned evictions)."""
+    return PAIRWISE not in memory_of(instance).structure
+
+
 def why_not_exact(instance: Instance) -> str | None:
     """Why the MILP does not cover ``instance`` (``None`` when it does): the capacity memory is
     modelled under frame timing only."""
-    if instance.memory_name == "capacity" and instance.timing != "frame":
+    if _keeps_blocks(instance) and instance.timing != "frame":
         return (
             "milp models a memory with a capacity under frame timing only (its pipelined model is written on "
             "one-model loads); use enumerate or greedy"
@@ -505,7 +512,7 @@ def _solve_capacity(instance: Instance, params: MilpParams, request: SolveReques
     """The capacity MILP (:mod:`partialloading.formulations.capacity`): the order and the
     evictions, with the same safety net as the one-model MILP."""
     deadline, seed, options = request.deadline, request.seed, dict(params.solver_options or {})
-    memory = instance.gpu_memory
+    memory = memory_of(instance)
     info: dict[str, Any] = {"formulation": "capacity", "solver": params.solver}
 
     def build(data_m: ScheduleData) -> tuple[pyo.ConcreteModel, capacity.BlockData]:

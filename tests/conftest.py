@@ -18,8 +18,8 @@ import pytest
 from hypothesis import settings
 
 from partialloading import instances
-from partialloading.backend import METHODS
 from partialloading.instance import Instance
+from partialloading.methods import METHODS
 
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 settings.register_profile("explore", derandomize=False)

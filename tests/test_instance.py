@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -12,6 +13,8 @@ from partialloading import instances
 from partialloading.errors import FieldError, InstanceError
 from partialloading.instance import Block, Instance, Model, User
 from partialloading.memory import memory_of
+from partialloading.solve import solve
+from partialloading.timing import timing_of
 
 
 def small(**changes: object) -> Instance:
@@ -136,7 +139,6 @@ def test_zero_sizes_and_times_are_allowed() -> None:
         ({"bandwidth_hz": 0.0}, "uplink.bandwidth_hz"),
         ({"load_speed_bytes_per_s": float("nan")}, "server.load_speed_bytes_per_s"),
         ({"initial_model": "nope"}, "server.initial_model"),
-        ({"timing": "slotted"}, "timing"),
         ({"name": 3}, "name"),
         ({"blocks": (Block("bb", 1.0), Block("bb", 2.0))}, "blocks[1].id"),
         ({"users": (User("a", "zz", 1.0, 1.0, spectral_efficiency=1.0),)}, "users[0].model"),
@@ -148,6 +150,23 @@ def test_zero_sizes_and_times_are_allowed() -> None:
 def test_instance_errors(changes: dict[str, object], where: str) -> None:
     with pytest.raises(InstanceError) as info:
         small(**changes)
+    assert info.value.where == where
+
+
+@pytest.mark.parametrize(
+    ("changes", "registry", "where"),
+    [({"timing": "slotted"}, timing_of, "timing"), ({"memory": "tape"}, memory_of, "server.memory")],
+)
+def test_unknown_timing_or_memory_fails_in_the_registries(
+    changes: dict[str, str], registry: Callable[[Instance], object], where: str
+) -> None:
+    # The data model only stores the names; the registries resolve them, and so every solve.
+    inst = small(**changes)
+    with pytest.raises(InstanceError) as info:
+        registry(inst)
+    assert info.value.where == where
+    with pytest.raises(InstanceError) as info:
+        solve(inst, "greedy")
     assert info.value.where == where
 
 

@@ -24,7 +24,7 @@ from partialloading.solve import solve
 
 
 def test_every_method_has_a_parameter_class() -> None:
-    from partialloading.backend import METHODS
+    from partialloading.methods import METHODS
 
     assert set(PARAMS) == set(METHODS)
     for name, method in METHODS.items():

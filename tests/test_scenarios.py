@@ -12,6 +12,7 @@ from partialloading.cli import main
 from partialloading.errors import InstanceTooLargeError
 from partialloading.instance import Instance
 from partialloading.io import dumps_instance, loads_instance, read_instance
+from partialloading.memory import memory_of
 from partialloading.solve import solve
 from partialloading.validation.verify import verify_solution
 
@@ -178,7 +179,7 @@ def test_bad_overrides_are_user_errors():
 @pytest.mark.parametrize("method", ["edf", "enumerate"])
 def test_small_instances_solve_and_verify(family, method):
     inst = scenarios.generate(family, 11, n_users=6, n_models=4, deadlines="per_user", tightness=0.4)
-    if method == "enumerate" and inst.memory_name == "capacity":
+    if method == "enumerate" and memory_of(inst).name == "capacity":
         # The LoRA layers make hundreds of blocks: too many eviction sets to search exhaustively.
         with pytest.raises(InstanceTooLargeError, match="evictions over at most"):
             solve(inst, method)
@@ -242,7 +243,7 @@ def test_generate_cli_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, ext
 def test_the_adapters_family_keeps_the_base_and_a_share_of_the_adapters():
     # A 7B base in fp16 (about 13.5 GB) under 32 LoRA adapters; memory 1.2 × the largest model.
     inst = scenarios.generate("adapters", 0, n_users=10)
-    assert inst.memory_name == "capacity"
+    assert memory_of(inst).name == "capacity"
     assert inst.memory_bytes == pytest.approx(1.2 * float(inst.model_sizes.max()))
     base = float(np.min(inst.model_sizes))
     assert 13e9 < base < 14e9

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from partialloading import instances
-from partialloading.backend import METHOD_NAMES, METHODS, Method, SolveRequest, SolverOutput
 from partialloading.errors import MethodNotApplicableError, ParameterError, SolverError
 from partialloading.instance import Instance
+from partialloading.methods import METHOD_NAMES, METHODS, Method, SolveRequest, SolverOutput
 from partialloading.params import EdfParams, MethodParams
 from partialloading.result import Status
 from partialloading.scenarios import random_instance

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from partialloading import instances
-from partialloading.backend import METHODS
 from partialloading.cli.common import number
 from partialloading.errors import InstanceError, ParameterError, PartialLoadingError
 from partialloading.instance import Instance
 from partialloading.io import read_instance
+from partialloading.methods import METHODS
 from partialloading.solve import solve
 from partialloading.timing import TIMING_NAMES
 from partialloading.validation.verify import verify_solution

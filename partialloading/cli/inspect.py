@@ -14,13 +14,13 @@ from partialloading.cli.common import instance_path
 from partialloading.errors import InstanceError
 from partialloading.instance import Instance
 from partialloading.io import instance_from_dict, read_json_file
-from partialloading.solve import solve
-from partialloading.solvers.dp import why_not_exact
-from partialloading.structure import (
+from partialloading.sharing import (
     deadline_summary,
     grouped_order,
     sharing_structure,
 )
+from partialloading.solve import solve
+from partialloading.solvers.dp import why_not_exact
 from partialloading.timing import timeline
 
 MB = 1e6

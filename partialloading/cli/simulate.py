@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from partialloading.backend import METHODS
 from partialloading.errors import ParameterError
 from partialloading.instance import spectral_efficiencies
+from partialloading.methods import METHODS
 from partialloading.online import (
     Policy,
     Simulation,

@@ -8,10 +8,11 @@ import sys
 import time
 from typing import Any, TextIO
 
-from partialloading.backend import METHOD_NAMES
 from partialloading.cli.common import instance_path, number
 from partialloading.errors import MethodNotApplicableError, ParameterError
 from partialloading.io import read_instance, read_solution
+from partialloading.memory import memory_of
+from partialloading.methods import METHOD_NAMES
 from partialloading.output import check_output
 from partialloading.params import parse_assignments, read_params_file
 from partialloading.plot import printable
@@ -191,7 +192,7 @@ def print_summary(result: Result, out: TextIO, rows: int | None = None) -> None:
             file=out,
         )
     pipelined = inst.timing != "frame"
-    capacity = inst.memory_name != "single"
+    capacity = memory_of(inst).evictions_in_files
     if capacity:
         print(f"GPU memory: {number(float(inst.memory_bytes or 0) / 1e6)} MB, blocks kept while they fit", file=out)
     if pipelined:

@@ -66,7 +66,8 @@ class Memory(Protocol):
     Attributes
     ----------
     name, summary
-        The model's name (the instance's ``memory`` field) and one line for the docs.
+        The model's name (the instance's ``memory`` field, ``server.memory`` in files) and one
+        line for the docs.
     structure
         Structure flags (:data:`PAIRWISE`, :data:`BOUNDED`) that methods may require.
     first
@@ -83,6 +84,15 @@ class Memory(Protocol):
     name: ClassVar[str]
     summary: ClassVar[str]
     structure: ClassVar[frozenset[str]]
+    needs: ClassVar[tuple[str, ...]]
+    """The server fields (instance attributes) the memory needs set, e.g. ``memory_bytes``."""
+    implied_by: ClassVar[str | None]
+    """The server field whose presence makes this memory the one an instance that names none
+    has (``None``: the memory of an instance with none of those fields). Files name a memory
+    (``server.memory``) only when it is not the implied one."""
+    evictions_in_files: ClassVar[bool]
+    """Whether solution files carry this memory's evictions (``evicted``): where they are
+    decisions, not a consequence of the order."""
 
     @property
     def first(self) -> FloatArray: ...

@@ -78,6 +78,9 @@ class CapacityMemory:
     name: ClassVar[str] = "capacity"
     summary: ClassVar[str] = "the GPU keeps whatever blocks fit in memory_bytes, evicting by plan"
     structure: ClassVar[frozenset[str]] = frozenset({BOUNDED})
+    needs: ClassVar[tuple[str, ...]] = ("memory_bytes",)
+    implied_by: ClassVar[str | None] = "memory_bytes"
+    evictions_in_files: ClassVar[bool] = True
     look_ahead: ClassVar[bool] = True
     """Whether the default rule looks at the rest of the order (furthest next use first)."""
 
@@ -250,6 +253,7 @@ class LruMemory(CapacityMemory):
     ``sharing=False``, a whole-model LRU cache)."""
 
     name: ClassVar[str] = "capacity-lru"
+    implied_by: ClassVar[str | None] = None
     summary: ClassVar[str] = "the GPU keeps whatever blocks fit in memory_bytes, evicting the least recently used"
     look_ahead: ClassVar[bool] = False
 

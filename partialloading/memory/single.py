@@ -62,6 +62,9 @@ class SingleModelMemory:
     name: ClassVar[str] = "single"
     summary: ClassVar[str] = "the GPU holds the blocks of the model it loaded last"
     structure: ClassVar[frozenset[str]] = frozenset({PAIRWISE})
+    needs: ClassVar[tuple[str, ...]] = ()
+    implied_by: ClassVar[str | None] = None
+    evictions_in_files: ClassVar[bool] = False
 
     @classmethod
     def of(cls, instance: Instance) -> SingleModelMemory:

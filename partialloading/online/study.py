@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from partialloading.backend import METHODS
 from partialloading.errors import PartialLoadingError
+from partialloading.methods import METHODS
 from partialloading.scenarios.configured import CONFIGS, config
 from partialloading.study.analysis import mean_ci
 from partialloading.study.base import ParamValue, StudyError

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from partialloading.backend import METHODS
+from partialloading.methods import METHODS
 
 from .analysis import GapSample, GapStats, ThroughputPoint, label
 

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from partialloading.backend import METHODS
 from partialloading.errors import PartialLoadingError
+from partialloading.methods import METHODS
 
 from .base import EXACT, SOLVED, ParamValue, StudyError
 from .families import make_instance

@@ -15,7 +15,7 @@ verifier (:mod:`partialloading.validation.verify`) re-derives every timeline on 
 
 Adding a timing model: write a module with a class that satisfies :class:`TimingModel`, add its
 instance to :data:`TIMING_MODELS`, and declare in the method registry
-(:mod:`partialloading.backend`) which methods support it.
+(:mod:`partialloading.methods`) which methods support it.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from partialloading.arrays import FloatArray, IntArray
+from partialloading.errors import InstanceError
 from partialloading.tolerance import meets
 
 from .base import Evictions, Timeline
@@ -78,8 +79,20 @@ TIMING_NAMES: tuple[str, ...] = tuple(TIMING_MODELS)
 
 
 def timing_of(instance: Instance) -> TimingModel:
-    """The timing model of ``instance`` (its ``timing`` field)."""
-    return TIMING_MODELS[instance.timing]
+    """The timing model of ``instance`` (its ``timing`` field).
+
+    This registry is the only place that turns the name into a timing model: the data model
+    stores the name, and the reader calls this so that a bad name fails at read time.
+
+    Raises
+    ------
+    InstanceError
+        At ``timing``: an unknown timing model.
+    """
+    model = TIMING_MODELS.get(instance.timing) if isinstance(instance.timing, str) else None
+    if model is None:
+        raise InstanceError("timing", f"unknown timing model {instance.timing!r} (known: {', '.join(TIMING_MODELS)})")
+    return model
 
 
 def _indices(instance: Instance, order: Sequence[int] | IntArray) -> IntArray:

@@ -1,8 +1,12 @@
 """Exact branch-and-bound over model visits (``method="bnb"``, frame timing).
 
-:mod:`.search` holds the search and its bounds, :mod:`.backend` the method's backend.
+The modules, bottom up: :mod:`.records` (the shared records), :mod:`.knapsack` (the knapsack
+bounds), :mod:`.kernels` (the compiled bounds, with numba), :mod:`.bounds` (the setup tree and
+the deadline-level bound) and :mod:`.paths` (the path relaxation), :mod:`.search` (the
+depth-first search), :mod:`.label_kernels` and :mod:`.labelling` (the labels, compiled), and
+:mod:`.backend` (the method's backend).
 """
 
-from .backend import search, solve
+from .backend import search, solve, warm_compiled
 
-__all__ = ["search", "solve"]
+__all__ = ["search", "solve", "warm_compiled"]

@@ -14,16 +14,18 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from partialloading.backend import SolveRequest, SolverOutput
 from partialloading.instance import Instance
+from partialloading.methods import SolveRequest, SolverOutput
 from partialloading.params import BnbParams
 from partialloading.result import Status
 from partialloading.stop import Deadline
 from partialloading.timing import FrameSchedule, servable_alone
 
 from .. import edf
+from . import bounds
 from .bounds import SetupTree
-from .search import WRAP_UP_S, BranchAndBound, VisitSearch
+from .records import VisitSearch
+from .search import WRAP_UP_S, BranchAndBound
 
 RELAX_SHARE = 0.25
 """Share of the time left that the path relaxation's multipliers may take at most."""
@@ -50,6 +52,7 @@ def search(
     search = BranchAndBound(arithmetic, tree, alone, incumbent, ceiling, instance.weight_unit, compiled)
     if relax_until is not None and search.relax_paths(relax_until) is not None:
         # Compiled, with the path relaxation: the labels layer by layer (memoized).
+        # Only with numba (relax_paths needs it): the labels are compiled.
         from .labelling import Layered, descend
 
         try:
@@ -103,3 +106,14 @@ def solve(instance: Instance, params: BnbParams, request: SolveRequest) -> Solve
         return SolverOutput(found.order, Status.OPTIMAL, bound=found.weight, info=info)
     status = Status.FEASIBLE if found.order else Status.TIME_LIMIT
     return SolverOutput(found.order, status, bound=found.bound, info=info)
+
+
+def warm_compiled() -> None:
+    """Load (or, the first time, compile) the compiled bound now, outside any time limit; nothing
+    without numba."""
+    if bounds.compiled_available():
+        # numba is optional (the `fast` extra): the compiled modules are imported only with it.
+        from . import kernels, labelling
+
+        kernels.warm()
+        labelling.warm()

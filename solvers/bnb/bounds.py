@@ -1,19 +1,16 @@
-"""The bounds of the branch-and-bound over model visits (see :mod:`.search`).
+"""The setup tree and the deadline-level bound of the branch-and-bound (see :mod:`.search`).
 
 - :class:`SetupTree`: lower bounds on the loading time of serving any set of models (blocks
   loaded at least once, grouped by the models that hold them, as a laminar tree);
-- the knapsack bounds: fractional (:func:`fractional`), Martello–Toth's for the uploads in the
-  slack (:func:`upload_knapsack`), and the upper concave envelope of a model's items after its
-  setup (:func:`envelope`);
 - :class:`LevelRelaxation`: the bound of a node per deadline level, split by the level of the
-  earliest deadline added.
+  earliest deadline added, on the knapsacks of :mod:`.knapsack`; compiled by :mod:`.kernels`
+  when numba is installed (imported only then: numba is optional).
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.util
-import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,18 +18,11 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
+from .knapsack import envelope, fractional
+from .records import LEVELS, Candidate, Item
+
 if TYPE_CHECKING:
     from partialloading.instance import Instance
-
-LEVELS = 5
-"""Deadline levels of the second bound at each node (quantiles of the candidates' deadlines,
-always including the latest)."""
-
-Item = tuple[float, float, float]
-"""``(sort key, weight, size)`` of a knapsack item (the key: ``−weight/size``, ``−inf`` if free)."""
-
-Candidate = tuple[float, int, Item, Item]
-"""``(deadline, model, item of upload and inference, item of upload)`` of a user."""
 
 
 @dataclass(frozen=True)
@@ -113,99 +103,10 @@ class SetupTree:
         return cls(model_parent, group_parent, tuple(private_rows), tuple(cost_rows))
 
 
-def fractional(items: list[tuple[float, float, float]], capacity: float) -> float:
-    """Fractional knapsack of ``(−weight/size, weight, size)`` items in ``capacity`` (best weight
-    per size first; the first field is the sort key, ``−inf`` for a free item)."""
-    if capacity <= 0:
-        return sum(w for _, w, s in items if s <= 0)
-    items.sort()
-    total = 0.0
-    for _, w, s in items:
-        if s <= capacity:
-            total += w
-            capacity -= s
-        else:
-            total += w * capacity / s
-            break
-    return total
-
-
-def upload_knapsack(ranked: list[int], weight: list[float], upload: list[float], capacity: float) -> float:
-    """Upper bound on the weight of the users ``ranked`` (best weight per upload first) whose
-    uploads fit in ``capacity`` (``≥ 0``): the Martello–Toth bound of the 0/1 knapsack.
-
-    With ``s`` the first user that does not fit, either ``s`` is left out (the room left is filled
-    at the next user's weight per upload at best) or it is in (then the room it lacks comes out of
-    the users before it, at the last one's weight per upload at least); both are at most the
-    fractional (Dantzig) bound.
-
-    Written on indices alone, so that numba compiles the same body for the compiled search
-    (:func:`.labelling._upload_bound`, on arrays).
-    """
-    total, room, last = 0.0, capacity, -1
-    n = len(ranked)
-    for i in range(n):
-        k = ranked[i]
-        u = upload[k]
-        if u <= room:
-            total += weight[k]
-            room -= u
-            if u > 0:
-                last = k
-            continue
-        out = total
-        if i + 1 < n:
-            after = ranked[i + 1]
-            out += room * weight[after] / upload[after]
-        into = -math.inf if last < 0 else total + weight[k] - (u - room) * weight[last] / upload[last]
-        return max(out, into)
-    return total
-
-
-def envelope(setup: float, items: list[tuple[float, float, float]]) -> list[tuple[float, float, float]]:
-    """Segments ``(−weight/size, weight, size)`` of the upper concave envelope of serving a
-    model's items (same form) in order of weight per size after paying ``setup``: the LP
-    relaxation of that model's choice."""
-    if len(items) == 1:
-        _, w, s = items[0]
-        return [(key(w, setup + s), w, setup + s)]
-    items.sort()
-    if setup <= 0:  # in order of weight per size, the items are their own envelope
-        return items
-    hull = [(0.0, 0.0)]
-    size, weight = setup, 0.0
-    for _, w, s in items:
-        size += s
-        weight += w
-        while len(hull) >= 2:
-            (x1, y1), (x2, y2) = hull[-2], hull[-1]
-            if (y2 - y1) * (size - x1) <= (weight - y1) * (x2 - x1):
-                hull.pop()
-            else:
-                break
-        hull.append((size, weight))
-    return [(key(b[1] - a[1], b[0] - a[0]), b[1] - a[1], b[0] - a[0]) for a, b in itertools.pairwise(hull)]
-
-
-def key(w: float, size: float) -> float:
-    """Sort key of an item: best weight per size first, free items before all."""
-    return -w / size if size > 0 else -math.inf
-
-
 @functools.cache
 def compiled_available() -> bool:
     """Whether numba is installed (the ``fast`` extra), so that the compiled bound can run."""
     return importlib.util.find_spec("numba") is not None
-
-
-def warm_compiled() -> None:
-    """Load (or, the first time, compile) the compiled bound now, outside any time limit; nothing
-    without numba."""
-    if compiled_available():
-        from . import kernels, labelling
-
-        kernels.warm()
-        labelling.warm()
 
 
 class LevelRelaxation:
@@ -233,9 +134,9 @@ class LevelRelaxation:
             # on small instances, which should not load a compiler.
             self.bound = self.reference_bound  # type: ignore[method-assign]
             return
-        from .kernels import level_bound
+        from .kernels import node_level_bound
 
-        self._kernel = cast("Callable[..., float]", level_bound)
+        self._kernel = cast("Callable[..., float]", node_level_bound)
         # The same data as arrays indexed by user, for the compiled bound (:mod:`.kernels`).
         size = max(candidate, default=-1) + 1
         rows = np.zeros((8, size))
@@ -281,7 +182,7 @@ class LevelRelaxation:
         """The bound for the candidates ``ranked`` (best weight per time first) of a node whose
         last model is ``last`` at elapsed time ``t``, computed only until it is at most
         ``enough`` (then the node is pruned whatever its exact value); compiled
-        (:func:`.kernels.level_bound`), the same arithmetic as :meth:`reference_bound`."""
+        (:func:`.kernels.node_level_bound`), the same arithmetic as :meth:`reference_bound`."""
         row = 0 if last is None else last + 1
         return float(
             self._kernel(

@@ -1,6 +1,6 @@
 """The compiled parts of the branch-and-bound, with numba (``@njit(cache=True)``).
 
-- :func:`level_bound`: the same arithmetic as :meth:`.bounds.LevelRelaxation.bound` — deadline
+- :func:`node_level_bound`: the same arithmetic as :meth:`.bounds.LevelRelaxation.bound` — deadline
   levels, a knapsack with setups per level (upper concave envelopes merged up the setup tree),
   the fractional knapsack — on arrays instead of lists of tuples: at 40 users it was where the
   search spent about two thirds of its time.
@@ -18,7 +18,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .bounds import LEVELS
+from .records import LEVELS
 
 
 @njit(cache=True)
@@ -150,7 +150,7 @@ def _workspace(n, n_models, n_groups):
 
 
 @njit(cache=True)
-def level_bound(ranked, dl_of, model_of, tk_of, tw_of, ts_of, uk_of, uw_of, us_of, t, enough,
+def node_level_bound(ranked, dl_of, model_of, tk_of, tw_of, ts_of, uk_of, uw_of, us_of, t, enough,
                 model_parent, group_parent, private, group_cost):  # fmt: skip
     """:meth:`.bounds.LevelRelaxation.bound` of the candidates ``ranked`` (best weight per time
     first) at elapsed time ``t`` after the model whose setups are ``private`` and ``group_cost``."""
@@ -198,7 +198,7 @@ def _bucket(t, delta):
 
 
 @njit(cache=True)
-def _gain(values, delta, after, t):
+def gain_at(values, delta, after, t):
     """``G_λ`` of the path relaxation's table ``values`` after user ``after`` (``-1``: at the
     start) from time ``t`` on (as :meth:`.paths.PathBound.gain`)."""
     if after < 0:
@@ -278,7 +278,7 @@ def path_counts(delta, model, step, first, choice):
 def warm() -> None:
     """Compile the kernels (or load them from the cache) now, outside any time limit."""
     one = np.ones(1)
-    level_bound(
+    node_level_bound(
         np.zeros(1, np.int64), one, np.zeros(1, np.int64), one, one, one, one, one, one, 0.0, -1.0,
         np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros(1), np.zeros(0),
     )  # fmt: skip

@@ -57,14 +57,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from partialloading.stop import Deadline
 from partialloading.timing import FrameSchedule
 
 from . import bounds
-from .bounds import Candidate, Item, LevelRelaxation, SetupTree, key, upload_knapsack
+from .bounds import LevelRelaxation, SetupTree
+from .knapsack import key, upload_knapsack
 from .paths import MAX_USERS, PathBound, PathRelaxation, step_matrix
+from .records import Candidate, Item, VisitSearch
 
 CHECK_EVERY = 256
 """Nodes between two looks at the clock."""
@@ -78,39 +79,6 @@ Kid = tuple[float, int, int, int, float, float]
 
 Node = tuple[tuple[int, ...], int | None, float, float, float]
 """A partial schedule: ``(pointers, last model, t, σ, weight)``."""
-
-
-@dataclass(frozen=True)
-class VisitSearch:
-    """Outcome of :meth:`BranchAndBound.run`.
-
-    Attributes
-    ----------
-    order
-        The best schedule found (the incumbent when nothing better exists).
-    weight
-        Its served weight.
-    proven
-        Whether the search finished, proving that nothing heavier exists.
-    bound
-        Upper bound on the served weight of every schedule: ``weight`` when proven, else the
-        largest node bound of the subtrees left unexplored.
-    nodes
-        Nodes (partial schedules) visited.
-    labels
-        Labels ``(weight, t, σ)`` kept for dominance when the search ended.
-    search
-        How the nodes were explored: ``"depth-first"`` (:meth:`BranchAndBound.run`) or
-        ``"layered"`` (the labels layer by layer, :mod:`.labelling`).
-    """
-
-    order: list[int]
-    weight: float
-    proven: bool
-    bound: float
-    nodes: int
-    labels: int = 0
-    search: str = "depth-first"
 
 
 class BranchAndBound:

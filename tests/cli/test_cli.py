@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from partialloading import instances
-from partialloading.backend import METHODS
 from partialloading.cli import SUBCOMMANDS, build_parser, main
+from partialloading.methods import METHODS
 from partialloading.validation.verify import verify_files
 
 TINY = str(instances.path("tiny"))

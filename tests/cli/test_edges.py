@@ -19,9 +19,9 @@ import pytest
 
 import partialloading as pl
 from partialloading import instances, scenarios
-from partialloading.backend import METHODS, Backend, Method
 from partialloading.cli import main
 from partialloading.cli.solve import WRITE_RESERVE_S, print_summary, time_left
+from partialloading.methods import METHODS, Backend, Method
 from partialloading.output import write_text
 from partialloading.params import parse_assignments, parse_value
 from partialloading.solvers.bnb.backend import search
@@ -93,7 +93,7 @@ def test_a_start_that_meets_the_bound_is_returned_without_running_the_method(
 
 
 def test_refusals_come_before_the_warm_start(everyone_fits: pl.Instance, monkeypatch: pytest.MonkeyPatch) -> None:
-    dispatcher = importlib.import_module("partialloading.solve")
+    dispatcher = importlib.import_module("partialloading.portfolio")
 
     def never(*args: object, **kwargs: object) -> None:
         raise AssertionError("the warm start ran")

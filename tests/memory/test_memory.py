@@ -46,6 +46,9 @@ class ResidentMemory:
     name: ClassVar[str] = "resident"
     summary: ClassVar[str] = "every loaded block stays resident"
     structure: ClassVar[frozenset[str]] = frozenset()
+    needs: ClassVar[tuple[str, ...]] = ()
+    implied_by: ClassVar[str | None] = None
+    evictions_in_files: ClassVar[bool] = False
 
     @classmethod
     def of(cls, instance: Instance) -> ResidentMemory:

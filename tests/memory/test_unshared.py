@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 
 from partialloading import solve
-from partialloading.backend import METHODS
 from partialloading.instance import Block, Instance, Model, User
 from partialloading.memory import memory_of
+from partialloading.methods import METHODS
 
 from strategies import generated_instances
 

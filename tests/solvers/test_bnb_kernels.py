@@ -54,7 +54,7 @@ def test_the_method_runs_the_compiled_bound_and_finds_what_the_python_one_finds(
 
 def test_without_numba_the_method_runs_the_python_bound(monkeypatch) -> None:
     # Without the `fast` extra nothing is compiled and nothing fails: the same answer, in Python.
-    from partialloading.solvers.bnb import bounds
+    from partialloading.solvers.bnb import backend, bounds
 
     inst = generate("backbone", 2, n_users=16, deadlines="per_user")
     with_numba = pl.solve(inst, "bnb", initial=[])
@@ -64,7 +64,7 @@ def test_without_numba_the_method_runs_the_python_bound(monkeypatch) -> None:
         raise AssertionError("the compiled bound ran")
 
     monkeypatch.setattr(LevelRelaxation, "bound", never)
-    bounds.warm_compiled()
+    backend.warm_compiled()
     without = pl.solve(inst, "bnb", initial=[])
     # With numba the labels are expanded layer by layer, without it depth first: other nodes,
     # the same proven optimum.

@@ -9,7 +9,7 @@ import pytest
 
 import partialloading as pl
 from partialloading.scenarios import generate, random_instance
-from partialloading.solvers.bnb import labelling
+from partialloading.solvers.bnb import label_kernels, labelling
 from partialloading.solvers.bnb.bounds import SetupTree
 from partialloading.solvers.bnb.labelling import Dive, Layered, descend
 from partialloading.solvers.bnb.search import BranchAndBound
@@ -94,7 +94,7 @@ def test_whatever_the_dive_s_share_the_rounds_prove_the_optimum(monkeypatch, sha
 @pytest.mark.parametrize("seed", range(4))
 def test_a_dive_past_its_label_cap_leaves_the_rounds_alone(monkeypatch, seed: int) -> None:
     # A dive that can keep no label stops diving; the rounds go on and prove the optimum.
-    monkeypatch.setattr(Dive, "advance", lambda self, budget: labelling.FULL)
+    monkeypatch.setattr(Dive, "advance", lambda self, budget: label_kernels.FULL)
     inst = random_instance(seed, 10, 3, structure="general", deadlines="per_user", weighted=True)
     p, search = prepared(inst)
     found = descend(search, Deadline(), search.root_bound(), inst.weight_unit)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from partialloading.instance import Block, Instance, Model, User
-from partialloading.solvers.bnb.bounds import SetupTree, fractional, key, upload_knapsack
+from partialloading.solvers.bnb.bounds import SetupTree
+from partialloading.solvers.bnb.knapsack import fractional, key, upload_knapsack
 
 
 def instance(initial: str | None = None) -> Instance:
@@ -92,11 +93,11 @@ def test_upload_knapsack_example() -> None:
 @pytest.mark.parametrize("seed", range(20))
 def test_the_compiled_uploads_bound_equals_the_python_one(seed: int) -> None:
     # The layered search's compiled twin of upload_knapsack, given the users in any order.
-    from partialloading.solvers.bnb.labelling import _upload_bound
+    from partialloading.solvers.bnb.label_kernels import upload_bound
 
     weight, upload, capacity, ranked = knapsack_case(seed)
     place = np.empty(len(weight), dtype=np.int64)
     place[ranked] = np.arange(len(weight))
     kids = np.random.default_rng(seed).permutation(len(weight)).astype(np.int64)
-    compiled = _upload_bound(kids, len(weight), place, np.array(weight), np.array(upload), capacity)
+    compiled = upload_bound(kids, len(weight), place, np.array(weight), np.array(upload), capacity)
     assert compiled == upload_knapsack(ranked, weight, upload, capacity)

@@ -14,9 +14,9 @@ from partialloading.errors import InstanceTooLargeError, MethodNotApplicableErro
 from partialloading.instance import Block, Instance, Model, User
 from partialloading.result import Result, Status
 from partialloading.scenarios import random_instance
+from partialloading.sharing import sharing_structure
 from partialloading.solve import choose_method
 from partialloading.solvers import dp
-from partialloading.structure import sharing_structure
 from partialloading.tolerance import RELATIVE_TOLERANCE
 from partialloading.validation.verify import verify_solution
 

@@ -17,6 +17,7 @@ import pytest
 from partialloading import study
 from partialloading.cli import main
 from partialloading.errors import SolverError
+from partialloading.memory import memory_of
 from partialloading.result import Result
 from partialloading.study import (
     EXACT,
@@ -452,6 +453,6 @@ def test_memory_bytes_sweeps_the_gpu_capacity() -> None:
     small = make_instance("zoo-heads", 1, {"n_users": 8})
     largest = float(small.model_sizes.max())
     inst = make_instance("zoo-heads", 1, {"n_users": 8, "memory_bytes": 2 * largest})
-    assert inst.memory_name == "capacity" and inst.memory_bytes == 2 * largest
+    assert memory_of(inst).name == "capacity" and inst.memory_bytes == 2 * largest
     with pytest.raises(StudyError, match="does not fit"):
         make_instance("zoo-heads", 1, {"n_users": 8, "memory_bytes": largest / 2})

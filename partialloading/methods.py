@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from .errors import MethodNotApplicableError
 from .instance import Instance
-from .memory import PAIRWISE, memory_of
+from .memory import PAIRWISE, CapacityMemory, SingleModelMemory, memory_of
 from .params import PARAMS, MethodParams
 from .result import Status
 from .stop import NEVER, Deadline
@@ -250,7 +250,7 @@ METHODS: dict[str, Method] = {
             True,
             "Pyomo MILP solved with HiGHS (pipelined timing: a convex MINLP solved with SCIP)",
             warm_start=True,
-            memories=frozenset({"single", "capacity"}),
+            memories=frozenset({SingleModelMemory.name, CapacityMemory.name}),
             case="partialloading.solvers.milp:why_not_exact",
             precheck="partialloading.solvers.milp:precheck",
         ),
@@ -274,7 +274,7 @@ METHODS: dict[str, Method] = {
             warm_start=True,
             memory_needs=PAIRWISE_ONLY,
             per_user_times=False,
-            warm_up="partialloading.solvers.bnb.bounds:warm_compiled",
+            warm_up="partialloading.solvers.bnb.backend:warm_compiled",
         ),
         Method(
             "dp",

@@ -12,8 +12,7 @@ from partialloading.cli import SUBCOMMANDS, main
 from partialloading.instance import Block, Instance, Model, User
 from partialloading.io import write_instance
 from partialloading.scenarios import random_instance
-from partialloading.solvers.dp import why_not_exact
-from partialloading.structure import (
+from partialloading.sharing import (
     deadline_summary,
     grouped_order,
     relevant_models,
@@ -21,6 +20,7 @@ from partialloading.structure import (
     why_not_backbone,
     why_not_common_deadline,
 )
+from partialloading.solvers.dp import why_not_exact
 
 TINY = str(instances.path("tiny"))
 

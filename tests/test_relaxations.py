@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from partialloading.bounds import alone_bound, best_cheap_bound, knapsack_bound, level_bound
 from partialloading.instance import Block, Instance, Model, User
+from partialloading.relaxations import alone_bound, best_cheap_bound, knapsack_bound, level_bound
 from partialloading.scenarios import generate, random_instance
 from partialloading.solve import solve
 

@@ -46,7 +46,7 @@ least once and nothing about the order, it is loose where the order matters: rel
 that was left, or serving later-deadline users early to avoid that.
 
 Both use the verifier's tolerance on deadlines, so a proven optimum never exceeds them
-(``tests/test_bounds.py`` checks it against enumeration under both timing models).
+(``tests/test_relaxations.py`` checks it against enumeration under both timing models).
 """
 
 from __future__ import annotations
@@ -55,16 +55,19 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import highspy
 import numpy as np
-import scipy.sparse as sp
 
 from .instance import Instance
 from .memory import memory_of
 from .stop import Deadline
 from .timing import servable_alone
 from .tolerance import RELATIVE_TOLERANCE
+
+if TYPE_CHECKING:
+    import highspy
+    import scipy.sparse as sp
 
 
 def alone_bound(instance: Instance) -> float:
@@ -336,6 +339,8 @@ def level_bound(
     rows = np.concatenate([p[0] for p in parts])
     cols = np.concatenate([p[1] for p in parts])
     vals = np.concatenate([p[2] for p in parts])
+    import scipy.sparse as sp  # with HiGHS, only where a relaxation is solved
+
     matrix = sp.csc_array((vals, (rows, cols)), shape=(n_rows, n_vars))
     cost = np.zeros(n_vars)
     cost[:n] = weights
@@ -356,6 +361,8 @@ _PRESOLVE_MIN_COLUMNS = 2000
 
 def _quiet_highs() -> highspy.Highs:
     """A silent ``Highs`` object; the first one of a process prints a banner, kept off stdout."""
+    import highspy  # the relaxation's solver, loaded only by those who solve one
+
     global _BANNER_SHOWN
     if _BANNER_SHOWN:
         highs = highspy.Highs()
@@ -390,6 +397,8 @@ def _solve_relaxation(
     The bound is the optimum, else HiGHS's dual bound at the time limit; ``None`` if HiGHS gave
     neither (the caller falls back on the cheap bound). The LP relaxation is solved first; its
     optimum is the answer when below ``stop_at`` or when ``integer`` is false (no MILP)."""
+    import highspy
+
     n_rows, n_cols = matrix.shape
     lp = highspy.HighsLp()
     lp.num_col_ = n_cols

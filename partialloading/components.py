@@ -1,0 +1,186 @@
+"""The parts of an instance: parameter blocks, models and users, each checking its own fields.
+
+Each class checks its fields when it is created and raises :class:`FieldError` with the field's
+name; the references between them (a model's blocks, a user's model) are the instance's to check
+(:mod:`partialloading.instance`), once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .arrays import FloatArray
+from .errors import FieldError
+
+__all__ = ["Block", "Model", "User", "check_identifier", "check_number", "spectral_efficiencies"]
+
+
+def check_number(name: str, value: object, *, allow_zero: bool = False) -> float:
+    """``value`` as a finite positive float (zero allowed with ``allow_zero``), else a
+    :class:`FieldError` naming the field ``name``."""
+    # The common case first (a positive finite float, as in most files), without any call:
+    # instances of 10^5 users check 4·10^5 numbers. NaN fails both comparisons.
+    if type(value) is float and (0.0 < value < math.inf or (allow_zero and value == 0.0)):
+        return value
+    # bool is an int subclass, but `true` where a number belongs is a user mistake.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise FieldError(name, f"must be a number (got {value!r})")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # a JSON integer too large for a float
+        raise FieldError(name, "is too large") from None
+    if not finite:
+        raise FieldError(name, f"must be finite (got {value!r})")
+    if value < 0 or (value == 0 and not allow_zero):
+        kind = "non-negative" if allow_zero else "positive"
+        raise FieldError(name, f"must be {kind} (got {value!r})")
+    return value
+
+
+def check_identifier(name: str, value: object) -> str:
+    """``value`` as a non-empty string id, else a :class:`FieldError` naming the field ``name``."""
+    if not isinstance(value, str) or not value:
+        raise FieldError(name, f"must be a non-empty string (got {value!r})")
+    return value
+
+
+@dataclass(frozen=True)
+class Block:
+    """A parameter block: a unit of GPU memory that models can share.
+
+    Parameters
+    ----------
+    id
+        Unique identifier of the block.
+    size_bytes
+        Size in bytes (zero allowed, e.g. for a placeholder).
+    """
+
+    id: str
+    size_bytes: float
+
+    def __post_init__(self) -> None:
+        check_identifier("id", self.id)
+        check_number("size_bytes", self.size_bytes, allow_zero=True)
+
+
+@dataclass(frozen=True)
+class Model:
+    """An AI model: a set of parameter blocks and an inference time per request.
+
+    Parameters
+    ----------
+    id
+        Unique identifier of the model.
+    blocks
+        Ids of the blocks the model consists of (at least one, no repeats).
+    infer_time_s
+        Inference time of one request in seconds (zero allowed).
+    """
+
+    id: str
+    blocks: tuple[str, ...]
+    infer_time_s: float
+
+    def __post_init__(self) -> None:
+        check_identifier("id", self.id)
+        if isinstance(self.blocks, str) or not isinstance(self.blocks, Sequence):
+            raise FieldError("blocks", f"must be a list of block ids (got {self.blocks!r})")
+        object.__setattr__(self, "blocks", tuple(self.blocks))
+        if not self.blocks:
+            raise FieldError("blocks", "a model needs at least one block")
+        seen: set[str] = set()
+        for pos, block in enumerate(self.blocks):
+            check_identifier(f"blocks[{pos}]", block)
+            if block in seen:
+                raise FieldError(f"blocks[{pos}]", f"block {block!r} is listed twice")
+            seen.add(block)
+        check_number("infer_time_s", self.infer_time_s, allow_zero=True)
+
+
+@dataclass(frozen=True)
+class User:
+    """A user with one inference request.
+
+    Exactly one of ``spectral_efficiency`` (bit/s/Hz) and ``snr_db`` is given; the other is
+    derived (``η = log2(1 + 10^(snr_db/10))``) and :attr:`eta` is always available.
+
+    Parameters
+    ----------
+    id
+        Unique identifier of the user.
+    model
+        Id of the requested model.
+    data_bits
+        Size of the input to upload, in bits.
+    deadline_s
+        Deadline in seconds, measured from time 0.
+    spectral_efficiency
+        Spectral efficiency of the user's link in bit/s/Hz.
+    snr_db
+        Signal-to-noise ratio of the user's link in dB.
+    weight
+        Value of serving the user (1 for task throughput).
+    infer_time_s
+        The request's own inference time in seconds, overriding its model's (an LLM request's
+        time grows with its prompt and its output); ``None``: the model's.
+    """
+
+    id: str
+    model: str
+    data_bits: float
+    deadline_s: float
+    spectral_efficiency: float | None = None
+    snr_db: float | None = None
+    weight: float = 1
+    infer_time_s: float | None = None
+
+    def __post_init__(self) -> None:
+        check_identifier("id", self.id)
+        check_identifier("model", self.model)
+        check_number("data_bits", self.data_bits)
+        check_number("deadline_s", self.deadline_s)
+        check_number("weight", self.weight)
+        if self.infer_time_s is not None:
+            check_number("infer_time_s", self.infer_time_s, allow_zero=True)
+        if (self.spectral_efficiency is None) == (self.snr_db is None):
+            what = "neither" if self.spectral_efficiency is None else "both"
+            raise FieldError(
+                "spectral_efficiency", f"give exactly one of spectral_efficiency and snr_db ({what} given)"
+            )
+        if self.spectral_efficiency is not None:
+            check_number("spectral_efficiency", self.spectral_efficiency)
+        else:
+            snr = self.snr_db
+            if isinstance(snr, bool) or not isinstance(snr, int | float) or not math.isfinite(snr):
+                raise FieldError("snr_db", f"must be a finite number (got {snr!r})")
+            if self.eta <= 0.0:
+                # Extremely negative SNR underflows log2(1 + x) to 0: the upload would never end.
+                raise FieldError("snr_db", f"is too low to carry any data (got {snr!r})")
+
+    @property
+    def eta(self) -> float:
+        """Spectral efficiency η in bit/s/Hz."""
+        if self.spectral_efficiency is not None:
+            return float(self.spectral_efficiency)
+        # __post_init__ guarantees that exactly one of the two is given.
+        decibels = float(self.snr_db or 0.0) / 10.0
+        if decibels > 300:  # 10**x overflows a float; log2(1 + 10**x) = x·log2(10) to within 1e-300
+            return decibels * math.log2(10.0)
+        return math.log2(1.0 + 10.0**decibels)
+
+    @property
+    def upload_work(self) -> float:
+        """``a_k = D_k / η_k`` in Hz·s: the upload takes ``a_k / b_k`` seconds with bandwidth ``b_k``."""
+        return self.data_bits / self.eta
+
+
+def spectral_efficiencies(snr_db: FloatArray) -> FloatArray:
+    """:attr:`User.eta` of many SNRs (dB) at once, with the same rule beyond 300 dB."""
+    decibels = np.asarray(snr_db, dtype=float) / 10.0
+    with np.errstate(over="ignore"):
+        return np.where(decibels > 300, decibels * math.log2(10.0), np.log2(1.0 + 10.0 ** np.minimum(decibels, 300)))
