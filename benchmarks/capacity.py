@@ -146,7 +146,7 @@ def policies(rate: float, duration: float, seed: int, models: float) -> None:
 def evictions(count: int) -> None:
     """What greedy's own eviction choices (the exact set search on the memory, up to 12 users)
     add over the default rule alone, on generated small instances with a tight capacity."""
-    from partialloading.solvers import greedy
+    from partialloading.solvers.greedy import backend as greedy
 
     gained = ties = 0
     total_with = total_without = 0.0

@@ -32,8 +32,8 @@ from partialloading.online import Policy, Workload, generate_workload, simulate
 SCENARIOS = (("zoo-heads", 40.0), ("zoo-heads", 80.0), ("zoo-mixed", 50.0))
 
 PARTS = {
-    "planning (the policy's work)": ("solvers/greedy.py", "solve"),
-    "solve(): checks, timeline, result": ("partialloading/solve.py", "solve"),
+    "planning (the policy's work)": ("solvers/greedy/backend.py", "solve"),
+    "solve(): checks, timeline, result": ("partialloading/portfolio.py", "solve_until"),
     "verifier": ("validation/verify.py", "verify_solution"),
     "round instances": ("online/simulate.py", "round_instance"),
     "served-alone test": ("timing/__init__.py", "servable_alone"),

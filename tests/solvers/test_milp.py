@@ -22,7 +22,8 @@ from partialloading.errors import SolverError
 from partialloading.instance import Block, Instance, Model, User
 from partialloading.result import Result, Status
 from partialloading.scenarios import Deadlines, Structure, random_instance
-from partialloading.solvers import milp as milp_backend
+from partialloading.solvers.milp import common as milp_common
+from partialloading.solvers.milp import onemodel as milp_backend
 from partialloading.validation.references import (
     hamiltonian_instance,
     has_hamiltonian_path,
@@ -287,7 +288,7 @@ def test_solver_failure_is_an_error_not_an_answer(monkeypatch: pytest.MonkeyPatc
             results.solver.termination_condition = condition
             return results
 
-    monkeypatch.setattr(milp_backend, "_solver", lambda name: BrokenSolver())
+    monkeypatch.setattr(milp_common, "solver_named", lambda name: BrokenSolver())
     with pytest.raises(SolverError):
         # Cold: greedy's warm start proves this instance optimal without running the solver.
         pl.solve(backbone_hand_instance(), "milp", initial=[])
@@ -376,7 +377,7 @@ def test_model_size_estimate_is_close_and_refuses_huge_models(monkeypatch) -> No
     instance = random_instance(3, n_users=30, n_models=5, structure="general", deadlines="per_user")
     data = schedule_data(instance)
     estimate = milp_backend.model_size(data, "general")
-    built = milp_backend._build(data, "general")
+    built = milp_backend.build_chosen(data, "general")
     assert estimate.variables == built.nvariables()
     assert abs(estimate.constraints - built.nconstraints()) <= 0.1 * built.nconstraints()
     # Beyond the limit the MILP refuses up front, with the size and what to use instead.
@@ -387,7 +388,7 @@ def test_model_size_estimate_is_close_and_refuses_huge_models(monkeypatch) -> No
 
 def test_build_time_counts_against_the_time_limit(monkeypatch) -> None:
     instance = random_instance(4, n_users=12, n_models=4, structure="general", deadlines="per_user")
-    real_build = milp_backend._build
+    real_build = milp_backend.build_chosen
 
     def slow_build(data, formulation):
         import time as _time
@@ -395,7 +396,7 @@ def test_build_time_counts_against_the_time_limit(monkeypatch) -> None:
         _time.sleep(0.3)
         return real_build(data, formulation)
 
-    monkeypatch.setattr(milp_backend, "_build", slow_build)
+    monkeypatch.setattr(milp_backend, "build_chosen", slow_build)
     # Cold: greedy's warm start proves this instance optimal before the model is built.
     result = pl.solve(instance, "milp", time_limit=0.2, initial=[])
     assert result.info["termination"] == "time limit reached while building the model"

@@ -1,0 +1,259 @@
+"""What every MILP driver shares: handing a Pyomo model to HiGHS (or another solver) within
+the deadline, with a start and the solver's node count; the dual bound; and the numerical
+safety net (an order late by the solver's tolerance is solved again with slightly earlier
+deadlines, and optimality is claimed only when the on-time schedule reaches the first bound)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.common.collections import ComponentMap
+from pyomo.opt import SolverResults, TerminationCondition
+
+from partialloading.errors import SolverError
+from partialloading.formulations.common import ScheduleData, schedule_data
+from partialloading.instance import Instance
+from partialloading.solution import Solution
+from partialloading.stop import Deadline
+
+HIGHS_NAMES = ("highs", "appsi_highs")
+"""Pyomo names of the HiGHS interfaces (through highspy); ``"highs"`` is the default."""
+
+
+HIGHS_OPTIONS: dict[str, Any] = {
+    "mip_rel_gap": 0.0,
+    "mip_feasibility_tolerance": 1e-9,
+    "primal_feasibility_tolerance": 1e-9,
+    "threads": 1,
+}
+"""HiGHS options for exact answers: no gap tolerance, tight feasibility tolerances."""
+
+
+_MARGINS_MS = (1e-6, 1e-4, 1e-2)
+"""Deadline margins (ms) tried, in turn, when an order is late by floating-point noise."""
+
+
+_INCUMBENT = {
+    TerminationCondition.optimal: True,
+    TerminationCondition.maxTimeLimit: False,
+    TerminationCondition.maxIterations: False,
+    TerminationCondition.maxEvaluations: False,
+    TerminationCondition.userInterrupt: False,
+}
+"""Terminations after which a solution may be loaded (``True``: proven optimal)."""
+
+
+LOAD_SECONDS_PER_VARIABLE = 1e-5
+"""Seconds to read a solution back into the Pyomo model after the solver stops, per variable
+(measured: 0.8 s for the 101,064 variables of the general model of 300 users), kept out of the
+solver's time limit so that the whole solve ends by its deadline."""
+
+
+OVERSHOOT_SECONDS_PER_NONZERO = 2e-6
+"""How far HiGHS may run past its time limit, per nonzero (measured on the general model of 300
+users, 839,597 nonzeros: presolve's probing stops 0.1–1.0 s late and the LP then runs 0.6 s)."""
+
+
+def _nonzeros(opt: Any) -> int:
+    # The nonzeros of the model handed to HiGHS (0 when it was not: another solver).
+    try:
+        return int(opt._solver_model.getNumNz())
+    except (AttributeError, TypeError, ValueError, RuntimeError):
+        return 0
+
+
+def add_cap(m: pyo.ConcreteModel, bound: float | None) -> None:
+    """Add ``served_weight ≤ bound`` (a proven upper bound from the warm start), so that HiGHS
+    proves a start reaching it optimal at once."""
+    if bound is not None and hasattr(m, "served_weight"):
+        m.known_bound = pyo.Constraint(expr=m.served_weight.expr <= float(bound) + 1e-6 * max(1.0, abs(bound)))
+
+
+def solver_named(name: str) -> Any:
+    try:
+        opt = pyo.SolverFactory(name)
+        available = opt.available(exception_flag=False)
+    except Exception as exc:  # Pyomo plugins raise assorted errors for unknown/broken solvers
+        raise SolverError(f"MIP solver {name!r} cannot be used: {exc}") from None
+    if not available:
+        raise SolverError(f"MIP solver {name!r} is not installed or not available to Pyomo")
+    return opt
+
+
+def _reset_highs_threads() -> None:
+    """Let the next HiGHS solve choose its thread count again.
+
+    HiGHS keeps one thread scheduler per process, created by the first solve: once another
+    caller in the process (a user's own Pyomo model, say) has solved with the default threads,
+    asking for ``threads=1`` fails with an error that Pyomo reports as an unknown termination.
+    """
+    try:
+        import highspy
+
+        highspy.Highs.resetGlobalScheduler(True)
+    except (ImportError, AttributeError):  # pragma: no cover - an older highspy without the call
+        pass
+
+
+def _node_count(opt: Any) -> int | None:
+    # Pyomo's legacy results drop HiGHS's node count; its HiGHS interfaces keep the highspy
+    # object, which has it. Other solvers: unknown.
+    highs = getattr(opt, "_solver_model", None)
+    try:
+        nodes = int(highs.getInfo().mip_node_count)  # type: ignore[union-attr]
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return nodes if nodes >= 0 else None
+
+
+def _hand_over(opt: Any, m: pyo.ConcreteModel) -> bool:
+    """Hand ``m`` to HiGHS now (``set_instance``, which a later ``solve`` of the same model
+    reuses), so that the seconds it takes (several at 300 users) are spent before the solver's
+    time limit is set; whether it worked (if not, ``solve`` hands it over itself)."""
+    try:
+        opt.set_instance(m)
+        # The model does not change after this: the solve need not look for changes.
+        updates = opt.config.auto_updates
+        for flag in (
+            "check_for_new_or_removed_constraints",
+            "check_for_new_or_removed_vars",
+            "check_for_new_or_removed_params",
+            "check_for_new_objective",
+            "update_constraints",
+            "update_vars",
+            "update_parameters",
+            "update_named_expressions",
+            "update_objective",
+        ):
+            if hasattr(updates, flag):
+                setattr(updates, flag, False)
+    except (AttributeError, KeyError, TypeError, ValueError, RuntimeError):
+        return False
+    return True
+
+
+def _set_start(opt: Any, m: pyo.ConcreteModel, start: ComponentMap) -> bool:
+    """Hand ``start`` to HiGHS (the model already handed over) as its first incumbent; whether
+    it was accepted.
+
+    Pyomo's HiGHS interface has no warm-start argument, so the values are set on the highspy
+    object it keeps. Any change in those internals disables the start, never the solve.
+    """
+    try:
+        highs = opt._solver_model
+        columns = opt._pyomo_var_to_solver_var_map
+        index = np.array([columns[id(var)] for var in start], dtype=np.int32)
+        value = np.array(list(start.values()), dtype=np.float64)
+        status = highs.setSolution(len(index), index, value)
+    except (AttributeError, KeyError, TypeError, ValueError, RuntimeError):
+        return False
+    return str(status).endswith("kOk")
+
+
+def run_model(
+    m: pyo.ConcreteModel,
+    name: str,
+    deadline: Deadline,
+    seed: int,
+    extra: dict[str, Any],
+    start: ComponentMap | None = None,
+) -> tuple[SolverResults, bool, bool, int | None, bool]:
+    """Solve ``m`` until ``deadline``; returns (results, has_solution, proven_optimal, nodes,
+    start_accepted) with the solution loaded."""
+    opt = solver_named(name)
+    handed = name == "highs" and _hand_over(opt, m)
+    started = start is not None and handed and _set_start(opt, m, start)
+    kwargs: dict[str, Any] = {"load_solutions": False}
+    time_limit = deadline.seconds()
+    if time_limit is not None:
+        # HiGHS ends past its limit on large models, and reading the solution back takes time
+        # after it stops: both are kept out of its limit, so that the solve ends by the deadline.
+        after = m.nvariables() * LOAD_SECONDS_PER_VARIABLE + _nonzeros(opt) * OVERSHOOT_SECONDS_PER_NONZERO
+        kwargs["timelimit"] = max(time_limit - after, 0.01)
+    if name in HIGHS_NAMES:
+        kwargs["options"] = {**HIGHS_OPTIONS, "random_seed": seed, **extra}
+        _reset_highs_threads()
+    elif extra:
+        kwargs["options"] = dict(extra)
+    try:
+        results = opt.solve(m, **kwargs)
+    except Exception as exc:  # a crashing solver must surface as a SolverError, not a wrong answer
+        raise SolverError(f"MIP solver {name!r} failed: {str(exc) or type(exc).__name__}") from None
+    condition = results.solver.termination_condition
+    if condition == TerminationCondition.infeasible:
+        # The empty schedule is always feasible: an 'infeasible' verdict is a solver failure.
+        raise SolverError(f"MIP solver {name!r} reported the model infeasible, which it never is")
+    if condition not in _INCUMBENT:
+        raise SolverError(f"MIP solver {name!r} stopped with termination condition {condition}")
+    has_solution = len(results.solution) > 0
+    if has_solution:
+        # Pyomo warns when loading the incumbent of an 'aborted' (time-limited) solve; that is
+        # exactly what we mean to do, so silence that one message.
+        logger = logging.getLogger("pyomo.core")
+        level = logger.level
+        logger.setLevel(logging.ERROR)
+        try:
+            m.solutions.load_from(results)
+        finally:
+            logger.setLevel(level)
+    elif _INCUMBENT[condition]:
+        raise SolverError(f"MIP solver {name!r} reported optimality without a solution")
+    return results, has_solution, _INCUMBENT[condition], _node_count(opt), started
+
+
+def dual_bound(results: SolverResults, integral: bool, fallback: float) -> float:
+    bound = results.problem.upper_bound
+    if bound is None or not math.isfinite(float(bound)):
+        return fallback
+    bound = float(bound)
+    # With integer weights the optimum is an integer: the floor of a bound is a bound.
+    return math.floor(bound + 1e-6) if integral else bound
+
+
+Decoded = tuple[list[int], list[tuple[int, ...]] | None]
+"""An order and its evictions (``None``: the memory's default rule)."""
+
+
+def with_margins(
+    instance: Instance,
+    found: Decoded,
+    proven: bool,
+    deadline: Deadline,
+    resolve: Callable[[ScheduleData], tuple[Decoded, bool]],
+) -> tuple[Decoded, bool, float]:
+    """``found`` made on time: while it is late by the solver's tolerance, ``resolve`` the model with
+    deadlines lowered by the next margin (until ``deadline``: then nothing is found, and the
+    caller's start stands). Returns the order and evictions, whether optimality is still proven,
+    and the margin used (ms)."""
+    margin_used = 0.0
+    for margin in _MARGINS_MS:
+        if _on_time(instance, found):
+            break
+        if deadline.expired():
+            return ([], None), False, margin_used
+        margin_used = margin
+        found, proven_m = resolve(schedule_data(instance, margin=margin))
+        proven = proven and proven_m
+    else:
+        if not _on_time(instance, found):
+            raise SolverError("the model's schedule misses a deadline even with a safety margin")
+    return found, proven, margin_used
+
+
+def outcome(instance: Instance, order: list[int], bound: float, proven: bool) -> tuple[float, bool, float]:
+    """The objective of ``order``, whether it is still proven optimal, and the bound to report:
+    a margin re-solve that lost value (objective below the first solve's bound) is not proven."""
+    objective = float(instance.weights[list(order)].sum()) if order else 0.0
+    bound = max(bound, objective)
+    proven = proven and objective >= bound - 1e-6 * max(1.0, abs(bound))
+    return objective, proven, objective if proven else bound
+
+
+def _on_time(instance: Instance, found: Decoded) -> bool:
+    order, evicted = found
+    return Solution(instance, tuple(order), evicted=None if evicted is None else tuple(evicted)).feasible
