@@ -76,3 +76,7 @@ class SolverError(PartialLoadingError, RuntimeError):
 
 class ParameterError(PartialLoadingError, ValueError):
     """A method parameter (or a starting schedule) is unknown, ill-typed or out of range."""
+
+
+class ScenarioError(PartialLoadingError, ValueError):
+    """An unknown instance family or parameter, or a parameter value out of range."""

@@ -30,7 +30,8 @@ import numpy as np
 
 from partialloading.instance import Block, Instance, Model
 from partialloading.scenarios import ScenarioError
-from partialloading.scenarios.configured import CONFIGS, ScenarioConfig, config, draw_users, memory_bytes
+from partialloading.scenarios.configs import CONFIGS, ScenarioConfig, config
+from partialloading.scenarios.configured import draw_users, memory_bytes
 
 from .workload import Request, Workload
 

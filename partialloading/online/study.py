@@ -27,7 +27,7 @@ import numpy as np
 
 from partialloading.errors import PartialLoadingError
 from partialloading.methods import METHODS
-from partialloading.scenarios.configured import CONFIGS, config
+from partialloading.scenarios.configs import CONFIGS, config
 from partialloading.study.analysis import mean_ci
 from partialloading.study.base import ParamValue, StudyError
 from partialloading.study.execution import RunSummary, run_stored

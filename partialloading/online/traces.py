@@ -51,7 +51,8 @@ from partialloading.instance import Instance, spectral_efficiencies
 from partialloading.io import instance_to_dict
 from partialloading.output import check_output, write_file
 from partialloading.scenarios import ScenarioError
-from partialloading.scenarios.configured import CONFIGS, JPEG_BITS_PER_PIXEL, config, draw_snr_db, draw_users
+from partialloading.scenarios.configs import CONFIGS, JPEG_BITS_PER_PIXEL, config
+from partialloading.scenarios.configured import draw_snr_db, draw_users
 
 from .arrivals import workload_server
 from .workload import CSV_COLUMNS, WORKLOAD_FORMAT

@@ -11,7 +11,9 @@ Three kinds of family share the registry:
 
 * the *configured* families (:mod:`~partialloading.scenarios.configured`: ``backbone``,
   ``general`` and the model-zoo families), each with an immutable configuration dataclass
-  (:data:`CONFIGS`) whose fields are the parameters ``generate`` accepts, a physical uplink and
+  (:data:`CONFIGS`, :mod:`~partialloading.scenarios.configs`; the radio cell in
+  :mod:`~partialloading.scenarios.cell`, the blocks and models drawn by
+  :mod:`~partialloading.scenarios.builders`) whose fields are the parameters ``generate`` accepts, a physical uplink and
   calibrated deadlines;
 * the ``random-*`` families (:mod:`~partialloading.scenarios.synthetic`): quick random draws of
   a chosen sharing structure (:func:`random_instance`), used by the tests and benchmarks;
@@ -30,31 +32,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from partialloading.errors import ScenarioError
 from partialloading.instance import Instance
 
-from . import configured
-from .configured import (
+from . import configs
+from .builders import Built
+from .cell import Cell
+from .configs import (
     CONFIGS,
     IMAGE_DATASET_CLASSES,
     IMAGE_RAW_BITS,
     LOAD_SPEEDS,
     TEXT_DATASET_CLASSES,
     BackboneConfig,
-    Built,
-    Cell,
     GeneralConfig,
     ScenarioConfig,
-    ScenarioError,
     ZooConfig,
     ZooFreezeConfig,
     ZooHeadsConfig,
     ZooLoraConfig,
     ZooMixedConfig,
     config,
-    generate_from,
-    generate_with_models,
-    reference_time,
 )
+from .configured import generate as generate_configured
+from .configured import generate_from, generate_with_models, reference_time
 from .freeze_depth import FREEZE_DEPTH_FAMILY, freeze_depth
 from .synthetic import Deadlines, Structure, random_instance
 
@@ -65,7 +66,7 @@ RANDOM_FAMILIES: Mapping[str, Structure] = {
 }
 """Families built on :func:`random_instance`, by sharing structure."""
 
-FAMILIES: tuple[str, ...] = (*RANDOM_FAMILIES, *configured.FAMILIES, FREEZE_DEPTH_FAMILY)
+FAMILIES: tuple[str, ...] = (*RANDOM_FAMILIES, *configs.FAMILIES, FREEZE_DEPTH_FAMILY)
 """Names of every instance family :func:`generate` knows."""
 
 
@@ -97,9 +98,9 @@ def generate(family: str, seed: int, **params: Any) -> Instance:
             raise ScenarioError(f"family {family!r}: {exc}") from None
     if family == FREEZE_DEPTH_FAMILY:
         return freeze_depth(seed, **params)
-    if family not in configured.FAMILIES:
+    if family not in configs.FAMILIES:
         raise ScenarioError(f"unknown family {family!r} (choose from {', '.join(FAMILIES)})")
-    return configured.generate(family, seed, **params)
+    return generate_configured(family, seed, **params)
 
 
 __all__ = [

@@ -6,9 +6,11 @@ import dataclasses
 from typing import Any
 
 from partialloading import zoo
+from partialloading.errors import ScenarioError
 from partialloading.instance import Instance
 
-from .configured import ScenarioError, ZooFreezeConfig, config, generate
+from .configs import ZooFreezeConfig, config
+from .configured import generate
 
 FREEZE_DEPTH_FAMILY = "zoo-freeze-depth"
 """The ``zoo-freeze`` family with one freeze depth for every variant: parameter ``frozen_fraction``.

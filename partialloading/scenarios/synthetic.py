@@ -20,9 +20,10 @@ from typing import Literal
 
 import numpy as np
 
+from partialloading.errors import ScenarioError
 from partialloading.instance import Block, Instance, Model, User
 
-from .configured import MAX_USERS, ScenarioError
+from .configs import MAX_USERS
 
 Structure = Literal["backbone", "general", "none"]
 Deadlines = Literal["common", "per_user"]

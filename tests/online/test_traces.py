@@ -15,7 +15,8 @@ from partialloading.cli import main
 from partialloading.errors import PartialLoadingError
 from partialloading.online import Policy, read_workload, simulate
 from partialloading.online.traces import DEFAULT_LATENCY, DEFAULT_LATENCY_MODEL_BYTES, TraceSpec, replay_trace
-from partialloading.scenarios.configured import config, draw_users
+from partialloading.scenarios.configs import config
+from partialloading.scenarios.configured import draw_users
 
 FAMILY = "zoo-lora"  # six LoRA adapters on one 7B base: a server for LLM requests
 
