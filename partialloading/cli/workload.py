@@ -10,7 +10,8 @@ from typing import Any
 
 from partialloading.checkpoints import read_models
 from partialloading.online import generate_workload, write_workload
-from partialloading.online.traces import FUNCTION_KEYS, TRACE_FORMATS, TraceSpec, replay_trace
+from partialloading.online.trace_spec import FUNCTION_KEYS, TRACE_FORMATS, TraceSpec
+from partialloading.online.traces import replay_trace
 from partialloading.output import check_output
 from partialloading.params import parse_assignments
 from partialloading.scenarios import CONFIGS, ScenarioError
