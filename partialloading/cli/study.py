@@ -243,16 +243,9 @@ def run_gap(args: argparse.Namespace) -> int:
 
 
 def run_online(args: argparse.Namespace) -> int:
-    from partialloading.online.study import (
-        LoadStore,
-        LoadSweep,
-        load_comparisons,
-        load_points,
-        plot_latency_cdf,
-        plot_loaded,
-        plot_on_time,
-        run_load_sweep,
-    )
+    from partialloading.online.study import LoadStore, LoadSweep, run_load_sweep
+    from partialloading.online.study_analysis import load_comparisons, load_points
+    from partialloading.online.study_plots import plot_latency_cdf, plot_loaded, plot_on_time
 
     if args.seeds < 1:
         raise StudyError(f"--seeds must be at least 1 (got {args.seeds})")

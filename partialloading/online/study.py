@@ -9,8 +9,9 @@ has and simulates the rest, so no row is lost or stored twice.
 
 The swept parameter is a workload setting (``rate``, ``cv``, ``slo``, ``spread``, ``duration``)
 or a field of the family's configuration (``bandwidth_hz``, ``load_speed_bytes_per_s``,
-``popularity_zipf``, ...). :func:`load_points` averages the metrics over seeds with t-based 95%
-confidence intervals; :func:`plot_on_time` and :func:`plot_latency_cdf` draw them.
+``popularity_zipf``, ...). :mod:`~partialloading.online.study_analysis` averages the metrics
+over seeds with t-based 95% confidence intervals, and :mod:`~partialloading.online.study_plots`
+draws them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import dataclasses
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,9 +29,8 @@ import numpy as np
 from partialloading.errors import PartialLoadingError
 from partialloading.methods import METHODS
 from partialloading.scenarios.configs import CONFIGS, config
-from partialloading.study.analysis import mean_ci
 from partialloading.study.base import ParamValue, StudyError
-from partialloading.study.execution import RunSummary, run_stored
+from partialloading.study.execution import RunSummary, pending_groups, run_stored
 from partialloading.study.store import SqliteTable, stamp
 from partialloading.study.sweep import canonical
 
@@ -38,14 +38,18 @@ from .arrivals import MAX_REQUESTS, generate_workload
 from .simulate import SERVED, Policy, Summary, simulate
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
+    pass
 
 WORKLOAD_SETTINGS = ("rate", "duration", "cv", "slo", "spread")
 """Parameters of the workload generator itself (the others belong to the family's configuration)."""
 
+
 NO_SHARING = "/no-sharing"
+
+
 QUANTILES = 101
 """Latency quantiles stored per run (0%, 1%, ..., 100%): enough to draw its CDF."""
+
 
 _METRICS = tuple(f.name for f in dataclasses.fields(Summary))
 
@@ -242,9 +246,6 @@ def run_load_job(job: LoadJob) -> list[LoadResult]:
     return rows
 
 
-# --------------------------------------------------------------------------------------------
-# Storage
-
 _COLUMNS: tuple[tuple[str, str], ...] = (
     ("key", "TEXT PRIMARY KEY"),
     ("workload_key", "TEXT NOT NULL"),
@@ -319,11 +320,12 @@ def _typed(value: Any, kind: str) -> Any:
 
 def plan_load_jobs(tasks: Sequence[LoadTask], done: set[str]) -> list[LoadJob]:
     """Group the tasks not in ``done`` by workload (a worker generates each workload once)."""
-    grouped: dict[str, list[LoadTask]] = {}
-    for task in tasks:
-        if task.key not in done:
-            grouped.setdefault(task.workload_key, []).append(task)
-    return [LoadJob(ts[0].family, ts[0].params, ts[0].seed, ts[0].timing, tuple(ts)) for ts in grouped.values()]
+    groups = pending_groups(tasks, done, _workload_of)
+    return [LoadJob(ts[0].family, ts[0].params, ts[0].seed, ts[0].timing, ts) for ts in groups]
+
+
+def _workload_of(task: LoadTask) -> str:
+    return task.workload_key
 
 
 def run_load_sweep(
@@ -353,177 +355,3 @@ def run_load_sweep(
         unit="wl",
         desc="workloads",
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Analysis
-
-
-@dataclass(frozen=True)
-class LoadPoint:
-    """A policy's metrics at one value of the swept parameter, over the seeds (mean and 95% CI)."""
-
-    family: str
-    parameter: str
-    value: ParamValue
-    policy: str
-    n: int
-    on_time_mean: float
-    on_time_ci95: float
-    served_weight_mean: float
-    latency_p50_mean_s: float
-    latency_p95_mean_s: float
-    latency_p99_mean_s: float
-    loaded_gb_mean: float
-    gpu_busy_mean: float
-    planning_mean_ms: float
-    planning_max_ms: float
-
-
-def load_points(sweep: LoadSweep, rows: Iterable[LoadResult]) -> list[LoadPoint]:
-    """Mean metrics per (value, policy) over the seeds, in the sweep's order."""
-    by_key = {r.task.key: r for r in rows if r.summary is not None}
-    points = []
-    tasks = sweep.tasks()
-    for value in sweep.values:
-        for policy in sweep.policies:
-            got = [by_key[t.key].summary for t in tasks if t.value == value and t.policy == policy and t.key in by_key]
-            summaries = [s for s in got if s is not None]
-
-            def mean(name: str, scale: float = 1.0, summaries: list[Summary] = summaries) -> float:
-                values = [getattr(s, name) for s in summaries if getattr(s, name) is not None]
-                return float(np.mean(values)) * scale if values else float("nan")
-
-            on_time, _, ci = mean_ci([s.on_time_fraction for s in summaries]) if summaries else (np.nan, np.nan, np.nan)
-            points.append(
-                LoadPoint(
-                    sweep.family,
-                    sweep.parameter,
-                    value,
-                    policy,
-                    len(summaries),
-                    float(on_time),
-                    float(ci),
-                    mean("served_weight"),
-                    mean("latency_p50_s"),
-                    mean("latency_p95_s"),
-                    mean("latency_p99_s"),
-                    mean("loaded_bytes", 1e-9),
-                    mean("gpu_busy_fraction"),
-                    mean("planning_time_mean_s", 1e3),
-                    max((s.planning_time_max_s for s in summaries), default=float("nan")) * 1e3,
-                )
-            )
-    return points
-
-
-@dataclass(frozen=True)
-class LoadComparison:
-    """On-time fraction of ``policy`` minus ``baseline`` on the same workloads (mean and 95% CI)."""
-
-    family: str
-    parameter: str
-    value: ParamValue
-    policy: str
-    baseline: str
-    n: int
-    diff_mean: float
-    diff_ci95: float
-
-
-def load_comparisons(sweep: LoadSweep, rows: Iterable[LoadResult], policy: str, baseline: str) -> list[LoadComparison]:
-    """Paired differences of the on-time fraction, one per value: both policies on each seed's workload.
-
-    Pairing removes the spread between workloads, so the interval is the one to read when
-    asking whether one policy beats another.
-    """
-    on_time = {
-        (r.task.value, r.task.seed, r.task.policy): r.summary.on_time_fraction for r in rows if r.summary is not None
-    }
-    out = []
-    for value in sweep.values:
-        diffs = [
-            on_time[(value, s, policy)] - on_time[(value, s, baseline)]
-            for s in sweep.seeds
-            if (value, s, policy) in on_time and (value, s, baseline) in on_time
-        ]
-        mean, _, ci = mean_ci(diffs) if diffs else (float("nan"), float("nan"), float("nan"))
-        out.append(LoadComparison(sweep.family, sweep.parameter, value, policy, baseline, len(diffs), mean, ci))
-    return out
-
-
-def plot_on_time(points: Sequence[LoadPoint], ax: Axes | None = None) -> Axes:
-    """On-time fraction against the swept parameter, one line per policy, 95% CI bands."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 4.2))
-    policies = list(dict.fromkeys(p.policy for p in points))
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, policy in enumerate(policies):
-        pts = [p for p in points if p.policy == policy and p.n > 0]
-        xs = [float(p.value) for p in pts]
-        ys = np.array([p.on_time_mean for p in pts])
-        ci = np.nan_to_num(np.array([p.on_time_ci95 for p in pts]))
-        style = "--" if policy.endswith(NO_SHARING) else "-"
-        ax.plot(xs, ys, style, marker="osD^vP"[i % 6], color=colors[i % len(colors)], label=policy)
-        ax.fill_between(xs, ys - ci, ys + ci, color=colors[i % len(colors)], alpha=0.12, linewidth=0)
-    if points:
-        ax.set_xlabel(points[0].parameter)
-        ax.set_title(f"{points[0].family}: requests on time")
-    ax.set_ylabel("on-time fraction of arrivals")
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    return ax
-
-
-def plot_loaded(points: Sequence[LoadPoint], ax: Axes | None = None) -> Axes:
-    """Bytes loaded into GPU memory (mean over the seeds) against the swept parameter, one line
-    per policy: what a larger memory or block sharing saves."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 4.2))
-    for i, policy in enumerate(dict.fromkeys(p.policy for p in points)):
-        pts = [p for p in points if p.policy == policy and p.n > 0]
-        style = "--" if policy.endswith(NO_SHARING) else "-"
-        ax.plot(
-            [float(p.value) for p in pts], [p.loaded_gb_mean for p in pts], style, marker="osD^vP"[i % 6], label=policy
-        )
-    if points:
-        ax.set_xlabel(points[0].parameter)
-        ax.set_title(f"{points[0].family}: bytes loaded")
-    ax.set_ylabel("loaded (GB, mean over seeds)")
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    return ax
-
-
-def plot_latency_cdf(sweep: LoadSweep, rows: Iterable[LoadResult], value: ParamValue, ax: Axes | None = None) -> Axes:
-    """Latency CDF of the served requests at one value, one line per policy (quantiles averaged over seeds)."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 4.2))
-    levels = np.linspace(0, 1, QUANTILES)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    rows = list(rows)
-    for i, policy in enumerate(sweep.policies):
-        curves = [
-            r.latency_quantiles
-            for r in rows
-            if r.task.policy == policy and r.task.value == value and r.latency_quantiles
-        ]
-        if not curves:
-            continue
-        mean = np.mean(np.array(curves), axis=0) * 1e3
-        style = "--" if policy.endswith(NO_SHARING) else "-"
-        ax.plot(mean, levels, style, color=colors[i % len(colors)], label=policy)
-    ax.set_xlabel("latency, arrival to finish (ms)")
-    ax.set_ylabel("fraction of served requests")
-    ax.set_title(f"{sweep.family}, {sweep.parameter} = {value}: latency of served requests")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    return ax

@@ -37,6 +37,13 @@ class Planned(Protocol):
     def tasks(self) -> Sequence[Any]: ...
 
 
+class Keyed(Protocol):
+    """A task of the study engine: its row's key."""
+
+    @property
+    def key(self) -> str: ...
+
+
 class Table(Protocol):
     """A store of the study engine (:class:`~partialloading.study.store.SqliteTable`)."""
 
@@ -51,6 +58,7 @@ P = TypeVar("P", bound=Planned)
 R = TypeVar("R")
 S = TypeVar("S", bound=Table)
 T = TypeVar("T")
+K = TypeVar("K", bound=Keyed)
 
 
 @dataclass(frozen=True)
@@ -164,13 +172,24 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def plan_jobs(tasks: Sequence[Task], done: set[str]) -> list[Job]:
-    """Group the tasks not in ``done`` by instance, keeping the order of ``tasks``."""
-    grouped: dict[str, list[Task]] = {}
+def pending_groups(tasks: Sequence[K], done: set[str], group: Callable[[K], str]) -> list[tuple[K, ...]]:
+    """The tasks not in ``done`` (by their ``key``), grouped by ``group(task)`` in the order of
+    ``tasks``: each group is one job, whose worker builds what the group shares once (an
+    instance, a workload)."""
+    grouped: dict[str, list[K]] = {}
     for task in tasks:
         if task.key not in done:
-            grouped.setdefault(task.instance_key, []).append(task)
-    return [Job(ts[0].family, ts[0].params, ts[0].seed, tuple(ts)) for ts in grouped.values()]
+            grouped.setdefault(group(task), []).append(task)
+    return [tuple(ts) for ts in grouped.values()]
+
+
+def plan_jobs(tasks: Sequence[Task], done: set[str]) -> list[Job]:
+    """Group the tasks not in ``done`` by instance, keeping the order of ``tasks``."""
+    return [Job(ts[0].family, ts[0].params, ts[0].seed, ts) for ts in pending_groups(tasks, done, _instance_of)]
+
+
+def _instance_of(task: Task) -> str:
+    return task.instance_key
 
 
 def run_sweep(

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from partialloading.cli import main
-from partialloading.online.study import LoadStore, LoadSweep, load_comparisons, load_points, run_load_sweep
+from partialloading.online.study import LoadStore, LoadSweep, run_load_sweep
+from partialloading.online.study_analysis import load_comparisons, load_points
 from partialloading.study import StudyError
 
 from processes import kill_midway
