@@ -18,14 +18,15 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from .errors import FieldError, InstanceError, SolutionError
 from .instance import Block, Instance, Model, User
 from .memory import memory_class, memory_in_file
 from .timing import timing_of
+
+if TYPE_CHECKING:
+    import jsonschema
 
 INSTANCE_FORMAT = "partialloading/instance"
 SOLUTION_FORMAT = "partialloading/solution"
@@ -92,6 +93,9 @@ def read_json_file(path: str | os.PathLike[str]) -> Any:
 
 @cache
 def _validator(name: str) -> jsonschema.Draft202012Validator:
+    # jsonschema explains a rejected document; only then is it loaded (a tenth of a second).
+    import jsonschema
+
     return jsonschema.Draft202012Validator(load_schema(name))
 
 

@@ -206,7 +206,9 @@ class Method:
         return None
 
     def prepare(self) -> None:
-        """Run :attr:`warm_up` (if any)."""
+        """Import the backend's module and run :attr:`warm_up` (if any): what a first solve in a
+        fresh process would otherwise spend loading code, outside its clock and its time limit."""
+        self.load()
         if self.warm_up is not None:
             warm: Callable[[], None] = _resolve(self.warm_up)
             warm()

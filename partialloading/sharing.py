@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import networkx as nx
 import numpy as np
 
 from .instance import Instance
@@ -123,6 +122,8 @@ def sharing_structure(instance: Instance) -> SharingStructure:
     rel = np.array(relevant, dtype=np.int64)
     holders_count = member[rel][:, positive].sum(axis=0) if rel.size else np.zeros(0, dtype=np.int64)
     shared_blocks = np.flatnonzero(positive)[holders_count >= 2]
+    import networkx as nx  # a tenth of a second to import: loaded by those who look for clusters
+
     graph: nx.Graph = nx.Graph()
     graph.add_nodes_from(("m", m) for m in relevant)
     for j in shared_blocks.tolist():

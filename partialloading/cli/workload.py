@@ -11,7 +11,6 @@ from typing import Any
 from partialloading.checkpoints import read_models
 from partialloading.online import generate_workload, write_workload
 from partialloading.online.trace_spec import FUNCTION_KEYS, TRACE_FORMATS, TraceSpec
-from partialloading.online.traces import replay_trace
 from partialloading.output import check_output
 from partialloading.params import parse_assignments
 from partialloading.scenarios import CONFIGS, ScenarioError
@@ -98,6 +97,8 @@ def run_trace(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
         raise ScenarioError(f"--from-trace needs --format ({', '.join(TRACE_FORMATS)})")
     if not Path(args.from_trace).is_file():
         raise ScenarioError(f"{args.from_trace}: no such trace file")
+    from partialloading.online.traces import replay_trace  # pandas, for the replay alone
+
     spec = TraceSpec(
         path=args.from_trace,
         format=args.format,

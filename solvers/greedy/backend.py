@@ -59,7 +59,7 @@ from partialloading.stop import Deadline
 from partialloading.timing import schedule
 from partialloading.tolerance import reaches
 
-from .. import bnb, edf
+from .. import edf
 from ..enumeration import MAX_EVICTABLE, evictable
 from ..local_search import better
 from .admission import EDF_DROP_EFFORT, append_admit, construct
@@ -200,7 +200,10 @@ def _shortcut(
             dropped = append_admit(p, seq, drop_effort=EDF_DROP_EFFORT)
             if better(p, dropped, best):
                 best = dropped
-        searched = bnb.search(instance, [int(k) for k in best], lambda nodes: nodes > BNB_NODES or out_of_time(), bound)
+        # The branch-and-bound is loaded only by the small frame instances that run it.
+        from ..bnb.backend import search
+
+        searched = search(instance, [int(k) for k in best], lambda nodes: nodes > BNB_NODES or out_of_time(), bound)
         info["bnb_nodes"] = searched.nodes
         if searched.proven:
             info["result_from"] = "branch-and-bound"
