@@ -51,14 +51,13 @@ Both use the verifier's tolerance on deadlines, so a proven optimum never exceed
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .highs import quiet_highs, reset_threads
 from .instance import Instance
 from .memory import memory_of
 from .stop import Deadline
@@ -66,7 +65,6 @@ from .timing import servable_alone
 from .tolerance import RELATIVE_TOLERANCE
 
 if TYPE_CHECKING:
-    import highspy
     import scipy.sparse as sp
 
 
@@ -359,31 +357,6 @@ _PRESOLVE_MIN_COLUMNS = 2000
 """Relaxations with fewer columns are solved without HiGHS's presolve."""
 
 
-def _quiet_highs() -> highspy.Highs:
-    """A silent ``Highs`` object; the first one of a process prints a banner, kept off stdout."""
-    import highspy  # the relaxation's solver, loaded only by those who solve one
-
-    global _BANNER_SHOWN
-    if _BANNER_SHOWN:
-        highs = highspy.Highs()
-    else:
-        sys.stdout.flush()
-        saved = os.dup(1)
-        try:
-            with open(os.devnull, "w") as sink:
-                os.dup2(sink.fileno(), 1)
-                highs = highspy.Highs()
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-        _BANNER_SHOWN = True
-    highs.setOptionValue("output_flag", False)
-    return highs
-
-
-_BANNER_SHOWN = False
-
-
 def _solve_relaxation(
     matrix: sp.csc_array,
     upper: np.ndarray,
@@ -413,7 +386,8 @@ def _solve_relaxation(
     lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
     lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
     lp.a_matrix_.value_ = matrix.data.astype(np.float64)
-    highs = _quiet_highs()
+    reset_threads()  # single-threaded, whatever solved before in the process
+    highs = quiet_highs()
     highs.setOptionValue("mip_rel_gap", 0.0)
     highs.setOptionValue("threads", 1)
     if n_cols < _PRESOLVE_MIN_COLUMNS:
@@ -423,7 +397,8 @@ def _solve_relaxation(
     if left is not None:
         highs.setOptionValue("time_limit", left)
     highs.passModel(lp)
-    highs.run()
+    if highs.run() == highspy.HighsStatus.kError:
+        return None, False  # no answer (and its zeros are no bound): the caller keeps the cheap bound
     relaxed: float | None = None
     if highs.getModelStatus() == highspy.HighsModelStatus.kOptimal:
         relaxed = float(highs.getInfo().objective_function_value)
@@ -437,7 +412,8 @@ def _solve_relaxation(
     highs.clearSolver()
     lp.integrality_ = [highspy.HighsVarType.kInteger] * n_cols
     highs.passModel(lp)
-    highs.run()
+    if highs.run() == highspy.HighsStatus.kError:
+        return relaxed, False
     status = highs.getModelStatus()
     info = highs.getInfo()
     if status == highspy.HighsModelStatus.kOptimal:

@@ -114,3 +114,49 @@ def test_greedy_reports_the_level_bound(timing: str) -> None:
     result = solve(instance, "greedy")
     assert result.bound == pytest.approx(min(best_cheap_bound(instance), result.info["level_bound"]["value"]))
     assert result.bound >= result.objective
+
+
+def _solve_with_default_threads() -> None:
+    """A Pyomo model solved by HiGHS with its default threads, as a user's own code might: the
+    process's HiGHS scheduler is then made for several threads."""
+    import pyomo.environ as pyo
+
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(domain=pyo.Binary)
+    m.objective = pyo.Objective(expr=m.x, sense=pyo.maximize)
+    pyo.SolverFactory("highs").solve(m)
+
+
+def test_the_level_bound_survives_another_highs_solve_in_the_process() -> None:
+    # The relaxation solves single-threaded: after a default-threads solve HiGHS refused that
+    # (kError, dual bound 0), and the 0 was taken as a bound — greedy then claimed a 146-weight
+    # schedule optimal with bound 0 on this instance. Now the scheduler is reset first.
+    instance = random_instance(0, 80, 45, structure="general", deadlines="per_user", weighted=True)
+    alone = level_bound(instance, time_limit=None)
+    _solve_with_default_threads()
+    again = level_bound(instance, time_limit=None)
+    assert again.value == alone.value >= 146
+    result = solve(instance, "greedy")
+    assert result.bound is not None and result.bound >= result.objective
+
+
+def test_a_failed_relaxation_falls_back_on_the_cheap_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Should HiGHS fail anyway (kError: no model status, zeros for every figure), the answer is
+    # the cheap bound, unproven — never HiGHS's zeros.
+    import highspy
+
+    from partialloading import relaxations
+
+    instance = random_instance(1, 9, 4, structure="general", deadlines="per_user", weighted=True)
+    optimum = solve(instance, "enumerate", initial=[]).objective
+    real = relaxations.quiet_highs
+
+    def failing() -> highspy.Highs:
+        highs = real()
+        highs.run = lambda: highspy.HighsStatus.kError
+        return highs
+
+    monkeypatch.setattr(relaxations, "quiet_highs", failing)
+    found = level_bound(instance, time_limit=None)
+    assert found.value >= optimum - 1e-9
+    assert found.value == pytest.approx(best_cheap_bound(instance)) and not found.proven

@@ -17,6 +17,7 @@ from pyomo.opt import SolverResults, TerminationCondition
 
 from partialloading.errors import SolverError
 from partialloading.formulations.common import ScheduleData, schedule_data
+from partialloading.highs import reset_threads
 from partialloading.instance import Instance
 from partialloading.solution import Solution
 from partialloading.stop import Deadline
@@ -83,21 +84,6 @@ def solver_named(name: str) -> Any:
     if not available:
         raise SolverError(f"MIP solver {name!r} is not installed or not available to Pyomo")
     return opt
-
-
-def _reset_highs_threads() -> None:
-    """Let the next HiGHS solve choose its thread count again.
-
-    HiGHS keeps one thread scheduler per process, created by the first solve: once another
-    caller in the process (a user's own Pyomo model, say) has solved with the default threads,
-    asking for ``threads=1`` fails with an error that Pyomo reports as an unknown termination.
-    """
-    try:
-        import highspy
-
-        highspy.Highs.resetGlobalScheduler(True)
-    except (ImportError, AttributeError):  # pragma: no cover - an older highspy without the call
-        pass
 
 
 def _node_count(opt: Any) -> int | None:
@@ -177,7 +163,7 @@ def run_model(
         kwargs["timelimit"] = max(time_limit - after, 0.01)
     if name in HIGHS_NAMES:
         kwargs["options"] = {**HIGHS_OPTIONS, "random_seed": seed, **extra}
-        _reset_highs_threads()
+        reset_threads()
     elif extra:
         kwargs["options"] = dict(extra)
     try:

@@ -7,19 +7,15 @@ the Hamiltonian-path reduction) and from tiny instances solved by hand in the co
 from __future__ import annotations
 
 import importlib.util
-import json
-from pathlib import Path
 
-import highspy
 import networkx as nx
 import numpy as np
 import pytest
 from pyomo.opt import SolverResults, TerminationCondition
 
 import partialloading as pl
-from partialloading.cli import main
 from partialloading.errors import SolverError
-from partialloading.instance import Block, Instance, Model, User
+from partialloading.instance import Instance
 from partialloading.result import Result, Status
 from partialloading.scenarios import Deadlines, Structure, random_instance
 from partialloading.solvers.milp import common as milp_common
@@ -33,6 +29,8 @@ from partialloading.validation.references import (
 )
 from partialloading.validation.verify import verify_solution
 
+from hand import backbone_hand_instance, ms_instance, revisit_instance
+
 HAS_CPSAT = importlib.util.find_spec("partialloading.solvers.cpsat") is not None
 _cpsat = pytest.param(("cpsat", {}), id="cpsat", marks=pytest.mark.skipif(not HAS_CPSAT, reason="no CP-SAT backend"))
 
@@ -45,8 +43,6 @@ ANY_DEADLINES = [ENUMERATE, MILP_GENERAL, _cpsat]
 COMMON_DEADLINE = [*ANY_DEADLINES, MILP_COMPACT]
 """Exact methods valid when all users share one deadline."""
 
-MS = 1e-3
-
 
 def run(instance: Instance, method: tuple[str, dict], *, sharing: bool = True, **kwargs: object) -> Result:
     """Solve and check the solution with the independent verifier."""
@@ -55,54 +51,6 @@ def run(instance: Instance, method: tuple[str, dict], *, sharing: bool = True, *
     report = verify_solution(instance, result.to_dict())
     assert report.ok, str(report)
     return result
-
-
-def _ms_instance(blocks: dict[str, float], models: dict[str, tuple[list[str], float]], users: list[tuple]) -> Instance:
-    """Instance on a millisecond grid: blocks in MB load at 1 GB/s (1 MB = 1 ms), tiny uploads.
-
-    Every upload is 1 bit at 1 bit/s/Hz over 10 MHz: 1e-7 s, far below the 0.5 ms slack that
-    each hand-made deadline keeps.
-    """
-    return Instance(
-        blocks=tuple(Block(b, mb * 1e6) for b, mb in blocks.items()),
-        models=tuple(Model(m, tuple(bl), c * MS) for m, (bl, c) in models.items()),
-        users=tuple(
-            User(uid, model, data_bits=1.0, deadline_s=t * MS, spectral_efficiency=1.0) for uid, model, t in users
-        ),
-        bandwidth_hz=1e7,
-        load_speed_bytes_per_s=1e9,
-        name="hand",
-    )
-
-
-def backbone_hand_instance() -> Instance:
-    """Two heads on a 40 MB backbone and one unrelated model, common deadline 80.5 ms.
-
-    With sharing: A (50 ms load) serves a1, a2 (5 ms each) by 60 ms, switching to B loads only
-    its 10 MB head: b1 finishes at 75 ms. Adding c1 costs 30 + 5 ms more (110 > 80.5), and
-    starting with C (35 ms) leaves no room for A's 50 ms load plus two users (95). Optimum 3.
-    Without sharing B costs a full 50 ms after A (115), C then A is 95: optimum 2 (a1, a2).
-    """
-    return _ms_instance(
-        {"bb": 40, "hA": 10, "hB": 10, "cc": 30},
-        {"A": (["bb", "hA"], 5), "B": (["bb", "hB"], 5), "C": (["cc"], 5)},
-        [("a1", "A", 80.5), ("a2", "A", 80.5), ("b1", "B", 80.5), ("c1", "C", 80.5)],
-    )
-
-
-def revisit_instance() -> Instance:
-    """The compact counterexample: with per-user deadlines a model must be loaded twice.
-
-    A and B share nothing; each loads in 10 ms. A's requests take 10 ms, B's 1 ms.
-    Order a1, b, a2 (A, B, A again): a1 at 20 ≤ 20.5, b at 31 ≤ 31.5, a2 at 51 ≤ 51.5: all 3.
-    Visiting each model once: A first serves a1, a2 by 30 and b finishes at 41 > 31.5;
-    B first makes a1 finish at 31 > 20.5. So at most 2 users without a revisit.
-    """
-    return _ms_instance(
-        {"blkA": 10, "blkB": 10},
-        {"A": (["blkA"], 10), "B": (["blkB"], 1)},
-        [("a1", "A", 20.5), ("b", "B", 31.5), ("a2", "A", 51.5)],
-    )
 
 
 # ---------------------------------------------------------------------------- hand-solved
@@ -263,7 +211,7 @@ def test_deterministic_for_a_seed() -> None:
 
 def test_nobody_fits() -> None:
     # Each user needs 10 ms of loading but has a 5 ms deadline: the empty schedule is optimal.
-    instance = _ms_instance({"b": 10}, {"A": (["b"], 1)}, [("u", "A", 5.5), ("v", "A", 5.5)])
+    instance = ms_instance({"b": 10}, {"A": (["b"], 1)}, [("u", "A", 5.5), ("v", "A", 5.5)])
     for formulation in ("auto", "general"):
         result = run(instance, ("milp", {"formulation": formulation}))
         assert result.status == Status.OPTIMAL
@@ -311,50 +259,6 @@ def test_late_order_is_repaired_not_returned(monkeypatch: pytest.MonkeyPatch) ->
     assert result.status == Status.FEASIBLE
     assert result.bound == 4
     assert result.info["deadline_margin_ms"] > 0
-
-
-# ---------------------------------------------------------------------------- LP / MPS files
-@pytest.mark.parametrize("suffix", [".lp", ".mps"])
-@pytest.mark.parametrize("formulation", ["compact", "general"])
-def test_written_model_solves_to_the_same_optimum(tmp_path: Path, suffix: str, formulation: str) -> None:
-    instance = backbone_hand_instance()
-    source = tmp_path / "hand.json"
-    pl.write_instance(instance, source)
-    target = tmp_path / f"model{suffix}"
-    assert main(["formulation", str(source), "--write", str(target), "--formulation", formulation]) == 0
-    text = target.read_text()
-    assert "meet_deadline" in text
-    highs = highspy.Highs()
-    highs.setOptionValue("output_flag", False)
-    highs.readModel(str(target))
-    highs.run()
-    assert highs.getInfo().objective_function_value == pytest.approx(3)
-
-
-def test_formulation_cli_rejects_unknown_extension(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    source = tmp_path / "hand.json"
-    source.write_text(json.dumps(pl.instance_to_dict(backbone_hand_instance())))
-    target = tmp_path / "model.txt"
-    assert main(["formulation", str(source), "--write", str(target)]) == 2
-    assert "extension" in capsys.readouterr().err
-    assert not target.exists()
-    assert list(tmp_path.iterdir()) == [source]
-
-
-def test_formulation_cli_survives_colliding_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # "a b" and "a_b" both become admit(a_b) in an LP file: the writer falls back on generic names.
-    instance = _ms_instance({"b": 10}, {"m": (["b"], 5)}, [("a b", "m", 30.5), ("a_b", "m", 30.5)])
-    source = tmp_path / "clash.json"
-    pl.write_instance(instance, source)
-    target = tmp_path / "clash.lp"
-    assert main(["formulation", str(source), "--write", str(target)]) == 0
-    assert "generic names" in capsys.readouterr().err
-    highs = highspy.Highs()
-    highs.setOptionValue("output_flag", False)
-    highs.readModel(str(target))
-    highs.run()
-    # 10 ms load + 2 × 5 ms inference = 20 ms ≤ 30.5 ms: both users fit.
-    assert highs.getInfo().objective_function_value == pytest.approx(2)
 
 
 def test_milp_works_after_another_highs_solve_in_the_process(tiny) -> None:
