@@ -89,18 +89,40 @@ def plot_gantt(
     models = inst.user_models[order] if n else np.zeros(0, dtype=np.int64)
     grouped = n > max_rows
     spans = _visits(models) if grouped else [(q, q + 1) for q in range(n)]
-    rows = np.arange(len(spans))
     if ax is None:
         import matplotlib.pyplot as plt
 
         # The height stops growing at max_rows rows: more visits get thinner rows, not a taller image.
         _, ax = plt.subplots(figsize=(11, 1.6 + 0.42 * max(min(len(spans), max_rows), 2)))
+    small = len(spans) <= max_rows
+    row_late = np.array([late[a:b].any() for a, b in spans], dtype=bool)
+    _draw_bars(ax, solution, spans, row_late, height=0.62 if small else 0.9)
+    _draw_deadlines(ax, solution, spans, row_late, grouped=grouped, fontsize=8 if small else 5)
+    if grouped:
+        labels = [f"{inst.models[int(models[a])].id} × {b - a}" for a, b in spans]
+    else:
+        labels = [f"{inst.users[k].id} · {inst.users[k].model}" for k in order.tolist()]
+    ax.set_yticks(np.arange(len(spans)), [printable(text) for text in labels], fontsize=8 if small else 5)
+    ax.set_ylim(len(spans) - 0.5 if len(spans) else 0.5, -0.9)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_axisbelow(True)
+    _title(ax, solution, result, len(spans) if grouped else None, subtitle, violations)
+    # In the x label, the list of rejected users takes part in tight_layout and never overlaps.
+    ax.set_xlabel(f"time (s)\n\n{_rejected_note(solution.rejected)}", fontsize=9)
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=4, fontsize=8, frameon=False)
+    return ax
 
+
+def _draw_bars(ax: Axes, solution: Solution, spans: list[tuple[int, int]], row_late: np.ndarray, height: float) -> None:
+    """One row per span of the service order: its uploads, its load and its inferences (red
+    when one of them is late)."""
+    tl = solution.timeline
+    n = len(solution.order)
+    rows = np.arange(len(spans))
     first = np.array([a for a, _ in spans], dtype=np.int64)
     last = np.array([b - 1 for _, b in spans], dtype=np.int64)
-    height = 0.62 if len(spans) <= max_rows else 0.9
     upload = np.array([tl.upload_ends[a:b].max() for a, b in spans]) if n else np.zeros(0)
-    if inst.timing == "frame":
+    if solution.instance.timing == "frame":
         ax.barh(rows, upload, left=0.0, height=height, color=UPLOAD_COLOR, label="upload")
     else:
         # Loads overlap the uploads: a thin upload bar under each row keeps both visible.
@@ -109,12 +131,19 @@ def plot_gantt(
     ax.barh(
         rows, load, left=tl.start[first] if n else [], height=height, color=LOAD_COLOR, label="load (missing blocks)"
     )
-    row_late = np.array([late[a:b].any() for a, b in spans], dtype=bool)
     infer_left = tl.infer_start[first] if n else np.zeros(0)
     infer_width = tl.finish[last] - infer_left if n else np.zeros(0)
     colors = [DEADLINE_COLOR if bad else INFER_COLOR for bad in row_late]
     ax.barh(rows, infer_width, left=infer_left, height=height, color=colors, label="inference")
 
+
+def _draw_deadlines(
+    ax: Axes, solution: Solution, spans: list[tuple[int, int]], row_late: np.ndarray, *, grouped: bool, fontsize: int
+) -> None:
+    """Each row's deadline mark and its byte label (loaded, reused, late by how much), and the
+    end of the uploads."""
+    inst, tl = solution.instance, solution.timeline
+    n = len(solution.order)
     deadlines = [float(tl.deadline[a:b].min()) for a, b in spans]
     candidates = [float(tl.makespan), *deadlines, *(inst.deadlines.tolist() if inst.num_users else [])]
     horizon = max(candidates) if candidates else 0.0
@@ -145,7 +174,7 @@ def plot_gantt(
                 r,
                 text,
                 va="center",
-                fontsize=8 if len(spans) <= max_rows else 5,
+                fontsize=fontsize,
                 color=DEADLINE_COLOR if row_late[r] else (REUSE_COLOR if loaded == 0 else "black"),
                 bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.75, "pad": 0.5},
             )
@@ -161,19 +190,24 @@ def plot_gantt(
         va="bottom",
     )
 
-    if grouped:
-        labels = [f"{inst.models[int(models[a])].id} × {b - a}" for a, b in spans]
-    else:
-        labels = [f"{inst.users[k].id} · {inst.users[k].model}" for k in order.tolist()]
-    ax.set_yticks(rows, [printable(text) for text in labels], fontsize=8 if len(spans) <= max_rows else 5)
-    ax.set_ylim(len(spans) - 0.5 if len(spans) else 0.5, -0.9)
-    ax.grid(axis="x", alpha=0.3)
-    ax.set_axisbelow(True)
 
+def _title(
+    ax: Axes,
+    solution: Solution,
+    result: Result | None,
+    visits: int | None,
+    subtitle: str | None,
+    violations: Sequence[str],
+) -> None:
+    """What was served, how, and whether the schedule is valid (``visits``: the rows are model
+    visits, that many)."""
+    inst = solution.instance
+    n = len(solution.order)
+    late = ~solution.timeline.on_time if n else np.zeros(0, dtype=bool)
     mode = ("sharing" if solution.sharing else "no sharing") + f", {inst.timing} timing"
     head = f"{printable(inst.name)}: {n}/{inst.num_users} served ({mode})"
-    if grouped:
-        head += f", one row per model visit ({len(spans)} visits)"
+    if visits is not None:
+        head += f", one row per model visit ({visits} visits)"
     if result is not None:
         head += f", {result.method}, {result.status.value}"
     if subtitle:
@@ -188,16 +222,13 @@ def plot_gantt(
         pad=22,
         color=DEADLINE_COLOR if violations or late.any() else "black",
     )
-    rejected = solution.rejected
-    if rejected:
-        shown_ids = ", ".join(printable(r) for r in rejected[:25]) + (" ..." if len(rejected) > 25 else "")
-        note = f"rejected ({len(rejected)}): {shown_ids}"
-    else:
-        note = "rejected: none"
-    # In the x label, the list of rejected users takes part in tight_layout and never overlaps.
-    ax.set_xlabel(f"time (s)\n\n{note}", fontsize=9)
-    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=4, fontsize=8, frameon=False)
-    return ax
+
+
+def _rejected_note(rejected: Sequence[str]) -> str:
+    if not rejected:
+        return "rejected: none"
+    shown_ids = ", ".join(printable(r) for r in rejected[:25]) + (" ..." if len(rejected) > 25 else "")
+    return f"rejected ({len(rejected)}): {shown_ids}"
 
 
 def _row_label(end: float, mark: float, gap: float, row: float, text: str, **style: Any) -> Any:

@@ -249,108 +249,126 @@ def level_bound(
     n = int(data.candidates.size)
     if n == 0:
         return LevelBound(0.0, True, 0, time.perf_counter() - started)
-    models, weights, upload, infer = data.models, data.weights, data.upload, data.infer
-    deadline, member, seconds = data.deadline, data.member, data.seconds
-    n_blocks = int(seconds.size)
-    levels = np.unique(deadline)
+    levels = np.unique(data.deadline)
     if levels.size > MAX_LEVELS:
         picks = np.unique(np.linspace(0, levels.size - 1, MAX_LEVELS).round().astype(np.int64))
         levels = levels[picks]
-    n_levels = int(levels.size)
-    # Each user's own level: the first kept level at or after its deadline.
-    own = np.searchsorted(levels, deadline, side="left")
-    frame = instance.timing == "frame"
-    # Columns: x_k (admitted), z_{b,d} (block needed by the level) and, under frame timing, y_d
-    # (the level has an admitted user).
-    z0 = n
-    y0 = n + n_levels * n_blocks
-    n_vars = y0 + n_levels if frame else y0
-    users = np.arange(n)
-    level_ids = np.arange(n_levels)
-    # inside[l, k]: user k's deadline is at or before level l.
-    inside = own[None, :] <= level_ids[:, None]
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    upper: list[np.ndarray] = []
-    n_rows = 0
-
-    def add(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, rhs: np.ndarray) -> None:
-        nonlocal n_rows
-        parts.append((rows + n_rows, cols, vals))
-        upper.append(rhs)
-        n_rows += rhs.size
-
-    capacity = levels * (1.0 + _ROW_SLACK)
-    lvl, usr = np.nonzero(inside)
-    z_rows = np.repeat(level_ids, n_blocks)
-    z_cols = z0 + np.arange(n_levels * n_blocks)
-    z_vals = np.tile(seconds, n_levels)
-    if frame:
-        # The uploads of every admitted user, the level's inferences and blocks ≤ d when the
-        # level has an admitted user (y_d = 1); otherwise the row holds only later users'
-        # uploads, at most `later`. (A column τ = Σ_k (a_k/B)·x_k would make the rows sparser,
-        # but HiGHS solves that form three to four times slower.)
-        later = float(upload.sum()) - np.cumsum(np.bincount(own, weights=upload, minlength=n_levels))
-        every_l, every_k = np.repeat(level_ids, n), np.tile(users, n_levels)
-        add(
-            np.concatenate((every_l, z_rows, level_ids)),
-            np.concatenate((every_k, z_cols, y0 + level_ids)),
-            np.concatenate((upload[every_k] + np.where(inside.ravel(), infer[every_k], 0.0), z_vals, later)),
-            capacity + later,
-        )
-        if n_levels > 1:  # y non-decreasing
-            r = np.arange(n_levels - 1)
-            add(
-                np.concatenate((r, r)),
-                np.concatenate((y0 + r, y0 + r + 1)),
-                np.concatenate((np.ones(r.size), -np.ones(r.size))),
-                np.zeros(r.size),
-            )
-        add(
-            np.concatenate((users, users)),
-            np.concatenate((users, y0 + own)),
-            np.concatenate((np.ones(n), -np.ones(n))),
-            np.zeros(n),
-        )
+    rows = _LevelRows(data, levels, frame=instance.timing == "frame")
+    if rows.frame:
+        rows.add_frame_rows()
     else:
-        # The level's uploads share the uplink; its GPU work runs from time 0.
-        add(lvl, usr, upload[usr], capacity)
-        add(
-            np.concatenate((lvl, z_rows)), np.concatenate((usr, z_cols)), np.concatenate((infer[usr], z_vals)), capacity
-        )
-    if n_levels > 1 and n_blocks:  # z non-decreasing in the level
-        r = np.arange((n_levels - 1) * n_blocks)
-        add(
-            np.concatenate((r, r)),
-            np.concatenate((z0 + r, z0 + r + n_blocks)),
-            np.concatenate((np.ones(r.size), -np.ones(r.size))),
-            np.zeros(r.size),
-        )
-    link_user, link_block = np.nonzero(member[models])
-    if link_user.size:
-        r = np.arange(link_user.size)
-        add(
-            np.concatenate((r, r)),
-            np.concatenate((link_user, z0 + own[link_user] * n_blocks + link_block)),
-            np.concatenate((np.ones(r.size), -np.ones(r.size))),
-            np.zeros(r.size),
-        )
-    rows = np.concatenate([p[0] for p in parts])
-    cols = np.concatenate([p[1] for p in parts])
-    vals = np.concatenate([p[2] for p in parts])
-    import scipy.sparse as sp  # with HiGHS, only where a relaxation is solved
-
-    matrix = sp.csc_array((vals, (rows, cols)), shape=(n_rows, n_vars))
-    cost = np.zeros(n_vars)
-    cost[:n] = weights
+        rows.add_pipelined_rows()
+    rows.add_block_rows()
+    cost = np.zeros(rows.n_vars)
+    cost[:n] = data.weights
     # A heavier schedule than the target weighs at least one weight unit more.
     unit = instance.weight_unit
     stop_at = (
         None if target is None else float(target) + (unit * (1 - 1e-6) if unit else 1e-9 * max(1.0, float(target)))
     )
     integer = n <= MILP_MAX_USERS if milp is None else milp
-    value, proven = _solve_relaxation(matrix, np.concatenate(upper), cost, stop, stop_at, integer)
+    value, proven = _solve_relaxation(rows.matrix(), rows.upper(), cost, stop, stop_at, integer)
     value = instance.round_bound(cheap if value is None else value)
-    return LevelBound(min(value, cheap), proven, n_levels, time.perf_counter() - started)
+    return LevelBound(min(value, cheap), proven, int(levels.size), time.perf_counter() - started)
+
+
+class _LevelRows:
+    """The rows of the blocks-per-level relaxation, gathered as sparse triplets.
+
+    Columns: ``x_k`` (user ``k`` admitted), ``z_{b,d}`` (block ``b`` needed by level ``d``) and,
+    under frame timing, ``y_d`` (level ``d`` has an admitted user). Each user's own level is the
+    first kept level at or after its deadline.
+    """
+
+    def __init__(self, data: LevelData, levels: np.ndarray, *, frame: bool) -> None:
+        self.data, self.levels, self.frame = data, levels, frame
+        self.n = n = int(data.candidates.size)
+        self.n_levels = n_levels = int(levels.size)
+        self.n_blocks = n_blocks = int(data.seconds.size)
+        self.own = np.searchsorted(levels, data.deadline, side="left")
+        self.z0 = n
+        self.y0 = n + n_levels * n_blocks
+        self.n_vars = self.y0 + n_levels if frame else self.y0
+        self.users = np.arange(n)
+        self.level_ids = np.arange(n_levels)
+        # inside[l, k]: user k's deadline is at or before level l.
+        self.inside = self.own[None, :] <= self.level_ids[:, None]
+        self.capacity = levels * (1.0 + _ROW_SLACK)
+        # The blocks term of every level row: Σ_b (s_b/v)·z_{b,d}.
+        self.z_rows = np.repeat(self.level_ids, n_blocks)
+        self.z_cols = self.z0 + np.arange(n_levels * n_blocks)
+        self.z_vals = np.tile(data.seconds, n_levels)
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.rhs: list[np.ndarray] = []
+        self.n_rows = 0
+
+    def add(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, rhs: np.ndarray) -> None:
+        """Rows ``rows`` (numbered from 0) with entries ``vals`` at ``cols``, each ``≤ rhs``."""
+        self.parts.append((rows + self.n_rows, cols, vals))
+        self.rhs.append(rhs)
+        self.n_rows += rhs.size
+
+    def add_below(self, first: np.ndarray, second: np.ndarray) -> None:
+        """``x[first] ≤ x[second]``, pairwise."""
+        r = np.arange(first.size)
+        self.add(
+            np.concatenate((r, r)),
+            np.concatenate((first, second)),
+            np.concatenate((np.ones(r.size), -np.ones(r.size))),
+            np.zeros(r.size),
+        )
+
+    def add_frame_rows(self) -> None:
+        """The uploads of every admitted user, the level's inferences and blocks ≤ d when the
+        level has an admitted user (``y_d = 1``); otherwise the row holds only later users'
+        uploads, at most ``later``. (A column ``τ = Σ_k (a_k/B)·x_k`` would make the rows
+        sparser, but HiGHS solves that form three to four times slower.)"""
+        upload, infer, n, level_ids, y0 = self.data.upload, self.data.infer, self.n, self.level_ids, self.y0
+        later = float(upload.sum()) - np.cumsum(np.bincount(self.own, weights=upload, minlength=self.n_levels))
+        every_l, every_k = np.repeat(level_ids, n), np.tile(self.users, self.n_levels)
+        self.add(
+            np.concatenate((every_l, self.z_rows, level_ids)),
+            np.concatenate((every_k, self.z_cols, y0 + level_ids)),
+            np.concatenate((upload[every_k] + np.where(self.inside.ravel(), infer[every_k], 0.0), self.z_vals, later)),
+            self.capacity + later,
+        )
+        if self.n_levels > 1:  # y non-decreasing
+            r = np.arange(self.n_levels - 1)
+            self.add_below(y0 + r, y0 + r + 1)
+        self.add_below(self.users, y0 + self.own)
+
+    def add_pipelined_rows(self) -> None:
+        """The level's uploads share the uplink; its GPU work runs from time 0."""
+        lvl, usr = np.nonzero(self.inside)
+        self.add(lvl, usr, self.data.upload[usr], self.capacity)
+        self.add(
+            np.concatenate((lvl, self.z_rows)),
+            np.concatenate((usr, self.z_cols)),
+            np.concatenate((self.data.infer[usr], self.z_vals)),
+            self.capacity,
+        )
+
+    def add_block_rows(self) -> None:
+        """``z`` non-decreasing in the level, and every block of an admitted user's model needed
+        from its level on."""
+        n_blocks, z0 = self.n_blocks, self.z0
+        if self.n_levels > 1 and n_blocks:
+            r = np.arange((self.n_levels - 1) * n_blocks)
+            self.add_below(z0 + r, z0 + r + n_blocks)
+        link_user, link_block = np.nonzero(self.data.member[self.data.models])
+        if link_user.size:
+            self.add_below(link_user, z0 + self.own[link_user] * n_blocks + link_block)
+
+    def matrix(self) -> sp.csc_array:
+        import scipy.sparse as sp  # with HiGHS, only where a relaxation is solved
+
+        rows = np.concatenate([p[0] for p in self.parts])
+        cols = np.concatenate([p[1] for p in self.parts])
+        vals = np.concatenate([p[2] for p in self.parts])
+        return sp.csc_array((vals, (rows, cols)), shape=(self.n_rows, self.n_vars))
+
+    def upper(self) -> np.ndarray:
+        return np.concatenate(self.rhs)
 
 
 _PRESOLVE_MIN_COLUMNS = 2000

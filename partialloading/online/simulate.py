@@ -220,54 +220,105 @@ def simulate(
     if round_cap is not None and (isinstance(round_cap, bool) or not isinstance(round_cap, int) or round_cap < 1):
         raise ParameterError(f"round cap must be a positive integer (got {round_cap!r})")
     server = workload.server if timing is None else dataclasses.replace(workload.server, timing=timing)
-    requests = workload.requests
-    n = len(requests)
-    arrival = workload.arrivals
-    deadline = workload.deadlines
-    arrival_order = np.lexsort((np.arange(n), arrival)).tolist()
-    outcomes: list[Outcome | None] = [None] * n
-    rounds: list[Round] = []
-    pending: list[int] = []  # request indices, in arrival order
-    pointer = 0
-    now = float(arrival[arrival_order[0]]) if n else 0.0
-    gpu = GpuState.start(server)
+    run = _Serving(workload, server, policy, round_cap, verify)
+    while run.pointer < len(run.requests) or run.pending:
+        if run.round() and progress is not None:
+            progress(run.now)
+    final = tuple(o for o in run.outcomes if o is not None)
+    if len(final) != len(run.requests):  # pragma: no cover - every path of a round settles each request
+        raise SolverError("simulation lost a request")
+    rounds = run.rounds
+    return Simulation(workload.name, server.timing, policy, final, tuple(rounds), summarize(workload, final, rounds))
 
-    def drop(k: int, index: int) -> None:
-        r = requests[k]
-        outcomes[k] = Outcome(r.id, r.model, float(arrival[k]), float(deadline[k]), DROPPED, index)
 
-    while pointer < n or pending:
-        if not pending:
-            now = max(now, float(arrival[arrival_order[pointer]]))
-        while pointer < n and arrival[arrival_order[pointer]] <= now:
-            pending.append(arrival_order[pointer])
-            pointer += 1
-        index = len(rounds)
-        for k in pending:
-            if deadline[k] <= now:
-                drop(k, index)
-        alive = [k for k in pending if outcomes[k] is None]
+class _Serving:
+    """The state of a simulation between rounds: the clock, the requests arrived and pending,
+    every request's outcome so far, the rounds run and the GPU's memory."""
+
+    def __init__(
+        self, workload: Workload, server: Instance, policy: Policy, round_cap: int | None, verify: bool
+    ) -> None:
+        self.server, self.policy, self.round_cap, self.verify = server, policy, round_cap, verify
+        self.requests = workload.requests
+        n = len(self.requests)
+        self.arrival = workload.arrivals
+        self.deadline = workload.deadlines
+        self.arrival_order: list[int] = np.lexsort((np.arange(n), self.arrival)).tolist()
+        self.outcomes: list[Outcome | None] = [None] * n
+        self.rounds: list[Round] = []
+        self.pending: list[int] = []  # request indices, in arrival order
+        self.pointer = 0
+        self.now = float(self.arrival[self.arrival_order[0]]) if n else 0.0
+        self.gpu = GpuState.start(server)
+
+    def drop(self, k: int, index: int) -> None:
+        r = self.requests[k]
+        self.outcomes[k] = Outcome(r.id, r.model, float(self.arrival[k]), float(self.deadline[k]), DROPPED, index)
+
+    def round(self) -> bool:
+        """Run one round (see the module docstring); whether it planned (else it only dropped
+        requests, or found none to plan, and the next round starts at once)."""
+        arrival, deadline, outcomes = self.arrival, self.deadline, self.outcomes
+        if not self.pending:
+            self.now = max(self.now, float(arrival[self.arrival_order[self.pointer]]))
+        while self.pointer < len(self.requests) and arrival[self.arrival_order[self.pointer]] <= self.now:
+            self.pending.append(self.arrival_order[self.pointer])
+            self.pointer += 1
+        index = len(self.rounds)
+        for k in self.pending:
+            if deadline[k] <= self.now:
+                self.drop(k, index)
+        alive = [k for k in self.pending if outcomes[k] is None]
+        chosen, instance = self._instance(alive, index)
+        dropped = sum(1 for k in self.pending if outcomes[k] is not None)
+        if not chosen:
+            now = self.now
+            self.rounds.append(
+                Round(index, now, now, len(self.pending), 0, 0, dropped, 0.0, 0.0, 0.0, 0.0, 0.0, self.gpu.bytes)
+            )
+            # What is left waited beyond the cap: plan it at once. Else wait for the next arrival.
+            self.pending = [k for k in alive if outcomes[k] is None]
+            return False
+        served, end = self._serve(instance, chosen, index, dropped)
+        self.pending = [k for k in alive if outcomes[k] is None]
+        if served:
+            self.now = end
+        elif self.pointer < len(self.requests):
+            self.now = max(self.now, float(arrival[self.arrival_order[self.pointer]]))
+        else:
+            # The policy admits nobody and nothing more arrives: the state cannot change, so what
+            # waits can only be dropped.
+            for k in self.pending:
+                self.drop(k, index)
+            self.pending = []
+        return True
+
+    def _instance(self, alive: list[int], index: int) -> tuple[list[int], Instance]:
+        """The requests the round plans (at most the cap, by deadline) and its instance, less
+        those that cannot make it even served alone from this round's state (dropped)."""
+        deadline, arrival, now = self.deadline, self.arrival, self.now
         chosen = alive
-        if round_cap is not None and len(alive) > round_cap:
-            keep = set(sorted(alive, key=lambda k: (deadline[k], arrival[k], k))[:round_cap])
+        if self.round_cap is not None and len(alive) > self.round_cap:
+            keep = set(sorted(alive, key=lambda k: (deadline[k], arrival[k], k))[: self.round_cap])
             chosen = [k for k in alive if k in keep]  # still in arrival order
-        instance = gpu.round_instance(server, tuple(requests[k].user(float(deadline[k] - now)) for k in chosen), index)
-        ok = set(servable_alone(instance if policy.sharing else instance.unshared()).tolist())
+        users = tuple(self.requests[k].user(float(deadline[k] - now)) for k in chosen)
+        instance = self.gpu.round_instance(self.server, users, index)
+        ok = set(servable_alone(instance if self.policy.sharing else instance.unshared()).tolist())
         if len(ok) < len(chosen):
             # Not even served alone from this round's state can these make it: drop them.
             for pos, k in enumerate(chosen):
                 if pos not in ok:
-                    drop(k, index)
+                    self.drop(k, index)
             chosen = [k for pos, k in enumerate(chosen) if pos in ok]
             # The same users, less the dropped ones: no need to build them again.
             kept = tuple(user for pos, user in enumerate(instance.users) if pos in ok)
             instance = dataclasses.replace(instance, users=kept)
-        dropped = sum(1 for k in pending if outcomes[k] is not None)
-        if not chosen:
-            rounds.append(Round(index, now, now, len(pending), 0, 0, dropped, 0.0, 0.0, 0.0, 0.0, 0.0, gpu.bytes))
-            # What is left waited beyond the cap: plan it at once. Else wait for the next arrival.
-            pending = [k for k in alive if outcomes[k] is None]
-            continue
+        return chosen, instance
+
+    def _serve(self, instance: Instance, chosen: list[int], index: int, dropped: int) -> tuple[list[int], float]:
+        """Plan the round with the policy (checked by the verifier), record what it serves and
+        the round; the users served and when the round ends."""
+        policy, now = self.policy, self.now
         started = time.perf_counter()
         result = solve(
             instance,
@@ -278,7 +329,7 @@ def simulate(
             params=policy.params,
         )
         planning = time.perf_counter() - started
-        if verify:
+        if self.verify:
             report = verify_solution(instance, result.to_dict())
             if not report.ok:
                 raise SolverError(
@@ -288,12 +339,12 @@ def simulate(
         served = line.order.tolist()
         for pos, u in enumerate(served):
             k = chosen[u]
-            r = requests[k]
-            outcomes[k] = Outcome(
+            r = self.requests[k]
+            self.outcomes[k] = Outcome(
                 r.id,
                 r.model,
-                float(arrival[k]),
-                float(deadline[k]),
+                float(self.arrival[k]),
+                float(self.deadline[k]),
                 SERVED,
                 index,
                 now + float(line.upload_ends[pos]),
@@ -302,15 +353,15 @@ def simulate(
             )
         busy = float(line.load.sum() + instance.user_infer_times[line.order].sum())
         end = now + float(line.finish.max()) if served else now
-        gpu = gpu.after(result.solution) if served else gpu
+        self.gpu = self.gpu.after(result.solution) if served else self.gpu
         evicted = result.solution.evaluated.block_sizes
         evicted_bytes = float(sum(evicted[j] for gone in line.evicted for j in gone))
-        rounds.append(
+        self.rounds.append(
             Round(
                 index,
                 now,
                 end,
-                len(pending),
+                len(self.pending),
                 len(chosen),
                 len(served),
                 dropped,
@@ -319,26 +370,10 @@ def simulate(
                 float(line.loaded_bytes.sum()),
                 float(line.reused_bytes.sum()),
                 evicted_bytes,
-                gpu.bytes,
+                self.gpu.bytes,
             )
         )
-        pending = [k for k in alive if outcomes[k] is None]
-        if served:
-            now = end
-        elif pointer < n:
-            now = max(now, float(arrival[arrival_order[pointer]]))
-        else:
-            # The policy admits nobody and nothing more arrives: the state cannot change, so what
-            # waits can only be dropped.
-            for k in pending:
-                drop(k, index)
-            pending = []
-        if progress is not None:
-            progress(now)
-    final = tuple(o for o in outcomes if o is not None)
-    if len(final) != n:  # pragma: no cover - every path above settles each request
-        raise SolverError("simulation lost a request")
-    return Simulation(workload.name, server.timing, policy, final, tuple(rounds), summarize(workload, final, rounds))
+        return served, end
 
 
 @dataclass(frozen=True)
