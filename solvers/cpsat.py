@@ -182,31 +182,75 @@ def build_model(
     users = servable_alone(instance).tolist()
     scale = TimeScale.for_instance(instance, users, conservative, resolution)
     wscale = WeightScale.for_weights(instance.weights.tolist())
-    loads = memory_of(instance).matrix
-    first = memory_of(instance).first
-    infer = instance.user_infer_times
-    models = instance.user_models
     model = cp_model.CpModel()
     model.name = f"partialloading-cpsat-{instance.name}"
+    v = _Variables.of(model, instance, users, scale)
+    _add_inferences(model, v)
+    arcs = _add_circuit(model, instance, v, symmetry)
+    _add_last_finish(model, instance, v, arcs)
+    objective = sum(wscale.scale(float(instance.weights[k])) * v.present[k] for k in users)
+    if cap is not None and wscale.exact and users:
+        model.add(objective <= math.floor(cap * wscale.factor + 1e-6))
+    model.maximize(objective)
+    return _Built(model, v.present, arcs, scale, wscale)
 
-    upload = {k: scale.duration(float(instance.upload_times[k])) for k in users}
-    deadline = {k: scale.deadline(float(instance.deadlines[k])) for k in users}
-    infer_u = {k: scale.duration(float(infer[k])) for k in users}
-    present = {k: model.new_bool_var(f"p[{k}]") for k in users}
-    finish = {k: model.new_int_var(0, deadline[k], f"C[{k}]") for k in users}
-    tau = model.new_int_var(0, sum(upload.values()), "tau")
-    model.add(tau == sum(upload[k] * present[k] for k in users))
 
+@dataclass(frozen=True)
+class _Variables:
+    """The users of the model with their durations in time units, and the variables of each:
+    whether it is served (``present``), when it finishes (``finish``), and the end of the
+    upload phase (``tau``, the admitted users' uploads, all of them before any inference)."""
+
+    users: list[int]
+    scale: TimeScale
+    upload: dict[int, int]
+    deadline: dict[int, int]
+    infer: dict[int, int]
+    present: dict[int, cp_model.IntVar]
+    finish: dict[int, cp_model.IntVar]
+    tau: cp_model.IntVar
+
+    @classmethod
+    def of(cls, model: cp_model.CpModel, instance: Instance, users: list[int], scale: TimeScale) -> _Variables:
+        infer = instance.user_infer_times
+        upload = {k: scale.duration(float(instance.upload_times[k])) for k in users}
+        deadline = {k: scale.deadline(float(instance.deadlines[k])) for k in users}
+        infer_u = {k: scale.duration(float(infer[k])) for k in users}
+        present = {k: model.new_bool_var(f"p[{k}]") for k in users}
+        finish = {k: model.new_int_var(0, deadline[k], f"C[{k}]") for k in users}
+        tau = model.new_int_var(0, sum(upload.values()), "tau")
+        model.add(tau == sum(upload[k] * present[k] for k in users))
+        return cls(users, scale, upload, deadline, infer_u, present, finish, tau)
+
+
+def _add_inferences(model: cp_model.CpModel, v: _Variables) -> None:
+    """One optional interval per user's inference, none overlapping, all after the uploads."""
     intervals = []
-    for k in users:
+    for k in v.users:
         intervals.append(
-            model.new_optional_fixed_size_interval_var(finish[k] - infer_u[k], infer_u[k], present[k], f"infer[{k}]")
+            model.new_optional_fixed_size_interval_var(
+                v.finish[k] - v.infer[k], v.infer[k], v.present[k], f"infer[{k}]"
+            )
         )
         # Redundant (implied by the first arc and the chain) but tightens propagation.
-        model.add(finish[k] >= tau + infer_u[k]).only_enforce_if(present[k])
+        model.add(v.finish[k] >= v.tau + v.infer[k]).only_enforce_if(v.present[k])
     model.add_no_overlap(intervals)
 
-    # Circuit: node 0 is the depot, node k + 1 is user k.
+
+def _add_circuit(
+    model: cp_model.CpModel, instance: Instance, v: _Variables, symmetry: bool
+) -> dict[tuple[int, int], cp_model.IntVar]:
+    """The service order as a circuit through a depot (node 0; user ``k`` is node ``k + 1``): an
+    arc's literal makes the next user finish at least its load and inference later. Returns the
+    arcs, ``-1`` standing for the depot."""
+    loads, first = memory_of(instance).matrix, memory_of(instance).first
+    infer, models, users, present, finish = (
+        instance.user_infer_times,
+        instance.user_models,
+        v.users,
+        v.present,
+        v.finish,
+    )
     arcs: dict[tuple[int, int], cp_model.IntVar] = {}
     circuit: list[tuple[int, int, cp_model.LiteralT]] = []
     nobody = model.new_bool_var("nobody")
@@ -225,8 +269,8 @@ def build_model(
         arcs[(k, -1)] = end
         circuit.append((0, node, start))
         circuit.append((node, 0, end))
-        step = scale.duration(float(first[models[k]] + infer[k]))
-        model.add(finish[k] >= tau + step).only_enforce_if(start)
+        step = v.scale.duration(float(first[models[k]] + infer[k]))
+        model.add(finish[k] >= v.tau + step).only_enforce_if(start)
     # Within a model, admitted users can be served by (deadline, index) and a dominated user is
     # admitted only if its dominator is (exchange arguments in docs/exact_solvers.md).
     rank = {k: (float(instance.deadlines[k]), k) for k in users}
@@ -242,26 +286,29 @@ def build_model(
             lit = model.new_bool_var(f"x[{k},{k2}]")
             arcs[(k, k2)] = lit
             circuit.append((k + 1, k2 + 1, lit))
-            step = scale.duration(float(loads[models[k], models[k2]] + infer[k2]))
+            step = v.scale.duration(float(loads[models[k], models[k2]] + infer[k2]))
             model.add(finish[k2] >= finish[k] + step).only_enforce_if(lit)
             if symmetry and same:
-                model.add(finish[k2] >= finish[k] + infer_u[k2]).only_enforce_if(present[k], present[k2])
+                model.add(finish[k2] >= finish[k] + v.infer[k2]).only_enforce_if(present[k], present[k2])
     model.add_circuit(circuit)
-    # Redundant: the last request served finishes by the latest deadline. With a common deadline
-    # this is the knapsack-like constraint whose LP relaxation gives CP-SAT a useful bound. (The
-    # tighter right-hand side Σ_k D_k·last_k — the last user's own deadline — put huge
-    # coefficients on literals and made CP-SAT's presolve return wrong optima with fine units.)
+    return arcs
+
+
+def _add_last_finish(
+    model: cp_model.CpModel, instance: Instance, v: _Variables, arcs: dict[tuple[int, int], cp_model.IntVar]
+) -> None:
+    """Redundant: the last request served finishes by the latest deadline. With a common deadline
+    this is the knapsack-like constraint whose LP relaxation gives CP-SAT a useful bound. (The
+    tighter right-hand side ``Σ_k D_k·last_k`` — the last user's own deadline — put huge
+    coefficients on literals and made CP-SAT's presolve return wrong optima with fine units.)"""
+    loads, first = memory_of(instance).matrix, memory_of(instance).first
+    infer, models = instance.user_infer_times, instance.user_models
     steps = [
-        scale.duration(float((first[models[j]] if i < 0 else loads[models[i], models[j]]) + infer[j])) * lit
+        v.scale.duration(float((first[models[j]] if i < 0 else loads[models[i], models[j]]) + infer[j])) * lit
         for (i, j), lit in arcs.items()
         if j >= 0
     ]
-    model.add(tau + sum(steps) <= max(deadline.values(), default=0))
-    objective = sum(wscale.scale(float(instance.weights[k])) * present[k] for k in users)
-    if cap is not None and wscale.exact and users:
-        model.add(objective <= math.floor(cap * wscale.factor + 1e-6))
-    model.maximize(objective)
-    return _Built(model, present, arcs, scale, wscale)
+    model.add(v.tau + sum(steps) <= max(v.deadline.values(), default=0))
 
 
 def _dominates(instance: Instance, k: int, k2: int) -> bool:

@@ -71,39 +71,16 @@ def random_instance(
         raise ScenarioError(f"n_users must be at most {MAX_USERS:,} (an instance file is read whole)")
     rng = np.random.default_rng(seed)
     v = float(rng.choice([2e9, 4e9, 1e10]))
-    blocks: list[Block] = []
-    model_blocks: list[list[str]] = []
-
-    def new_block(prefix: str, low_mb: float, high_mb: float) -> str:
-        bid = f"{prefix}{len(blocks)}"
-        blocks.append(Block(bid, float(np.round(rng.uniform(low_mb, high_mb) * 1e6))))
-        return bid
-
+    draw = _BlockDraw(rng)
     if structure == "backbone":
-        clusters = n_clusters or max(1, round(np.sqrt(n_models)))
-        clusters = min(clusters, n_models)
-        # Every cluster gets at least one model.
-        assign = np.concatenate([np.arange(clusters), rng.integers(0, clusters, n_models - clusters)])
-        backbones = [[new_block("bb", 20, 200) for _ in range(int(rng.integers(1, 3)))] for _ in range(clusters)]
-        for i in range(n_models):
-            model_blocks.append([*backbones[int(assign[i])], new_block("head", 1, 30)])
+        model_blocks = draw.backbone(n_models, n_clusters)
     elif structure == "general":
-        depth = int(rng.integers(3, 7))
-        n_families = max(1, n_models // 3)
-        trunks = [[new_block("layer", 5, 60) for _ in range(depth)] for _ in range(n_families)]
-        common = [new_block("shared", 1, 20) for _ in range(2)]
-        for _ in range(n_models):
-            fam = int(rng.integers(n_families))
-            keep = int(rng.integers(0, depth + 1))
-            own = [new_block("own", 5, 60) for _ in range(depth - keep)]
-            extra = [b for b in common if rng.random() < 0.3]
-            chosen = trunks[fam][:keep] + own + extra
-            model_blocks.append(chosen or [new_block("own", 5, 60)])
+        model_blocks = draw.general(n_models)
     elif structure == "none":
-        for _ in range(n_models):
-            model_blocks.append([new_block("blk", 10, 200) for _ in range(int(rng.integers(1, 3)))])
+        model_blocks = [[draw.block("blk", 10, 200) for _ in range(int(rng.integers(1, 3)))] for _ in range(n_models)]
     else:
         raise ScenarioError(f"unknown structure {structure!r}")
+    blocks = draw.blocks
 
     models = tuple(
         Model(f"m{i}", tuple(bl), float(np.round(rng.uniform(0.002, 0.03), 6))) for i, bl in enumerate(model_blocks)
@@ -114,46 +91,69 @@ def random_instance(
     eta = np.round(rng.uniform(1.0, 8.0, n_users), 3)
     # Time to serve everyone, grouped by model, from an empty GPU: the scale of the deadlines.
     sizes = np.array([sum(b.size_bytes for b in blocks if b.id in set(bl)) for bl in model_blocks])
-    used = np.unique(requested)
-    full = float(
-        (data / eta).sum() / bandwidth + sizes[used].sum() / v + sum(models[m].infer_time_s for m in requested)
+    infer = sum(models[m].infer_time_s for m in requested)
+    full = float((data / eta).sum() / bandwidth + sizes[np.unique(requested)].sum() / v + infer)
+    user_deadlines = _deadlines(rng, deadlines, tightness, max(full, 1e-3), n_users)
+    weights = rng.integers(1, 6, n_users) if weighted else np.ones(n_users, dtype=int)
+    users = tuple(
+        User(f"u{k}", f"m{int(m)}", float(d), float(t), spectral_efficiency=float(e), weight=int(w))
+        for k, (m, d, t, e, w) in enumerate(zip(requested, data, user_deadlines, eta, weights, strict=True))
     )
-    full = max(full, 1e-3)
+    init = f"m{int(rng.integers(n_models))}" if initial_model else None
+    label = name or f"{structure}-{deadlines}-u{n_users}-m{n_models}-s{seed}"
+    meta = dict(generator="random_instance", seed=seed, structure=structure, deadlines=deadlines, weighted=weighted)
+    return Instance(tuple(blocks), models, users, bandwidth, v, initial_model=init, name=label, meta=meta)
+
+
+class _BlockDraw:
+    """The blocks of a random instance, drawn one after another from ``rng`` (ids numbered in
+    drawing order), and the block lists of its models by sharing structure."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.blocks: list[Block] = []
+
+    def block(self, prefix: str, low_mb: float, high_mb: float) -> str:
+        bid = f"{prefix}{len(self.blocks)}"
+        self.blocks.append(Block(bid, float(np.round(self.rng.uniform(low_mb, high_mb) * 1e6))))
+        return bid
+
+    def backbone(self, n_models: int, n_clusters: int | None) -> list[list[str]]:
+        """Clusters of models on one backbone (one or two blocks), one head each."""
+        rng = self.rng
+        clusters = n_clusters or max(1, round(np.sqrt(n_models)))
+        clusters = min(clusters, n_models)
+        # Every cluster gets at least one model.
+        assign = np.concatenate([np.arange(clusters), rng.integers(0, clusters, n_models - clusters)])
+        backbones = [[self.block("bb", 20, 200) for _ in range(int(rng.integers(1, 3)))] for _ in range(clusters)]
+        return [[*backbones[int(assign[i])], self.block("head", 1, 30)] for i in range(n_models)]
+
+    def general(self, n_models: int) -> list[list[str]]:
+        """Families of layered models fine-tuned from varying depths, some sharing common blocks."""
+        rng = self.rng
+        depth = int(rng.integers(3, 7))
+        n_families = max(1, n_models // 3)
+        trunks = [[self.block("layer", 5, 60) for _ in range(depth)] for _ in range(n_families)]
+        common = [self.block("shared", 1, 20) for _ in range(2)]
+        out = []
+        for _ in range(n_models):
+            fam = int(rng.integers(n_families))
+            keep = int(rng.integers(0, depth + 1))
+            own = [self.block("own", 5, 60) for _ in range(depth - keep)]
+            extra = [b for b in common if rng.random() < 0.3]
+            chosen = trunks[fam][:keep] + own + extra
+            out.append(chosen or [self.block("own", 5, 60)])
+        return out
+
+
+def _deadlines(
+    rng: np.random.Generator, deadlines: Deadlines, tightness: float | None, full: float, n_users: int
+) -> np.ndarray:
+    """Deadlines as a fraction of ``full``, the time to serve everyone: one for all, or one each."""
     if deadlines == "common":
         frac = tightness if tightness is not None else float(rng.uniform(0.2, 1.1))
         user_deadlines = np.full(n_users, np.round(frac * full, 6))
     else:
         hi = tightness if tightness is not None else float(rng.uniform(0.4, 1.2))
         user_deadlines = np.round(rng.uniform(0.1, 1.0, n_users) * hi * full, 6)
-    user_deadlines = np.maximum(user_deadlines, 1e-4)
-    weights = rng.integers(1, 6, n_users) if weighted else np.ones(n_users, dtype=int)
-    users = tuple(
-        User(
-            id=f"u{k}",
-            model=f"m{int(requested[k])}",
-            data_bits=float(data[k]),
-            deadline_s=float(user_deadlines[k]),
-            spectral_efficiency=float(eta[k]),
-            weight=int(weights[k]),
-        )
-        for k in range(n_users)
-    )
-    init = f"m{int(rng.integers(n_models))}" if initial_model else None
-    label = name or f"{structure}-{deadlines}-u{n_users}-m{n_models}-s{seed}"
-    meta = {
-        "generator": "random_instance",
-        "seed": seed,
-        "structure": structure,
-        "deadlines": deadlines,
-        "weighted": weighted,
-    }
-    return Instance(
-        blocks=tuple(blocks),
-        models=models,
-        users=users,
-        bandwidth_hz=bandwidth,
-        load_speed_bytes_per_s=v,
-        initial_model=init,
-        name=label,
-        meta=meta,
-    )
+    return np.maximum(user_deadlines, 1e-4)
