@@ -30,6 +30,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import cvxpy as cp
 import numpy as np
@@ -240,20 +241,10 @@ def solve_joint_scip(
         SCIP found no solution (the empty schedule is always feasible, so this is a failure).
     """
     started = time.perf_counter()
-    n = instance.num_users
-    n_models = instance.num_models
-    users = range(n)
-    positions = range(n)
+    users = range(instance.num_users)
     bandwidth = float(instance.bandwidth_hz)
     work = (instance.upload_work / bandwidth * MS).tolist()  # a_k / B in ms
-    deadline = (instance.deadlines * MS).tolist()
-    infer = (instance.user_infer_times * MS).tolist()
-    loads = (memory_of(instance).matrix * MS).tolist()
-    first = (memory_of(instance).first * MS).tolist()
-    user_model = instance.user_models.tolist()
-    horizon = max(deadline, default=0.0)
-    big_m = horizon + n * (max(max(row) for row in loads) + max(infer))
-
+    horizon = float(instance.deadlines.max() * MS) if instance.num_users else 0.0
     m = Model("partialloading-joint")
     m.hideOutput()
     if time_limit is not None:
@@ -261,25 +252,13 @@ def solve_joint_scip(
     x = {k: m.addVar(vtype="B", name=f"x[{k}]") for k in users}
     beta = {k: m.addVar(lb=0.0, ub=1.0, name=f"beta[{k}]") for k in users}
     tau = m.addVar(lb=0.0, ub=horizon, name="tau")
-    # Positions: one user each, filled from the front, with the transition loads between them.
-    y, load, _ = add_positions(m, user_model, n_models, first, loads)
-    finish = {q: m.addVar(lb=0.0, name=f"C[{q}]") for q in positions}
-
+    order = _Order.add(m, instance)
     # Bandwidth: the bilinear upload constraint and the shared uplink.
     for k in users:
         m.addCons(beta[k] * tau >= work[k] * x[k], name=f"upload[{k}]")
     m.addCons(quicksum(beta.values()) <= 1.0, name="uplink")
-    # Assignment: an admitted user takes one position.
-    for k in users:
-        m.addCons(quicksum(y[k, q] for q in positions) == x[k], name=f"assign[{k}]")
-
-    # Completion times and deadlines.
-    for q in positions:
-        before = tau if q == 0 else finish[q - 1]
-        work_q = load[q] + quicksum(infer[k] * y[k, q] for k in users)
-        m.addCons(finish[q] >= before + work_q, name=f"finish[{q}]")
-        for k in users:
-            m.addCons(finish[q] <= deadline[k] + big_m * (1 - y[k, q]), name=f"deadline[{k},{q}]")
+    order.add_rows(m, instance, x, tau)
+    y, positions = order.y, range(instance.num_users)
 
     eps = secondary_weight / horizon if horizon > 0 else 0.0
     m.setObjective(quicksum(float(instance.weights[k]) * x[k] for k in users) - eps * tau, "maximize")
@@ -301,3 +280,40 @@ def solve_joint_scip(
         m.getStatus() == "optimal",
         time.perf_counter() - started,
     )
+
+
+@dataclass(frozen=True)
+class _Order:
+    """The service order of the joint model: positions filled from the front, one user each
+    (``y[k, q]``), the transition load before each (``load[q]``) and its finish time."""
+
+    y: dict[tuple[int, int], Any]
+    load: dict[int, Any]
+    finish: dict[int, Any]
+
+    @classmethod
+    def add(cls, m: Model, instance: Instance) -> _Order:
+        loads = (memory_of(instance).matrix * MS).tolist()
+        first = (memory_of(instance).first * MS).tolist()
+        y, load, _ = add_positions(m, instance.user_models.tolist(), instance.num_models, first, loads)
+        finish = {q: m.addVar(lb=0.0, name=f"C[{q}]") for q in range(instance.num_users)}
+        return cls(y, load, finish)
+
+    def add_rows(self, m: Model, instance: Instance, x: dict[int, Any], tau: Any) -> None:
+        """An admitted user (``x``) takes one position; each position finishes after the one
+        before (the first after the upload phase ``tau``) and its load and inference, by its
+        user's deadline (big-M)."""
+        users = positions = range(instance.num_users)
+        y, finish = self.y, self.finish
+        deadline = (instance.deadlines * MS).tolist()
+        infer = (instance.user_infer_times * MS).tolist()
+        loads = (memory_of(instance).matrix * MS).tolist()
+        big_m = max(deadline, default=0.0) + instance.num_users * (max(max(row) for row in loads) + max(infer))
+        for k in users:
+            m.addCons(quicksum(y[k, q] for q in positions) == x[k], name=f"assign[{k}]")
+        for q in positions:
+            before = tau if q == 0 else finish[q - 1]
+            work_q = self.load[q] + quicksum(infer[k] * y[k, q] for k in users)
+            m.addCons(finish[q] >= before + work_q, name=f"finish[{q}]")
+            for k in users:
+                m.addCons(finish[q] <= deadline[k] + big_m * (1 - y[k, q]), name=f"deadline[{k},{q}]")

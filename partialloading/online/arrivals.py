@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from partialloading.instance import Block, Instance, Model
+from partialloading.instance import Block, Instance, Model, User
 from partialloading.scenarios import ScenarioError
 from partialloading.scenarios.configs import CONFIGS, ScenarioConfig, config
 from partialloading.scenarios.configured import draw_users, memory_bytes
@@ -116,6 +116,32 @@ def generate_workload(
     ScenarioError
         Unknown family or parameter, or a value out of range.
     """
+    _check_settings(family, rate, duration, seed, cv, slo, spread)
+    cfg = config(family, **overrides)
+    arrival_rng, deadline_rng = (np.random.default_rng(s) for s in np.random.SeedSequence([int(seed), 1]).spawn(2))
+    times = arrival_times(float(rate), float(duration), float(cv), arrival_rng)
+    server_blocks, server_models, users = draw_users(family, cfg, seed, len(times), blocks, models)
+    server = workload_server(cfg, server_blocks, server_models, f"{family}-r{rate:g}-d{duration:g}-s{seed}", timing)
+    factor = deadline_rng.uniform(1.0 - spread, 1.0 + spread, len(times))
+    requests = _requests(server, users, times.tolist(), slo * factor)
+    meta = {
+        "generator": "partialloading.online",
+        "family": family,
+        "rate": rate,
+        "duration": duration,
+        "cv": cv,
+        "slo": slo,
+        "spread": spread,
+        "seed": seed,
+        "config": asdict(cfg),
+    }
+    # Through JSON, so that the workload equals itself read back from its file.
+    return Workload(server, tuple(requests), json.loads(json.dumps(meta)))
+
+
+def _check_settings(family: str, rate: float, duration: float, seed: int, cv: float, slo: float, spread: float) -> None:
+    """Refuse an unknown family and out-of-range settings (each named), and more requests than
+    :data:`MAX_REQUESTS` expected."""
     if family not in CONFIGS:
         raise ScenarioError(f"workloads need a configured family ({', '.join(CONFIGS)}; got {family!r})")
     checks = [
@@ -133,16 +159,15 @@ def generate_workload(
         raise ScenarioError(f"seed must be a non-negative integer (got {seed!r})")
     if rate * duration > MAX_REQUESTS:
         raise ScenarioError(f"rate × duration = {rate * duration:.3g} expected requests: at most {MAX_REQUESTS:g}")
-    cfg = config(family, **overrides)
-    arrival_rng, deadline_rng = (np.random.default_rng(s) for s in np.random.SeedSequence([int(seed), 1]).spawn(2))
-    times = arrival_times(float(rate), float(duration), float(cv), arrival_rng)
-    server_blocks, server_models, users = draw_users(family, cfg, seed, len(times), blocks, models)
-    server = workload_server(cfg, server_blocks, server_models, f"{family}-r{rate:g}-d{duration:g}-s{seed}", timing)
+
+
+def _requests(server: Instance, users: Sequence[User], times: list[float], scale: np.ndarray) -> list[Request]:
+    """One request per drawn user, arriving at ``times``, due ``scale`` times its isolated
+    latency after its arrival (upload with the whole band, its whole model loaded, its inference)."""
     sizes = dict(zip((m.id for m in server.models), server.model_sizes.tolist(), strict=True))
     infer = {m.id: float(m.infer_time_s) for m in server.models}
-    factor = deadline_rng.uniform(1.0 - spread, 1.0 + spread, len(times))
     requests = []
-    for i, (user, when) in enumerate(zip(users, times.tolist(), strict=True)):
+    for i, (user, when) in enumerate(zip(users, times, strict=True)):
         alone = user.upload_work / server.bandwidth_hz + sizes[user.model] / server.load_speed_bytes_per_s
         alone += infer[user.model]
         requests.append(
@@ -151,22 +176,10 @@ def generate_workload(
                 model=user.model,
                 arrival_s=round(when, 9),
                 data_bits=user.data_bits,
-                relative_deadline_s=max(round(slo * float(factor[i]) * alone, 9), 1e-9),
+                relative_deadline_s=max(round(float(scale[i]) * alone, 9), 1e-9),
                 snr_db=user.snr_db,
                 spectral_efficiency=user.spectral_efficiency,
                 weight=user.weight,
             )
         )
-    meta = {
-        "generator": "partialloading.online",
-        "family": family,
-        "rate": rate,
-        "duration": duration,
-        "cv": cv,
-        "slo": slo,
-        "spread": spread,
-        "seed": seed,
-        "config": asdict(cfg),
-    }
-    # Through JSON, so that the workload equals itself read back from its file.
-    return Workload(server, tuple(requests), json.loads(json.dumps(meta)))
+    return requests

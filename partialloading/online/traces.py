@@ -71,10 +71,33 @@ class TraceReplay:
 
 # ----------------------------------------------------------------------------- writing
 @dataclass
-class _Tally:
+class _Table:
+    """The request table being written: the trace read chunk by chunk, each chunk's kept rows
+    turned into request lines; what was read and written is counted on the way."""
+
+    spec: TraceSpec
+    make: _RequestMaker
+    per_model: np.ndarray
+    progress: Callable[[int], object] | None = None
     rows: int = 0
     requests: int = 0
     last: float = 0.0
+
+    def write(self, path: Path) -> None:
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            handle.write(",".join(CSV_COLUMNS) + "\n")
+            for chunk in read_chunks(self.spec):
+                kept, read = window(self.spec, chunk)
+                self.rows += read
+                if self.progress is not None:
+                    self.progress(self.rows)
+                if not kept.time.size:
+                    continue
+                text, m = self.make.lines(kept, self.requests)
+                handle.write(text)
+                np.add.at(self.per_model, m, 1)
+                self.requests += kept.time.size
+                self.last = max(self.last, float(kept.time.max()))
 
 
 class _RequestMaker:
@@ -173,46 +196,19 @@ def replay_trace(
     server_blocks, server_models, _ = draw_users(family, cfg, spec.seed, 0, blocks, models)
     server = workload_server(cfg, server_blocks, server_models, f"{Path(spec.path).stem}-{spec.format}", timing)
     make = _RequestMaker(spec, cfg, server, catalog, mapper(spec, [m.id for m in server.models]))
-    per_model = np.zeros(server.num_models, dtype=np.int64)
-    state = _Tally()
-
-    def write_table(path: Path) -> None:
-        with open(path, "w", newline="", encoding="utf-8") as handle:
-            handle.write(",".join(CSV_COLUMNS) + "\n")
-            for chunk in read_chunks(spec):
-                kept, read = window(spec, chunk)
-                state.rows += read
-                if progress is not None:
-                    progress(state.rows)
-                if not kept.time.size:
-                    continue
-                text, m = make.lines(kept, state.requests)
-                handle.write(text)
-                np.add.at(per_model, m, 1)
-                state.requests += kept.time.size
-                state.last = max(state.last, float(kept.time.max()))
-
-    write_file(table_path, write_table, inputs=[spec.path])
-    if not state.requests:
+    table = _Table(spec, make, np.zeros(server.num_models, dtype=np.int64), progress)
+    write_file(table_path, table.write, inputs=[spec.path])
+    if not table.requests:
         os.unlink(table_path)
         raise ScenarioError(f"{spec.path}: no request of the trace falls in the window (--start, --duration)")
-    doc = _workload_doc(server, spec, family, state.rows, table_path.name)
+    doc = _workload_doc(server, spec, family, table.rows, table_path.name)
     try:
-
-        def write_doc(path: Path) -> None:
-            path.write_text(json.dumps(doc, indent=1) + "\n", "utf-8")
-
-        write_file(target, write_doc, inputs=[spec.path])
+        write_file(target, lambda path: path.write_text(json.dumps(doc, indent=1) + "\n", "utf-8"), inputs=[spec.path])
     except PartialLoadingError:
         os.unlink(table_path)
         raise
-    return TraceReplay(
-        (target, table_path),
-        state.rows,
-        state.requests,
-        {m.id: int(c) for m, c in zip(server.models, per_model.tolist(), strict=True)},
-        state.last,
-    )
+    per_model = {m.id: int(c) for m, c in zip(server.models, table.per_model.tolist(), strict=True)}
+    return TraceReplay((target, table_path), table.rows, table.requests, per_model, table.last)
 
 
 def _workload_doc(server: Instance, spec: TraceSpec, family: str, rows: int, table: str) -> dict[str, Any]:

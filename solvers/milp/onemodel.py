@@ -121,47 +121,25 @@ def solve_one_model(instance: Instance, params: MilpParams, request: SolveReques
     info: dict[str, Any] = {"formulation": chosen, "solver": solver, "candidates": data.n_users}
     if data.n_users == 0:
         # Nobody fits even alone: the empty schedule is optimal without building a model.
-        empty = {
-            "n_vars": 0,
-            "n_cons": 0,
-            "termination": "no candidates",
-            "gap": 0.0,
-            "deadline_margin_ms": 0.0,
-            "nodes": 0,
-        }
-        return SolverOutput([], Status.OPTIMAL, bound=0.0, info=info | empty)
+        empty = {"n_vars": 0, "n_cons": 0, "termination": "no candidates", "gap": 0.0}
+        return SolverOutput([], Status.OPTIMAL, bound=0.0, info=info | empty | {"deadline_margin_ms": 0.0, "nodes": 0})
     restricted = chosen == "compact" and not data.common_deadline
-    estimate = model_size(data, chosen)
-    if estimate.nonzeros > MAX_NONZEROS:
-        raise InstanceTooLargeError(
-            f"milp: the {chosen} model of this instance would have about {estimate.variables:,} variables and "
-            f"{estimate.nonzeros:,} nonzeros ({data.n_users} candidate users, {data.n_models} models), "
-            f"beyond the limit of {MAX_NONZEROS:,} nonzeros; use greedy (or cpsat, or dp for backbone "
-            "sharing with one deadline)"
-        )
+    estimate = _checked_size(data, chosen)
     setup = estimate.nonzeros * SETUP_SECONDS_PER_NONZERO
     left = deadline.remaining()
     if left is not None and setup > left:
         # Pyomo would spend the whole limit building and handing over the model, and the solver
         # would start with no time left: answer at once with the baseline, saying why.
-        fallback = list(request.initial) if request.initial else edf_schedule(instance)
-        info |= {
-            "termination": f"time left {left:.3g} s below the estimated model setup of {setup:.1f} s",
-            "gap": None,
-            "nodes": 0,
-            "n_vars": estimate.variables,
-            "n_cons": estimate.constraints,
-        }
-        return SolverOutput(fallback, Status.FEASIBLE if fallback else Status.TIME_LIMIT, bound=None, info=info)
+        info |= {"n_vars": estimate.variables, "n_cons": estimate.constraints}
+        return _baseline(
+            instance, request, info, f"time left {left:.3g} s below the estimated model setup of {setup:.1f} s"
+        )
     model = build_chosen(data, chosen)
     add_cap(model, request.bound)
     info |= {"n_vars": model.nvariables(), "n_cons": model.nconstraints(), "build_s": time.perf_counter() - started}
     # Building the model counts against the time limit, like the solve.
     if deadline.expired():
-        fallback = list(request.initial) if request.initial else edf_schedule(instance)
-        info |= {"termination": "time limit reached while building the model", "gap": None, "nodes": 0}
-        status = Status.FEASIBLE if fallback else Status.TIME_LIMIT
-        return SolverOutput(fallback, status, bound=None, info=info)
+        return _baseline(instance, request, info, "time limit reached while building the model")
     start = None
     if request.initial and chosen == "general":
         start = general.start_values(model, data, list(request.initial))
@@ -181,17 +159,12 @@ def solve_one_model(instance: Instance, params: MilpParams, request: SolveReques
 
     (order, _), proven, margin_used = with_margins(instance, (order, None), proven, deadline, resolve)
     objective, proven, settled = outcome(instance, order, bound, proven)
-    reported: float | None = settled
     if restricted:
         # The compact model restricts the schedules with per-user deadlines: its optimum is a
         # heuristic answer for the instance, and its bound is not a bound of the instance.
-        proven, reported = False, None
-    if proven:
-        status = Status.OPTIMAL
-    elif order or restricted:
-        status = Status.FEASIBLE
+        status, reported = (Status.FEASIBLE, None)
     else:
-        status = Status.TIME_LIMIT
+        status, reported = (Status.OPTIMAL if proven else Status.FEASIBLE if order else Status.TIME_LIMIT), settled
     info |= {
         "termination": str(results.solver.termination_condition),
         "gap": None if reported is None else (0.0 if reported <= 0 else max(reported - objective, 0.0) / reported),
@@ -199,3 +172,26 @@ def solve_one_model(instance: Instance, params: MilpParams, request: SolveReques
         "nodes": nodes,
     }
     return SolverOutput(order, status, bound=reported, info=info)
+
+
+def _checked_size(data: ScheduleData, chosen: str) -> ModelSize:
+    """The estimated size of the ``chosen`` model, refused beyond :data:`MAX_NONZEROS`."""
+    estimate = model_size(data, chosen)
+    if estimate.nonzeros > MAX_NONZEROS:
+        raise InstanceTooLargeError(
+            f"milp: the {chosen} model of this instance would have about {estimate.variables:,} variables and "
+            f"{estimate.nonzeros:,} nonzeros ({data.n_users} candidate users, {data.n_models} models), "
+            f"beyond the limit of {MAX_NONZEROS:,} nonzeros; use greedy (or cpsat, or dp for backbone "
+            "sharing with one deadline)"
+        )
+    return estimate
+
+
+def _baseline(
+    instance: Instance, request: SolveRequest, info: dict[str, Any], why: str, size: dict[str, int] | None = None
+) -> SolverOutput:
+    """The start (or EDF's schedule) when no time is left to solve, with ``why`` as termination
+    (and the estimated ``size`` of the model not built)."""
+    fallback = list(request.initial) if request.initial else edf_schedule(instance)
+    info |= {"termination": why, "gap": None, "nodes": 0} | (size or {})
+    return SolverOutput(fallback, Status.FEASIBLE if fallback else Status.TIME_LIMIT, bound=None, info=info)
