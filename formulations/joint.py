@@ -252,13 +252,12 @@ def solve_joint_scip(
     x = {k: m.addVar(vtype="B", name=f"x[{k}]") for k in users}
     beta = {k: m.addVar(lb=0.0, ub=1.0, name=f"beta[{k}]") for k in users}
     tau = m.addVar(lb=0.0, ub=horizon, name="tau")
-    order = _Order.add(m, instance)
+    positions = _Order.add(m, instance)
     # Bandwidth: the bilinear upload constraint and the shared uplink.
     for k in users:
         m.addCons(beta[k] * tau >= work[k] * x[k], name=f"upload[{k}]")
     m.addCons(quicksum(beta.values()) <= 1.0, name="uplink")
-    order.add_rows(m, instance, x, tau)
-    y, positions = order.y, range(instance.num_users)
+    positions.add_rows(m, instance, x, tau)
 
     eps = secondary_weight / horizon if horizon > 0 else 0.0
     m.setObjective(quicksum(float(instance.weights[k]) * x[k] for k in users) - eps * tau, "maximize")
@@ -266,10 +265,9 @@ def solve_joint_scip(
     if m.getNSols() == 0:
         raise SolverError(f"SCIP found no solution to the joint problem (status {m.getStatus()})")
     sol = m.getBestSol()
-    order = []
-    for q in positions:
-        chosen = [k for k in users if m.getSolVal(sol, y[k, q]) > 0.5]
-        order.extend(chosen)
+    order: list[int] = []
+    for q in users:  # the positions, one per user
+        order.extend(k for k in users if m.getSolVal(sol, positions.y[k, q]) > 0.5)
     objective = float(sum(float(instance.weights[k]) for k in order))
     split = tuple(m.getSolVal(sol, beta[k]) * bandwidth for k in order)
     return JointSolution(

@@ -32,6 +32,7 @@ line and the column, and nothing is written.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 from collections.abc import Callable
@@ -203,7 +204,7 @@ def replay_trace(
         raise ScenarioError(f"{spec.path}: no request of the trace falls in the window (--start, --duration)")
     doc = _workload_doc(server, spec, family, table.rows, table_path.name)
     try:
-        write_file(target, lambda path: path.write_text(json.dumps(doc, indent=1) + "\n", "utf-8"), inputs=[spec.path])
+        write_file(target, functools.partial(_write_json, doc), inputs=[spec.path])
     except PartialLoadingError:
         os.unlink(table_path)
         raise
@@ -239,3 +240,7 @@ __all__ = [
     "TraceSpec",
     "replay_trace",
 ]
+
+
+def _write_json(doc: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(doc, indent=1) + "\n", "utf-8")
