@@ -24,10 +24,14 @@ request at ``q``: the evictions are decisions of the model, decoded with the ord
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyomo.environ as pyo
+
+from partialloading.instance import Instance
+from partialloading.memory import memory_of
 
 from .common import TIME_UNIT_S, ScheduleData, empty_model
 from .general import add_finish_rows, positions
@@ -89,6 +93,18 @@ def block_data(
         models=tuple(tuple(position[j] for j in blocks_of[i] if j in position) for i in data.models.tolist()),
         initial=tuple(position[j] for j in initial if j in position),
         capacity=capacity,
+    )
+
+
+def blocks_of_instance(data: ScheduleData, instance: Instance) -> BlockData:
+    """:func:`block_data` of ``instance``'s memory with a capacity (its ``memory_bytes``)."""
+    return block_data(
+        data,
+        [(b.id, float(b.size_bytes)) for b in instance.blocks],
+        [sorted(own) for own in memory_of(instance).blocks_of],
+        instance.initial_resident,
+        float(instance.load_speed_bytes_per_s),
+        float(instance.memory_bytes or math.inf),
     )
 
 

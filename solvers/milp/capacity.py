@@ -3,7 +3,6 @@ block residency (:mod:`partialloading.formulations.capacity`), its evictions dec
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -12,7 +11,6 @@ import pyomo.environ as pyo
 from partialloading.formulations import capacity, general
 from partialloading.formulations.common import ScheduleData, schedule_data
 from partialloading.instance import Instance
-from partialloading.memory import memory_of
 from partialloading.methods import SolveRequest, SolverOutput
 from partialloading.params import MilpParams
 from partialloading.result import Status
@@ -24,18 +22,10 @@ def solve_capacity(instance: Instance, params: MilpParams, request: SolveRequest
     """The capacity MILP (:mod:`partialloading.formulations.capacity`): the order and the
     evictions, with the same safety net as the one-model MILP."""
     deadline, seed, options = request.deadline, request.seed, dict(params.solver_options or {})
-    memory = memory_of(instance)
     info: dict[str, Any] = {"formulation": "capacity", "solver": params.solver}
 
     def build(data_m: ScheduleData) -> tuple[pyo.ConcreteModel, capacity.BlockData]:
-        blocks = capacity.block_data(
-            data_m,
-            [(b.id, float(b.size_bytes)) for b in instance.blocks],
-            [sorted(own) for own in memory.blocks_of],
-            instance.initial_resident,
-            float(instance.load_speed_bytes_per_s),
-            float(instance.memory_bytes or math.inf),
-        )
+        blocks = capacity.blocks_of_instance(data_m, instance)
         model = capacity.build(data_m, blocks)
         add_cap(model, request.bound)
         return model, blocks

@@ -97,20 +97,8 @@ def decode_chosen(m: pyo.ConcreteModel, data: ScheduleData, formulation: str) ->
 
 
 def solve_one_model(instance: Instance, params: MilpParams, request: SolveRequest) -> SolverOutput:
-    """Solve the one-model MILP exactly (or to the time limit).
-
-    ``params`` (:class:`~partialloading.params.MilpParams`) names the solver (default
-    ``"highs"``: HiGHS through highspy), the formulation (``"auto"``: compact for one common
-    deadline, else general; with per-user deadlines the compact model is a restriction, no
-    longer exact) and extra solver options (override the defaults above).
-
-    Returns
-    -------
-    SolverOutput
-        ``optimal`` when the solver proved optimality; ``feasible`` at the time limit with an
-        incumbent that serves someone; ``time_limit`` otherwise. ``info`` holds the formulation,
-        the gap, the model size and the solver's termination.
-    """
+    """Solve the one-model MILP (``general`` or ``compact``) exactly or to the time limit: the
+    parameters and the output are :func:`.backend.solve`'s."""
     deadline, seed = request.deadline, request.seed
     solver, formulation, solver_options = params.solver, params.formulation, params.solver_options
     started = time.perf_counter()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from pathlib import Path
 
 import highspy
@@ -21,7 +20,6 @@ from partialloading.cli import main
 from partialloading.formulations import capacity, compact, general, pipelined
 from partialloading.formulations.common import schedule_data
 from partialloading.instance import Instance
-from partialloading.memory import memory_of
 from partialloading.solution import Solution
 
 from hand import backbone_hand_instance, ms_instance, revisit_instance
@@ -75,15 +73,7 @@ def test_capacity_formulation_keeps_both_models_resident() -> None:
     plain = general.build(schedule_data(one_model))
     _solve(plain)
     assert _served(one_model, general.decode(plain, schedule_data(one_model))) == 2
-    memory = memory_of(instance)
-    blocks = capacity.block_data(
-        data,
-        [(b.id, float(b.size_bytes)) for b in instance.blocks],
-        [sorted(own) for own in memory.blocks_of],
-        instance.initial_resident,
-        float(instance.load_speed_bytes_per_s),
-        float(instance.memory_bytes or math.inf),
-    )
+    blocks = capacity.blocks_of_instance(data, instance)
     model = capacity.build(data, blocks)
     _solve(model)
     order = general.decode(model, data)
