@@ -86,6 +86,25 @@ def _times(path: str, frame: pd.DataFrame, column: str, lines: np.ndarray, numer
     return values
 
 
+def _in_order(path: str, column: str, stamps: np.ndarray, lines: np.ndarray, last: Any) -> Any:
+    """The last time of a chunk whose times do not decrease (nor start before ``last``, the
+    previous chunk's), else a :class:`TraceError` naming the first line out of order: a request
+    trace is read in one pass, and a row earlier than the one before it would land before the
+    window and be lost."""
+    if not stamps.size:
+        return last
+    before = np.concatenate(([stamps[0] if last is None else last], stamps[:-1]))
+    back = np.flatnonzero(stamps < before)
+    if back.size:
+        i = int(back[0])
+        raise TraceError(
+            f"line {int(lines[i])}, column {column}",
+            f"earlier than the row before it: the trace must be in time order (sort it by {column} first)",
+            path,
+        )
+    return stamps[-1]
+
+
 def read_chunks(spec: TraceSpec) -> Iterator[Chunk]:
     """The trace's requests, chunk by chunk, with times in seconds since its first request."""
     if spec.format == "azure-functions":
@@ -95,6 +114,7 @@ def read_chunks(spec: TraceSpec) -> Iterator[Chunk]:
     header = read_header(spec.path)
     _require(spec.path, header, list(names.values()), spec.format)
     origin: Any = None
+    last: Any = None
     numeric: bool | None = None
     first_line = 2
     try:
@@ -108,6 +128,7 @@ def read_chunks(spec: TraceSpec) -> Iterator[Chunk]:
             if numeric is None:
                 numeric = bool(np.isfinite(pd.to_numeric(frame[names["time"]].head(1), errors="coerce")).all())
             stamps = _times(spec.path, frame, names["time"], lines, numeric)
+            last = _in_order(spec.path, names["time"], stamps, lines, last)
             if origin is None and stamps.size:
                 origin = stamps[0]
             time = (stamps - origin).astype(float) / (1.0 if numeric else 1e9) if stamps.size else np.zeros(0)
@@ -115,6 +136,8 @@ def read_chunks(spec: TraceSpec) -> Iterator[Chunk]:
             tokens_in = _numbers(spec.path, frame, names["input"], lines, whole=True) if "input" in names else None
             tokens_out = _numbers(spec.path, frame, names["output"], lines, whole=True) if "output" in names else None
             yield Chunk(time, key, tokens_in, tokens_out, lines)
+    except TraceError:
+        raise  # a bad cell, already named by its line and column
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise TraceError(
             f"line {first_line}", f"not CSV in the {spec.format} layout ({str(exc).splitlines()[0]})", spec.path
@@ -152,6 +175,8 @@ def read_function_chunks(spec: TraceSpec) -> Iterator[Chunk]:
             time = (np.array([int(m) - 1 for m in present])[minute] + rng.uniform(0.0, 1.0, row.size)) * 60.0
             keys = frame[FUNCTION_KEYS[spec.key]].to_numpy(dtype=object)[row]
             yield Chunk(time, keys, None, None, lines[row])
+    except TraceError:
+        raise  # a bad cell, already named by its line and column
     except (pd.errors.ParserError, ValueError) as exc:
         raise TraceError(
             f"line {first_line}", f"not CSV in the azure-functions layout ({str(exc).splitlines()[0]})", spec.path

@@ -201,6 +201,33 @@ def test_bad_traces_name_the_line_and_column(tmp_path: Path, text: str, fmt: str
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"]
 
 
+SORTED = "TIMESTAMP,ContextTokens,GeneratedTokens\n" + "".join(
+    f"2023-11-16 18:15:{second}.0,300,10\n" for second in (46, 47, 48, 52, 53, 55)
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "problem"),
+    [
+        # Line 6 earlier than line 5: once dropped unseen (3 requests of 6 rows), now refused.
+        (SORTED.replace("18:15:53", "18:15:49"), "line 6, column TIMESTAMP", "earlier than the row before it"),
+        (SORTED.replace("18:15:47", "18:15:40"), "line 3, column TIMESTAMP", "earlier than the row before it"),
+        # A bad cell after good rows: its own line, once (not the reader's position around it).
+        (SORTED.replace("2023-11-16 18:15:52.0", "bad"), "line 5, column TIMESTAMP", "not a time"),
+    ],
+)
+def test_every_row_is_a_request_or_refused_by_its_line(tmp_path: Path, text: str, where: str, problem: str) -> None:
+    trace = write(tmp_path / "t.csv", text)
+    with pytest.raises(PartialLoadingError) as caught:
+        replay_trace(TraceSpec(trace, "azure-llm"), FAMILY, tmp_path / "w.json")
+    assert str(caught.value).startswith(f"{trace}: {where}: {problem}")
+    assert str(caught.value).count("line") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]
+    sorted_trace = write(tmp_path / "sorted.csv", SORTED)
+    done, _ = replay(tmp_path, TraceSpec(sorted_trace, "azure-llm"))
+    assert done.rows == done.requests == 6
+
+
 def test_an_unmapped_key_is_named(tmp_path: Path) -> None:
     trace = write(tmp_path / "b.csv", BURSTGPT)
     mapping = write(tmp_path / "map.json", json.dumps({"ChatGPT": models_of()[0]}))
