@@ -27,7 +27,7 @@ from typing import Any
 from pyscipopt import Model, quicksum
 
 from .common import ScheduleData
-from .positions import add_positions
+from .positions import add_positions, label
 
 
 @dataclass(frozen=True)
@@ -73,19 +73,19 @@ def build(data: ScheduleData, time_limit: float | None = None, seed: int = 0) ->
     if time_limit is not None:
         m.setParam("limits/time", max(float(time_limit), 0.01))
     assign, load, _ = add_positions(m, user_model, n_models, first, loads)
-    share = {q: m.addVar(lb=0.0, ub=1.0, name=f"share[{q}]") for q in positions}
-    start = {q: m.addVar(lb=0.0, ub=big_m, name=f"start[{q}]") for q in positions}
-    finish = {q: m.addVar(lb=0.0, ub=big_m, name=f"finish[{q}]") for q in positions}
+    share = {q: m.addVar(lb=0.0, ub=1.0, name=label("share", q)) for q in positions}
+    start = {q: m.addVar(lb=0.0, ub=big_m, name=label("start", q)) for q in positions}
+    finish = {q: m.addVar(lb=0.0, ub=big_m, name=label("finish", q)) for q in positions}
     for k in users:
-        m.addCons(quicksum(assign[k, q] for q in positions) <= 1, name=f"serve_once[{k}]")
+        m.addCons(quicksum(assign[k, q] for q in positions) <= 1, name=label("serve_once", k))
     for q in positions:
         ready = load[0] if q == 0 else finish[q - 1] + load[q]
-        m.addCons(start[q] >= ready, name=f"after_load[{q}]")
-        m.addCons(finish[q] >= start[q] + quicksum(infer[k] * assign[k, q] for k in users), name=f"finish[{q}]")
+        m.addCons(start[q] >= ready, name=label("after_load", q))
+        m.addCons(finish[q] >= start[q] + quicksum(infer[k] * assign[k, q] for k in users), name=label("finish", q))
         for k in users:
-            m.addCons(finish[q] <= deadline[k] + big_m * (1 - assign[k, q]), name=f"meet_deadline[{k},{q}]")
+            m.addCons(finish[q] <= deadline[k] + big_m * (1 - assign[k, q]), name=label("meet_deadline", k, q))
         # The upload of the user at q, with bandwidth B·share[q], has arrived by start[q].
-        m.addCons(share[q] * start[q] >= quicksum(upload[k] * assign[k, q] for k in users), name=f"upload[{q}]")
+        m.addCons(share[q] * start[q] >= quicksum(upload[k] * assign[k, q] for k in users), name=label("upload", q))
     m.addCons(quicksum(share.values()) <= 1.0, name="uplink")
     weight = data.weight.tolist()
     m.setObjective(quicksum(weight[k] * assign[k, q] for k in users for q in positions), "maximize")

@@ -13,6 +13,12 @@ from typing import Any
 from pyscipopt import Model, quicksum
 
 
+def label(name: str, *index: int) -> str:
+    """``name(i_j_...)``: a component's name as Pyomo writes it in an LP file, and one that
+    SCIP's LP reader takes back (``name[i,j]`` is not valid LP)."""
+    return f"{name}({'_'.join(str(i) for i in index)})"
+
+
 def add_positions(
     m: Model, user_model: Sequence[int], n_models: int, first: Sequence[float], loads: Sequence[Sequence[float]]
 ) -> tuple[dict[tuple[int, int], Any], dict[int, Any], Callable[[int, int], Any]]:
@@ -27,8 +33,8 @@ def add_positions(
     n = len(user_model)
     users = range(n)
     positions = range(n)
-    assign = {(k, q): m.addVar(vtype="B", name=f"assign[{k},{q}]") for k in users for q in positions}
-    load = {q: m.addVar(lb=0.0, name=f"load[{q}]") for q in positions}
+    assign = {(k, q): m.addVar(vtype="B", name=label("assign", k, q)) for k in users for q in positions}
+    load = {q: m.addVar(lb=0.0, name=label("load", q)) for q in positions}
 
     def occupied(q: int) -> Any:
         return quicksum(assign[k, q] for k in users)
@@ -37,9 +43,9 @@ def add_positions(
         return quicksum(assign[k, q] for k in users if user_model[k] == i)
 
     for q in positions:
-        m.addCons(occupied(q) <= 1, name=f"one_user_per_position[{q}]")
+        m.addCons(occupied(q) <= 1, name=label("one_user_per_position", q))
         if q:
-            m.addCons(occupied(q) <= occupied(q - 1), name=f"contiguous[{q}]")
+            m.addCons(occupied(q) <= occupied(q - 1), name=label("contiguous", q))
     if n:
         m.addCons(load[0] >= quicksum(first[i] * holds(i, 0) for i in range(n_models)), name="load_first")
     for q in positions:
@@ -48,5 +54,5 @@ def add_positions(
         for i in range(n_models):
             for j in range(n_models):
                 if i != j and loads[i][j] > 0:
-                    m.addCons(load[q] >= loads[i][j] * (holds(i, q - 1) + holds(j, q) - 1), name=f"load[{q},{i},{j}]")
+                    m.addCons(load[q] >= loads[i][j] * (holds(i, q - 1) + holds(j, q) - 1), name=label("load", q, i, j))
     return assign, load, holds

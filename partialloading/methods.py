@@ -206,9 +206,7 @@ class Method:
         return None
 
     def prepare(self) -> None:
-        """Import the backend's module and run :attr:`warm_up` (if any): what a first solve in a
-        fresh process would otherwise spend loading code, outside its clock and its time limit."""
-        self.load()
+        """Run :attr:`warm_up` (if any)."""
         if self.warm_up is not None:
             warm: Callable[[], None] = _resolve(self.warm_up)
             warm()

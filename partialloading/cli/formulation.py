@@ -1,4 +1,6 @@
-"""``partialloading formulation FILE --write model.lp``: write the MILP of an instance.
+"""``partialloading formulation FILE --write model.lp``: write the model ``solve --method milp``
+solves for an instance (the one-model MILP, the capacity MILP with ``server.memory_bytes``, the
+pipelined MINLP under pipelined timing).
 
 The file format follows the extension (``.lp`` CPLEX LP, ``.mps`` free MPS); components keep the
 names of ``docs/formulation.md`` (``assign``, ``switch``, ``meet_deadline``, ...) so the file can
@@ -10,15 +12,19 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from partialloading.cli.common import instance_path
-from partialloading.errors import PartialLoadingError
+from partialloading.errors import MethodNotApplicableError, PartialLoadingError
 from partialloading.io import read_instance
 from partialloading.output import check_output, write_file
 
+if TYPE_CHECKING:
+    from partialloading.solvers.milp.written import WrittenModel
+
 FORMATS = {".lp": "CPLEX LP", ".mps": "free MPS"}
-"""File extensions :func:`run` can write, and the format of each."""
+"""File extensions :func:`run` can write, and the format of each (as
+:data:`partialloading.solvers.milp.written.FORMATS`, which is not imported before it is needed)."""
 
 
 class FormulationError(PartialLoadingError):
@@ -26,7 +32,10 @@ class FormulationError(PartialLoadingError):
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("formulation", help="write the MILP of an instance to an LP or MPS file")
+    p = sub.add_parser(
+        "formulation",
+        help="write the model `solve --method milp` solves (MILP, capacity MILP, pipelined MINLP) to an LP or MPS file",
+    )
     p.add_argument("file", help="instance JSON file")
     p.add_argument("--write", "-w", required=True, metavar="MODEL.lp|MODEL.mps", help="output file (.lp or .mps)")
     p.add_argument(
@@ -48,35 +57,28 @@ def run(args: argparse.Namespace) -> int:
     args.file = instance_path(args.file)
     check_output(args.write, inputs=[args.file])
     instance = read_instance(args.file)
-    # Pyomo is imported only for this command (it takes a second to import).
-    from partialloading.solvers.milp import build_model
+    # Pyomo (and SCIP) are imported only for this command (they take a second to import).
+    from partialloading.solvers.milp.written import write_model
 
-    model = build_model(instance.unshared() if args.no_sharing else instance, formulation=args.formulation)
+    work = instance.unshared() if args.no_sharing else instance
     if args.formulation == "compact" and len(set(instance.deadlines.tolist())) > 1:
         print(
             "note: with per-user deadlines the compact model only covers schedules that load each model once; "
             "its optimum may be below the true one (docs/formulation.md, section 7)",
             file=sys.stderr,
         )
-    # Pyomo picks the writer from this format, not from the name: a device such as /dev/stdout works.
-    from pyomo.opt import ProblemFormat
-
-    kind = ProblemFormat.cpxlp if target.suffix.lower() == ".lp" else ProblemFormat.mps
+    written: list[WrittenModel] = []
 
     def put(path: Path) -> None:
-        try:
-            model.write(str(path), format=kind, io_options={"symbolic_solver_labels": True})
-        except RuntimeError as exc:
-            if "Duplicate symbol" not in str(exc):
-                raise
-            # Two ids became the same name once made LP-safe (e.g. "a b" and "a_b"): fall back
-            # on generic names (x1, c1, ...); the model itself is unchanged.
-            print(f"note: readable names collide ({exc}); writing generic names", file=sys.stderr)
-            model.write(str(path), format=kind, io_options={"symbolic_solver_labels": False})
+        written.append(write_model(work, path, formulation=args.formulation))
 
-    write_file(args.write, put, inputs=[args.file])
+    try:
+        write_file(args.write, put, inputs=[args.file])
+    except MethodNotApplicableError as exc:
+        raise FormulationError(f"{args.file}: {exc}") from None
+    model = written[0]
     print(
-        f"{model.name}: {model.nvariables()} variables, {model.nconstraints()} constraints "
+        f"{model.name} ({model.formulation}): {model.variables} variables, {model.constraints} constraints "
         f"(times in ms) written to {args.write}"
     )
     return 0

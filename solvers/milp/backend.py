@@ -35,7 +35,7 @@ def precheck(instance: Instance, params: MilpParams) -> None:
     formulation other than the position-based one for a memory with a capacity or pipelined
     timing, solver options under pipelined timing (SCIP solves that model), and a solver Pyomo
     does not have."""
-    if _keeps_blocks(instance) and params.formulation not in ("auto", "general"):
+    if keeps_blocks(instance) and params.formulation not in ("auto", "general"):
         raise MethodNotApplicableError(
             f"formulation {params.formulation!r} is not defined for a memory with a capacity (the capacity model is "
             "position-based: use auto or general)"
@@ -54,7 +54,7 @@ def precheck(instance: Instance, params: MilpParams) -> None:
         solver_named(params.solver)
 
 
-def _keeps_blocks(instance: Instance) -> bool:
+def keeps_blocks(instance: Instance) -> bool:
     """Whether the instance's memory keeps several models' blocks (the registry lets the MILP
     see only the one-model memory and the capacity memory with planned evictions)."""
     return PAIRWISE not in memory_of(instance).structure
@@ -63,7 +63,7 @@ def _keeps_blocks(instance: Instance) -> bool:
 def why_not_exact(instance: Instance) -> str | None:
     """Why the MILP does not cover ``instance`` (``None`` when it does): the capacity memory is
     modelled under frame timing only."""
-    if _keeps_blocks(instance) and instance.timing != "frame":
+    if keeps_blocks(instance) and instance.timing != "frame":
         return (
             "milp models a memory with a capacity under frame timing only (its pipelined model is written on "
             "one-model loads); use enumerate or greedy"
@@ -93,6 +93,6 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
         from .pipelined import solve_pipelined
 
         return solve_pipelined(instance, params, request)
-    if _keeps_blocks(instance):
+    if keeps_blocks(instance):
         return solve_capacity(instance, params, request)
     return solve_one_model(instance, params, request)

@@ -20,6 +20,7 @@ from partialloading.cli import main
 from partialloading.formulations import capacity, compact, general, pipelined
 from partialloading.formulations.common import schedule_data
 from partialloading.instance import Instance
+from partialloading.scenarios import random_instance
 from partialloading.solution import Solution
 
 from hand import backbone_hand_instance, ms_instance, revisit_instance
@@ -136,3 +137,60 @@ def test_formulation_cli_survives_colliding_names(tmp_path: Path, capsys: pytest
     highs.run()
     # 10 ms load + 2 × 5 ms inference = 20 ms ≤ 30.5 ms: both users fit.
     assert highs.getInfo().objective_function_value == pytest.approx(2)
+
+
+def _instances(tmp_path: Path) -> dict[str, Path]:
+    """One instance file per model the MILP method solves (and one it refuses)."""
+    base = random_instance(3, 6, 3, structure="general", deadlines="per_user", weighted=True)
+    room = 1.5 * float(base.model_sizes.max())
+    variants = {
+        "single": base,
+        "capacity": dataclasses.replace(base, memory_bytes=room),
+        "pipelined": dataclasses.replace(base, timing="pipelined"),
+        "capacity-lru": dataclasses.replace(base, memory_bytes=room, memory="capacity-lru"),
+    }
+    paths = {}
+    for name, inst in variants.items():
+        paths[name] = tmp_path / f"{name}.json"
+        pl.write_instance(inst, paths[name])
+    return paths
+
+
+@pytest.mark.parametrize("suffix", [".lp", ".mps"])
+@pytest.mark.parametrize(("variant", "formulation"), [("single", "general"), ("capacity", "capacity")])
+def test_the_written_model_is_the_one_solve_solves(tmp_path: Path, suffix: str, variant: str, formulation: str) -> None:
+    # The capacity MILP used to be written as the one-model MILP (byte-identical files).
+    source = _instances(tmp_path)[variant]
+    target = tmp_path / f"{variant}{suffix}"
+    assert main(["formulation", str(source), "--write", str(target)]) == 0
+    assert f"partialloading_{formulation}" in target.read_text()
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    highs.readModel(str(target))
+    highs.run()
+    optimum = pl.solve(pl.read_instance(source), "milp").objective
+    assert highs.getInfo().objective_function_value == pytest.approx(optimum)
+
+
+def test_the_pipelined_minlp_is_written_by_scip(tmp_path: Path) -> None:
+    from pyscipopt import Model
+
+    source = _instances(tmp_path)["pipelined"]
+    target = tmp_path / "pipelined.lp"
+    assert main(["formulation", str(source), "--write", str(target)]) == 0
+    model = Model()
+    model.hideOutput()
+    model.readProblem(str(target))
+    model.optimize()
+    assert model.getObjVal() == pytest.approx(pl.solve(pl.read_instance(source), "milp").objective)
+
+
+def test_a_memory_the_milp_does_not_model_is_refused_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _instances(tmp_path)["capacity-lru"]
+    target = tmp_path / "lru.lp"
+    assert main(["formulation", str(source), "--write", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{source}: milp does not support the 'capacity-lru' memory model" in err
+    assert not target.exists()
