@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
                         command = [sys.executable, "-m", "partialloading", "solve", str(path), "--method", method]
                         command += ["--time-limit", str(args.limit), "--quiet", "--output", str(out)]
                         started = time.perf_counter()
-                        done = subprocess.run(command, capture_output=True, text=True, check=False)
+                        # From the temporary folder: `-m` puts the working directory first on the path.
+                        done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=tmp)
                         wall = time.perf_counter() - started
                         status, reported = "error", float("nan")
                         if done.returncode == 0:

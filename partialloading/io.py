@@ -360,9 +360,6 @@ def parse_solution_text(text: str, source: str | None = None) -> dict[str, Any]:
     if not text.strip():
         raise _solution_error(source, "", "the file is empty")
 
-    def reject_constant(name: str) -> float:
-        raise _solution_error(source, "", f"non-finite number {name} is not allowed")
-
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         obj: dict[str, Any] = {}
         for key, value in pairs:
@@ -372,7 +369,8 @@ def parse_solution_text(text: str, source: str | None = None) -> dict[str, Any]:
         return obj
 
     try:
-        doc = json.loads(text, parse_constant=reject_constant, object_pairs_hook=no_duplicates)
+        # NaN and Infinity are read as numbers, so that the structure check names where they are.
+        doc = json.loads(text, object_pairs_hook=no_duplicates)
     except json.JSONDecodeError as exc:
         raise _solution_error(source, "", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except RecursionError:

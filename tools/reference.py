@@ -62,7 +62,7 @@ REQUEST_FIELDS = (
     ("relative_deadline_s", "number", "", "Deadline in seconds after the arrival (positive)."),
     ("spectral_efficiency", "number", "", "Spectral efficiency in bit/s/Hz; exactly one of this and `snr_db`."),
     ("snr_db", "number", "", "Signal-to-noise ratio in dB; exactly one of this and `spectral_efficiency`."),
-    ("weight", "number", "`1`", "Value of serving the request (non-negative)."),
+    ("weight", "number", "`1`", "Value of serving the request (positive)."),
     ("infer_time_s", "number", "", "The request's own inference time in seconds; absent: its model's."),
 )
 """The fields of one request of a workload (the reader checks them one by one, not the schema)."""

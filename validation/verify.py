@@ -189,6 +189,22 @@ class _Capacity:
             total -= self.size[b]
         return gone
 
+    def evict_all_but(self, q: int, model: str, evicted: list[str], problem: Callable[[str, str], None]) -> None:
+        """The one-model memory (no capacity) before request ``q``: it evicts exactly the
+        resident blocks the request does not need; the ``evicted`` a file gives must be those."""
+        need = set(self.blocks[model])
+        for i, b in enumerate(evicted):
+            if b not in self.resident:
+                problem(f"schedule[{q}].evicted[{i}]", f"block {b!r} is evicted but not resident")
+            elif b in need:
+                problem(f"schedule[{q}].evicted[{i}]", f"block {b!r} is evicted but the request needs it")
+        kept = sorted(set(self.resident) - need - set(evicted))
+        if kept:
+            problem(
+                f"schedule[{q}].evicted",
+                f"the one-model memory evicts every block the request does not need (also {', '.join(kept[:5])})",
+            )
+
     def serve(self, q: int, model: str, evicted: list[str], problem: Callable[[str, str], None]) -> float:
         """Evict, load the missing blocks, check the capacity; returns the bytes loaded."""
         need = self.blocks[model]
@@ -334,6 +350,8 @@ class _Checker:
         now = 0.0 if pipelined else tau if math.isfinite(tau) else float(self.doc["upload_end_s"])
         previous = self.instance.initial_model
         capacity = None if self.instance.memory_bytes is None else _Capacity(self.instance, sharing)
+        # The one-model memory's blocks, named as a file names them (copies without sharing).
+        one_model = _Capacity(self.instance, sharing) if capacity is None else None
         models = [self.users[e["user"]].model if e["user"] in self.users else "" for e in self.doc["schedule"]]
         served: set[str] = set()
         for q, entry in enumerate(self.doc["schedule"]):
@@ -351,9 +369,12 @@ class _Checker:
                     f"{where}.deadline_s", f"reported {entry['deadline_s']!r}, the instance says {user.deadline_s!r}"
                 )
             model = user.model
-            if capacity is None:
+            if one_model is not None:
                 load = self.load_bytes(previous, model, sharing) / self.speed
-            else:
+                if "evicted" in entry:
+                    one_model.evict_all_but(q, model, list(entry["evicted"]), self.add)
+                one_model.resident = list(one_model.blocks[model])
+            elif capacity is not None:
                 evicted = entry.get("evicted")
                 if evicted is None:  # a reader fills a missing list with the default rule
                     evicted = capacity.default_evictions(q, models, model)

@@ -21,6 +21,27 @@ from typing import NoReturn
 from partialloading import __version__
 from partialloading.errors import PartialLoadingError
 
+_IMPORTED = time.perf_counter()
+
+
+def process_age() -> float:
+    """Seconds since this process started: Python's own start and the imports count against a
+    command's ``--time-limit``. From ``/proc`` where there is one (Linux), else since this module
+    was imported."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as handle:
+            # Field 22, the start time in clock ticks since boot; fields are counted after the
+            # command name, which may hold spaces and ends at the last ")".
+            start = int(handle.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime", encoding="ascii") as handle:
+            uptime = float(handle.read().split()[0])
+        age = uptime - start / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return time.perf_counter() - _IMPORTED
+    # /proc/uptime counts in hundredths: never less than what this module saw itself.
+    return max(age, time.perf_counter() - _IMPORTED)
+
+
 SUBCOMMANDS = (
     "demo",
     "validate",
@@ -62,12 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    started = time.perf_counter()
+    started = time.perf_counter() - process_age()
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a one-line usage error (already printed)
         return exc.code if isinstance(exc.code, int) else 2
-    # A command's --time-limit counts from here: parsing, reading and writing are part of it.
+    # A command's --time-limit counts from the process's start: Python's start, the imports,
+    # parsing, reading and writing are part of it.
     args.started = started
     # `kill` ends a command as Ctrl-C does: cleanly, with nothing half-written.
     main_thread = threading.current_thread() is threading.main_thread()

@@ -12,7 +12,7 @@ from partialloading.cli.common import instance_path, number
 from partialloading.errors import MethodNotApplicableError, ParameterError
 from partialloading.io import read_instance, read_solution
 from partialloading.memory import memory_of
-from partialloading.methods import METHOD_NAMES
+from partialloading.methods import METHOD_NAMES, METHODS
 from partialloading.output import check_output
 from partialloading.params import parse_assignments, read_params_file
 from partialloading.plot import printable
@@ -122,6 +122,9 @@ def run(args: argparse.Namespace) -> int:
         if args.cold:
             raise ParameterError("--cold and --initial exclude each other")
         initial = [entry["user"] for entry in read_solution(args.initial)["schedule"]]
+    if args.method in METHODS:
+        # Compiled code loads (the first time ever, compiles) within the command's limit.
+        METHODS[args.method].prepare()
     result = solve(
         instance,
         args.method,

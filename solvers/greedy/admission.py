@@ -33,6 +33,11 @@ DROP_OVERHEAD = 2000
 INSERTION_MAX_USERS = 2000
 """Best-insertion constructions (O(K²)) run only up to this many users."""
 
+FIRST_PASS_USERS = 1000
+"""Up to this many users the constructive pass (every sequence, both admission rules: 0.35 s at
+1,000 users, 0.02 s at 40) always completes, whatever the time left: under a short limit greedy,
+and every exact method it starts, still answers with its constructed schedule."""
+
 
 def append_admit(p: Schedule, seq: IntArray, *, drop: bool = True, drop_effort: float = np.inf) -> IntArray:
     """Admit ``seq`` in order by appending, with the Moore–Hodgson-like drop rule when ``drop``.
@@ -114,9 +119,12 @@ def construct(
     """Best schedule over the candidate sequences and both admission rules, plus ``extra`` starts.
 
     Returns the order, the name of the start it came from and every start's served weight. Stops
-    at the first schedule that reaches ``bound`` (an upper bound: nothing can do better).
+    at the first schedule that reaches ``bound`` (an upper bound: nothing can do better), and,
+    above :data:`FIRST_PASS_USERS` users, when ``out_of_time()``.
     ``sequences_too=False``: only the ``extra`` starts (one of them already the best sequence).
     """
+    if p.num_users <= FIRST_PASS_USERS:
+        out_of_time = _never
     best = np.zeros(0, dtype=np.int64)
     best_name = "empty"
     values: dict[str, float] = {}
@@ -142,3 +150,7 @@ def construct(
         if p.num_users <= INSERTION_MAX_USERS and name in ("edf", "cheapest", "tour-w3") and not out_of_time():
             offer(f"{name}/insert", insert_admit(p, seq))
     return best, best_name, values
+
+
+def _never() -> bool:
+    return False

@@ -284,7 +284,6 @@ CORRUPTIONS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "negative bandwidth": (_negative_bandwidth, "bandwidth_hz.u2"),
     "zero bandwidth": (_zero_bandwidth, "bandwidth_hz.u2"),
     "wrong instance": (_wrong_instance, "instance"),
-    "unknown status": (_unknown_status, "status"),
     "admit u4 late": (_admit_u4, "schedule[3].finish_s"),
 }
 
@@ -384,8 +383,6 @@ def test_malformed_documents_raise(
         ('{"format": ', "invalid JSON"),
         ("[1, 2]", "must be a JSON object"),
         ('{"a": 1, "a": 2}', "duplicate key"),
-        ('{"objective": NaN}', "non-finite"),
-        ('{"objective": Infinity}', "non-finite"),
     ],
 )
 def test_parse_errors_name_the_file(text: str, problem: str) -> None:
@@ -402,3 +399,74 @@ def test_verify_files(tmp_path: Path, tiny_doc: dict[str, Any]) -> None:
     path.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(SolutionError, match="not UTF-8"):
         verify_files(instances.path("tiny"), path)
+
+
+# ---------------------------------------------------------------------------- what a file says
+@pytest.mark.parametrize("sharing", [True, False])
+def test_evictions_on_the_one_model_memory_are_checked(sharing: bool) -> None:
+    # The one-model memory evicts exactly the blocks the next request does not need: a file that
+    # says so is valid, one that names another block (or none of them) is not. Unknown blocks
+    # used to pass unseen.
+    instance = random_instance(3, 6, 3, structure="general", deadlines="per_user")
+    result = solve(instance, "greedy", sharing=sharing)
+    doc = result.to_dict()
+    assert "evicted" not in doc["schedule"][0]
+    right = copy.deepcopy(doc)
+    for entry, gone in zip(right["schedule"], result.solution.evicted_ids, strict=True):
+        entry["evicted"] = list(gone)
+    assert verify_solution(instance, right).ok
+    wrong = copy.deepcopy(right)
+    wrong["schedule"][0]["evicted"] = ["no such block"]
+    where = {v.where for v in verify_solution(instance, wrong).violations}
+    assert "schedule[0].evicted[0]" in where
+    switch = next((q for q, e in enumerate(right["schedule"]) if e["evicted"]), None)
+    if switch is not None:
+        kept = copy.deepcopy(right)
+        kept["schedule"][switch]["evicted"] = []
+        assert {v.where for v in verify_solution(instance, kept).violations} == {f"schedule[{switch}].evicted"}
+
+
+def test_status_values_agree_in_code_schema_and_verifier() -> None:
+    schema = json.loads((Path(verify_module.__file__).parent.parent / "schemas" / "solution-v1.json").read_text())
+    enum = schema["properties"]["status"]["enum"]
+    assert enum == [s.value for s in Status] == list(verify_module.STATUSES)
+    assert "infeasible" not in schema["properties"]["status"]["description"].split("so no")[0]
+
+
+def test_weights_are_positive_in_code_schema_and_docs(tiny: Instance) -> None:
+    from partialloading.components import User
+    from partialloading.errors import FieldError
+
+    root = Path(__file__).resolve().parents[2]
+    schema = json.loads((root / "partialloading" / "schemas" / "instance-v1.json").read_text())
+    described = schema["properties"]["users"]["items"]["properties"]["weight"]["description"]
+    assert "(positive)" in described
+    assert "| `users[].weight` | number |  | `1` | Value w_k of serving the user (positive). |" in (
+        (root / "docs" / "formats.md").read_text()
+    )
+    with pytest.raises(FieldError, match="weight: must be positive"):
+        User("u", "m", 1.0, 1.0, spectral_efficiency=1.0, weight=0)
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_a_non_finite_number_is_named_by_its_place(tiny_doc: dict[str, Any], value: str) -> None:
+    doc = copy.deepcopy(tiny_doc)
+    doc["objective"] = "PLACE"
+    text = json.dumps(doc).replace('"PLACE"', value)
+    with pytest.raises(SolutionError, match=r"sol\.json: objective: must be a finite number"):
+        parse_solution_text(text, "sol.json")
+
+
+def test_an_unknown_status_is_refused_by_the_format(tiny_doc: dict[str, Any]) -> None:
+    doc = copy.deepcopy(tiny_doc)
+    _unknown_status(doc)
+    with pytest.raises(SolutionError, match=r"status: .* is not one of"):
+        parse_solution_text(json.dumps(doc), "sol.json")
+
+
+def test_a_non_finite_bandwidth_is_named(tiny_doc: dict[str, Any]) -> None:
+    doc = copy.deepcopy(tiny_doc)
+    user = next(iter(doc["bandwidth_hz"]))
+    doc["bandwidth_hz"][user] = float("nan")
+    with pytest.raises(SolutionError, match=rf"x\.json: bandwidth_hz\.{user}: must be a finite number"):
+        parse_solution_text(json.dumps(doc), "x.json")
