@@ -32,6 +32,23 @@ INSTANCE_FORMAT = "partialloading/instance"
 SOLUTION_FORMAT = "partialloading/solution"
 FORMAT_VERSION = 1
 
+FILE_KINDS = {
+    INSTANCE_FORMAT: "an instance",
+    SOLUTION_FORMAT: "a solution",
+    "partialloading/workload": "a workload",
+    "partialloading/models": "a model catalog",
+}
+"""What each ``format`` of the toolkit's files is, for the message when one is given for another."""
+
+
+def wrong_kind(data: Any, wanted: str) -> str | None:
+    """Why ``data`` is not a document of format ``wanted`` when its own ``format`` names another
+    of the toolkit's kinds (``this is a solution file, not an instance``), else ``None``."""
+    given = data.get("format") if isinstance(data, Mapping) else None
+    if not isinstance(given, str) or given == wanted or given not in FILE_KINDS:
+        return None
+    return f"this is {FILE_KINDS[given]} file ({given!r}), not {FILE_KINDS[wanted]}"
+
 
 @cache
 def load_schema(name: str) -> dict[str, Any]:
@@ -148,7 +165,16 @@ def _schema_problem(error: jsonschema.ValidationError) -> tuple[str, str]:
         if where == "version":
             return where, f"unsupported version {error.instance!r} (this toolkit reads version {FORMAT_VERSION})"
         return where, f"must be {error.validator_value!r} (got {error.instance!r})"
-    return where, error.message
+    if kind == "oneOf" and all(set(branch) == {"required"} for branch in error.validator_value):
+        # "exactly one of these keys": jsonschema's own message quotes the whole document.
+        keys = [key for branch in error.validator_value for key in branch["required"]]
+        given = [key for key in keys if isinstance(error.instance, Mapping) and key in error.instance]
+        what = "both" if len(given) > 1 else "neither"
+        return where, f"give exactly one of {' and '.join(keys)} ({what} given)"
+    if kind == "enum":
+        return where, f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
+    # Never the document itself: jsonschema's message may quote it whole.
+    return where, error.message if len(error.message) <= 200 else f"{error.message[:200]}..."
 
 
 def check_schema(data: Any, schema_name: str, source: str | None = None) -> None:
@@ -175,6 +201,9 @@ def _optional_tuple(value: Any) -> tuple[Any, ...] | None:
 def instance_from_dict(data: Any, source: str | None = None) -> Instance:
     """Build an :class:`Instance` from parsed JSON, checking every rule of the format."""
     try:
+        kind = wrong_kind(data, INSTANCE_FORMAT)
+        if kind is not None:
+            raise InstanceError("format", kind)
         check_schema(data, "instance-v1")
         blocks = [
             build_checked(f"blocks[{i}]", Block, id=b["id"], size_bytes=b["size_bytes"])
@@ -319,6 +348,9 @@ def check_solution_structure(doc: Any, source: str | None = None) -> None:
     """
     if not isinstance(doc, Mapping):
         raise _solution_error(source, "", f"a solution must be a JSON object (got {type(doc).__name__})")
+    kind = wrong_kind(doc, SOLUTION_FORMAT)
+    if kind is not None:
+        raise _solution_error(source, "format", kind)
     error = _first_error(doc, "solution-v1")
     if error is not None:
         where = json_path(error.absolute_path)

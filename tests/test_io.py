@@ -227,7 +227,8 @@ BAD_INPUTS: list[tuple[str, str, str, str]] = [
     ("unknown timing", _edit(lambda d: d.update(timing="slotted")), "timing", "unknown timing model 'slotted'"),
     ("bad version", _edit(lambda d: d.update(version=2)), "version", "unsupported version 2"),
     ("string version", _edit(lambda d: d.update(version="1")), "version", "unsupported version"),
-    ("bad format", _edit(lambda d: d.update(format="partialloading/solution")), "format", "must be"),
+    ("another kind", _edit(lambda d: d.update(format="partialloading/solution")), "format", "this is a solution file"),
+    ("bad format", _edit(lambda d: d.update(format="partialloading/recipe")), "format", "must be"),
 ]
 
 

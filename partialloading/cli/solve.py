@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from partialloading.cli.common import instance_path, number
 from partialloading.errors import MethodNotApplicableError, ParameterError
+from partialloading.instance import Instance
 from partialloading.io import read_instance, read_solution
 from partialloading.memory import memory_of
 from partialloading.methods import METHOD_NAMES, METHODS
@@ -97,6 +98,20 @@ def time_left(args: argparse.Namespace) -> float | None:
     return max(args.time_limit - used - WRITE_RESERVE_S, 0.01)
 
 
+def _initial_users(path: str, instance: Instance) -> list[str]:
+    """The service order of the solution file ``path``, each user checked against ``instance``
+    (a mistake names the file and the entry, as ``schedule[0].user``)."""
+    users = [entry["user"] for entry in read_solution(path)["schedule"]]
+    seen: set[str] = set()
+    for q, uid in enumerate(users):
+        if uid not in instance.user_index:
+            raise ParameterError(f"{path}: schedule[{q}].user: unknown user {uid!r} (not in the instance)")
+        if uid in seen:
+            raise ParameterError(f"{path}: schedule[{q}].user: user {uid!r} appears twice")
+        seen.add(uid)
+    return users
+
+
 def run(args: argparse.Namespace) -> int:
     options = {name: getattr(args, name) for name in ("solver", "formulation") if getattr(args, name) is not None}
     if options and args.method != "milp":
@@ -121,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     if args.initial is not None:
         if args.cold:
             raise ParameterError("--cold and --initial exclude each other")
-        initial = [entry["user"] for entry in read_solution(args.initial)["schedule"]]
+        initial = _initial_users(args.initial, instance)
     if args.method in METHODS:
         # Compiled code loads (the first time ever, compiles) within the command's limit.
         METHODS[args.method].prepare()

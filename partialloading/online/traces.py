@@ -122,6 +122,20 @@ class _RequestMaker:
         self.bits_per_token = float(spec.bits_per_token if spec.bits_per_token is not None else cfg.token_bits)
         self.rng = np.random.default_rng(np.random.SeedSequence([spec.seed, 7]))
 
+    def _check_finite(self, kept: Chunk, m: np.ndarray, own: np.ndarray | None, deadline: np.ndarray) -> None:
+        """Refuse, by its trace line, a request whose inference time or deadline overflows."""
+        for values, what in ((own, "inference time"), (deadline, "deadline")):
+            if values is None:
+                continue
+            bad = np.flatnonzero(~np.isfinite(values))
+            if bad.size:
+                i = int(bad[0])
+                model = self.names[int(m[i])]
+                raise ScenarioError(
+                    f"{self.spec.path}: line {int(kept.line[i])}: the request's {what} overflows to infinity "
+                    f"(model {model}: check its overhead_s, prefill_s_per_token and decode_s_per_token)"
+                )
+
     def lines(self, kept: Chunk, first: int) -> tuple[str, np.ndarray]:
         """The CSV lines of ``kept`` (its requests numbered from ``first``) and their models."""
         spec, rng, n = self.spec, self.rng, kept.time.size
@@ -133,13 +147,16 @@ class _RequestMaker:
         snr = draw_snr_db(self.cfg, rng, n)
         eta = spectral_efficiencies(snr)
         own = None
-        if kept.input is not None and kept.output is not None:
-            overhead, prefill, decode = self.latency
-            own = overhead[m] + kept.input * prefill[m] + kept.output * decode[m]
-        run = own if own is not None else self.infer[m]
-        alone = bits / (eta * self.bandwidth) + self.load_s[m] + run
-        factor = rng.uniform(1.0 - spec.spread, 1.0 + spec.spread, n)
-        deadline = np.maximum(np.round(spec.slo * factor * alone, 9), 1e-9)
+        # Extreme but valid figures (a catalog's 1e308 s per token) overflow: refused below, by line.
+        with np.errstate(over="ignore", invalid="ignore"):
+            if kept.input is not None and kept.output is not None:
+                overhead, prefill, decode = self.latency
+                own = overhead[m] + kept.input * prefill[m] + kept.output * decode[m]
+            run = own if own is not None else self.infer[m]
+            alone = bits / (eta * self.bandwidth) + self.load_s[m] + run
+            factor = rng.uniform(1.0 - spec.spread, 1.0 + spec.spread, n)
+            deadline = np.maximum(np.round(spec.slo * factor * alone, 9), 1e-9)
+        self._check_finite(kept, m, own, deadline)
         own_cells = [""] * n if own is None else np.round(own, 9).tolist()
         columns = (self.names[m].tolist(), np.round(kept.time, 9).tolist(), bits.tolist(), snr.tolist())
         rows = [

@@ -30,7 +30,14 @@ import numpy.typing as npt
 
 from partialloading.errors import FieldError, InstanceError
 from partialloading.instance import Instance, User, check_identifier, check_number
-from partialloading.io import check_schema, instance_from_dict, instance_to_dict, read_json_file, write_text_atomic
+from partialloading.io import (
+    check_schema,
+    instance_from_dict,
+    instance_to_dict,
+    read_json_file,
+    write_text_atomic,
+    wrong_kind,
+)
 
 WORKLOAD_FORMAT = "partialloading/workload"
 CSV_COLUMNS = (
@@ -277,6 +284,9 @@ def parse_requests_csv(text: str, source: str | None = None) -> list[Request]:
 def workload_from_dict(data: Any, source: str | None = None, base: Path | None = None) -> Workload:
     """Build a :class:`Workload` from parsed JSON (``base``: the folder a ``requests_csv`` is relative to)."""
     try:
+        kind = wrong_kind(data, WORKLOAD_FORMAT)
+        if kind is not None:
+            raise InstanceError("format", kind)
         check_schema(data, "workload-v1")
         if "requests" in data and "requests_csv" in data:
             raise InstanceError("requests_csv", "give either requests or requests_csv, not both")

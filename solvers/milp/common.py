@@ -76,11 +76,18 @@ def add_cap(m: pyo.ConcreteModel, bound: float | None) -> None:
 
 
 def solver_named(name: str) -> Any:
+    # Pyomo logs an unknown name with a traceback before answering: the refusal below says it
+    # in one line.
+    logger = logging.getLogger("pyomo")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
     try:
         opt = pyo.SolverFactory(name)
         available = opt.available(exception_flag=False)
     except Exception as exc:  # Pyomo plugins raise assorted errors for unknown/broken solvers
         raise SolverError(f"MIP solver {name!r} cannot be used: {exc}") from None
+    finally:
+        logger.setLevel(level)
     if not available:
         raise SolverError(f"MIP solver {name!r} is not installed or not available to Pyomo")
     return opt
