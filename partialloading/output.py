@@ -56,9 +56,10 @@ def check_output(path: str | os.PathLike[str], inputs: Iterable[str | os.PathLik
     for source in inputs:
         if os.path.realpath(source) == str(real):
             raise OutputError(f"{shown}: is the input file {os.fspath(source)}: refusing to overwrite it")
-    if not real.exists():
+    if not real.exists() or real.is_file():
         # Only creating a file says whether the folder takes one (permissions, read-only or
-        # special file systems such as /proc): try, and remove it at once.
+        # special file systems such as /proc): try, and remove it at once. Overwriting a file
+        # needs it as well: the new one is written beside it and renamed over it.
         try:
             fd, probe = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.{os.getpid()}.", suffix=".probe")
         except OSError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import dataclasses
 import os
 import signal
@@ -282,23 +283,36 @@ def run_stored(
     if fresh:
         # A study that is refused leaves no database behind.
         check()
-    with study_lock(db), open_store(os.fspath(db)) as store:
-        if before is not None:
-            before(store)
-        jobs = plan(tasks, store.keys())
-        skipped = len(tasks) - sum(len(job.tasks) for job in jobs)
-        if jobs:
-            if not fresh:
-                check()
-            run = execute(work, jobs, workers=workers, scheduler=scheduler, progress=progress, unit=unit, desc=desc)
-            for rows in run:
-                for row in rows:
-                    store.insert(row)
-                    solved += 1
-                    if on_row is not None:
-                        on_row(row)
-        errors = failed(store)
+    try:
+        with study_lock(db), open_store(os.fspath(db)) as store:
+            if before is not None:
+                before(store)
+            jobs = plan(tasks, store.keys())
+            skipped = len(tasks) - sum(len(job.tasks) for job in jobs)
+            if jobs:
+                if not fresh:
+                    check()
+                run = execute(work, jobs, workers=workers, scheduler=scheduler, progress=progress, unit=unit, desc=desc)
+                for rows in run:
+                    for row in rows:
+                        store.insert(row)
+                        solved += 1
+                        if on_row is not None:
+                            on_row(row)
+            errors = failed(store)
+    except BaseException:
+        if fresh and solved == 0:
+            # Stopped before its first row (a scheduler out of reach, an interrupt): the new
+            # database holds nothing, and is not left behind.
+            _remove_empty(db)
+        raise
     return RunSummary(len(tasks), skipped, solved, errors, time.perf_counter() - started)
+
+
+def _remove_empty(db: str | os.PathLike[str]) -> None:
+    for path in (os.fspath(db), f"{os.fspath(db)}-journal", f"{os.fspath(db)}-wal", f"{os.fspath(db)}-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
 
 
 def execute(

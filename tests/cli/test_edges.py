@@ -328,3 +328,34 @@ def test_an_interrupted_study_ends_at_once_and_leaves_nothing_half_done(tmp_path
     assert not lock.exists()
     assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
     assert np.all([not p.name.endswith((".csv", ".png")) for p in tmp_path.iterdir()])
+
+
+# --------------------------------------------------------------------------- nothing left behind
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs /proc")
+def test_overwriting_a_file_where_nothing_can_be_written_is_refused_before_solving(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A new file in such a folder was refused up front; an existing one only after the solve.
+    import partialloading.cli.solve as cli_solve
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("solved before the output was checked")
+
+    monkeypatch.setattr(cli_solve, "solve", never)
+    assert main(["solve", str(instances.path("tiny")), "--output", "/proc/self/status"]) == 2
+    assert "cannot write in" in one_line(capsys)
+
+
+def test_a_study_whose_scheduler_is_out_of_reach_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("distributed")
+    from partialloading.study import execution
+
+    monkeypatch.setattr(execution, "DASK_CONNECT_TIMEOUT_S", 0.5)
+    db, table = tmp_path / "study.sqlite", tmp_path / "x.csv"
+    argv = ["study", "throughput", "--family", "zoo-heads", "--param", "tightness", "--values", "0.3"]
+    argv += ["--methods", "greedy", "--seeds", "1", "--db", str(db), "--csv", str(table)]
+    assert main([*argv, "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    assert "cannot reach the Dask scheduler" in one_line(capsys)
+    assert leftovers(tmp_path) == []
