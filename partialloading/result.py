@@ -107,6 +107,8 @@ class Result:
             "schedule": schedule,
             "bandwidth_hz": {inst.users[k].id: float(b) for k, b in zip(sol.order, sol.bandwidth, strict=True)},
             "rejected": list(sol.rejected),
+            # An interrupted search says so in the file it wrote (status feasible).
+            **({"info": {"interrupted": True}} if self.info.get("interrupted") else {}),
         }
 
     @classmethod

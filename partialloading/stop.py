@@ -6,12 +6,60 @@ solve reads it instead of keeping a clock of its own: the warm start gets a shar
 external solver the seconds left (:meth:`Deadline.seconds`), a search loop asks
 :meth:`Deadline.expired` (or calls the deadline, which takes and ignores a node count, so it is
 a ready ``stop`` callback).
+
+An interrupt ends every deadline at once: :func:`interruptible` turns the first Ctrl-C (or
+SIGTERM) into :func:`interrupt`, after which every deadline has expired, so every search stops
+as at its time limit and returns its best schedule; the external solvers are told through their
+own interrupt hooks (HiGHS's callback, CP-SAT's ``stop_search``, SCIP's own Ctrl-C handling).
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+_INTERRUPTED = threading.Event()
+
+
+def interrupt() -> None:
+    """End every deadline now (the searches stop as at their time limit)."""
+    _INTERRUPTED.set()
+
+
+def interrupted() -> bool:
+    """Whether :func:`interrupt` was called (since :func:`interruptible` began)."""
+    return _INTERRUPTED.is_set()
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Within: the first SIGINT or SIGTERM calls :func:`interrupt` (the solve ends with its best
+    schedule), a second one stops at once (:class:`KeyboardInterrupt`). On the main thread only;
+    elsewhere signals keep their handlers."""
+    _INTERRUPTED.clear()
+    if threading.current_thread() is not threading.main_thread():
+        try:
+            yield
+        finally:
+            _INTERRUPTED.clear()
+        return
+
+    def handle(signum: int, frame: object) -> None:
+        if _INTERRUPTED.is_set():
+            raise KeyboardInterrupt
+        interrupt()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _INTERRUPTED.clear()
 
 
 @dataclass(frozen=True)
@@ -37,7 +85,9 @@ class Deadline:
         return self.end is not None
 
     def remaining(self) -> float | None:
-        """Seconds left (never negative), ``None`` without a deadline."""
+        """Seconds left (never negative), ``None`` without a deadline (0 once interrupted)."""
+        if _INTERRUPTED.is_set():
+            return 0.0
         return None if self.end is None else max(self.end - time.perf_counter(), 0.0)
 
     def seconds(self, floor: float = 0.01) -> float | None:
@@ -47,8 +97,8 @@ class Deadline:
         return None if left is None else max(left, floor)
 
     def expired(self) -> bool:
-        """Whether the deadline has passed."""
-        return self.end is not None and time.perf_counter() > self.end
+        """Whether the deadline has passed (or the work was interrupted)."""
+        return _INTERRUPTED.is_set() or (self.end is not None and time.perf_counter() > self.end)
 
     def __call__(self, nodes: int = 0) -> bool:
         """:meth:`expired`, as a ``stop(nodes)`` callback of a search."""

@@ -51,6 +51,7 @@ A time limit also makes results depend on the machine's speed.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,7 +65,7 @@ from partialloading.memory import memory_of
 from partialloading.methods import SolveRequest, SolverOutput
 from partialloading.params import CpsatParams
 from partialloading.result import Status
-from partialloading.stop import Deadline
+from partialloading.stop import Deadline, interrupted
 from partialloading.timing import servable_alone, timeline
 from partialloading.tolerance import RELATIVE_TOLERANCE, reaches
 
@@ -405,7 +406,7 @@ def _run(
     left = deadline.seconds()
     if left is not None:  # building the model counted against the limit, like the search
         solver.parameters.max_time_in_seconds = left
-    code = solver.solve(built.model)
+    code = _solve_interruptibly(solver, built.model)
     stats: dict[str, Any] = {
         "cp_status": solver.status_name(code),
         "rounding": "inner" if conservative else "outer",
@@ -493,3 +494,29 @@ def _add_hint(built: _Built, order: Sequence[int]) -> None:
         built.model.add_hint(lit, k in chosen)
     for arc, lit in built.arcs.items():
         built.model.add_hint(lit, arc in used)
+
+
+def _solve_interruptibly(solver: cp_model.CpSolver, model: cp_model.CpModel) -> Any:
+    """``solver.solve(model)``, stopped with its incumbent once the solve is interrupted
+    (Ctrl-C at the command line). CP-SAT runs in a thread while this one, free to run the
+    signal's handler, watches the interrupt; CP-SAT's own Ctrl-C handling is off, so that one
+    rule holds for every method."""
+    solver.parameters.catch_sigint_signal = False
+    outcome: list[Any] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(solver.solve(model))
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=run, name="cpsat", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.05)
+        if interrupted():
+            solver.stop_search()  # again each time: it does nothing before the search starts
+    if failure:
+        raise failure[0]
+    return outcome[0]

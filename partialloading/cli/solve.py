@@ -17,9 +17,11 @@ from partialloading.methods import METHOD_NAMES, METHODS
 from partialloading.output import check_output
 from partialloading.params import parse_assignments, read_params_file
 from partialloading.plot import printable
-from partialloading.result import Result
+from partialloading.result import Result, Status
 from partialloading.solve import solve
+from partialloading.stop import interrupted, interruptible
 from partialloading.timing import TIMING_NAMES
+from partialloading.tolerance import reaches
 
 WRITE_RESERVE_S = 0.2
 """Seconds of ``--time-limit`` kept for printing and writing the solution (at 300 users both take
@@ -140,16 +142,22 @@ def run(args: argparse.Namespace) -> int:
     if args.method in METHODS:
         # Compiled code loads (the first time ever, compiles) within the command's limit.
         METHODS[args.method].prepare()
-    result = solve(
-        instance,
-        args.method,
-        sharing=not args.no_sharing,
-        time_limit=time_left(args),
-        seed=args.seed,
-        params=params,
-        initial=initial,
-        **options,
-    )
+    # Ctrl-C (or SIGTERM) ends the search as its time limit would: the best schedule found,
+    # checked like any other, is printed and written, and the command exits 130.
+    with interruptible():
+        result = solve(
+            instance,
+            args.method,
+            sharing=not args.no_sharing,
+            time_limit=time_left(args),
+            seed=args.seed,
+            params=params,
+            initial=initial,
+            **options,
+        )
+        stopped = interrupted()
+    if stopped:
+        result = _interrupted(result)
     if args.output == "-":
         # stdout carries the JSON document alone; the summary goes to stderr.
         print_summary(result, sys.stderr, rows)
@@ -159,7 +167,18 @@ def run(args: argparse.Namespace) -> int:
         if args.output:
             result.write(args.output)
             print(f"solution written to {args.output}")
+    if stopped:
+        print("partialloading: interrupted: the best schedule found is the answer", file=sys.stderr)
+        return 130
     return 0
+
+
+def _interrupted(result: Result) -> Result:
+    """``result`` of an interrupted solve: ``feasible`` unless its bound proves it optimal
+    anyway, and ``info["interrupted"]``."""
+    proven = result.bound is not None and reaches(result.objective, result.bound)
+    status = Status.OPTIMAL if proven else Status.FEASIBLE
+    return dataclasses.replace(result, status=status, info={**result.info, "interrupted": True})
 
 
 def _listed(blocks: tuple[str, ...], limit: int = 4) -> str:

@@ -13,14 +13,14 @@ from typing import Any
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.common.collections import ComponentMap
-from pyomo.opt import SolverResults, TerminationCondition
+from pyomo.opt import SolverResults, SolverStatus, TerminationCondition
 
 from partialloading.errors import SolverError
 from partialloading.formulations.common import ScheduleData, schedule_data
 from partialloading.highs import reset_threads
 from partialloading.instance import Instance
 from partialloading.solution import Solution
-from partialloading.stop import Deadline
+from partialloading.stop import Deadline, interrupted
 
 HIGHS_NAMES = ("highs", "appsi_highs")
 """Pyomo names of the HiGHS interfaces (through highspy); ``"highs"`` is the default."""
@@ -130,6 +130,32 @@ def _hand_over(opt: Any, m: pyo.ConcreteModel) -> bool:
     return True
 
 
+class _Interrupted(logging.Filter):
+    """Drops Pyomo's warning about HiGHS's interrupt status, which our own callback caused."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (interrupted() and "kInterrupt" in record.getMessage())
+
+
+def _stop_on_interrupt(opt: Any) -> None:
+    """Ask HiGHS, through its MIP interrupt callback, to stop with its incumbent once the solve
+    is interrupted (Ctrl-C at the command line): a callback is Python code, so the signal's
+    handler runs there, even while HiGHS is busy in C++. Without the hook HiGHS runs on to its
+    time limit."""
+    try:
+        import highspy
+
+        def check(kind: int, message: str, data_out: Any, data_in: Any, user_data: Any) -> None:
+            if interrupted():
+                data_in.user_interrupt = True
+
+        highs = opt._solver_model
+        highs.setCallback(check, None)
+        highs.startCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
+    except (AttributeError, ImportError, TypeError, RuntimeError):  # another highspy: no hook
+        pass
+
+
 def _set_start(opt: Any, m: pyo.ConcreteModel, start: ComponentMap) -> bool:
     """Hand ``start`` to HiGHS (the model already handed over) as its first incumbent; whether
     it was accepted.
@@ -161,6 +187,8 @@ def run_model(
     opt = solver_named(name)
     handed = name == "highs" and _hand_over(opt, m)
     started = start is not None and handed and _set_start(opt, m, start)
+    if handed:
+        _stop_on_interrupt(opt)
     kwargs: dict[str, Any] = {"load_solutions": False}
     time_limit = deadline.seconds()
     if time_limit is not None:
@@ -173,11 +201,23 @@ def run_model(
         reset_threads()
     elif extra:
         kwargs["options"] = dict(extra)
+    quiet = _Interrupted()
+    handlers = logging.getLogger("pyomo").handlers
+    for handler in handlers:
+        handler.addFilter(quiet)
     try:
         results = opt.solve(m, **kwargs)
     except Exception as exc:  # a crashing solver must surface as a SolverError, not a wrong answer
         raise SolverError(f"MIP solver {name!r} failed: {str(exc) or type(exc).__name__}") from None
+    finally:
+        for handler in handlers:
+            handler.removeFilter(quiet)
     condition = results.solver.termination_condition
+    if condition == TerminationCondition.unknown and interrupted():
+        # Pyomo does not know HiGHS's kInterrupt (our callback's doing): an interrupted search,
+        # whose incumbent is loaded as a time-limited one's.
+        condition = results.solver.termination_condition = TerminationCondition.userInterrupt
+        results.solver.status = SolverStatus.aborted
     if condition == TerminationCondition.infeasible:
         # The empty schedule is always feasible: an 'infeasible' verdict is a solver failure.
         raise SolverError(f"MIP solver {name!r} reported the model infeasible, which it never is")

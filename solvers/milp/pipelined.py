@@ -15,7 +15,7 @@ from partialloading.methods import SolveRequest, SolverOutput
 from partialloading.params import MilpParams
 from partialloading.result import Status
 from partialloading.solvers.edf import edf_schedule
-from partialloading.stop import Deadline
+from partialloading.stop import Deadline, interrupt
 
 from .common import Decoded, outcome, with_margins
 
@@ -43,7 +43,7 @@ def solve_pipelined(instance: Instance, params: MilpParams, request: SolveReques
     start = request.initial if request.initial is not None else tuple(edf_schedule(instance))
     _pipelined_start(built, data, start)
     _scip_limit(built.model, deadline)
-    built.model.optimize()
+    _optimize(built.model)
     status_name = built.model.getStatus()
     proven = status_name == "optimal"
     total = float(data.weight.sum())
@@ -56,7 +56,7 @@ def solve_pipelined(instance: Instance, params: MilpParams, request: SolveReques
     def resolve(data_m: ScheduleData) -> tuple[Decoded, bool]:
         again = pipelined.build(data_m, deadline.seconds(), seed)
         _scip_limit(again.model, deadline)
-        again.model.optimize()
+        _optimize(again.model)
         return (pipelined.decode(again, data_m), None), again.model.getStatus() == "optimal"
 
     (order, _), proven, margin_used = with_margins(instance, (order, None), proven, deadline, resolve)
@@ -90,3 +90,11 @@ def _pipelined_start(built: Any, data: ScheduleData, initial: tuple[int, ...]) -
     for (k, q), var in built.assign.items():
         m.setSolVal(sol, var, 1.0 if (k, q) in chosen else 0.0)
     m.addSol(sol)
+
+
+def _optimize(model: Any) -> None:
+    """SCIP's solve. SCIP catches Ctrl-C itself and stops with its incumbent (status
+    ``userinterrupt``); the interrupt is then raised for the rest of the solve too."""
+    model.optimize()
+    if model.getStatus() == "userinterrupt":
+        interrupt()

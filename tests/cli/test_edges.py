@@ -26,6 +26,7 @@ from partialloading.output import write_text
 from partialloading.params import parse_assignments, parse_value
 from partialloading.solvers.bnb.backend import search
 from partialloading.solvers.edf import edf_schedule
+from partialloading.validation.verify import verify_solution
 
 TINY = str(instances.path("tiny"))
 WARM_STARTED = [name for name, m in METHODS.items() if m.warm_start]
@@ -359,3 +360,27 @@ def test_a_study_whose_scheduler_is_out_of_reach_leaves_nothing(
     assert main([*argv, "--scheduler", "tcp://127.0.0.1:1"]) == 2
     assert "cannot reach the Dask scheduler" in one_line(capsys)
     assert leftovers(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- Ctrl-C
+@pytest.mark.parametrize("method", ["milp", "cpsat", "bnb"])
+def test_ctrl_c_ends_the_search_with_its_best_schedule(tmp_path: Path, method: str) -> None:
+    # One rule for every method: Ctrl-C ends the search as a time limit does; the best schedule
+    # is printed and written, verified, with status feasible and info.interrupted, exit 130.
+    # (bnb and the MILP used to exit 130 and drop it; CP-SAT exited 0.)
+    source, out = tmp_path / "i.json", tmp_path / "out.json"
+    pl.write_instance(scenarios.generate("general", 3, n_users=60, deadlines="per_user", weighted=True), source)
+    argv = [sys.executable, "-m", "partialloading", "solve", str(source), "--method", method, "--output", str(out)]
+    proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4.0)  # past the imports and greedy's warm start: in the method's own search
+    assert proc.poll() is None, proc.communicate()
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert time.monotonic() - started < 5.0
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert "served" in stdout
+    doc = json.loads(out.read_text())
+    assert doc["status"] == "feasible" and doc["info"]["interrupted"] is True
+    assert verify_solution(pl.read_instance(source), doc).ok
