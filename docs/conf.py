@@ -54,5 +54,13 @@ autodoc_default_options = {"members": True, "undoc-members": False}
 
 html_theme = "furo"
 html_title = f"PartialLoading {release}"
-html_static_path: list[str] = []
 suppress_warnings = ["myst.header"]
+
+# Smart quotes and ellipses, but no smart dashes: `--param` must stay two hyphens wherever it is
+# written, or a command copied from the page fails.
+smartquotes_action = "qe"
+
+# Wide reference tables (the file formats, the command line) wrap their cells instead of hiding
+# their last column beyond the page.
+html_static_path = ["_static"]
+html_css_files = ["tables.css"]

@@ -42,7 +42,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from partialloading.errors import InstanceTooLargeError, MethodNotApplicableError, SolverError
 from partialloading.instance import FloatArray, Instance, IntArray
-from partialloading.methods import SolveRequest, SolverOutput
+from partialloading.methods import METHODS, SolveRequest, SolverOutput
 from partialloading.params import DpParams
 from partialloading.result import Status
 from partialloading.sharing import SharingStructure, grouped_order, sharing_structure, why_not_common_deadline
@@ -437,6 +437,12 @@ def _run(
     return best, chosen, stats
 
 
+def _instead(instance: Instance) -> str:
+    """The exact methods that take ``instance`` (the registry's word), then greedy."""
+    names = [m for m in ("bnb", "milp", "cpsat") if METHODS[m].why_not(instance) is None] + ["greedy"]
+    return "use " + ", ".join(names[:-1]) + " or " + names[-1]
+
+
 def solve(instance: Instance, params: DpParams, request: SolveRequest) -> SolverOutput:
     """Solve a backbone-sharing, common-deadline instance exactly.
 
@@ -458,10 +464,10 @@ def solve(instance: Instance, params: DpParams, request: SolveRequest) -> Solver
         raise MethodNotApplicableError(
             "dp is exact only for backbone sharing with one common deadline and integer or equal weights: "
             + "; ".join(check.reasons)
-            + " (use milp, cpsat or greedy)"
+            + f" ({_instead(instance)})"
         )
     if check.too_large:
-        raise InstanceTooLargeError(f"dp: {check.too_large} (use milp, cpsat or greedy)")
+        raise InstanceTooLargeError(f"dp: {check.too_large} ({_instead(instance)})")
     structure = check.structure
     info: dict[str, Any] = {"clusters": len(structure.clusters), "weighted": check.integer_weights is not None}
     if instance.num_users == 0:

@@ -50,6 +50,16 @@ def register(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
+def _check_flags(args: argparse.Namespace) -> None:
+    """Refuse out-of-range flags by their own name (the families would name their parameters)."""
+    if args.users is not None and args.users < 1:
+        raise ScenarioError(f"--users must be at least 1 (got {args.users})")
+    if args.models is not None and args.models.lstrip("-").isdigit() and int(args.models) < 1:
+        raise ScenarioError(f"--models must be at least 1, or a model catalog file (got {args.models})")
+    if args.tightness is not None and not args.tightness > 0:
+        raise ScenarioError(f"--tightness must be positive (got {args.tightness})")
+
+
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     out = parse_assignments(args.set, "--set")
     if args.users is not None:
@@ -70,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         raise ScenarioError(f"--n must be at least 1 (got {args.n})")
     if args.seed < 0:
         raise ScenarioError(f"--seed must be non-negative (got {args.seed})")
+    _check_flags(args)
     seeds = range(args.seed, args.seed + args.n)
     check_folder(args.out)
     # Generate everything before writing anything: a bad parameter leaves no partial output.
@@ -93,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     for inst in instances:
         target = out / f"{inst.name}.json"
         write_instance(inst, target)
-        lo, hi = float(inst.deadlines.min()), float(inst.deadlines.max())
+        lo, hi = (float(inst.deadlines.min()), float(inst.deadlines.max())) if inst.num_users else (0.0, 0.0)
         when = f"deadline {lo:.4g} s" if lo == hi else f"deadlines {lo:.4g}-{hi:.4g} s"
         print(
             f"wrote {target}: {len(inst.blocks)} blocks ({inst.block_sizes.sum() / 1e6:,.1f} MB), "

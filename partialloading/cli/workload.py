@@ -166,19 +166,22 @@ def run(args: argparse.Namespace) -> int:
     if args.models is not None:
         catalog = read_models(args.models)
         blocks, models = catalog.instance_blocks(), catalog.instance_models(args.models)
-    workload = generate_workload(
-        args.family,
-        args.rate,
-        args.duration,
-        args.seed,
-        cv=args.cv,
-        slo=args.slo,
-        spread=args.spread,
-        blocks=blocks,
-        models=models,
-        timing=args.timing,
-        **overrides,
-    )
+    try:
+        workload = generate_workload(
+            args.family,
+            args.rate,
+            args.duration,
+            args.seed,
+            cv=args.cv,
+            slo=args.slo,
+            spread=args.spread,
+            blocks=blocks,
+            models=models,
+            timing=args.timing,
+            **overrides,
+        )
+    except ScenarioError as exc:
+        raise ScenarioError(_as_flag(str(exc))) from None
     written = write_workload(workload, out, csv_table=True if args.csv else None)
     n = len(workload.requests)
     print(
@@ -186,3 +189,13 @@ def run(args: argparse.Namespace) -> int:
         f"({n / args.duration:.4g}/s), {workload.server.num_models} models, {len(workload.server.blocks)} blocks"
     )
     return 0
+
+
+_FLAGS = {name: f"--{name}" for name in ("rate", "duration", "cv", "slo", "spread", "seed")}
+
+
+def _as_flag(message: str) -> str:
+    """A refusal of :func:`generate_workload` in the words of the command line: the flag the
+    user typed (``--rate must be ...``), not the function's parameter (``rate must be ...``)."""
+    name, _, rest = message.partition(" ")
+    return f"{_FLAGS[name]} {rest}" if name in _FLAGS and rest.startswith("must") else message

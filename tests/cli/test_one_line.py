@@ -11,6 +11,7 @@ import pytest
 import partialloading as pl
 from partialloading import instances
 from partialloading.cli import main
+from partialloading.scenarios import random_instance
 
 
 def one_line(capsys: pytest.CaptureFixture[str]) -> str:
@@ -37,6 +38,8 @@ def files(tmp_path: Path) -> dict[str, Path]:
     for name, doc in (("both", both), ("neither", neither)):
         paths[name] = tmp_path / f"{name}.json"
         paths[name].write_text(json.dumps(doc))
+    paths["per-user"] = tmp_path / "per-user.json"
+    pl.write_instance(random_instance(3, 6, 3, structure="general", deadlines="per_user"), paths["per-user"])
     paths["catalog"] = tmp_path / "models.json"
     paths["catalog"].write_text(
         json.dumps(
@@ -72,6 +75,14 @@ CASES = {
     "a catalog's figures overflow": (["workload", "zoo-lora", "--from-trace", "{trace}", "--format", "azure-llm",
                                       "--models", "{catalog}", "--duration", "10", "--out", "{out}"],
                                      "line 2: the request's inference time overflows to infinity (model m1"),
+    "--users 0, by its flag": (["generate", "zoo-heads", "--users", "0", "--out", "{folder}"],
+                               "--users must be at least 1 (got 0)"),
+    "--users 0 of a random family (a traceback)": (["generate", "random-general", "--users", "0", "--out", "{folder}"],
+                                                  "--users must be at least 1 (got 0)"),
+    "--rate 0, by its flag": (["workload", "zoo-heads", "--rate", "0", "--duration", "1", "--out", "{out}"],
+                              "--rate must be a positive finite number"),
+    "dp outside its case names bnb too": (["solve", "{per-user}", "--method", "dp"],
+                                          "(use bnb, milp, cpsat or greedy)"),
 }  # fmt: skip
 
 
@@ -81,9 +92,10 @@ def test_one_line_naming_the_place(
 ) -> None:
     argv, expected = CASES[case]
     values = {**{k: str(v) for k, v in files.items()}, "out": str(tmp_path / "out.json")}
+    values["folder"] = str(tmp_path / "generated")
     values["trace"] = str(instances.trace_path("azure-llm-conv-5min"))
     before = sorted(p.name for p in tmp_path.iterdir())
     capsys.readouterr()
-    assert main([a.format(**values) for a in argv]) == 2
+    assert main([a.format_map(values) for a in argv]) == 2
     assert expected in one_line(capsys)
     assert sorted(p.name for p in tmp_path.iterdir()) == before
