@@ -109,3 +109,26 @@ def test_the_reference_pages_are_generated_from_the_schemas_and_parsers() -> Non
 
     for schema in ("instance-v1", "solution-v1", "workload-v1", "models-v1"):
         assert undocumented(load_schema(schema), "") == [], schema
+
+
+def test_option_text_keeps_its_two_hyphens() -> None:
+    # Sphinx's smart dashes rendered `--param` as an en dash (`–param`): a command copied from the
+    # CLI page failed. Quotes and ellipses stay smart, dashes do not.
+    conf = (ROOT / "docs" / "conf.py").read_text("utf-8")
+    assert re.search(r'^smartquotes_action = "qe"$', conf, re.MULTILINE)
+    assert "--param" in (ROOT / "docs" / "cli.md").read_text("utf-8")
+
+
+def test_wide_tables_wrap_inside_the_page() -> None:
+    # The file-format tables hid their "meaning" column beyond the page, even at 1920 px.
+    conf = (ROOT / "docs" / "conf.py").read_text("utf-8")
+    assert 'html_css_files = ["tables.css"]' in conf and 'html_static_path = ["_static"]' in conf
+    css = (ROOT / "docs" / "_static" / "tables.css").read_text("utf-8")
+    assert "white-space: normal" in css and "overflow-wrap" in css
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_math_holds_no_typewriter_text(page: Path) -> None:
+    # MathJax showed `\texttt{after\_load[q]}` raw inside \text{...}: component names are
+    # written as code beside the formula, never inside it.
+    assert "\\texttt" not in page.read_text("utf-8")
