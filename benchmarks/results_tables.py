@@ -125,6 +125,48 @@ def headline(folder: Path) -> None:
     )
 
 
+ONLINE = (("zoo-heads", "20", "100"), ("zoo-freeze", "40", "160"), ("zoo-mixed", "10", "100"), ("zoo-lora", "2", "20"))
+"""The serving sweeps of section 5 and the lightest and heaviest rates the table quotes."""
+
+
+def _paired(gains: list[dict[str, str]], value: str, baseline: str) -> str:
+    row = next(r for r in gains if r["value"] == value and r["baseline"] == baseline)
+    mean, ci = float(row["diff_mean"]), float(row["diff_ci95"])
+    return "0" if mean == 0 and ci == 0 else f"{100 * mean:+.1f} ± {100 * ci:.1f} pts"
+
+
+def online_table(folder: Path) -> None:
+    """Section 5's table: greedy's on-time fraction and its paired gains, lightest and heaviest load."""
+    print("| scenario | rate (req/s) | greedy on time | − no sharing | − edf | − fifo |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for family, *values in ONLINE:
+        means, gains = read(folder, f"online-{family}-rate.csv"), read(folder, f"online-{family}-rate-gains.csv")
+        for value in values:
+            greedy = next(r for r in means if r["value"] == value and r["policy"] == "greedy")
+            cells = [_paired(gains, value, b) for b in ("greedy/no-sharing", "edf", "fifo")]
+            print(f"| `{family}` | {value} | {100 * float(greedy['on_time_mean']):.1f}% | " + " | ".join(cells) + " |")
+
+
+def online_headline(folder: Path) -> None:
+    """The figures section 5's text quotes: burstiness and planning time."""
+    cv = read(folder, "online-zoo-heads-cv.csv")
+    for policy in ("greedy", "edf", "fifo"):
+        rows = {r["value"]: float(r["on_time_mean"]) for r in cv if r["policy"] == policy}
+        print(f"zoo-heads at 60/s, {policy} on time: CV 0.5 {100 * rows['0.5']:.1f}%, CV 4 {100 * rows['4']:.1f}%")
+    gains = read(folder, "online-zoo-heads-cv-gains.csv")
+    for baseline in ("edf", "fifo"):
+        low, high = (_paired(gains, v, baseline) for v in ("0.5", "4"))
+        print(f"  greedy's lead over {baseline}: CV 0.5 {low}, CV 4 {high}")
+    for family, *_values in ONLINE:
+        for row in read(folder, f"online-{family}-rate.csv"):
+            if row["policy"] == "greedy":
+                print(
+                    f"{family} at {row['value']}/s: greedy plans in {float(row['planning_mean_ms']):.1f} ms "
+                    f"on average (max {float(row['planning_max_ms']):.0f} ms), GPU busy "
+                    f"{100 * float(row['gpu_busy_mean']):.0f}%"
+                )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = Path(__file__).resolve().parent.parent / "docs" / "figures"
@@ -136,6 +178,10 @@ def main() -> None:
         sweep_table(args.figures, name, param)
     print()
     headline(args.figures)
+    print()
+    online_table(args.figures)
+    print()
+    online_headline(args.figures)
 
 
 if __name__ == "__main__":

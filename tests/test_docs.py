@@ -132,3 +132,35 @@ def test_math_holds_no_typewriter_text(page: Path) -> None:
     # MathJax showed `\texttt{after\_load[q]}` raw inside \text{...}: component names are
     # written as code beside the formula, never inside it.
     assert "\\texttt" not in page.read_text("utf-8")
+
+
+def _csv_rows(name: str) -> list[dict[str, str]]:
+    import csv
+
+    with (ROOT / "docs" / "figures" / name).open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _gain(rows: list[dict[str, str]], value: str, baseline: str) -> str:
+    row = next(r for r in rows if r["value"] == value and r["baseline"] == baseline)
+    mean, ci = float(row["diff_mean"]), float(row["diff_ci95"])
+    return "0" if mean == 0 and ci == 0 else f"{100 * mean:+.1f} ± {100 * ci:.1f} pts"
+
+
+def test_the_serving_table_of_the_results_page_is_its_studies_output() -> None:
+    # results.md §5 quotes the online studies (the commands under its table write the CSVs in
+    # docs/figures): each row must be what the CSVs say, so a rerun that changes them fails here
+    # until the page is regenerated. (The greedy 63.3% quoted at zoo-heads 100/s was stale.)
+    text = (ROOT / "docs" / "results.md").read_text("utf-8")
+    section = text[text.index("## 5. Serving under load") : text.index("## 6.")]
+    rows = [line for line in section.splitlines() if line.startswith("| `zoo-")]
+    assert len(rows) == 8
+    for line in rows:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        family, value = cells[0].strip("`"), cells[1]
+        means = _csv_rows(f"online-{family}-rate.csv")
+        gains = _csv_rows(f"online-{family}-rate-gains.csv")
+        greedy = next(r for r in means if r["value"] == value and r["policy"] == "greedy")
+        expected = [f"{100 * float(greedy['on_time_mean']):.1f}%"]
+        expected += [_gain(gains, value, b) for b in ("greedy/no-sharing", "edf", "fifo")]
+        assert cells[2:] == expected, family

@@ -10,11 +10,16 @@ from typing import Any
 
 from partialloading.checkpoints import read_models
 from partialloading.online import generate_workload, write_workload
-from partialloading.online.trace_spec import FUNCTION_KEYS, TRACE_FORMATS, TraceSpec
+from partialloading.online.trace_spec import FUNCTION_KEYS, TRACE_FORMATS, TraceSpec, detect_format
 from partialloading.output import check_output
 from partialloading.params import parse_assignments
 from partialloading.scenarios import CONFIGS, ScenarioError
 from partialloading.timing import TIMING_NAMES
+
+TRACE_FAMILY = "backbone"
+"""The configuration of a trace replayed on a catalog's models without a family (as ``generate
+--models``): its uplink (20 MHz), loading speed (5 GB/s) and radio cell are the defaults every
+configured family shares; its own fields only shape models, which the catalog gives."""
 
 
 def register(sub: Any) -> None:
@@ -25,7 +30,12 @@ def register(sub: Any) -> None:
         "times with a coefficient of variation), uniform or Zipf model popularity, deadlines relative to each "
         "request's isolated latency. Families: " + ", ".join(CONFIGS) + ".",
     )
-    p.add_argument("family", help="scenario family of the server and the users' radio")
+    p.add_argument(
+        "family",
+        nargs="?",
+        help="scenario family of the server and the users' radio; may be left out for --from-trace with "
+        f"--models (then the uplink, loading speed and radio every family shares: {TRACE_FAMILY}'s)",
+    )
     p.add_argument("--rate", type=float, metavar="R", help="mean arrivals per second (generated workloads)")
     p.add_argument(
         "--duration",
@@ -93,10 +103,17 @@ def run_trace(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
     """``workload FAMILY --from-trace FILE --format F``: the trace as a workload."""
     if args.rate is not None or args.cv != 1.0 or args.popularity != "uniform":
         raise ScenarioError("--rate, --cv and --popularity generate arrivals: a trace brings its own")
-    if args.format is None:
-        raise ScenarioError(f"--from-trace needs --format ({', '.join(TRACE_FORMATS)})")
     if not Path(args.from_trace).is_file():
         raise ScenarioError(f"{args.from_trace}: no such trace file")
+    if args.format is None and args.columns is None:
+        # A published layout is known by its header (read whole lines of the first row only).
+        from partialloading.online.trace_readers import read_header
+
+        args.format = detect_format(read_header(args.from_trace))
+    if args.format is None:
+        raise ScenarioError(
+            f"{args.from_trace}: no known trace layout in its header: give --format ({', '.join(TRACE_FORMATS)})"
+        )
     from partialloading.online.traces import replay_trace  # pandas, for the replay alone
 
     spec = TraceSpec(
@@ -145,7 +162,12 @@ def run(args: argparse.Namespace) -> int:
     if args.timing not in TIMING_NAMES:
         raise ScenarioError(f"--timing must be one of {', '.join(TIMING_NAMES)} (got {args.timing!r})")
     if args.from_trace is not None:
+        if args.family is None and args.models is None:
+            raise ScenarioError("--from-trace needs a FAMILY for the server's models, or --models FILE")
+        args.family = args.family or TRACE_FAMILY
         return run_trace(args, overrides)
+    if args.family is None:
+        raise ScenarioError(f"a generated workload needs a FAMILY ({', '.join(CONFIGS)})")
     if args.format is not None or args.columns is not None:
         raise ScenarioError("--format and --columns describe a trace: give it with --from-trace")
     if args.rate is None or args.duration is None:

@@ -33,6 +33,18 @@ MAPPINGS = ("auto", "rank", "zipf", "hash", "file")
 path; ``auto``: ``rank`` for a trace with keys, ``hash`` for one without)."""
 
 
+def detect_format(header: list[str]) -> str | None:
+    """The published layout whose columns the ``header`` holds (``None``: none, or a plain CSV
+    that needs ``--format csv --columns``)."""
+    names = set(header)
+    for layout, columns in COLUMNS.items():
+        if set(columns.values()) <= names:
+            return layout
+    if set(FUNCTION_KEYS.values()) <= names and "Trigger" in names and "1" in names:
+        return "azure-functions"
+    return None
+
+
 class TraceError(InstanceError):
     """A trace file that cannot be read (the message names the file, the line and the column)."""
 

@@ -240,8 +240,12 @@ def test_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     out = tmp_path / "w.json"
     assert main(["workload", FAMILY, "--from-trace", trace, "--format", "burstgpt", "-o", str(out)]) == 0
     assert "4 requests of 4 trace rows" in capsys.readouterr().out
-    assert main(["workload", FAMILY, "--from-trace", trace, "-o", str(out)]) == 2
-    assert "--from-trace needs --format" in capsys.readouterr().err
+    # A published layout is known by its header: --format may be left out.
+    assert main(["workload", FAMILY, "--from-trace", trace, "-o", str(out)]) == 0
+    assert "4 requests of 4 trace rows" in capsys.readouterr().out
+    plain = write(tmp_path / "plain.csv", "when,what\n1,a\n")
+    assert main(["workload", FAMILY, "--from-trace", plain, "-o", str(out)]) == 2
+    assert "no known trace layout in its header: give --format" in capsys.readouterr().err
     assert main(["workload", FAMILY, "--from-trace", trace, "--format", "burstgpt", "--rate", "3", "-o", str(out)]) == 2
     assert "a trace brings its own" in capsys.readouterr().err
     assert main(["workload", FAMILY, "--duration", "3", "-o", str(out)]) == 2
@@ -260,3 +264,27 @@ def test_the_bundled_excerpt_replays_conserving_every_request(tmp_path: Path) ->
         assert run.summary.served + run.summary.dropped == len(workload.requests)
     # Deterministic: the same policy twice serves the same requests at the same times.
     assert [(o.request, o.finish_s) for o in runs[0].outcomes] == [(o.request, o.finish_s) for o in runs[1].outcomes]
+
+
+def test_a_catalogs_trace_needs_no_family(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # With --models the family only gave the uplink, loading speed and radio: the defaults every
+    # family shares stand in, and the published layout is known by its header.
+    catalog = tmp_path / "models.json"
+    catalog.write_text(
+        json.dumps(
+            {
+                "format": "partialloading/models",
+                "version": 1,
+                "blocks": [{"id": "base", "size_bytes": 1e9}, {"id": "a", "size_bytes": 1e7}],
+                "models": [{"id": "m1", "blocks": ["base", "a"], "infer_time_s": 0.1}],
+            }
+        )
+    )
+    trace, out = str(instances.trace_path("azure-llm-conv-5min")), tmp_path / "w.json"
+    argv = ["workload", "--from-trace", trace, "--models", str(catalog), "--duration", "20", "-o", str(out)]
+    assert main(argv) == 0
+    assert "per model: m1 " in capsys.readouterr().out
+    workload = read_workload(out)
+    assert [m.id for m in workload.server.models] == ["m1"] and workload.server.bandwidth_hz == 20e6
+    assert main(["workload", "--from-trace", trace, "-o", str(out)]) == 2
+    assert "needs a FAMILY for the server's models, or --models FILE" in capsys.readouterr().err
