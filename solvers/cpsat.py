@@ -64,6 +64,7 @@ from partialloading.instance import Instance
 from partialloading.memory import memory_of
 from partialloading.methods import SolveRequest, SolverOutput
 from partialloading.params import CpsatParams
+from partialloading.progress import report
 from partialloading.result import Status
 from partialloading.stop import Deadline, interrupted
 from partialloading.timing import servable_alone, timeline
@@ -406,7 +407,7 @@ def _run(
     left = deadline.seconds()
     if left is not None:  # building the model counted against the limit, like the search
         solver.parameters.max_time_in_seconds = left
-    code = _solve_interruptibly(solver, built.model)
+    code = _solve_interruptibly(solver, built.model, _Progress(built.weights.factor))
     stats: dict[str, Any] = {
         "cp_status": solver.status_name(code),
         "rounding": "inner" if conservative else "outer",
@@ -496,7 +497,21 @@ def _add_hint(built: _Built, order: Sequence[int]) -> None:
         built.model.add_hint(lit, arc in used)
 
 
-def _solve_interruptibly(solver: cp_model.CpSolver, model: cp_model.CpModel) -> Any:
+class _Progress(cp_model.CpSolverSolutionCallback):
+    """Reports each improving schedule with CP-SAT's bound (:mod:`partialloading.progress`), in
+    weights (the model's are scaled by ``factor``)."""
+
+    def __init__(self, factor: int) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def on_solution_callback(self) -> None:
+        report("cpsat", self.objective_value / self.factor, self.best_objective_bound / self.factor)
+
+
+def _solve_interruptibly(
+    solver: cp_model.CpSolver, model: cp_model.CpModel, callback: cp_model.CpSolverSolutionCallback | None = None
+) -> Any:
     """``solver.solve(model)``, stopped with its incumbent once the solve is interrupted
     (Ctrl-C at the command line). CP-SAT runs in a thread while this one, free to run the
     signal's handler, watches the interrupt; CP-SAT's own Ctrl-C handling is off, so that one
@@ -507,7 +522,7 @@ def _solve_interruptibly(solver: cp_model.CpSolver, model: cp_model.CpModel) -> 
 
     def run() -> None:
         try:
-            outcome.append(solver.solve(model))
+            outcome.append(solver.solve(model, callback))
         except BaseException as exc:  # re-raised in the caller's thread
             failure.append(exc)
 

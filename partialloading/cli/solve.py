@@ -17,6 +17,7 @@ from partialloading.methods import METHOD_NAMES, METHODS
 from partialloading.output import check_output
 from partialloading.params import parse_assignments, read_params_file
 from partialloading.plot import printable
+from partialloading.progress import showing
 from partialloading.result import Result, Status
 from partialloading.solve import solve
 from partialloading.stop import interrupted, interruptible
@@ -144,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
         METHODS[args.method].prepare()
     # Ctrl-C (or SIGTERM) ends the search as its time limit would: the best schedule found,
     # checked like any other, is printed and written, and the command exits 130.
-    with interruptible():
+    # On a terminal, a long exact solve shows its incumbent and bound as it goes (stderr).
+    with interruptible(), showing(sys.stderr):
         result = solve(
             instance,
             args.method,

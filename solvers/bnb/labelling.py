@@ -31,6 +31,7 @@ from collections.abc import Callable
 import numpy as np
 
 from partialloading.instance import Block, Instance, Model, User
+from partialloading.progress import report
 from partialloading.stop import Deadline
 from partialloading.timing import FrameSchedule
 
@@ -307,6 +308,7 @@ def descend(
             code = layered.advance(share * CHUNK)
             if code == DONE:
                 break
+            report("bnb", deep.best, target)
             if code == FULL or stop(expanded + deep.expanded + layered.expanded):
                 return answer(False, layered)
         if layered.found:

@@ -58,6 +58,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+from partialloading.progress import report
 from partialloading.stop import Deadline
 from partialloading.timing import FrameSchedule
 
@@ -322,9 +323,12 @@ class BranchAndBound:
             if self.dominated(new):
                 continue
             self.nodes += 1
-            if self.nodes % CHECK_EVERY == 0 and stop(self.nodes):
-                stack[-1] = (node, kids, nxt)  # the kid is still open
-                return False
+            if self.nodes % CHECK_EVERY == 0:
+                # The ceiling is the bound proven before the search (the warm start's).
+                report("bnb", self.best, None if math.isinf(self.ceiling) else self.ceiling)
+                if stop(self.nodes):
+                    stack[-1] = (node, kids, nxt)  # the kid is still open
+                    return False
             path.append(kid[3])
             if new[4] > self.best + self.tie:
                 self.best, self.best_order = new[4], list(path)

@@ -19,6 +19,7 @@ from partialloading.errors import SolverError
 from partialloading.formulations.common import ScheduleData, schedule_data
 from partialloading.highs import reset_threads
 from partialloading.instance import Instance
+from partialloading.progress import report
 from partialloading.solution import Solution
 from partialloading.stop import Deadline, interrupted
 
@@ -141,13 +142,17 @@ def _stop_on_interrupt(opt: Any) -> None:
     """Ask HiGHS, through its MIP interrupt callback, to stop with its incumbent once the solve
     is interrupted (Ctrl-C at the command line): a callback is Python code, so the signal's
     handler runs there, even while HiGHS is busy in C++. Without the hook HiGHS runs on to its
-    time limit."""
+    time limit. The same callback reports the incumbent and bound (:mod:`partialloading.progress`)."""
     try:
         import highspy
 
         def check(kind: int, message: str, data_out: Any, data_in: Any, user_data: Any) -> None:
             if interrupted():
                 data_in.user_interrupt = True
+            # The model's objective is the served weight (maximized): its incumbent and bound.
+            incumbent, bound = float(data_out.mip_primal_bound), float(data_out.mip_dual_bound)
+            if math.isfinite(incumbent):
+                report("milp", incumbent, bound if math.isfinite(bound) else None)
 
         highs = opt._solver_model
         highs.setCallback(check, None)
