@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .memory import memory_of
 from .result import Result
 from .solution import Solution
 
@@ -144,11 +145,13 @@ def _draw_deadlines(
     end of the uploads."""
     inst, tl = solution.instance, solution.timeline
     n = len(solution.order)
+    kept = float(inst.memory_bytes) if memory_of(inst).evictions_in_files and inst.memory_bytes else None
+    sizes = solution.evaluated.block_sizes
     deadlines = [float(tl.deadline[a:b].min()) for a, b in spans]
     candidates = [float(tl.makespan), *deadlines, *(inst.deadlines.tolist() if inst.num_users else [])]
     horizon = max(candidates) if candidates else 0.0
     # Room on the right for the byte labels (set first: the labels are placed in data units).
-    ax.set_xlim(0.0, horizon * 1.3 if horizon > 0 else 1.0)
+    ax.set_xlim(0.0, horizon * (1.3 if kept is None else 1.7) if horizon > 0 else 1.0)
     for r, (a, b) in enumerate(spans):
         ax.plot(
             [deadlines[r]] * 2,
@@ -161,6 +164,11 @@ def _draw_deadlines(
         text = f"+{_mb(loaded)}" if loaded > 0 else "nothing loaded"
         if reused > 0:
             text += f", {_mb(reused)} reused"
+        if kept is not None:
+            # A memory that keeps blocks: what went before the row, and what is resident after it.
+            gone = sum(float(sizes[j]) for q in range(a, b) for j in tl.evicted[q]) if tl.evicted else 0.0
+            text += f"; evicted {_mb(gone)}" if gone > 0 else ""
+            text += f"; {_mb(float(tl.resident_bytes[b - 1]))} of {_mb(kept)} in use"
         if grouped:
             text = f"{b - a} requests, {text}"
         if row_late[r]:
@@ -217,7 +225,8 @@ def _title(
     elif late.any():
         head = f"INVALID SCHEDULE: {int(late.sum())} request(s) late\n{head}"
     ax.set_title(
-        f"{head}\nloaded {_mb(solution.loaded_bytes)}, reused {_mb(solution.reused_bytes)} already in GPU memory",
+        f"{head}\nloaded {_mb(solution.loaded_bytes)}, reused {_mb(solution.reused_bytes)} already in GPU memory"
+        + (f" of {_mb(float(inst.memory_bytes))}" if memory_of(inst).evictions_in_files and inst.memory_bytes else ""),
         fontsize=10,
         pad=22,
         color=DEADLINE_COLOR if violations or late.any() else "black",

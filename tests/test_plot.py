@@ -83,3 +83,25 @@ def test_byte_labels_never_run_across_their_deadline_mark() -> None:
         finally:
             plt.close(fig)
     assert moved > 0  # the rule was exercised
+
+
+def test_a_capacity_memory_shows_its_evictions_and_the_memory_in_use() -> None:
+    import dataclasses
+
+    from partialloading.scenarios import random_instance
+
+    plain = random_instance(3, 8, 4, structure="general", deadlines="per_user")
+    kept = dataclasses.replace(plain, memory_bytes=1.3 * float(plain.model_sizes.max()))
+    result = solve(kept, "enumerate")
+    assert any(result.solution.evicted_ids)
+    fig, ax = plt.subplots()
+    plot_gantt(result, ax)
+    labels = [t.get_text() for t in ax.texts]
+    assert all(" in use" in text for text in labels)
+    assert any("evicted" in text for text in labels)
+    assert f"of {kept.memory_bytes / 1e6:.1f} MB" in ax.get_title()
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    plot_gantt(solve(plain, "enumerate"), ax)
+    assert not any("in use" in t.get_text() for t in ax.texts)
+    plt.close(fig)
