@@ -182,3 +182,23 @@ def test_every_method_is_deterministic(method: str) -> None:
 def test_a_non_instance_is_a_parameter_error() -> None:
     with pytest.raises(ParameterError, match="expected an Instance"):
         solve("tiny", "greedy")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("timing", ["frame", "pipelined"])
+def test_extreme_but_valid_values_solve_without_warnings(timing: str) -> None:
+    # A bandwidth near the float limit overflowed B·a_k in the split: a RuntimeWarning, and
+    # under pipelined timing an infinite bandwidth that could not be written (a traceback).
+    import dataclasses
+    import json
+    import warnings
+
+    from partialloading.scenarios import random_instance
+    from partialloading.validation.verify import verify_solution
+
+    instance = dataclasses.replace(random_instance(3, 6, 3, structure="general"), bandwidth_hz=1e308, timing=timing)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = solve(instance, "greedy")
+        doc = json.loads(result.dumps())
+    assert verify_solution(instance, doc).ok
+    assert sum(doc["bandwidth_hz"].values()) == pytest.approx(1e308)

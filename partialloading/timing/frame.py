@@ -332,7 +332,10 @@ class FrameTiming:
         work = instance.upload_work[order]
         if order.size == 0:
             return np.zeros(0)
-        return float(instance.bandwidth_hz) * work / work.sum()
+        # B·a_k first (the usual rounding); where that overflows (B near the float limit), B·(a_k/Σa).
+        with np.errstate(over="ignore"):
+            split = float(instance.bandwidth_hz) * work / work.sum()
+        return split if np.all(np.isfinite(split)) else float(instance.bandwidth_hz) * (work / work.sum())
 
     def timeline(self, instance: Instance, order: IntArray, evicted: Evictions | None = None) -> Timeline:
         """Timeline of serving ``order`` with the closed-form split (``evicted``: the blocks evicted

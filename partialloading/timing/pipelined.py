@@ -88,7 +88,10 @@ def split(work: FloatArray, latest: FloatArray, bandwidth: float) -> FloatArray:
     if work.size == 0:
         return np.zeros(0)
     share = work / latest if np.all(latest > 0) else work
-    return bandwidth * share / share.sum()
+    # B·share first (the usual rounding); where that overflows (B near the float limit), B·(share/Σ).
+    with np.errstate(over="ignore"):
+        out = bandwidth * share / share.sum()
+    return out if np.all(np.isfinite(out)) else bandwidth * (share / share.sum())
 
 
 def replay(parts: Analysis, work: FloatArray, bandwidth: float) -> tuple[FloatArray, FloatArray, FloatArray]:
