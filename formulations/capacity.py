@@ -36,6 +36,9 @@ from partialloading.memory import memory_of
 from .common import TIME_UNIT_S, ScheduleData, empty_model
 from .general import add_finish_rows, positions
 
+FORMULATION = "capacity"
+"""The name this formulation reports (``info["formulation"]``) and writes its model under."""
+
 
 @dataclass(frozen=True)
 class BlockData:

@@ -22,7 +22,7 @@ def solve_capacity(instance: Instance, params: MilpParams, request: SolveRequest
     """The capacity MILP (:mod:`partialloading.formulations.capacity`): the order and the
     evictions, with the same safety net as the one-model MILP."""
     deadline, seed, options = request.deadline, request.seed, dict(params.solver_options or {})
-    info: dict[str, Any] = {"formulation": "capacity", "solver": params.solver}
+    info: dict[str, Any] = {"formulation": capacity.FORMULATION, "solver": params.solver}
 
     def build(data_m: ScheduleData) -> tuple[pyo.ConcreteModel, capacity.BlockData]:
         blocks = capacity.blocks_of_instance(data_m, instance)

@@ -59,7 +59,7 @@ def write_model(instance: Instance, path: Path, *, formulation: str = "auto") ->
         return WrittenModel("partialloading-pipelined", "pipelined", built.model.getNVars(), built.model.getNConss())
     if keeps_blocks(instance):
         model = capacity.build(data, capacity.blocks_of_instance(data, instance))
-        chosen = "capacity"
+        chosen = capacity.FORMULATION
     else:
         model = build_model(instance, formulation=formulation)
         chosen = choose_formulation(data, formulation)

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from partialloading.errors import ParameterError
+from partialloading.formulations.cpsat import TimeScale, WeightScale, build_model
 from partialloading.instance import Block, Instance, Model, User
 from partialloading.result import Status
 from partialloading.scenarios import Structure, random_instance
 from partialloading.solve import solve
-from partialloading.solvers.cpsat import TimeScale, WeightScale, build_model
 from partialloading.timing import servable_alone, timeline
 from partialloading.validation.verify import verify_solution
 
