@@ -10,13 +10,14 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from partialloading.errors import MethodNotApplicableError
 from partialloading.formulations import capacity
 from partialloading.formulations.common import schedule_data
 from partialloading.instance import Instance
 from partialloading.methods import METHODS
-from partialloading.params import MilpParams
+from partialloading.params import MilpParams, make_params
 
 from .backend import keeps_blocks, precheck
 from .onemodel import build_model, choose_formulation
@@ -48,7 +49,8 @@ def write_model(instance: Instance, path: Path, *, formulation: str = "auto") ->
     refusal = METHODS["milp"].why_not(instance)
     if refusal is not None:
         raise MethodNotApplicableError(refusal)
-    precheck(instance, MilpParams(formulation=formulation))
+    # make_params checks the name, as solve does, and builds the class it is given.
+    precheck(instance, cast(MilpParams, make_params(MilpParams, {"formulation": formulation})))
     data = schedule_data(instance)
     if instance.timing == "pipelined":
         # The pipelined model is written for SCIP, which writes it as it solves it.
