@@ -188,3 +188,23 @@ def test_methods_that_need_a_load_matrix_refuse(tiny: Instance, method: str) -> 
 def test_auto_chooses_among_the_methods_that_apply(tiny: Instance) -> None:
     result = solve(resident(tiny), "auto")
     assert result.method == "enumerate" and result.status == Status.OPTIMAL
+
+
+@pytest.mark.parametrize(("memory", "written"), [(None, None), ("capacity", None), ("capacity-lru", "capacity-lru")])
+def test_the_memory_round_trips_through_instance_files(memory: str | None, written: str | None) -> None:
+    # Each memory declares the field that implies it (`memory_bytes` for the capacity memory):
+    # a file names a memory only when it is not the implied one, so older files read as before.
+    import dataclasses
+    import json
+
+    from partialloading.io import dumps_instance, loads_instance
+    from partialloading.scenarios import random_instance
+
+    base = random_instance(1, 6, 3, structure="general")
+    room = None if memory is None else 2.0 * float(base.model_sizes.max())
+    inst = dataclasses.replace(base, memory=memory, memory_bytes=room)
+    text = dumps_instance(inst)
+    assert json.loads(text)["server"].get("memory") == written
+    again = loads_instance(text)
+    assert again == inst or (memory == "capacity" and again.memory is None and again.memory_bytes == room)
+    assert memory_of(again).name == (memory or "single")
