@@ -41,9 +41,10 @@ FILE_KINDS = {
 """What each ``format`` of the toolkit's files is, for the message when one is given for another."""
 
 
-def wrong_kind(data: Any, wanted: str) -> str | None:
-    """Why ``data`` is not a document of format ``wanted`` when its own ``format`` names another
-    of the toolkit's kinds (``this is a solution file, not an instance``), else ``None``."""
+def wrong_kind(data: Any, schema_name: str) -> str | None:
+    """Why ``data`` is not a document of schema ``schema_name`` when its own ``format`` names
+    another of the toolkit's kinds (``this is a solution file, not an instance``), else ``None``."""
+    wanted = load_schema(schema_name)["properties"]["format"]["const"]
     given = data.get("format") if isinstance(data, Mapping) else None
     if not isinstance(given, str) or given == wanted or given not in FILE_KINDS:
         return None
@@ -178,7 +179,11 @@ def _schema_problem(error: jsonschema.ValidationError) -> tuple[str, str]:
 
 
 def check_schema(data: Any, schema_name: str, source: str | None = None) -> None:
-    """Check ``data`` against a shipped schema; raise :class:`InstanceError` on the first problem."""
+    """Check ``data`` against a shipped schema; raise :class:`InstanceError` on the first problem
+    (a file of another of the toolkit's kinds is named as such)."""
+    kind = wrong_kind(data, schema_name)
+    if kind is not None:
+        raise InstanceError("format", kind, source)
     error = _first_error(data, schema_name)
     if error is not None:
         where, problem = _schema_problem(error)
@@ -201,9 +206,6 @@ def _optional_tuple(value: Any) -> tuple[Any, ...] | None:
 def instance_from_dict(data: Any, source: str | None = None) -> Instance:
     """Build an :class:`Instance` from parsed JSON, checking every rule of the format."""
     try:
-        kind = wrong_kind(data, INSTANCE_FORMAT)
-        if kind is not None:
-            raise InstanceError("format", kind)
         check_schema(data, "instance-v1")
         blocks = [
             build_checked(f"blocks[{i}]", Block, id=b["id"], size_bytes=b["size_bytes"])
@@ -348,7 +350,7 @@ def check_solution_structure(doc: Any, source: str | None = None) -> None:
     """
     if not isinstance(doc, Mapping):
         raise _solution_error(source, "", f"a solution must be a JSON object (got {type(doc).__name__})")
-    kind = wrong_kind(doc, SOLUTION_FORMAT)
+    kind = wrong_kind(doc, "solution-v1")
     if kind is not None:
         raise _solution_error(source, "format", kind)
     error = _first_error(doc, "solution-v1")

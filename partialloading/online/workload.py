@@ -36,7 +36,6 @@ from partialloading.io import (
     instance_to_dict,
     read_json_file,
     write_text_atomic,
-    wrong_kind,
 )
 
 WORKLOAD_FORMAT = "partialloading/workload"
@@ -284,9 +283,6 @@ def parse_requests_csv(text: str, source: str | None = None) -> list[Request]:
 def workload_from_dict(data: Any, source: str | None = None, base: Path | None = None) -> Workload:
     """Build a :class:`Workload` from parsed JSON (``base``: the folder a ``requests_csv`` is relative to)."""
     try:
-        kind = wrong_kind(data, WORKLOAD_FORMAT)
-        if kind is not None:
-            raise InstanceError("format", kind)
         check_schema(data, "workload-v1")
         if "requests" in data and "requests_csv" in data:
             raise InstanceError("requests_csv", "give either requests or requests_csv, not both")
