@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .errors import InstanceError, MethodNotApplicableError, ParameterError, SolverError
@@ -69,16 +69,28 @@ def _check_weight_range(instance: Instance) -> None:
         )
 
 
+def initial_indices(
+    instance: Instance, initial: Sequence[str], place: Callable[[int], str] = "initial[{}]".format
+) -> tuple[int, ...]:
+    """The user indices of the start ``initial`` (user ids in service order), each id known and
+    given once; a mistake is named by ``place(position)`` (the command line names its file's
+    ``schedule[q].user``)."""
+    order: list[int] = []
+    seen: set[str] = set()
+    for pos, uid in enumerate(initial):
+        if uid not in instance.user_index:
+            raise ParameterError(f"{place(pos)}: unknown user {uid!r}")
+        if uid in seen:
+            raise ParameterError(f"{place(pos)}: a user appears twice ({uid!r})")
+        seen.add(uid)
+        order.append(instance.user_index[uid])
+    return tuple(order)
+
+
 def _initial_order(instance: Instance, initial: Sequence[str], sharing: bool) -> tuple[int, ...]:
     if isinstance(initial, str) or not isinstance(initial, Sequence):
         raise ParameterError("initial: must be a list of user ids in service order")
-    order = []
-    for pos, uid in enumerate(initial):
-        if uid not in instance.user_index:
-            raise ParameterError(f"initial[{pos}]: unknown user {uid!r}")
-        order.append(instance.user_index[uid])
-    if len(set(order)) != len(order):
-        raise ParameterError("initial: a user appears twice")
+    order = initial_indices(instance, initial)
     start = Solution(instance, tuple(order), sharing)
     if not start.feasible:
         late = [start.admitted[q] for q, ok in enumerate(start.timeline.on_time) if not ok]
@@ -281,6 +293,7 @@ __all__ = [
     "WARM_START_SHARE",
     "auto_followup",
     "choose_method",
+    "initial_indices",
     "settle",
     "solve_until",
     "warm_start",

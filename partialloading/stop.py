@@ -40,20 +40,15 @@ def interruptible() -> Iterator[None]:
     """Within: the first SIGINT or SIGTERM calls :func:`interrupt` (the solve ends with its best
     schedule), a second one stops at once (:class:`KeyboardInterrupt`). On the main thread only;
     elsewhere signals keep their handlers."""
-    _INTERRUPTED.clear()
-    if threading.current_thread() is not threading.main_thread():
-        try:
-            yield
-        finally:
-            _INTERRUPTED.clear()
-        return
 
     def handle(signum: int, frame: object) -> None:
         if _INTERRUPTED.is_set():
             raise KeyboardInterrupt
         interrupt()
 
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _INTERRUPTED.clear()
+    main = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)} if main else {}
     try:
         yield
     finally:

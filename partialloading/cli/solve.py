@@ -17,6 +17,7 @@ from partialloading.methods import METHOD_NAMES, METHODS
 from partialloading.output import check_output
 from partialloading.params import parse_assignments, read_params_file
 from partialloading.plot import printable
+from partialloading.portfolio import initial_indices
 from partialloading.progress import showing
 from partialloading.result import Result, Status
 from partialloading.solve import solve
@@ -105,13 +106,7 @@ def _initial_users(path: str, instance: Instance) -> list[str]:
     """The service order of the solution file ``path``, each user checked against ``instance``
     (a mistake names the file and the entry, as ``schedule[0].user``)."""
     users = [entry["user"] for entry in read_solution(path)["schedule"]]
-    seen: set[str] = set()
-    for q, uid in enumerate(users):
-        if uid not in instance.user_index:
-            raise ParameterError(f"{path}: schedule[{q}].user: unknown user {uid!r} (not in the instance)")
-        if uid in seen:
-            raise ParameterError(f"{path}: schedule[{q}].user: user {uid!r} appears twice")
-        seen.add(uid)
+    initial_indices(instance, users, f"{path}: schedule[{{}}].user".format)
     return users
 
 

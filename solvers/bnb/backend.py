@@ -110,10 +110,16 @@ def solve(instance: Instance, params: BnbParams, request: SolveRequest) -> Solve
 
 def warm_compiled() -> None:
     """Load (or, the first time, compile) the compiled bound now, outside any time limit; nothing
-    without numba."""
-    if bounds.compiled_available():
-        # numba is optional (the `fast` extra): the compiled modules are imported only with it.
-        from . import kernels, labelling
+    without numba, and nothing once done in this process (every solve and the command line ask)."""
+    global _WARM
+    if _WARM or not bounds.compiled_available():
+        return
+    # numba is optional (the `fast` extra): the compiled modules are imported only with it.
+    from . import kernels, labelling
 
-        kernels.warm()
-        labelling.warm()
+    kernels.warm()
+    labelling.warm()
+    _WARM = True
+
+
+_WARM = False
