@@ -10,16 +10,14 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
 
-from partialloading.errors import MethodNotApplicableError
 from partialloading.formulations import capacity
 from partialloading.formulations.common import schedule_data
 from partialloading.instance import Instance
 from partialloading.methods import METHODS
-from partialloading.params import MilpParams, make_params
+from partialloading.params import make_params
 
-from .backend import keeps_blocks, precheck
+from .backend import keeps_blocks
 from .onemodel import build_model, choose_formulation
 
 FORMATS = {".lp": "CPLEX LP", ".mps": "free MPS"}
@@ -46,11 +44,9 @@ def write_model(instance: Instance, path: Path, *, formulation: str = "auto") ->
         An instance the MILP method refuses (its memory model, a capacity under pipelined
         timing), or a formulation that is not defined for it.
     """
-    refusal = METHODS["milp"].why_not(instance)
-    if refusal is not None:
-        raise MethodNotApplicableError(refusal)
-    # make_params checks the name, as solve does, and builds the class it is given.
-    precheck(instance, cast(MilpParams, make_params(MilpParams, {"formulation": formulation})))
+    # The registry refuses what the method refuses, as solve() asks it to.
+    entry = METHODS["milp"]
+    entry.check(instance, make_params(entry.params, {"formulation": formulation}))
     data = schedule_data(instance)
     if instance.timing == "pipelined":
         # The pipelined model is written for SCIP, which writes it as it solves it.
