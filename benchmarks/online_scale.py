@@ -49,13 +49,14 @@ def cumulative(stats: pstats.Stats, file_part: str, function: str) -> float:
     return total
 
 
-def exactly(family: str, rate: float, count: int, seed: int) -> Workload:
-    """The first ``count`` requests (by arrival) of a workload generated a little longer than needed."""
+def exactly(family: str, rate: float, count: int, seed: int, **overrides: object) -> Workload:
+    """The first ``count`` requests (by arrival) of a workload generated a little longer than needed
+    (``overrides``: parameters of the family)."""
     duration = count / rate * 1.05 + 10.0 / rate
-    workload = generate_workload(family, rate=rate, duration=duration, seed=seed)
+    workload = generate_workload(family, rate=rate, duration=duration, seed=seed, **overrides)
     while len(workload.requests) < count:  # pragma: no cover - five standard deviations short
         duration *= 1.1
-        workload = generate_workload(family, rate=rate, duration=duration, seed=seed)
+        workload = generate_workload(family, rate=rate, duration=duration, seed=seed, **overrides)
     first = sorted(workload.requests, key=lambda r: r.arrival_s)[:count]
     return dataclasses.replace(workload, requests=tuple(first))
 

@@ -16,7 +16,10 @@ import numpy as np
 from .arrays import FloatArray
 from .errors import FieldError
 
-__all__ = ["Block", "Model", "User", "check_identifier", "check_number", "spectral_efficiencies"]
+__all__ = ["MAX_BATCH", "Block", "Model", "User", "check_identifier", "check_number", "spectral_efficiencies"]
+
+MAX_BATCH = 4096
+"""The longest batch table a model may carry (``batch_infer_time_s``)."""
 
 
 def check_number(name: str, value: object, *, allow_zero: bool = False) -> float:
@@ -80,11 +83,16 @@ class Model:
         Ids of the blocks the model consists of (at least one, no repeats).
     infer_time_s
         Inference time of one request in seconds (zero allowed).
+    batch_infer_time_s
+        The time of one inference over a batch of 1, 2, …, B requests of the model:
+        nondecreasing (a larger batch is never faster), positive, its first entry
+        ``infer_time_s``, at most :data:`MAX_BATCH` entries; ``None``: batches of one request.
     """
 
     id: str
     blocks: tuple[str, ...]
     infer_time_s: float
+    batch_infer_time_s: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         check_identifier("id", self.id)
@@ -100,6 +108,29 @@ class Model:
                 raise FieldError(f"blocks[{pos}]", f"block {block!r} is listed twice")
             seen.add(block)
         check_number("infer_time_s", self.infer_time_s, allow_zero=True)
+        if self.batch_infer_time_s is not None:
+            object.__setattr__(self, "batch_infer_time_s", self._checked_table(self.batch_infer_time_s))
+
+    def _checked_table(self, table: object) -> tuple[float, ...]:
+        name = "batch_infer_time_s"
+        if isinstance(table, str) or not isinstance(table, Sequence):
+            raise FieldError(name, f"must be a list of batch times in seconds (got {table!r})")
+        if not 1 <= len(table) <= MAX_BATCH:
+            raise FieldError(name, f"must have 1 to {MAX_BATCH} entries (got {len(table)})")
+        times = tuple(float(check_number(f"{name}[{b}]", t)) for b, t in enumerate(table))
+        if times[0] != float(self.infer_time_s):
+            raise FieldError(f"{name}[0]", f"must equal infer_time_s = {self.infer_time_s!r} (got {times[0]!r})")
+        for b in range(1, len(times)):
+            if times[b] < times[b - 1]:
+                raise FieldError(
+                    f"{name}[{b}]", f"a batch of {b + 1} is faster than one of {b} ({times[b]!r} < {times[b - 1]!r})"
+                )
+        return times
+
+    @property
+    def max_batch(self) -> int:
+        """The largest batch the model serves (1 without a table)."""
+        return 1 if self.batch_infer_time_s is None else len(self.batch_infer_time_s)
 
 
 @dataclass(frozen=True)

@@ -247,6 +247,44 @@ class Instance:
         """Inference time ``c_i`` of each model in seconds."""
         return _readonly(np.array([float(m.infer_time_s) for m in self.models], dtype=float))
 
+    @cached_property
+    def batch_scales(self) -> FloatArray:
+        """Row ``i``: ``t_i(b) / t_i(1)`` for ``b = 1 … B_i`` (then ``inf``: no such batch). A batch of
+        ``b`` requests whose longest member takes ``c`` alone takes ``c · t_i(b) / t_i(1)`` (exactly
+        ``c`` for ``b = 1``); a model without a batch table has the row ``[1, inf, …]``."""
+        width = int(max((m.max_batch for m in self.models), default=1))
+        scales = np.full((len(self.models), width), np.inf)
+        scales[:, 0] = 1.0
+        for i, m in enumerate(self.models):
+            table = m.batch_infer_time_s
+            if table is not None and len(table) > 1:
+                scales[i, 1 : len(table)] = np.asarray(table[1:], dtype=float) / float(table[0])
+        return _readonly(scales)
+
+    @cached_property
+    def amortized_infer_times(self) -> FloatArray:
+        """Each user's least share of a batch's time: ``c_k · min_b t_i(b) / (b · t_i(1))``.
+
+        A batch's time ``c_max · t_i(b)/t_i(1)`` is at least the sum of these over its members,
+        so relaxations that charge each served user this much stay valid bounds with batching
+        (exactly ``c_k`` for a model without a batch table).
+        """
+        scales = self.batch_scales
+        least = np.minimum((scales / np.arange(1, scales.shape[1] + 1)).min(axis=1), 1.0)
+        if not self.users:
+            return _readonly(np.zeros(0))
+        return _readonly(self.user_infer_times * least[self.user_models])
+
+    @cached_property
+    def max_batch(self) -> IntArray:
+        """The largest batch of each model (``B_i``; 1 without a batch table)."""
+        return _readonly(np.array([m.max_batch for m in self.models], dtype=np.int64))
+
+    @cached_property
+    def batching(self) -> bool:
+        """Whether some model serves batches of more than one request (a batch table longer than 1)."""
+        return bool(np.any(self.max_batch > 1))
+
     # ----------------------------------------------------------------- per-user arrays
     @cached_property
     def user_infer_times(self) -> FloatArray:
@@ -331,6 +369,18 @@ class Instance:
     def shares_blocks(self) -> bool:
         """Whether some block belongs to two or more models."""
         return bool(self.membership.sum(axis=0).max(initial=0) > 1)
+
+    def unbatched(self) -> Instance:
+        """This instance with batches of one request (no model keeps a batch table): every
+        schedule of it is a schedule of this instance with the same times."""
+        return self._unbatched
+
+    @cached_property
+    def _unbatched(self) -> Instance:
+        if not any(m.batch_infer_time_s is not None for m in self.models):
+            return self
+        models = tuple(dataclasses.replace(m, batch_infer_time_s=None) for m in self.models)
+        return dataclasses.replace(self, models=models)
 
     def unshared(self) -> Instance:
         """This instance without parameter sharing: every model owns private copies of its blocks.

@@ -212,7 +212,14 @@ def instance_from_dict(data: Any, source: str | None = None) -> Instance:
             for i, b in enumerate(data["blocks"])
         ]
         models = [
-            build_checked(f"models[{i}]", Model, id=m["id"], blocks=tuple(m["blocks"]), infer_time_s=m["infer_time_s"])
+            build_checked(
+                f"models[{i}]",
+                Model,
+                id=m["id"],
+                blocks=tuple(m["blocks"]),
+                infer_time_s=m["infer_time_s"],
+                batch_infer_time_s=m.get("batch_infer_time_s"),
+            )
             for i, m in enumerate(data["models"])
         ]
         users = [
@@ -275,7 +282,7 @@ def instance_to_dict(instance: Instance) -> dict[str, Any]:
     if instance.initial_blocks is not None:
         doc["server"]["initial_blocks"] = list(instance.initial_blocks)
     doc["blocks"] = [{"id": b.id, "size_bytes": b.size_bytes} for b in instance.blocks]
-    doc["models"] = [{"id": m.id, "blocks": list(m.blocks), "infer_time_s": m.infer_time_s} for m in instance.models]
+    doc["models"] = [model_to_dict(m) for m in instance.models]
     users = []
     for u in instance.users:
         entry: dict[str, Any] = {"id": u.id, "model": u.model, "data_bits": u.data_bits}
@@ -290,6 +297,14 @@ def instance_to_dict(instance: Instance) -> dict[str, Any]:
         users.append(entry)
     doc["users"] = users
     return doc
+
+
+def model_to_dict(model: Model) -> dict[str, Any]:
+    """A model's entry of an instance file (its batch table only when it has one)."""
+    entry: dict[str, Any] = {"id": model.id, "blocks": list(model.blocks), "infer_time_s": model.infer_time_s}
+    if model.batch_infer_time_s is not None:
+        entry["batch_infer_time_s"] = list(model.batch_infer_time_s)
+    return entry
 
 
 def loads_instance(text: str, source: str | None = None) -> Instance:

@@ -43,6 +43,9 @@ class SolverOutput:
     evicted
         The blocks (indices) evicted right before each request, for memories whose evictions
         are decisions; ``None``: the memory model's default rule.
+    batch
+        The batch number of each request (see :class:`~partialloading.solution.Solution`);
+        ``None``: one request per batch.
     """
 
     order: Sequence[int]
@@ -50,6 +53,7 @@ class SolverOutput:
     bound: float | None = None
     info: dict[str, Any] = field(default_factory=dict)
     evicted: Sequence[Sequence[int] | None] | None = None
+    batch: Sequence[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,8 @@ class SolveRequest:
         add it to their models, so a start that reaches it is proven optimal at once.
     initial_evicted
         The evictions that make ``initial`` feasible (``None``: the memory's default rule does).
+    initial_batch
+        The batch numbers of ``initial`` (``None``: one request per batch).
     """
 
     deadline: Deadline = NEVER
@@ -78,6 +84,7 @@ class SolveRequest:
     initial: tuple[int, ...] | None = None
     bound: float | None = None
     initial_evicted: tuple[tuple[int, ...] | None, ...] | None = None
+    initial_batch: tuple[int, ...] | None = None
 
 
 class Backend(Protocol):
@@ -141,6 +148,9 @@ class Method:
     per_user_times
         Whether the method takes users with their own inference time (``User.infer_time_s``);
         methods whose search serves a model's users in deadline order need equal times.
+    batching
+        Whether the method serves batches (models with a ``batch_infer_time_s`` table longer
+        than one entry); a method that does not refuses such instances.
     warm_up
         ``"module:function"`` run by :func:`partialloading.solve` before its time limit starts:
         compiled code loaded or compiled (the first time, seconds) outside the limit.
@@ -163,6 +173,7 @@ class Method:
     memories: frozenset[str] | None = None
     warm_start: bool = False
     per_user_times: bool = True
+    batching: bool = False
     precheck: str | None = None
     warm_up: str | None = None
 
@@ -188,6 +199,12 @@ class Method:
                 f"{self.name} needs every request of a model to take the model's inference time (its search serves "
                 "a model's users in deadline order, an exchange argument that needs equal times), and this instance "
                 "gives users their own infer_time_s; use milp, cpsat, enumerate or greedy"
+            )
+        if instance.batching and not self.batching:
+            able = " or ".join(m.name for m in METHODS.values() if m.batching and (m.exact or m.name == "greedy"))
+            return (
+                f"{self.name} does not serve batches, and this instance gives models a batch_infer_time_s table "
+                f"(use {able})"
             )
         memory = memory_of(instance)
         if self.memories is not None and memory.name not in self.memories:
@@ -242,6 +259,7 @@ METHODS: dict[str, Method] = {
             True,
             "exhaustive search, tiny instances",
             warm_start=True,
+            batching=True,
             precheck="partialloading.solvers.enumeration:precheck",
         ),
         Method(
@@ -251,6 +269,7 @@ METHODS: dict[str, Method] = {
             "Pyomo MILP solved with HiGHS (pipelined timing: a convex MINLP solved with SCIP)",
             warm_start=True,
             memories=frozenset({SingleModelMemory.name, CapacityMemory.name}),
+            batching=True,
             case="partialloading.solvers.milp:why_not_exact",
             precheck="partialloading.solvers.milp:precheck",
         ),
@@ -289,9 +308,17 @@ METHODS: dict[str, Method] = {
             memory_needs=PAIRWISE_ONLY,
             case="partialloading.solvers.dp:why_not_exact",
         ),
-        Method("greedy", "partialloading.solvers.greedy:solve", False, "sharing-aware greedy + local search"),
-        Method("edf", "partialloading.solvers.edf:solve", False, "earliest-deadline-first baseline"),
-        Method("fifo", "partialloading.solvers.fifo:solve", False, "first-in-first-out baseline (instance order)"),
+        Method(
+            "greedy", "partialloading.solvers.greedy:solve", False, "sharing-aware greedy + local search", batching=True
+        ),
+        Method("edf", "partialloading.solvers.edf:solve", False, "earliest-deadline-first baseline", batching=True),
+        Method(
+            "fifo",
+            "partialloading.solvers.fifo:solve",
+            False,
+            "first-in-first-out baseline (instance order)",
+            batching=True,
+        ),
     )
 }
 """Every method :func:`partialloading.solve` knows, by name."""

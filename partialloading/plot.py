@@ -40,6 +40,11 @@ def _visits(models: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
+def _batches(batch: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, end)`` positions of each batch of the service order (one request each without batches)."""
+    return _visits(batch)
+
+
 def plot_gantt(
     solution_or_result: Solution | Result,
     ax: Axes | None = None,
@@ -53,9 +58,10 @@ def plot_gantt(
     Each row shows the user's upload (from 0 until its data has arrived), the load before its
     request (labelled with the bytes loaded and the bytes of the model already in GPU memory)
     and its inference; red marks show deadlines, and a request that finishes after its deadline
-    is drawn in red and labelled late. Rejected users are listed under the chart. With more than
-    ``max_rows`` served requests, each row is one *model visit* (consecutive requests of one
-    model): its load, the span of its inferences, its earliest deadline and its request count.
+    is drawn in red and labelled late. A batch is one row (one load, one inference), labelled
+    with its model, its size and its members. Rejected users are listed under the chart. With more
+    than ``max_rows`` rows, each row is one *model visit* (consecutive requests of one model): its
+    load, the span of its inferences, its earliest deadline and its request count.
 
     Parameters
     ----------
@@ -88,8 +94,10 @@ def plot_gantt(
     n = int(order.size)
     late = ~tl.on_time if n else np.zeros(0, dtype=bool)
     models = inst.user_models[order] if n else np.zeros(0, dtype=np.int64)
-    grouped = n > max_rows
-    spans = _visits(models) if grouped else [(q, q + 1) for q in range(n)]
+    spans = _batches(tl.batch) if n else []
+    grouped = len(spans) > max_rows
+    if grouped:
+        spans = _visits(models)
     if ax is None:
         import matplotlib.pyplot as plt
 
@@ -102,7 +110,7 @@ def plot_gantt(
     if grouped:
         labels = [f"{inst.models[int(models[a])].id} × {b - a}" for a, b in spans]
     else:
-        labels = [f"{inst.users[k].id} · {inst.users[k].model}" for k in order.tolist()]
+        labels = [_row_name(solution, a, b) for a, b in spans]
     ax.set_yticks(np.arange(len(spans)), [printable(text) for text in labels], fontsize=8 if small else 5)
     ax.set_ylim(len(spans) - 0.5 if len(spans) else 0.5, -0.9)
     ax.grid(axis="x", alpha=0.3)
@@ -112,6 +120,16 @@ def plot_gantt(
     ax.set_xlabel(f"time (s)\n\n{_rejected_note(solution.rejected)}", fontsize=9)
     ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=4, fontsize=8, frameon=False)
     return ax
+
+
+def _row_name(solution: Solution, a: int, b: int) -> str:
+    """The label of the row of positions ``[a, b)``: the user and model, or a batch's model, size
+    and members."""
+    users = [solution.instance.users[k] for k in solution.order[a:b]]
+    if b - a == 1:
+        return f"{users[0].id} · {users[0].model}"
+    members = ", ".join(u.id for u in users[:4]) + (", …" if b - a > 4 else "")
+    return f"{users[0].model} × {b - a}: {members}"
 
 
 def _draw_bars(ax: Axes, solution: Solution, spans: list[tuple[int, int]], row_late: np.ndarray, height: float) -> None:
@@ -128,7 +146,10 @@ def _draw_bars(ax: Axes, solution: Solution, spans: list[tuple[int, int]], row_l
     else:
         # Loads overlap the uploads: a thin upload bar under each row keeps both visible.
         ax.barh(rows + 0.4, upload, left=0.0, height=0.18, color=UPLOAD_COLOR, label="upload")
-    load = np.array([tl.load[a:b].sum() for a, b in spans]) if n else np.zeros(0)
+    # A batch's members repeat its load: each load counts once, on the batch's first request.
+    once = np.ones(n, dtype=bool)
+    once[1:] = tl.batch[1:] != tl.batch[:-1]
+    load = np.array([tl.load[a:b][once[a:b]].sum() for a, b in spans]) if n else np.zeros(0)
     ax.barh(
         rows, load, left=tl.start[first] if n else [], height=height, color=LOAD_COLOR, label="load (missing blocks)"
     )

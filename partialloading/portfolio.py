@@ -143,17 +143,25 @@ def solve_until(
         initial=start,
         bound=None if warm is None else warm.bound,
         initial_evicted=None if warm is None else warm.solution.evicted,
+        initial_batch=None if warm is None else warm.solution.batch,
     )
     if warm is not None and start is not None and warm.status == Status.OPTIMAL:
         # The start reaches the bound: nothing can beat it, so the method is not run at all.
         out = SolverOutput(
-            list(start), Status.OPTIMAL, warm.bound, {"proven_by": "warm start"}, request.initial_evicted
+            list(start),
+            Status.OPTIMAL,
+            warm.bound,
+            {"proven_by": "warm start"},
+            request.initial_evicted,
+            request.initial_batch,
         )
     else:
         out = (backend or entry.load())(work, typed, request)
     runtime = time.perf_counter() - started
     solution = _checked(instance, name, out, sharing)
-    solution, status, bound, info = settle(name, out, solution, start, warm, request.initial_evicted)
+    solution, status, bound, info = settle(
+        name, out, solution, start, warm, request.initial_evicted, request.initial_batch
+    )
     result = Result(method=name, status=status, solution=solution, bound=bound, runtime=runtime, info=info)
     if method == "auto":
         info["chosen_by"] = "auto"
@@ -164,8 +172,9 @@ def solve_until(
 def _checked(instance: Instance, name: str, out: SolverOutput, sharing: bool) -> Solution:
     """The solution of a backend's output, refused unless it is a valid, on-time schedule."""
     evicted = None if out.evicted is None else tuple(None if e is None else tuple(e) for e in out.evicted)
+    batch = None if out.batch is None else tuple(out.batch)
     try:
-        solution = Solution(instance, tuple(out.order), sharing, evicted)
+        solution = Solution(instance, tuple(out.order), sharing, evicted, batch)
         feasible = solution.feasible
     except (IndexError, ValueError) as exc:
         raise SolverError(f"method {name!r} returned an invalid order: {exc}") from None
@@ -213,10 +222,11 @@ def settle(
     start: tuple[int, ...] | None,
     warm: Result | None,
     start_evicted: tuple[tuple[int, ...] | None, ...] | None = None,
+    start_batch: tuple[int, ...] | None = None,
 ) -> tuple[Solution, Status, float | None, dict[str, Any]]:
     """The reported solution, status, bound and info of method ``name``'s output ``out``
     (``solution``: its schedule), given the start it had (``warm``: greedy's, when it was;
-    ``start_evicted``: the start's evictions)."""
+    ``start_evicted`` and ``start_batch``: the start's evictions and batches)."""
     instance = solution.instance
     info = dict(out.info)
     status = out.status
@@ -236,7 +246,7 @@ def settle(
         }
     if start is not None:
         info["incumbent_from"] = "method"
-        given = Solution(instance, start, solution.sharing, start_evicted)
+        given = Solution(instance, start, solution.sharing, start_evicted, start_batch)
         if exceeds(given.objective, solution.objective):
             # The method stopped below its start (a time limit): the start is the better answer.
             if status == Status.OPTIMAL:

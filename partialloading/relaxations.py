@@ -81,7 +81,7 @@ def knapsack_bound(instance: Instance, levels: int = 64) -> float:
     weights = instance.weights[candidates]
     models = instance.user_models[candidates]
     deadline = instance.deadlines[candidates] * (1.0 + RELATIVE_TOLERANCE)
-    size = instance.upload_times[candidates] + instance.user_infer_times[candidates]
+    size = instance.upload_times[candidates] + instance.amortized_infer_times[candidates]
     if instance.timing == "frame":
         reserve = float(memory_of(instance).first[models].min())
     else:
@@ -202,7 +202,7 @@ class LevelData:
             models,
             instance.weights[candidates],
             instance.upload_times[candidates],
-            instance.user_infer_times[candidates],
+            instance.amortized_infer_times[candidates],
             instance.deadlines[candidates] * (1.0 + RELATIVE_TOLERANCE),
             member,
             seconds,

@@ -91,6 +91,8 @@ class Result:
             }
             if evicted is not None:
                 entry["evicted"] = list(evicted[q])
+            if sol.batch is not None:
+                entry["batch"] = sol.batch[q]
             schedule.append(entry)
         return {
             "format": SOLUTION_FORMAT,
@@ -145,7 +147,8 @@ class Result:
             raise SolutionError(f"{where}status: unknown status {doc['status']!r} (known: {known})") from None
         sharing = bool(doc["sharing"])
         order = tuple(instance.user_index[u] for u in users)
-        solution = Solution(instance, order, sharing, _evictions(instance, sharing, doc["schedule"], where))
+        batch = _batches(doc["schedule"], where)
+        solution = Solution(instance, order, sharing, _evictions(instance, sharing, doc["schedule"], where), batch)
         bound = None if doc["bound"] is None else float(doc["bound"])
         info = dict(doc.get("info", {}))
         return cls(doc["method"], status, solution, bound, float(doc["runtime_s"]), info)
@@ -179,6 +182,19 @@ def _evictions(
             ids.append(blocks[block])
         out.append(tuple(ids))
     return tuple(out)
+
+
+def _batches(schedule: Sequence[Mapping[str, Any]], where: str) -> tuple[int, ...] | None:
+    """The ``batch`` numbers of a schedule (``None`` when no entry has one: one request per batch)."""
+    if not any("batch" in entry for entry in schedule):
+        return None
+    numbers = []
+    for q, entry in enumerate(schedule):
+        number = entry.get("batch")
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise SolutionError(f"{where}schedule[{q}].batch: missing or not an integer (other entries have one)")
+        numbers.append(number)
+    return tuple(numbers)
 
 
 def _plain_number(value: float) -> float | int:

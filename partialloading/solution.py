@@ -32,18 +32,28 @@ class Solution:
     evicted
         The blocks evicted right before each request (indices into the blocks of
         :attr:`evaluated`), or ``None`` (or a ``None`` entry): the memory model's default rule.
+        A batch's evictions are on its first request.
+    batch
+        The batch number of each request (0-based, nondecreasing; consecutive requests with one
+        number form one batch: one load and one inference of their model), or ``None``: one
+        request per batch. Batch numbers that give every request its own batch are stored as
+        ``None``, so a schedule has one form.
     """
 
     instance: Instance
     order: tuple[int, ...]
     sharing: bool = True
     evicted: tuple[tuple[int, ...] | None, ...] | None = None
+    batch: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "order", tuple(int(k) for k in self.order))
         if self.evicted is not None:
             plans = tuple(None if e is None else tuple(int(j) for j in e) for e in self.evicted)
             object.__setattr__(self, "evicted", plans)
+        if self.batch is not None:
+            numbers = tuple(int(b) for b in self.batch)
+            object.__setattr__(self, "batch", None if numbers == tuple(range(len(numbers))) else numbers)
 
     @classmethod
     def from_user_ids(cls, instance: Instance, users: Sequence[str], sharing: bool = True) -> Solution:
@@ -59,7 +69,19 @@ class Solution:
     @cached_property
     def timeline(self) -> Timeline:
         """Per-request timeline (see :func:`partialloading.timing.timeline`)."""
-        return timeline(self.evaluated, self.order, self.evicted)
+        return timeline(self.evaluated, self.order, self.evicted, self.batch)
+
+    @property
+    def batches(self) -> tuple[tuple[str, ...], ...]:
+        """The user ids of each batch, in service order."""
+        groups: list[list[str]] = []
+        ids = self.admitted
+        numbers = range(len(ids)) if self.batch is None else self.batch
+        for q, b in enumerate(numbers):
+            if q == 0 or b != numbers[q - 1]:
+                groups.append([])
+            groups[-1].append(ids[q])
+        return tuple(tuple(g) for g in groups)
 
     @property
     def evicted_ids(self) -> tuple[tuple[str, ...], ...]:
@@ -111,6 +133,7 @@ class Solution:
             and self.order == other.order
             and self.sharing == other.sharing
             and self.evicted == other.evicted
+            and self.batch == other.batch
         )
 
     __hash__ = None  # type: ignore[assignment]

@@ -8,6 +8,8 @@ model (under frame timing O(1) per user after sorting, O(K log K) in all).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from partialloading.instance import FloatArray, Instance, IntArray
@@ -15,6 +17,7 @@ from partialloading.methods import SolveRequest, SolverOutput
 from partialloading.params import EdfParams
 from partialloading.result import Status
 from partialloading.timing import schedule
+from partialloading.timing.arithmetic import BatchAppender
 
 
 def deadline_order(users: IntArray, deadlines: FloatArray, models: IntArray) -> IntArray:
@@ -30,8 +33,8 @@ def edf_order(instance: Instance) -> list[int]:
 
 
 def edf_schedule(instance: Instance) -> list[int]:
-    """The earliest-deadline-first schedule: users in :func:`edf_order`, each appended when
-    everybody stays on time."""
+    """The earliest-deadline-first schedule of one request per batch: users in :func:`edf_order`,
+    each appended when everybody stays on time."""
     appender = schedule(instance, tolerance_share=1.0).appender()
     for k in edf_order(instance):
         if appender.fits(k):
@@ -39,6 +42,31 @@ def edf_schedule(instance: Instance) -> list[int]:
     return appender.order
 
 
+def admit_in_order(instance: Instance, users: Sequence[int]) -> tuple[list[int], list[int] | None]:
+    """``users`` appended in this order, each when everybody stays on time; where models have
+    batch tables a user joins the last batch when that is its model's and has room and it
+    finishes no later that way (:class:`~partialloading.timing.arithmetic.BatchAppender`).
+    Returns the order and its batch numbers (``None``: one request per batch)."""
+    p = schedule(instance, tolerance_share=1.0)
+    if not instance.batching:
+        plain = p.appender()
+        for k in users:
+            if plain.fits(k):
+                plain.append(k)
+        return plain.order, None
+    batched = BatchAppender(p)
+    for k in users:
+        if batched.fits(k):
+            batched.append(k)
+    return batched.order, batched.batch
+
+
+def edf_steps(instance: Instance) -> tuple[list[int], list[int] | None]:
+    """The earliest-deadline-first schedule in batches: :func:`admit_in_order` of :func:`edf_order`."""
+    return admit_in_order(instance, edf_order(instance))
+
+
 def solve(instance: Instance, params: EdfParams, request: SolveRequest) -> SolverOutput:
     """Earliest-deadline-first admission (the seed, time limit and initial schedule are not used)."""
-    return SolverOutput(order=edf_schedule(instance), status=Status.FEASIBLE)
+    order, batch = edf_steps(instance)
+    return SolverOutput(order=order, status=Status.FEASIBLE, batch=batch)

@@ -54,6 +54,8 @@ class SetSearch:
         Sets examined, and order-search nodes visited.
     evicted
         The evictions that make ``order`` feasible (``None``: the memory's default rule).
+    batch
+        The batch numbers of ``order`` (``None``: one request per batch).
     """
 
     order: list[int] | None
@@ -62,6 +64,7 @@ class SetSearch:
     checked: int
     nodes: int
     evicted: list[tuple[int, ...]] | None = None
+    batch: list[int] | None = None
 
 
 MAX_EVICTABLE = 20
@@ -115,7 +118,7 @@ def heaviest_feasible_set(
         found = find_order(search, subset)
         nodes += found.nodes
         if found.order is not None:
-            return SetSearch(list(found.order), False, weight, checked, nodes, found.evicted)
+            return SetSearch(list(found.order), False, weight, checked, nodes, found.evicted, found.batch)
         infeasible.append(mask)
     return SetSearch(None, False, floor, checked, nodes)
 
@@ -154,21 +157,26 @@ def solve(instance: Instance, params: EnumerateParams, request: SolveRequest) ->
     found = heaviest_feasible_set(search, alone, instance.weights.tolist(), request.deadline, floor, ceiling)
     if found.stopped:
         # Best-first search has no incumbent before the optimum: fall back on the baseline.
-        fallback = edf.edf_schedule(instance)
+        fallback, batch = edf.edf_steps(instance)
         evicted = None
         if (
             request.initial is not None
             and instance.weights[list(request.initial)].sum() > instance.weights[fallback].sum()
         ):
             fallback, evicted = list(request.initial), request.initial_evicted
+            batch = None if request.initial_batch is None else list(request.initial_batch)
         status = Status.FEASIBLE if fallback else Status.TIME_LIMIT
         info = {"sets_checked": found.checked}
-        return SolverOutput(fallback, status, bound=found.weight, info=info, evicted=evicted)
+        return SolverOutput(fallback, status, bound=found.weight, info=info, evicted=evicted, batch=batch)
     if found.order is not None:
         info = {"sets_checked": found.checked, "nodes": found.nodes}
-        return SolverOutput(found.order, Status.OPTIMAL, bound=found.weight, info=info, evicted=found.evicted)
+        return SolverOutput(
+            found.order, Status.OPTIMAL, bound=found.weight, info=info, evicted=found.evicted, batch=found.batch
+        )
     if start:
         # Nothing heavier than the initial schedule is feasible.
         info = {"sets_checked": found.checked, "nodes": found.nodes}
-        return SolverOutput(start, Status.OPTIMAL, bound=floor, info=info, evicted=request.initial_evicted)
+        return SolverOutput(
+            start, Status.OPTIMAL, bound=floor, info=info, evicted=request.initial_evicted, batch=request.initial_batch
+        )
     raise SolverError("enumerate found no feasible set, not even the empty one")  # pragma: no cover

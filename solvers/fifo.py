@@ -12,18 +12,18 @@ from partialloading.instance import Instance
 from partialloading.methods import SolveRequest, SolverOutput
 from partialloading.params import FifoParams
 from partialloading.result import Status
-from partialloading.timing import schedule
+
+from .edf import admit_in_order
 
 
-def fifo_schedule(instance: Instance) -> list[int]:
-    """Users in instance order, each appended when everybody stays on time."""
-    appender = schedule(instance, tolerance_share=1.0).appender()
-    for k in range(instance.num_users):
-        if appender.fits(k):
-            appender.append(k)
-    return appender.order
+def fifo_schedule(instance: Instance) -> tuple[list[int], list[int] | None]:
+    """Users in instance order, each appended when everybody stays on time (joining the last
+    batch where models have batch tables, see :func:`~partialloading.solvers.edf.admit_in_order`);
+    the order and its batch numbers."""
+    return admit_in_order(instance, range(instance.num_users))
 
 
 def solve(instance: Instance, params: FifoParams, request: SolveRequest) -> SolverOutput:
     """First-in-first-out admission (the seed, time limit and initial schedule are not used)."""
-    return SolverOutput(order=fifo_schedule(instance), status=Status.FEASIBLE)
+    order, batch = fifo_schedule(instance)
+    return SolverOutput(order=order, status=Status.FEASIBLE, batch=batch)

@@ -5,6 +5,8 @@ Each docstring explains its optimum.
 
 from __future__ import annotations
 
+import dataclasses
+
 from partialloading.instance import Block, Instance, Model, User
 
 MS = 1e-3
@@ -56,3 +58,22 @@ def revisit_instance() -> Instance:
         {"A": (["blkA"], 10), "B": (["blkB"], 1)},
         [("a1", "A", 20.5), ("b", "B", 31.5), ("a2", "A", 51.5)],
     )
+
+
+def batch_hand_instance(timing: str = "frame") -> Instance:
+    """Three requests of one model whose batch of 3 takes 14 ms instead of 3 × 10 ms.
+
+    A loads in 20 ms; a request takes 10 ms, a batch of 2 12 ms, of 3 14 ms. Deadlines 34.5 ms.
+    One at a time only a1 is on time (30 ms; a2 would finish at 40). As one batch all three
+    finish at 20 + 14 = 34 ms ≤ 34.5: optimum 3, and only as one batch. B (5 ms load, 1 ms,
+    deadline 30.5 ms) fits beside no request of A: after a1 it ends at 36 ms, before a1 it
+    pushes a1 to 36 ms. So the optimum is A's three requests in one batch.
+    """
+    inst = ms_instance(
+        {"blkA": 20, "blkB": 5},
+        {"A": (["blkA"], 10), "B": (["blkB"], 1)},
+        [("a1", "A", 34.5), ("a2", "A", 34.5), ("a3", "A", 34.5), ("b", "B", 30.5)],
+    )
+    table = (10 * MS, 12 * MS, 14 * MS)
+    models = (dataclasses.replace(inst.models[0], batch_infer_time_s=table), inst.models[1])
+    return dataclasses.replace(inst, models=models, timing=timing)

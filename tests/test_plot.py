@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import pytest
 from matplotlib.figure import Figure
 from matplotlib.text import Annotation
 
@@ -105,3 +106,20 @@ def test_a_capacity_memory_shows_its_evictions_and_the_memory_in_use() -> None:
     plot_gantt(solve(plain, "enumerate"), ax)
     assert not any("in use" in t.get_text() for t in ax.texts)
     plt.close(fig)
+
+
+def test_a_batch_is_one_bar_with_its_members() -> None:
+    from hand import batch_hand_instance
+
+    fig, ax = plt.subplots()
+    try:
+        result = solve(batch_hand_instance(), "enumerate")
+        plot_gantt(result, ax=ax)
+        # One row (the batch of three): one upload, one load and one inference bar.
+        assert [t.get_text() for t in ax.get_yticklabels()] == ["A × 3: a1, a2, a3"]
+        assert len(ax.patches) == 3
+        _upload, load, inference = ax.patches
+        assert load.get_width() == result.solution.timeline.load[0]  # the batch's one load, not three
+        assert inference.get_width() == pytest.approx(0.014)  # t(3) = 14 ms
+    finally:
+        plt.close(fig)

@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from partialloading.errors import SolutionError
 from partialloading.instance import Instance
 from partialloading.io import check_solution_structure, parse_solution_text, read_instance, read_solution
+
+from .memory_replay import Capacity
 
 __all__ = [
     "RELATIVE_TOLERANCE",
@@ -121,108 +123,6 @@ def _eta(user: Any) -> float:
     if user.spectral_efficiency is not None:
         return float(user.spectral_efficiency)
     return math.log2(1.0 + 10.0 ** (float(user.snr_db) / 10.0))
-
-
-class _Capacity:
-    """The memory with a capacity, replayed from the instance data alone (written out here, not
-    imported). Without sharing (when some block is shared at all) every model holds private
-    copies ``model/block`` of its blocks (``#n`` appended while a name is taken); a copy is
-    resident at time 0 when its model is held whole by the initial blocks, the most recently used
-    models first while they fit."""
-
-    def __init__(self, instance: Instance, sharing: bool) -> None:
-        self.capacity = float(instance.memory_bytes or math.inf)
-        size = {b.id: float(b.size_bytes) for b in instance.blocks}
-        if instance.initial_blocks is not None:
-            initial = list(instance.initial_blocks)
-        elif instance.initial_model is not None:
-            initial = list(next(m.blocks for m in instance.models if m.id == instance.initial_model))
-        else:
-            initial = []
-        self.blocks = {m.id: list(m.blocks) for m in instance.models}
-        holders: dict[str, int] = {}
-        for m in instance.models:
-            for b in m.blocks:
-                holders[b] = holders.get(b, 0) + 1
-        if not sharing and any(count > 1 for count in holders.values()):
-            taken, copies = set(size), {}
-            for m in instance.models:
-                for b in m.blocks:
-                    name, n = f"{m.id}/{b}", 1
-                    while name in taken:
-                        name, n = f"{m.id}/{b}#{n}", n + 1
-                    taken.add(name)
-                    copies[m.id, b] = name
-                    size[name] = size[b]
-            self.blocks = {m.id: [copies[m.id, b] for b in m.blocks] for m in instance.models}
-            position = {b: i for i, b in enumerate(initial)}
-            whole = [m for m in instance.models if all(b in position for b in m.blocks)]
-            whole.sort(key=lambda m: (max(position[b] for b in m.blocks), m.id), reverse=True)
-            room, kept = self.capacity, []
-            for m in whole:
-                need = sum(size[b] for b in m.blocks)
-                if need <= room:
-                    room -= need
-                    kept += [(position[b], copies[m.id, b]) for b in m.blocks]
-            initial = [name for _, name in sorted(kept)]
-        self.size = size
-        self.resident = list(initial)  # least recently used first
-        self.last_use = {b: i - len(initial) for i, b in enumerate(initial)}
-
-    def default_evictions(self, q: int, models: list[str], model: str) -> list[str]:
-        """The default rule before request ``q`` of the order ``models``: while the request does
-        not fit, evict the block it does not need that is used again latest (never: first),
-        then the least recently used, then the largest, then the smallest id."""
-        need = set(self.blocks[model])
-        total = sum(self.size[b] for b in set(self.resident) | need)
-        later: dict[str, float] = {}
-        for r in range(len(models) - 1, q, -1):
-            for b in self.blocks.get(models[r], []):
-                later[b] = r
-        candidates = [b for b in self.resident if b not in need]
-        candidates.sort(key=lambda b: (-later.get(b, math.inf), self.last_use[b], -self.size[b], b))
-        gone = []
-        for b in candidates:
-            if total <= self.capacity * (1.0 + RELATIVE_TOLERANCE):
-                break
-            gone.append(b)
-            total -= self.size[b]
-        return gone
-
-    def evict_all_but(self, q: int, model: str, evicted: list[str], problem: Callable[[str, str], None]) -> None:
-        """The one-model memory (no capacity) before request ``q``: it evicts exactly the
-        resident blocks the request does not need; the ``evicted`` a file gives must be those."""
-        need = set(self.blocks[model])
-        for i, b in enumerate(evicted):
-            if b not in self.resident:
-                problem(f"schedule[{q}].evicted[{i}]", f"block {b!r} is evicted but not resident")
-            elif b in need:
-                problem(f"schedule[{q}].evicted[{i}]", f"block {b!r} is evicted but the request needs it")
-        kept = sorted(set(self.resident) - need - set(evicted))
-        if kept:
-            problem(
-                f"schedule[{q}].evicted",
-                f"the one-model memory evicts every block the request does not need (also {', '.join(kept[:5])})",
-            )
-
-    def serve(self, q: int, model: str, evicted: list[str], problem: Callable[[str, str], None]) -> float:
-        """Evict, load the missing blocks, check the capacity; returns the bytes loaded."""
-        need = self.blocks[model]
-        for i, b in enumerate(evicted):
-            if b not in self.resident:
-                problem(f"schedule[{q}].evicted[{i}]", f"block {b!r} is evicted but not resident")
-            elif b in need:
-                problem(f"schedule[{q}].evicted[{i}]", f"block {b!r} is evicted but the request needs it")
-            else:
-                self.resident.remove(b)
-        missing = [b for b in need if b not in self.resident]
-        self.resident += missing
-        for b in need:
-            self.last_use[b] = q
-        total = sum(self.size[b] for b in self.resident)
-        if total > self.capacity * (1.0 + RELATIVE_TOLERANCE):
-            problem(f"schedule[{q}].evicted", f"{total:.9g} bytes resident, beyond memory_bytes {self.capacity:.9g}")
-        return sum(self.size[b] for b in missing)
 
 
 class _Checker:
@@ -341,34 +241,71 @@ class _Checker:
             self.add("upload_end_s", f"reported {reported_end:.9g} s, but the last upload ends at {tau:.9g} s")
         return tau
 
+    def batches(self) -> list[list[int]]:
+        """The entries (positions) of each batch, checking the ``batch`` numbers: consecutive
+        entries with one number form a batch (without numbers every entry is its own)."""
+        schedule = self.doc["schedule"]
+        numbered = [q for q, e in enumerate(schedule) if "batch" in e]
+        if not numbered:
+            return [[q] for q in range(len(schedule))]
+        groups: list[list[int]] = []
+        previous = -1
+        for q, entry in enumerate(schedule):
+            number = entry.get("batch")
+            if not isinstance(number, int) or isinstance(number, bool):
+                self.add(f"schedule[{q}].batch", "missing or not an integer (some entries carry batch numbers)")
+                number = previous + 1
+            elif number not in (previous, previous + 1) or (q == 0 and number != 0):
+                self.add(f"schedule[{q}].batch", f"batch {number} after batch {previous} (0 first, then +0 or +1)")
+            if not groups or number != previous:
+                groups.append([])
+            groups[-1].append(q)
+            previous = number
+        return groups
+
+    def batch_time(self, q: int, members: list[str]) -> float:
+        """The inference time of a batch: the model's table at its size, paced by the longest
+        member (``t(b) · max c_k / c_i``); one request takes its own time."""
+        model = self.users[members[0]].model
+        own = [self.own_infer.get(uid, self.infer[model]) for uid in members]
+        if len(members) == 1:
+            return own[0]
+        spec = next(m for m in self.instance.models if m.id == model)
+        table = list(spec.batch_infer_time_s or [spec.infer_time_s])
+        if len(members) > len(table):
+            self.add(
+                f"schedule[{q}].batch",
+                f"a batch of {len(members)} requests of model {model!r}, whose batch table has {len(table)} entries",
+            )
+            return float(table[-1]) * max(own) / float(table[0])
+        return float(table[len(members) - 1]) * max(own) / float(table[0])
+
     def check_timeline(self, tau: float) -> None:
-        """Replay the schedule block by block and compare every reported time."""
+        """Replay the schedule batch by batch (block by block) and compare every reported time."""
         sharing = bool(self.doc["sharing"])
+        schedule = self.doc["schedule"]
         # Without a valid upload phase the timeline starts at the reported end, so that the
         # rest of the schedule is still checked (the upload problem is already reported).
         pipelined = self.timing == "pipelined"
         now = 0.0 if pipelined else tau if math.isfinite(tau) else float(self.doc["upload_end_s"])
         previous = self.instance.initial_model
-        capacity = None if self.instance.memory_bytes is None else _Capacity(self.instance, sharing)
+        capacity = None if self.instance.memory_bytes is None else Capacity(self.instance, sharing)
         # The one-model memory's blocks, named as a file names them (copies without sharing).
-        one_model = _Capacity(self.instance, sharing) if capacity is None else None
-        models = [self.users[e["user"]].model if e["user"] in self.users else "" for e in self.doc["schedule"]]
+        one_model = Capacity(self.instance, sharing) if capacity is None else None
         served: set[str] = set()
-        for q, entry in enumerate(self.doc["schedule"]):
-            where = f"schedule[{q}]"
-            uid = entry["user"]
-            if uid not in self.users or uid in served:
-                # Unknown or duplicate (already reported): nothing sensible to replay.
-                continue
-            served.add(uid)
-            user = self.users[uid]
-            if entry["model"] != user.model:
-                self.add(f"{where}.model", f"user {uid!r} requests model {user.model!r}, not {entry['model']!r}")
-            if not _close(float(entry["deadline_s"]), float(user.deadline_s)):
-                self.add(
-                    f"{where}.deadline_s", f"reported {entry['deadline_s']!r}, the instance says {user.deadline_s!r}"
-                )
-            model = user.model
+        steps: list[tuple[int, list[str]]] = []
+        for group in self.batches():
+            # Unknown or duplicate users (already reported): nothing sensible to replay.
+            members = [q for q in group if schedule[q]["user"] in self.users and schedule[q]["user"] not in served]
+            served.update(schedule[q]["user"] for q in members)
+            if members:
+                steps.append((members[0], [schedule[q]["user"] for q in members]))
+                self.check_members(group, members)
+        # A memory's default evictions look ahead at the models of the later batches.
+        models = [self.users[uids[0]].model for _, uids in steps]
+        for s, (q, uids) in enumerate(steps):
+            entry = schedule[q]
+            model = self.users[uids[0]].model
             if one_model is not None:
                 load = self.load_bytes(previous, model, sharing) / self.speed
                 if "evicted" in entry:
@@ -377,42 +314,65 @@ class _Checker:
             elif capacity is not None:
                 evicted = entry.get("evicted")
                 if evicted is None:  # a reader fills a missing list with the default rule
-                    evicted = capacity.default_evictions(q, models, model)
+                    evicted = capacity.default_evictions(s, models, model)
                 load = capacity.serve(q, model, list(evicted), self.add) / self.speed
-            start = now
-            uploaded = self.own_upload.get(uid, math.nan)
-            infer_start = start + load
+            else:  # pragma: no cover - one of the two memories is always replayed
+                load = 0.0
+            infer_start = now + load
+            uploads = [self.own_upload.get(uid, math.nan) for uid in uids]
             if pipelined:
-                # The request waits for its own input; without valid bandwidth, replay from the
-                # reported upload end so that the rest is still checked.
-                arrival = uploaded if math.isfinite(uploaded) else float(entry.get("upload_end_s", 0.0))
-                infer_start = max(infer_start, arrival)
-            finish = infer_start + self.own_infer.get(uid, self.infer[model])
-            expected_times = {
-                "load_s": load,
-                "start_s": start,
-                "upload_end_s": uploaded,
-                "infer_start_s": infer_start,
-                "finish_s": finish,
-            }
-            for key, expected in expected_times.items():
-                if pipelined and key in ("upload_end_s", "infer_start_s") and key not in entry:
-                    self.add(f"{where}.{key}", "missing key (required under pipelined timing)")
-                    continue
-                if key not in entry or not math.isfinite(expected):
-                    # upload_end_s and infer_start_s may be omitted under frame timing; an
-                    # upload without valid bandwidth is reported already.
-                    continue
-                reported = float(entry[key])
-                if not _close(reported, expected):
-                    self.add(f"{where}.{key}", f"reported {reported:.9g} s, recomputed {expected:.9g} s")
-            deadline = float(user.deadline_s)
-            if finish > deadline * (1.0 + RELATIVE_TOLERANCE):
-                self.add(
-                    f"{where}.finish_s", f"user {uid!r} finishes at {finish:.9g} s, after its deadline {deadline:.9g} s"
-                )
+                # The batch waits for its members' inputs; without valid bandwidth, replay from
+                # the reported upload ends so that the rest is still checked.
+                for r, up in enumerate(uploads):
+                    arrival = up if math.isfinite(up) else float(schedule[q + r].get("upload_end_s", 0.0))
+                    infer_start = max(infer_start, arrival)
+            finish = infer_start + self.batch_time(q, uids)
+            for r, uid in enumerate(uids):
+                self.compare(q + r, uid, (load, now, uploads[r], infer_start, finish))
             now = finish
             previous = model
+
+    def check_members(self, group: list[int], members: list[int]) -> None:
+        """One model per batch; evictions only before a batch (on its first entry)."""
+        schedule = self.doc["schedule"]
+        first = self.users[schedule[members[0]]["user"]].model
+        for q in members[1:]:
+            model = self.users[schedule[q]["user"]].model
+            if model != first:
+                self.add(f"schedule[{q}].batch", f"a batch holds one model: {model!r} after {first!r}")
+        for q in group[1:]:
+            if schedule[q].get("evicted"):
+                self.add(
+                    f"schedule[{q}].evicted", "blocks evicted in the middle of a batch (only before its first entry)"
+                )
+
+    def compare(self, q: int, uid: str, times: tuple[float, float, float, float, float]) -> None:
+        """Compare entry ``q``'s reported model, deadline and times with the replay's."""
+        entry = self.doc["schedule"][q]
+        where = f"schedule[{q}]"
+        user = self.users[uid]
+        if entry["model"] != user.model:
+            self.add(f"{where}.model", f"user {uid!r} requests model {user.model!r}, not {entry['model']!r}")
+        if not _close(float(entry["deadline_s"]), float(user.deadline_s)):
+            self.add(f"{where}.deadline_s", f"reported {entry['deadline_s']!r}, the instance says {user.deadline_s!r}")
+        pipelined = self.timing == "pipelined"
+        keys = ("load_s", "start_s", "upload_end_s", "infer_start_s", "finish_s")
+        for key, expected in zip(keys, times, strict=True):
+            if pipelined and key in ("upload_end_s", "infer_start_s") and key not in entry:
+                self.add(f"{where}.{key}", "missing key (required under pipelined timing)")
+                continue
+            if key not in entry or not math.isfinite(expected):
+                # upload_end_s and infer_start_s may be omitted under frame timing; an
+                # upload without valid bandwidth is reported already.
+                continue
+            reported = float(entry[key])
+            if not _close(reported, expected):
+                self.add(f"{where}.{key}", f"reported {reported:.9g} s, recomputed {expected:.9g} s")
+        finish, deadline = times[-1], float(user.deadline_s)
+        if finish > deadline * (1.0 + RELATIVE_TOLERANCE):
+            self.add(
+                f"{where}.finish_s", f"user {uid!r} finishes at {finish:.9g} s, after its deadline {deadline:.9g} s"
+            )
 
     def check_objective(self, admitted: list[str]) -> None:
         weight = 0.0

@@ -14,13 +14,14 @@ from partialloading.cli.common import instance_path
 from partialloading.errors import InstanceError
 from partialloading.instance import Instance
 from partialloading.io import instance_from_dict, read_json_file
+from partialloading.methods import METHODS
+from partialloading.plot import printable
 from partialloading.sharing import (
     deadline_summary,
     grouped_order,
     sharing_structure,
 )
 from partialloading.solve import solve
-from partialloading.solvers.dp import why_not_exact
 from partialloading.timing import timeline
 
 MB = 1e6
@@ -138,6 +139,23 @@ def print_memory_fit(instance: Instance, out: TextIO) -> None:
     )
 
 
+def print_batch_tables(instance: Instance, out: TextIO, limit: int = 60) -> None:
+    """Each model's batch table (``t(b)`` in ms at a few sizes, and the time per request at the
+    largest), for the models that have one."""
+    tabled = [m for m in instance.models if m.batch_infer_time_s is not None]
+    if not tabled:
+        return
+    print(f"batch tables ({len(tabled)} model(s)): t(b) in ms", file=out)
+    for m in tabled[: limit or None]:
+        table = m.batch_infer_time_s or ()
+        sizes = sorted({b for b in (1, 2, 4, 8, 16, 32, 64, 128, 256, len(table)) if b <= len(table)})
+        cells = ", ".join(f"{b}: {1e3 * table[b - 1]:.3g}" for b in sizes)
+        per = 1e3 * table[-1] / len(table)
+        print(f"  {printable(m.id):<20.20} B = {len(table):<4} {cells}; {per:.3g} ms per request at B", file=out)
+    if limit and len(tabled) > limit:
+        print(f"... {len(tabled) - limit} more models with batch tables (--limit 0 shows all)", file=out)
+
+
 def print_inspection(instance: Instance, out: TextIO, limit: int = 60) -> None:
     """Print the structure report of ``instance`` to ``out``."""
     structure = sharing_structure(instance)
@@ -183,6 +201,7 @@ def print_inspection(instance: Instance, out: TextIO, limit: int = 60) -> None:
     if limit and total_rows > limit:
         print(f"... {total_rows - limit} more model rows (--limit 0 shows all)", file=out)
 
+    print_batch_tables(instance, out, limit)
     d = deadline_summary(instance)
     if d.distinct == 0:
         print("deadlines: no users", file=out)
@@ -194,7 +213,7 @@ def print_inspection(instance: Instance, out: TextIO, limit: int = 60) -> None:
     if w.size and not np.all(w == w[0]):
         print(f"weights: {w.min():g} to {w.max():g}, total {w.sum():g}", file=out)
     for sharing in (True, False):
-        reason = why_not_exact(instance if sharing else instance.unshared())
+        reason = METHODS["dp"].why_not(instance if sharing else instance.unshared())
         label = "with sharing" if sharing else "without sharing"
         if reason is None:
             best = solve(instance, "dp", sharing=sharing).objective

@@ -225,3 +225,11 @@ def print_table(name: str, runs: list[Simulation]) -> None:
             f"{s.gpu_busy_fraction:>8.1%} {s.rounds:>7} "
             f"{_ms(s.planning_time_mean_s):>8} {_ms(s.planning_time_max_s):>8}"
         )
+    batched = [r for r in runs if r.summary.mean_batch_size is not None]
+    if batched:
+        parts = [
+            f"{r.policy.label} {r.summary.mean_batch_size or 0.0:.2f} per batch, "
+            f"{r.summary.gpu_seconds_saved or 0.0:.3f} GPU s saved"
+            for r in batched
+        ]
+        print("batches (against one request at a time): " + "; ".join(parts))

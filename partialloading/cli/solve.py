@@ -196,6 +196,19 @@ def _method_text(result: Result) -> str:
     return result.method
 
 
+def _print_batches(result: Result, out: TextIO) -> None:
+    """The batches line (only for a schedule that batches)."""
+    sol = result.solution
+    if sol.batch is None:
+        return
+    sizes = [len(b) for b in sol.batches]
+    print(
+        f"{len(sizes)} batches for {len(sol.order)} requests (mean {len(sol.order) / len(sizes):.2f}, "
+        f"largest {max(sizes)}); a batch's members share its load, start and finish",
+        file=out,
+    )
+
+
 def print_summary(result: Result, out: TextIO, rows: int | None = None) -> None:
     """Readable summary: status, objective, timeline table (at most ``rows`` rows; ``None``: all,
     0: none), bytes, bandwidth split. Ids are shown with control characters escaped."""
@@ -244,8 +257,9 @@ def print_summary(result: Result, out: TextIO, rows: int | None = None) -> None:
         # Columns as wide as the longest id shown (capped so that a row stays on one line).
         uw = min(max(4, *(len(printable(inst.users[k].id)) for k in shown_rows)), 24)
         mw = min(max(5, *(len(printable(inst.users[k].model)) for k in shown_rows)), 32)
+        batched = sol.batch is not None
         header = (
-            f"{'#':>3} {'user':<{uw}} {'model':<{mw}} {'bw MHz':>8} "
+            f"{'#':>3} " + (f"{'batch':>5} " if batched else "") + f"{'user':<{uw}} {'model':<{mw}} {'bw MHz':>8} "
             f"{'load MB':>8} {'load s':>9} {'start s':>9} {'finish s':>9} {'deadline':>9}"
             + (f" {'upload s':>9} {'infer s':>9}" if pipelined else "")
             + (f" {'resident MB':>11} evicted" if capacity else "")
@@ -255,7 +269,9 @@ def print_summary(result: Result, out: TextIO, rows: int | None = None) -> None:
         for q, k in enumerate(shown_rows):
             user = inst.users[k]
             print(
-                f"{q + 1:>3} {printable(user.id):<{uw}.{uw}} {printable(user.model):<{mw}.{mw}} "
+                f"{q + 1:>3} "
+                + (f"{tl.batch[q] + 1:>5} " if batched else "")
+                + f"{printable(user.id):<{uw}.{uw}} {printable(user.model):<{mw}.{mw}} "
                 f"{sol.bandwidth[q] / 1e6:>8.3f} "
                 f"{tl.loaded_bytes[q] / 1e6:>8.1f} {tl.load[q]:>9.4f} {tl.start[q]:>9.4f} {tl.finish[q]:>9.4f} "
                 f"{user.deadline_s:>9.4f}"
@@ -265,6 +281,7 @@ def print_summary(result: Result, out: TextIO, rows: int | None = None) -> None:
             )
         if len(shown_rows) < len(sol.order):  # pragma: no branch
             print(f"... {len(sol.order) - len(shown_rows)} more rows (--table 0 shows all)", file=out)
+    _print_batches(result, out)
     print(
         f"loaded {sol.loaded_bytes / 1e6:.1f} MB, reused {sol.reused_bytes / 1e6:.1f} MB already in GPU memory",
         file=out,

@@ -44,11 +44,14 @@ def _time(x: float) -> str:
 
 
 def dumps_outcomes_csv(run: Simulation) -> str:
-    """The request table of ``run`` as CSV text."""
+    """The request table of ``run`` as CSV text (with a ``batch_size`` column, empty for a
+    dropped request, where the workload's models have batch tables)."""
+    batching = run.summary.mean_batch_size is not None or run.summary.gpu_seconds_saved is not None
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(OUTCOME_COLUMNS)
+    writer.writerow((*OUTCOME_COLUMNS, "batch_size") if batching else OUTCOME_COLUMNS)
     for o in run.outcomes:
+        size = [str(o.batch_size) if o.batch_size else ""] if batching else []
         writer.writerow(
             [
                 o.request,
@@ -60,6 +63,7 @@ def dumps_outcomes_csv(run: Simulation) -> str:
                 _time(o.upload_end_s),
                 _time(o.infer_start_s),
                 _time(o.finish_s),
+                *size,
             ]
         )
     return out.getvalue()
@@ -91,9 +95,18 @@ def write_outcomes_csv(run: Simulation, path: str | os.PathLike[str]) -> None:
     write_text_atomic(path, dumps_outcomes_csv(run))
 
 
+BATCH_FIELDS = ("mean_batch_size", "gpu_seconds_saved")
+"""Metrics written only where the workload batches (so files without batching read as before)."""
+
+
 def summary_to_dict(summary: Summary) -> dict[str, Any]:
-    """The metrics as a JSON-ready mapping (field order as in :class:`Summary`)."""
-    return dataclasses.asdict(summary)
+    """The metrics as a JSON-ready mapping (field order as in :class:`Summary`; the batch
+    metrics only where the workload batches)."""
+    out = dataclasses.asdict(summary)
+    for name in BATCH_FIELDS:
+        if out[name] is None:
+            del out[name]
+    return out
 
 
 def run_to_dict(run: Simulation) -> dict[str, Any]:

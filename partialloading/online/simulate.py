@@ -33,7 +33,7 @@ from partialloading.instance import Instance, User
 from partialloading.params import MethodParams
 from partialloading.solution import Solution
 from partialloading.solve import solve
-from partialloading.timing import servable_alone
+from partialloading.timing import instance_steps, servable_alone
 from partialloading.validation.verify import verify_solution
 
 from .workload import Workload
@@ -85,6 +85,8 @@ class Outcome:
     upload_end_s: float = math.nan
     infer_start_s: float = math.nan
     finish_s: float = math.nan
+    batch_size: int = 0
+    """Requests in its batch (0 for a dropped request)."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,11 @@ class Summary:
     rounds: int
     planning_time_mean_s: float
     planning_time_max_s: float
+    mean_batch_size: float | None = None
+    """Served requests per batch (``None`` when no model of the workload has a batch table)."""
+    gpu_seconds_saved: float | None = None
+    """Inference seconds that serving the same requests one by one would have taken beyond the
+    batches' (``None`` without batch tables)."""
 
     WALL_CLOCK = ("planning_time_mean_s", "planning_time_max_s")
     """The fields measured in wall-clock time: the only ones that differ between two equal runs."""
@@ -150,8 +157,15 @@ def _quantile(values: np.ndarray, q: float) -> float | None:
     return float(np.quantile(values, q)) if values.size else None
 
 
-def summarize(workload: Workload, outcomes: Sequence[Outcome], rounds: Sequence[Round]) -> Summary:
-    """The metrics of a run from its outcomes and rounds."""
+def summarize(
+    workload: Workload,
+    outcomes: Sequence[Outcome],
+    rounds: Sequence[Round],
+    batches: int = 0,
+    saved: float = 0.0,
+) -> Summary:
+    """The metrics of a run from its outcomes and rounds (``batches``: how many batches served
+    them; ``saved``: the inference seconds batching saved; used where the workload batches)."""
     served = [o for o in outcomes if o.status == SERVED]
     weights = {r.id: float(r.weight) for r in workload.requests}
     latency = np.array([o.finish_s - o.arrival_s for o in served], dtype=float)
@@ -180,6 +194,8 @@ def summarize(workload: Workload, outcomes: Sequence[Outcome], rounds: Sequence[
         rounds=len(rounds),
         planning_time_mean_s=float(planning.mean()) if planning.size else 0.0,
         planning_time_max_s=float(planning.max()) if planning.size else 0.0,
+        mean_batch_size=(len(served) / batches if batches else None) if workload.server.batching else None,
+        gpu_seconds_saved=saved if workload.server.batching else None,
     )
 
 
@@ -228,7 +244,8 @@ def simulate(
     if len(final) != len(run.requests):  # pragma: no cover - every path of a round settles each request
         raise SolverError("simulation lost a request")
     rounds = run.rounds
-    return Simulation(workload.name, server.timing, policy, final, tuple(rounds), summarize(workload, final, rounds))
+    summary = summarize(workload, final, rounds, run.batches, run.saved)
+    return Simulation(workload.name, server.timing, policy, final, tuple(rounds), summary)
 
 
 class _Serving:
@@ -250,6 +267,8 @@ class _Serving:
         self.pointer = 0
         self.now = float(self.arrival[self.arrival_order[0]]) if n else 0.0
         self.gpu = GpuState.start(server)
+        self.batches = 0  # batches served so far
+        self.saved = 0.0  # inference seconds batching saved so far
 
     def drop(self, k: int, index: int) -> None:
         r = self.requests[k]
@@ -337,6 +356,8 @@ class _Serving:
                 )
         line = result.solution.timeline
         served = line.order.tolist()
+        steps = instance_steps(instance, line.order, result.solution.batch)
+        sizes = steps.size[steps.of] if served else steps.size
         for pos, u in enumerate(served):
             k = chosen[u]
             r = self.requests[k]
@@ -350,8 +371,12 @@ class _Serving:
                 now + float(line.upload_ends[pos]),
                 now + float(line.infer_start[pos]),
                 now + float(line.finish[pos]),
+                int(sizes[pos]),
             )
-        busy = float(line.load.sum() + instance.user_infer_times[line.order].sum())
+        # One load and one inference per batch (one request per batch without tables).
+        busy = float(line.load[steps.first].sum() + steps.time.sum())
+        self.batches += steps.count
+        self.saved += float(instance.user_infer_times[line.order].sum() - steps.time.sum())
         end = now + float(line.finish.max()) if served else now
         self.gpu = self.gpu.after(result.solution) if served else self.gpu
         evicted = result.solution.evaluated.block_sizes

@@ -51,7 +51,8 @@ QUANTILES = 101
 """Latency quantiles stored per run (0%, 1%, ..., 100%): enough to draw its CDF."""
 
 
-_METRICS = tuple(f.name for f in dataclasses.fields(Summary))
+# The batch metrics stay out of the stored table (its columns are those of earlier studies).
+_METRICS = tuple(f.name for f in dataclasses.fields(Summary) if f.name not in ("mean_batch_size", "gpu_seconds_saved"))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from typing import Any, Literal
 import numpy as np
 
 from partialloading import zoo
+from partialloading.batch_tables import MEASURED
+from partialloading.components import MAX_BATCH
 from partialloading.errors import ScenarioError
 
 from .cell import Cell
@@ -89,6 +91,12 @@ class ScenarioConfig:
         model at a time, the seed's memory. Otherwise at least 1.
     cell
         The radio model.
+    max_batch
+        Batches of up to this many requests of one model (1: no batching, the default); each
+        model gets a ``batch_infer_time_s`` table of this length.
+    batch_table
+        Its shape: ``"affine"`` (the default for models without a measurement) or a measured
+        table's name (:data:`partialloading.batch_tables.MEASURED`), scaled to each model's time.
     """
 
     n_users: int = 20
@@ -106,6 +114,8 @@ class ScenarioConfig:
     token_bits: int = 16
     memory_models: float = 0.0
     cell: Cell = field(default_factory=Cell)
+    max_batch: int = 1
+    batch_table: str = "affine"
 
     def __post_init__(self) -> None:
         checks = [
@@ -122,6 +132,14 @@ class ScenarioConfig:
             (self.prompt_tokens >= 1 and self.token_bits >= 1, "prompt_tokens and token_bits must be positive"),
             (self.memory_models == 0 or self.memory_models >= 1, "memory_models must be 0 or at least 1"),
             (isinstance(self.cell, Cell), "cell must be a Cell"),
+            (
+                isinstance(self.max_batch, int) and 1 <= self.max_batch <= MAX_BATCH,
+                f"max_batch must be an integer from 1 to {MAX_BATCH}",
+            ),
+            (
+                self.batch_table == "affine" or self.batch_table in MEASURED,
+                f"batch_table must be 'affine' or one of {', '.join(MEASURED)}",
+            ),
         ]
         for ok, message in checks:
             if not ok:

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from partialloading.batch_tables import with_batch_tables
 from partialloading.errors import ScenarioError
 from partialloading.instance import Block, Instance, Model, User
 
@@ -127,6 +128,7 @@ def draw_users(
     model_rng, user_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(2))
     if models is None:
         built_blocks, built_models, modality = BUILDERS[family](cfg, model_rng)
+        built_models = with_batch_tables(built_models, cfg.max_batch, cfg.batch_table)
     else:
         if not models:
             raise ScenarioError("no models to request")
@@ -144,6 +146,8 @@ def _assemble(
     # Independent streams: the models of a seed do not change when only the users change.
     model_rng, user_rng, deadline_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(3))
     blocks, models, modality = build(model_rng)
+    # Deadlines are drawn against the unbatched times (the reference time), so batching shows.
+    models = with_batch_tables(models, cfg.max_batch, cfg.batch_table)
     users = _users(cfg, models, modality, user_rng)
     initial = models[int(model_rng.integers(len(models)))].id if cfg.initial_model else None
     instance = Instance(
@@ -155,9 +159,24 @@ def _assemble(
         load_speed_bytes_per_s=float(cfg.load_speed_bytes_per_s),
         initial_model=initial,
         name=f"{label}-m{len(models)}-s{seed}",
-        meta={"generator": "partialloading.scenarios", "family": family, "seed": int(seed), "config": asdict(cfg)},
+        meta={
+            "generator": "partialloading.scenarios",
+            "family": family,
+            "seed": int(seed),
+            "config": _config_meta(cfg),
+        },
     )
     return _with_deadlines(instance, cfg, deadline_rng)
+
+
+def _config_meta(cfg: ScenarioConfig) -> dict[str, Any]:
+    """The configuration written into an instance's ``meta`` (the batch settings only when
+    batching is on, so files without batching read as before)."""
+    meta = asdict(cfg)
+    if cfg.max_batch == 1:
+        meta.pop("max_batch")
+        meta.pop("batch_table")
+    return meta
 
 
 # --------------------------------------------------------------------------- users and deadlines

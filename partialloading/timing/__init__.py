@@ -32,6 +32,7 @@ from partialloading.tolerance import meets
 from .base import Evictions, Timeline
 from .frame import FRAME, FrameSchedule, FrameTiming
 from .pipelined import PIPELINED, PipelinedSchedule, PipelinedTiming
+from .steps import Batches, Steps, instance_steps
 
 Schedule = FrameSchedule | PipelinedSchedule
 """The schedule arithmetic of a timing model (same questions, same answers' meaning)."""
@@ -53,12 +54,17 @@ class TimingModel(Protocol):
         """One line for the documentation and ``--help``."""
         ...
 
-    def timeline(self, instance: Instance, order: IntArray, evicted: Evictions | None = None) -> Timeline:
+    def timeline(
+        self, instance: Instance, order: IntArray, evicted: Evictions | None = None, batch: Batches | None = None
+    ) -> Timeline:
         """Timeline of serving ``order`` (valid user indices, no repeats) with :meth:`bandwidth`,
-        with the given evictions (``None``: the memory's default rule)."""
+        with the given evictions (``None``: the memory's default rule), in the batches ``batch``
+        (``None``: one request per batch; see :mod:`partialloading.timing.steps`)."""
         ...
 
-    def bandwidth(self, instance: Instance, order: IntArray, evicted: Evictions | None = None) -> FloatArray:
+    def bandwidth(
+        self, instance: Instance, order: IntArray, evicted: Evictions | None = None, batch: Batches | None = None
+    ) -> FloatArray:
         """The bandwidth split of the admitted users, in ``order``."""
         ...
 
@@ -104,7 +110,12 @@ def _indices(instance: Instance, order: Sequence[int] | IntArray) -> IntArray:
     return idx
 
 
-def timeline(instance: Instance, order: Sequence[int] | IntArray, evicted: Evictions | None = None) -> Timeline:
+def timeline(
+    instance: Instance,
+    order: Sequence[int] | IntArray,
+    evicted: Evictions | None = None,
+    batch: Batches | None = None,
+) -> Timeline:
     """Timeline of serving ``order`` (user indices) under the instance's timing model.
 
     Parameters
@@ -115,23 +126,31 @@ def timeline(instance: Instance, order: Sequence[int] | IntArray, evicted: Evict
         Indices of the admitted users in service order (no repeats).
     evicted
         Indices of the blocks evicted right before each request (``None``: the memory model's
-        default rule).
+        default rule); a batch's evictions are on its first request.
+    batch
+        The batch number of each request (0-based; consecutive requests with one number form a
+        batch of one model); ``None``: one request per batch.
+
     Raises
     ------
     IndexError, ValueError
-        An index out of range, a user listed twice, or evictions the memory cannot make.
+        An index out of range, a user listed twice, evictions the memory cannot make, or batch
+        numbers that do not form batches (see :func:`~partialloading.timing.steps.steps_of`).
     """
     idx = _indices(instance, order)
     if evicted is not None and len(evicted) != idx.size:
         raise ValueError("one list of evicted blocks per request is needed")
-    return timing_of(instance).timeline(instance, idx, evicted)
+    return timing_of(instance).timeline(instance, idx, evicted, batch)
 
 
 def bandwidth_split(
-    instance: Instance, order: Sequence[int] | IntArray, evicted: Evictions | None = None
+    instance: Instance,
+    order: Sequence[int] | IntArray,
+    evicted: Evictions | None = None,
+    batch: Batches | None = None,
 ) -> FloatArray:
     """The bandwidth of each admitted user (in ``order``) under the instance's timing model."""
-    return timing_of(instance).bandwidth(instance, _indices(instance, order), evicted)
+    return timing_of(instance).bandwidth(instance, _indices(instance, order), evicted, batch)
 
 
 def finish_alone(instance: Instance) -> FloatArray:
@@ -160,15 +179,18 @@ __all__ = [
     "PIPELINED",
     "TIMING_MODELS",
     "TIMING_NAMES",
+    "Batches",
     "FrameSchedule",
     "FrameTiming",
     "PipelinedSchedule",
     "PipelinedTiming",
     "Schedule",
+    "Steps",
     "Timeline",
     "TimingModel",
     "bandwidth_split",
     "finish_alone",
+    "instance_steps",
     "schedule",
     "servable_alone",
     "timeline",

@@ -19,6 +19,7 @@ from partialloading.arrays import BoolArray, FloatArray, IntArray
 from partialloading.memory import PAIRWISE
 
 from .base import Evictions
+from .steps import Batches, Steps, steps_of
 
 if TYPE_CHECKING:
     from partialloading.memory import Memory
@@ -59,6 +60,8 @@ class OrderScores:
     weight: FloatArray
     model: IntArray
     memory: Memory
+    scales: FloatArray
+    max_batch: IntArray
 
     @property
     def pairwise(self) -> bool:
@@ -73,16 +76,29 @@ class OrderScores:
     def loads_of(self, order: IntArray, evicted: Evictions | None = None) -> FloatArray:
         """Load time before each request of ``order`` (the memory model's answer; ``evicted``:
         the evictions, ``None``: the memory's default rule)."""
+        return self.model_loads(self.model[order], evicted)
+
+    def model_loads(self, models: IntArray, evicted: Evictions | None = None) -> FloatArray:
+        """Load time before each step running ``models`` (one entry per step), as :meth:`loads_of`."""
         if evicted is not None or not self.pairwise:
-            return self.memory.plan(self.model[order], evicted).load
-        load = np.empty(order.size)
-        if order.size:
-            m = self.model[order]
-            load[0] = self.first[m[0]]
-            load[1:] = self.loads[m[:-1], m[1:]]
+            return self.memory.plan(models, evicted).load
+        load = np.empty(models.size)
+        if models.size:
+            load[0] = self.first[models[0]]
+            load[1:] = self.loads[models[:-1], models[1:]]
         return load
 
-    def finish(self, order: IntArray, tau: float | None = None, evicted: Evictions | None = None) -> FloatArray:
+    def steps(self, order: IntArray, batch: Batches | None) -> Steps:
+        """The steps (batches) of ``order`` with batch numbers ``batch`` (``None``: one request each)."""
+        return steps_of(self.model[order], self.infer[order], batch, self.scales, self.max_batch)
+
+    def finish(
+        self,
+        order: IntArray,
+        tau: float | None = None,
+        evicted: Evictions | None = None,
+        batch: Batches | None = None,
+    ) -> FloatArray:
         """Completion of each request of ``order`` (each timing model defines it)."""
         raise NotImplementedError
 
@@ -98,9 +114,10 @@ class OrderScores:
         """Whether the order of ``state`` could take ``k``'s upload (a hint for the drop rule)."""
         raise NotImplementedError
 
-    def feasible(self, order: IntArray, evicted: Evictions | None = None) -> bool:
-        """Whether every user of ``order`` is on time (with ``evicted``, else the default rule)."""
-        return bool(np.all(self.finish(order, evicted=evicted) <= self.limit[order]))
+    def feasible(self, order: IntArray, evicted: Evictions | None = None, batch: Batches | None = None) -> bool:
+        """Whether every user of ``order`` is on time (with ``evicted``, else the default rule;
+        in batches ``batch``, else one request per batch)."""
+        return bool(np.all(self.finish(order, evicted=evicted, batch=batch) <= self.limit[order]))
 
     def score(self, order: IntArray) -> tuple[float, float, float]:
         """``(served weight, −makespan, minimum slack)``: larger is better."""
@@ -198,3 +215,51 @@ class ExactAppender:
         """Replace the order by the feasible ``order``."""
         self.order = order.tolist()
         self._state = self.p.state(order)
+
+
+class BatchAppender:
+    """An order built by appending users in batches: each user either joins the last batch (same
+    model, room in its table) or opens a new one, whichever keeps everyone on time with the
+    earlier finish (joining on a tie). Each test evaluates the whole order (O(n)).
+
+    Same members as the other appenders, plus :attr:`batch` (the batch number of each request).
+    """
+
+    def __init__(self, schedule: OrderScores) -> None:
+        self.p = schedule
+        self.order: list[int] = []
+        self.batch: list[int] = []
+        self._size = 0
+        self._trial: tuple[int, int, float] | None = None
+
+    def _best(self, k: int) -> tuple[int, float] | None:
+        if self._trial is not None and self._trial[0] == k:
+            return self._trial[1], self._trial[2]
+        p = self.p
+        m = int(p.model[k])
+        order = np.asarray([*self.order, k], dtype=np.int64)
+        options = [self.batch[-1] + 1 if self.batch else 0]
+        if self.order and int(p.model[self.order[-1]]) == m and self._size < int(p.max_batch[m]):
+            options.insert(0, self.batch[-1])
+        best: tuple[int, float] | None = None
+        for b in options:
+            finish = p.finish(order, batch=[*self.batch, b])
+            if np.all(finish <= p.limit[order]) and (best is None or float(finish[-1]) < best[1]):
+                best = (b, float(finish[-1]))
+        self._trial = None if best is None else (k, *best)
+        return best
+
+    def fits(self, k: int) -> bool:
+        """Whether appending ``k`` (in the last batch or a new one) keeps everyone on time."""
+        return self._best(k) is not None
+
+    def append(self, k: int) -> None:
+        """Append ``k`` the better way (the caller has checked :meth:`fits`)."""
+        best = self._best(k)
+        if best is None:
+            raise ValueError(f"user {k} does not fit")
+        joined = bool(self.batch) and best[0] == self.batch[-1]
+        self._size = self._size + 1 if joined else 1
+        self.order.append(k)
+        self.batch.append(best[0])
+        self._trial = None

@@ -47,6 +47,9 @@ class Timeline:
         Bytes in GPU memory after each request.
     resident_after
         The blocks in GPU memory after the last request, least recently used first.
+    batch
+        The batch number of each request (members of a batch share its load, start, inference
+        start and finish; its loaded and reused bytes and evictions are on its first request).
     """
 
     timing: str
@@ -63,6 +66,7 @@ class Timeline:
     evicted: tuple[tuple[int, ...], ...] = ()
     resident_bytes: FloatArray = field(default_factory=lambda: np.zeros(0))
     resident_after: tuple[int, ...] = ()
+    batch: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def upload_end(self) -> float:

@@ -29,6 +29,7 @@ from partialloading.tolerance import EPS, deadline_limit
 
 from .arithmetic import ExactAppender, Gaps, OrderScores, SlackState
 from .base import Evictions, Timeline
+from .steps import Batches, expand_evicted, instance_steps
 
 if TYPE_CHECKING:
     from partialloading.instance import Instance
@@ -57,6 +58,8 @@ class FrameSchedule(OrderScores):
     memory
         The instance's memory model (its :attr:`~partialloading.memory.Memory.matrix` is
         :attr:`loads`).
+    scales, max_batch
+        Each model's batch table as ``t_i(b) / t_i(1)``, and its largest batch.
     """
 
     loads: FloatArray
@@ -67,6 +70,8 @@ class FrameSchedule(OrderScores):
     weight: FloatArray
     model: IntArray
     memory: Memory
+    scales: FloatArray
+    max_batch: IntArray
 
     timing = "frame"
 
@@ -83,6 +88,8 @@ class FrameSchedule(OrderScores):
         """
         memory = memory_of(instance)
         return cls(
+            scales=instance.batch_scales,
+            max_batch=instance.max_batch,
             loads=memory.matrix,
             first=memory.first,
             infer=instance.user_infer_times,
@@ -94,11 +101,22 @@ class FrameSchedule(OrderScores):
         )
 
     # ------------------------------------------------------------------ whole orders
-    def finish(self, order: IntArray, tau: float | None = None, evicted: Evictions | None = None) -> FloatArray:
-        """Completion time of each request of ``order`` (``tau``: upload phase, default ``Σ a/B``)."""
+    def finish(
+        self,
+        order: IntArray,
+        tau: float | None = None,
+        evicted: Evictions | None = None,
+        batch: Batches | None = None,
+    ) -> FloatArray:
+        """Completion time of each request of ``order`` (``tau``: upload phase, default ``Σ a/B``;
+        ``batch``: batch numbers, ``None``: one request per batch)."""
         if tau is None:
             tau = float(self.upload[order].sum())
-        return tau + np.cumsum(self.loads_of(order, evicted) + self.infer[order])
+        if batch is None:
+            return tau + np.cumsum(self.loads_of(order, evicted) + self.infer[order])
+        steps = self.steps(order, batch)
+        load = self.model_loads(steps.model, steps.evictions(evicted))
+        return steps.expand(tau + np.cumsum(load + steps.time))
 
     def state(self, order: IntArray) -> SlackState:
         """Upload phase and minimum slack of the feasible ``order``."""
@@ -327,8 +345,11 @@ class FrameTiming:
     name: str = "frame"
     summary: str = "the server starts when the last upload has arrived"
 
-    def bandwidth(self, instance: Instance, order: IntArray, evicted: Evictions | None = None) -> FloatArray:
-        """Closed-form optimal split ``b_k = B·a_k / Σ_S a`` for the admitted users, in ``order``."""
+    def bandwidth(
+        self, instance: Instance, order: IntArray, evicted: Evictions | None = None, batch: Batches | None = None
+    ) -> FloatArray:
+        """Closed-form optimal split ``b_k = B·a_k / Σ_S a`` for the admitted users, in ``order``
+        (the same with batches: every upload ends at ``τ``)."""
         work = instance.upload_work[order]
         if order.size == 0:
             return np.zeros(0)
@@ -337,32 +358,40 @@ class FrameTiming:
             split = float(instance.bandwidth_hz) * work / work.sum()
         return split if np.all(np.isfinite(split)) else float(instance.bandwidth_hz) * (work / work.sum())
 
-    def timeline(self, instance: Instance, order: IntArray, evicted: Evictions | None = None) -> Timeline:
+    def timeline(
+        self, instance: Instance, order: IntArray, evicted: Evictions | None = None, batch: Batches | None = None
+    ) -> Timeline:
         """Timeline of serving ``order`` with the closed-form split (``evicted``: the blocks evicted
-        before each request; ``None``: the memory's default rule)."""
+        before each request; ``None``: the memory's default rule; ``batch``: the batch number of
+        each request, ``None``: one request per batch).
+
+        Each step (batch) loads what its model misses and runs one inference; all its members
+        finish together: ``C_q = τ + Σ_{r≤q} (ℓ_r + t_r)``.
+        """
         memory = memory_of(instance)
         tau = float(instance.upload_work[order].sum() / float(instance.bandwidth_hz))
-        models = instance.user_models[order]
-        plan = memory.plan(models, evicted)
+        steps = instance_steps(instance, order, batch)
+        plan = memory.plan(steps.model, steps.evictions(evicted))
         load = plan.load
-        elapsed = np.cumsum(load + instance.user_infer_times[order])
+        elapsed = np.cumsum(load + steps.time)
         start = tau + np.concatenate(([0.0], elapsed[:-1]))
-        loaded, reused = loaded_reused(memory, models, load)
+        loaded, reused = loaded_reused(memory, steps.model, load)
         return Timeline(
             timing=self.name,
             order=order,
             bandwidth=self.bandwidth(instance, order),
             upload_ends=np.full(order.size, tau),
-            load=load,
-            start=start,
-            infer_start=start + load,
-            finish=tau + elapsed,
+            load=steps.expand(load),
+            start=steps.expand(start),
+            infer_start=steps.expand(start + load),
+            finish=steps.expand(tau + elapsed),
             deadline=instance.deadlines[order],
-            loaded_bytes=loaded,
-            reused_bytes=reused,
-            evicted=plan.evicted,
-            resident_bytes=plan.resident_bytes,
+            loaded_bytes=steps.on_first(loaded),
+            reused_bytes=steps.on_first(reused),
+            evicted=expand_evicted(steps, plan.evicted),
+            resident_bytes=steps.expand(plan.resident_bytes),
             resident_after=plan.final,
+            batch=steps.of,
         )
 
     def finish_alone(self, instance: Instance) -> FloatArray:

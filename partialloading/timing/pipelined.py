@@ -32,7 +32,7 @@ exactly, in O(n), for the gaps in order of machine makespan until one passes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -42,7 +42,9 @@ from partialloading.tolerance import EPS, deadline_limit
 
 from .arithmetic import ExactAppender, OrderScores, SlackState
 from .base import Evictions, Timeline
+from .decomposition import Analysis, analyse, replay, split
 from .frame import FrameSchedule
+from .steps import Batches, Steps, expand_evicted, instance_steps
 
 if TYPE_CHECKING:
     from partialloading.instance import Instance
@@ -50,56 +52,6 @@ if TYPE_CHECKING:
 EXACT_GAP_CHECKS = 3
 """Gaps between the bandwidth bounds checked exactly, in order of machine makespan, per insertion
 (then the best gap the upper bound already proves feasible)."""
-
-
-class Analysis(NamedTuple):
-    """The quantities of the pipelined decomposition for one order (arrays in service order)."""
-
-    earliest: FloatArray
-    """``E_q``: earliest inference starts without uploads."""
-    machine_finish: FloatArray
-    """``D_q = E_q + c_q``."""
-    latest: FloatArray
-    """``L_q``: latest inference starts that keep every later request on time."""
-    load: float
-    """``Σ a_q / L_q`` (``inf`` when some ``L_q ≤ 0``): the bandwidth the order needs."""
-
-
-def analyse(loads: FloatArray, infer: FloatArray, deadline: FloatArray, work: FloatArray) -> Analysis:
-    """``E``, ``D``, ``L`` and ``Σ a/L`` of an order given its loads, inferences, deadlines and ``a``."""
-    finish = np.cumsum(loads + infer)
-    earliest = finish - infer
-    latest = earliest + np.minimum.accumulate((deadline - finish)[::-1])[::-1]
-    need = float(np.sum(work / latest)) if latest.size and np.all(latest > 0) else (np.inf if latest.size else 0.0)
-    return Analysis(earliest, finish, latest, need)
-
-
-def completions(earliest: FloatArray, machine_finish: FloatArray, uploads: FloatArray) -> FloatArray:
-    """``C_q = D_q + max(0, max_{r≤q}(u_r − E_r))``: completions given each request's upload end."""
-    if earliest.size == 0:
-        return machine_finish.copy()
-    wait = np.maximum.accumulate(np.maximum(uploads - earliest, 0.0))
-    return machine_finish + wait
-
-
-def split(work: FloatArray, latest: FloatArray, bandwidth: float) -> FloatArray:
-    """The reported split: ``b ∝ a/L`` when every ``L > 0``, else ``b ∝ a`` (the order is infeasible
-    either way; this split makes its timeline show it)."""
-    if work.size == 0:
-        return np.zeros(0)
-    share = work / latest if np.all(latest > 0) else work
-    # B·share first (the usual rounding); where that overflows (B near the float limit), B·(share/Σ).
-    with np.errstate(over="ignore"):
-        out = bandwidth * share / share.sum()
-    return out if np.all(np.isfinite(out)) else bandwidth * (share / share.sum())
-
-
-def replay(parts: Analysis, work: FloatArray, bandwidth: float) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """The reported split of an analysed order, each request's upload end under it, and the
-    completions: ``(b, u, C)``."""
-    b = split(work, parts.latest, bandwidth)
-    uploads = work / np.where(b > 0, b, 1.0)
-    return b, uploads, completions(parts.earliest, parts.machine_finish, uploads)
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,6 +80,8 @@ class PipelinedSchedule(OrderScores):
     weight: FloatArray
     model: IntArray
     memory: Memory
+    scales: FloatArray
+    max_batch: IntArray
     machine: FrameSchedule = field(repr=False)
 
     timing = "pipelined"
@@ -138,6 +92,8 @@ class PipelinedSchedule(OrderScores):
         memory = memory_of(instance)
         limit = deadline_limit(instance.deadlines, tolerance_share)
         machine = FrameSchedule(
+            scales=instance.batch_scales,
+            max_batch=instance.max_batch,
             loads=memory.matrix,
             first=memory.first,
             infer=instance.user_infer_times,
@@ -158,17 +114,31 @@ class PipelinedSchedule(OrderScores):
             weight=instance.weights,
             model=instance.user_models,
             memory=memory,
+            scales=instance.batch_scales,
+            max_batch=instance.max_batch,
             machine=machine,
         )
 
-    def analysis(self, order: IntArray, evicted: Evictions | None = None) -> Analysis:
-        """``E``, ``D``, ``L`` and ``Σ a/L`` of ``order`` (against the loosened deadlines)."""
-        loads = self.loads_of(order, evicted)
-        return analyse(loads, self.infer[order], self.limit[order], self.work[order])
+    def analysis(self, order: IntArray, evicted: Evictions | None = None, batch: Batches | None = None) -> Analysis:
+        """``E``, ``D``, ``L`` and ``Σ a/L`` of ``order`` (against the loosened deadlines), per
+        request, or per step (batch) with batch numbers ``batch``."""
+        if batch is None:
+            loads = self.loads_of(order, evicted)
+            return analyse(loads, self.infer[order], self.limit[order], self.work[order])
+        steps = self.steps(order, batch)
+        loads = self.model_loads(steps.model, steps.evictions(evicted))
+        return analyse(loads, steps.time, steps.min_of(self.limit[order]), steps.sum_of(self.work[order]))
 
-    def finish(self, order: IntArray, tau: float | None = None, evicted: Evictions | None = None) -> FloatArray:
+    def finish(
+        self,
+        order: IntArray,
+        tau: float | None = None,
+        evicted: Evictions | None = None,
+        batch: Batches | None = None,
+    ) -> FloatArray:
         """Completion of each request under the reported split (``tau`` is not used)."""
-        return replay(self.analysis(order, evicted), self.work[order], self.bandwidth)[2]
+        steps = None if batch is None else self.steps(order, batch)
+        return replay(self.analysis(order, evicted, batch), self.work[order], self.bandwidth, steps)[2]
 
     def state(self, order: IntArray) -> SlackState:
         """The bandwidth the feasible ``order`` needs and its machine slack."""
@@ -441,46 +411,51 @@ class PipelinedTiming:
     summary: str = "the GPU loads while users upload; each request starts when its own input is there"
 
     def _parts(
-        self, instance: Instance, order: IntArray, evicted: Evictions | None
-    ) -> tuple[Memory, MemoryPlan, Analysis]:
+        self, instance: Instance, order: IntArray, evicted: Evictions | None, batch: Batches | None
+    ) -> tuple[Memory, Steps, MemoryPlan, Analysis]:
         memory = memory_of(instance)
-        models = instance.user_models[order]
-        plan = memory.plan(models, evicted)
-        parts = analyse(
-            plan.load, instance.user_infer_times[order], instance.deadlines[order], instance.upload_work[order]
-        )
-        return memory, plan, parts
+        steps = instance_steps(instance, order, batch)
+        plan = memory.plan(steps.model, steps.evictions(evicted))
+        deadline = steps.min_of(instance.deadlines[order])
+        parts = analyse(plan.load, steps.time, deadline, steps.sum_of(instance.upload_work[order]))
+        return memory, steps, plan, parts
 
-    def bandwidth(self, instance: Instance, order: IntArray, evicted: Evictions | None = None) -> FloatArray:
-        """The split ``b ∝ a/L`` (every upload ends at the same fraction of its latest start)."""
-        _, _, parts = self._parts(instance, order, evicted)
-        return split(instance.upload_work[order], parts.latest, float(instance.bandwidth_hz))
+    def bandwidth(
+        self, instance: Instance, order: IntArray, evicted: Evictions | None = None, batch: Batches | None = None
+    ) -> FloatArray:
+        """The split ``b ∝ a/L`` (every upload ends at the same fraction of its latest start;
+        a batch's members share their batch's ``L``)."""
+        _, steps, _, parts = self._parts(instance, order, evicted, batch)
+        return split(instance.upload_work[order], steps.expand(parts.latest), float(instance.bandwidth_hz))
 
-    def timeline(self, instance: Instance, order: IntArray, evicted: Evictions | None = None) -> Timeline:
-        """Timeline of serving ``order`` with :meth:`bandwidth` (``evicted``: see the frame model)."""
-        memory, plan, parts = self._parts(instance, order, evicted)
+    def timeline(
+        self, instance: Instance, order: IntArray, evicted: Evictions | None = None, batch: Batches | None = None
+    ) -> Timeline:
+        """Timeline of serving ``order`` with :meth:`bandwidth` (``evicted`` and ``batch``: see the
+        frame model). A batch starts when its load is done and its last member's upload has
+        arrived: ``S_q = max(C_{q−1} + ℓ_q, max_{k∈β_q} u_k)``, ``C_q = S_q + t_q``."""
+        memory, steps, plan, parts = self._parts(instance, order, evicted, batch)
         load = plan.load
-        models = instance.user_models[order]
-        bandwidth, uploads, finish = replay(parts, instance.upload_work[order], float(instance.bandwidth_hz))
-        infer = instance.user_infer_times[order]
-        infer_start = finish - infer
-        start = np.concatenate(([0.0], finish[:-1])) if order.size else np.zeros(0)
-        loaded, reused = loaded_reused(memory, models, load)
+        bandwidth, uploads, finish = replay(parts, instance.upload_work[order], float(instance.bandwidth_hz), steps)
+        step_finish = finish[steps.first]
+        start = np.concatenate(([0.0], step_finish[:-1])) if order.size else np.zeros(0)
+        loaded, reused = loaded_reused(memory, steps.model, load)
         return Timeline(
             timing=self.name,
             order=order,
             bandwidth=bandwidth,
             upload_ends=uploads,
-            load=load,
-            start=start,
-            infer_start=infer_start,
+            load=steps.expand(load),
+            start=steps.expand(start),
+            infer_start=steps.expand(step_finish - steps.time),
             finish=finish,
             deadline=instance.deadlines[order],
-            loaded_bytes=loaded,
-            reused_bytes=reused,
-            evicted=plan.evicted,
-            resident_bytes=plan.resident_bytes,
+            loaded_bytes=steps.on_first(loaded),
+            reused_bytes=steps.on_first(reused),
+            evicted=expand_evicted(steps, plan.evicted),
+            resident_bytes=steps.expand(plan.resident_bytes),
             resident_after=plan.final,
+            batch=steps.of,
         )
 
     def finish_alone(self, instance: Instance) -> FloatArray:

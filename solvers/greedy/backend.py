@@ -84,8 +84,16 @@ def solve(instance: Instance, params: GreedyParams, request: SolveRequest) -> So
     """Greedy construction and local search (see :class:`~partialloading.params.GreedyParams`).
 
     The initial schedule, if given, is one more start (and the result is never worse than it).
-    Under a memory with a capacity see :func:`solve_bounded`.
+    Under a memory with a capacity see :func:`solve_bounded`; with batch tables,
+    :func:`~partialloading.solvers.greedy.batching.solve_batched`.
     """
+    if instance.batching:
+        # Batches of one first (the whole method, on the instance without tables), then batches.
+        from .batching import solve_batched
+
+        alone = request if request.initial_batch is None else dataclasses.replace(request, initial=None)
+        alone = dataclasses.replace(alone, deadline=request.deadline.share(0.5), initial_batch=None)
+        return solve_batched(instance, params, request, lambda: solve(instance.unbatched(), params, alone))
     memory = memory_of(instance)
     if BOUNDED in memory.structure and PAIRWISE not in memory.structure:
         return solve_bounded(instance, params, request)

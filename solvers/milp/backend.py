@@ -25,6 +25,7 @@ from partialloading.memory import PAIRWISE, memory_of
 from partialloading.methods import SolveRequest, SolverOutput
 from partialloading.params import MilpParams
 
+from .batched import solve_batched
 from .capacity import solve_capacity
 from .common import solver_named
 from .onemodel import solve_one_model
@@ -33,8 +34,12 @@ from .onemodel import solve_one_model
 def precheck(instance: Instance, params: MilpParams) -> None:
     """Refuse, before any work (the warm start included), what the MILP does not define: a
     formulation other than the position-based one for a memory with a capacity or pipelined
-    timing, solver options under pipelined timing (SCIP solves that model), and a solver Pyomo
-    does not have."""
+    timing, a formulation other than the batch-slot one for batches, solver options under
+    pipelined timing (SCIP solves that model), and a solver Pyomo does not have."""
+    if instance.batching and params.formulation != "auto":
+        raise MethodNotApplicableError(
+            f"formulation {params.formulation!r} does not serve batches (the batch-slot model does: use auto)"
+        )
     if keeps_blocks(instance) and params.formulation not in ("auto", "general"):
         raise MethodNotApplicableError(
             f"formulation {params.formulation!r} is not defined for a memory with a capacity (the capacity model is "
@@ -62,7 +67,12 @@ def keeps_blocks(instance: Instance) -> bool:
 
 def why_not_exact(instance: Instance) -> str | None:
     """Why the MILP does not cover ``instance`` (``None`` when it does): the capacity memory is
-    modelled under frame timing only."""
+    modelled under frame timing only, and batches under frame timing with the one-model memory."""
+    if instance.batching and (keeps_blocks(instance) or instance.timing != "frame"):
+        return (
+            "milp serves batches under frame timing with the one-model memory only (its batch-slot model); "
+            "use enumerate or greedy"
+        )
     if keeps_blocks(instance) and instance.timing != "frame":
         return (
             "milp models a memory with a capacity under frame timing only (its pipelined model is written on "
@@ -93,6 +103,8 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
         from .pipelined import solve_pipelined
 
         return solve_pipelined(instance, params, request)
+    if instance.batching:
+        return solve_batched(instance, params, request)
     if keeps_blocks(instance):
         return solve_capacity(instance, params, request)
     return solve_one_model(instance, params, request)

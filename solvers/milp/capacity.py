@@ -32,11 +32,11 @@ def solve_capacity(instance: Instance, params: MilpParams, request: SolveRequest
 
     def resolve(data_m: ScheduleData) -> tuple[Decoded, bool]:
         if data_m.n_users == 0:
-            return ([], None), True
+            return Decoded([]), True
         model, blocks = build(data_m)
         _, has_solution, proven_m, _, _ = run_model(model, params.solver, deadline, seed, options)
         order = general.decode(model, data_m) if has_solution else []
-        return (order, capacity.decode_evictions(model, blocks, len(order)) if order else []), proven_m
+        return Decoded(order, capacity.decode_evictions(model, blocks, len(order)) if order else []), proven_m
 
     data = schedule_data(instance)
     info["candidates"] = data.n_users
@@ -49,8 +49,9 @@ def solve_capacity(instance: Instance, params: MilpParams, request: SolveRequest
     integral = bool(np.all(instance.weights == np.round(instance.weights)))
     bound = dual_bound(results, integral, total)
     order = general.decode(model, data) if has_solution else []
-    found: Decoded = (order, capacity.decode_evictions(model, blocks, len(order)))
-    (order, evicted), proven, margin_used = with_margins(instance, found, proven, deadline, resolve)
+    found = Decoded(order, capacity.decode_evictions(model, blocks, len(order)))
+    found, proven, margin_used = with_margins(instance, found, proven, deadline, resolve)
+    order, evicted = found.order, found.evicted
     objective, proven, reported = outcome(instance, order, bound, proven)
     status = Status.OPTIMAL if proven else Status.FEASIBLE if order else Status.TIME_LIMIT
     info |= {

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyomo.environ as pyo
@@ -253,8 +253,14 @@ def dual_bound(results: SolverResults, integral: bool, fallback: float) -> float
     return math.floor(bound + 1e-6) if integral else bound
 
 
-Decoded = tuple[list[int], list[tuple[int, ...]] | None]
-"""An order and its evictions (``None``: the memory's default rule)."""
+class Decoded(NamedTuple):
+    """A schedule read from a model's solution."""
+
+    order: list[int]
+    evicted: list[tuple[int, ...]] | None = None
+    """Its evictions (``None``: the memory's default rule)."""
+    batch: list[int] | None = None
+    """Its batch numbers (``None``: one request per batch)."""
 
 
 def with_margins(
@@ -273,7 +279,7 @@ def with_margins(
         if _on_time(instance, found):
             break
         if deadline.expired():
-            return ([], None), False, margin_used
+            return Decoded([]), False, margin_used
         margin_used = margin
         found, proven_m = resolve(schedule_data(instance, margin=margin))
         proven = proven and proven_m
@@ -293,5 +299,6 @@ def outcome(instance: Instance, order: list[int], bound: float, proven: bool) ->
 
 
 def _on_time(instance: Instance, found: Decoded) -> bool:
-    order, evicted = found
-    return Solution(instance, tuple(order), evicted=None if evicted is None else tuple(evicted)).feasible
+    evicted = None if found.evicted is None else tuple(found.evicted)
+    batch = None if found.batch is None else tuple(found.batch)
+    return Solution(instance, tuple(found.order), evicted=evicted, batch=batch).feasible

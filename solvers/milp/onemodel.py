@@ -143,9 +143,10 @@ def solve_one_model(instance: Instance, params: MilpParams, request: SolveReques
         model = build_chosen(data_m, chosen)
         add_cap(model, request.bound)
         _, has_solution, proven_m, _, _ = run_model(model, solver, deadline, seed, dict(solver_options or {}))
-        return ((decode_chosen(model, data_m, chosen) if has_solution else []), None), proven_m
+        return Decoded(decode_chosen(model, data_m, chosen) if has_solution else []), proven_m
 
-    (order, _), proven, margin_used = with_margins(instance, (order, None), proven, deadline, resolve)
+    found, proven, margin_used = with_margins(instance, Decoded(order), proven, deadline, resolve)
+    order = found.order
     objective, proven, settled = outcome(instance, order, bound, proven)
     if restricted:
         # The compact model restricts the schedules with per-user deadlines: its optimum is a

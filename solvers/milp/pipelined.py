@@ -57,9 +57,10 @@ def solve_pipelined(instance: Instance, params: MilpParams, request: SolveReques
         again = pipelined.build(data_m, deadline.seconds(), seed)
         _scip_limit(again.model, deadline)
         _optimize(again.model)
-        return (pipelined.decode(again, data_m), None), again.model.getStatus() == "optimal"
+        return Decoded(pipelined.decode(again, data_m)), again.model.getStatus() == "optimal"
 
-    (order, _), proven, margin_used = with_margins(instance, (order, None), proven, deadline, resolve)
+    found, proven, margin_used = with_margins(instance, Decoded(order), proven, deadline, resolve)
+    order = found.order
     objective, proven, reported = outcome(instance, order, bound, proven)
     status = Status.OPTIMAL if proven else Status.FEASIBLE if order else Status.TIME_LIMIT
     info |= {

@@ -1,6 +1,7 @@
 """The model ``solve(method="milp")`` solves, written to an LP or MPS file: the one-model MILP
-(``general`` or ``compact``), the capacity MILP for a memory with a capacity, and the pipelined
-MINLP (written by SCIP, which solves it) for pipelined timing.
+(``general`` or ``compact``), the batch-slot MILP where models have batch tables, the capacity
+MILP for a memory with a capacity, and the pipelined MINLP (written by SCIP, which solves it) for
+pipelined timing.
 
 The components keep the names of ``docs/formulation.md``; times are in milliseconds.
 """
@@ -11,13 +12,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from partialloading.formulations import capacity
+from partialloading.formulations import batched, capacity
 from partialloading.formulations.common import schedule_data
 from partialloading.instance import Instance
 from partialloading.methods import METHODS
 from partialloading.params import make_params
 
 from .backend import keeps_blocks
+from .batched import FORMULATION as BATCHED
 from .onemodel import build_model, choose_formulation
 
 FORMATS = {".lp": "CPLEX LP", ".mps": "free MPS"}
@@ -55,7 +57,10 @@ def write_model(instance: Instance, path: Path, *, formulation: str = "auto") ->
         built = pipelined.build(data)
         built.model.writeProblem(str(path), verbose=False)
         return WrittenModel("partialloading-pipelined", "pipelined", built.model.getNVars(), built.model.getNConss())
-    if keeps_blocks(instance):
+    if instance.batching:
+        model = batched.build(data, batched.BatchData.of(instance, data))
+        chosen = BATCHED
+    elif keeps_blocks(instance):
         model = capacity.build(data, capacity.blocks_of_instance(data, instance))
         chosen = capacity.FORMULATION
     else:

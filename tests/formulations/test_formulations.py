@@ -16,6 +16,7 @@ import pyomo.environ as pyo
 import pytest
 
 import partialloading as pl
+from partialloading.batch_tables import with_batch_tables
 from partialloading.cli import main
 from partialloading.formulations import capacity, compact, general, pipelined
 from partialloading.formulations.common import schedule_data
@@ -148,6 +149,11 @@ def _instances(tmp_path: Path) -> dict[str, Path]:
         "capacity": dataclasses.replace(base, memory_bytes=room),
         "pipelined": dataclasses.replace(base, timing="pipelined"),
         "capacity-lru": dataclasses.replace(base, memory_bytes=room, memory="capacity-lru"),
+        "batched": dataclasses.replace(
+            base,
+            models=tuple(with_batch_tables(list(base.models), 4)),
+            users=tuple(dataclasses.replace(u, deadline_s=u.deadline_s * 0.8) for u in base.users),
+        ),
     }
     paths = {}
     for name, inst in variants.items():
@@ -157,7 +163,9 @@ def _instances(tmp_path: Path) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize("suffix", [".lp", ".mps"])
-@pytest.mark.parametrize(("variant", "formulation"), [("single", "general"), ("capacity", "capacity")])
+@pytest.mark.parametrize(
+    ("variant", "formulation"), [("single", "general"), ("capacity", "capacity"), ("batched", "batched")]
+)
 def test_the_written_model_is_the_one_solve_solves(tmp_path: Path, suffix: str, variant: str, formulation: str) -> None:
     # The capacity MILP used to be written as the one-model MILP (byte-identical files).
     source = _instances(tmp_path)[variant]

@@ -1,0 +1,253 @@
+"""Batch-slot MILP: a schedule is a sequence of batches, each of one model (frame timing, the
+one-model memory).
+
+Slots ``q = 1 … n`` (``n`` candidate users) hold at most one batch each, the occupied slots
+first. ``runs[i, q]`` says slot ``q`` runs model ``i``, ``assign[k, q]`` puts user ``k`` in it and
+the size indicators ``size[i, b, q]`` say it holds ``b`` requests, so the slot's inference time is
+read from the model's batch table: ``Σ_b t_i(b) · size[i, b, q]`` (with per-request times, at
+least ``c_k · t_i(b)/t_i(1)`` for every member ``k``: the longest member paces the batch). Loads
+depend on the models of consecutive slots (``switch`` as in the position-based model). Every
+member of a slot finishes at the slot's completion and must meet its own deadline.
+
+With tables of one entry every slot holds one request and this is the position-based model of
+:mod:`partialloading.formulations.general`. Every component's name is the one in
+``docs/batching.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.common.collections import ComponentMap
+
+from partialloading.arrays import FloatArray
+from partialloading.instance import Instance
+
+from .common import ScheduleData, empty_model
+
+
+@dataclass(frozen=True)
+class BatchData:
+    """The batch tables of the models of a :class:`ScheduleData`.
+
+    Attributes
+    ----------
+    scale
+        Per model of the data: ``t_i(b) / t_i(1)`` for ``b = 1 … B_i``, cut at the model's
+        number of candidates (no batch can hold more).
+    """
+
+    scale: tuple[FloatArray, ...]
+
+    @classmethod
+    def of(cls, instance: Instance, data: ScheduleData) -> BatchData:
+        """The tables of ``data``'s models in ``instance``."""
+        scales = []
+        for p, i in enumerate(data.models.tolist()):
+            users = int(np.count_nonzero(data.user_model == p))
+            row = instance.batch_scales[i]
+            scales.append(row[: min(int(instance.max_batch[i]), max(users, 1))].copy())
+        return cls(tuple(scales))
+
+    def sizes(self, p: int) -> range:
+        """The batch sizes model ``p`` may run."""
+        return range(1, self.scale[p].size + 1)
+
+
+def build(data: ScheduleData, batches: BatchData) -> pyo.ConcreteModel:
+    """Build the batch-slot MILP of ``data`` (times in ms).
+
+    Returns
+    -------
+    pyomo.environ.ConcreteModel
+        The model; its objective ``served_weight`` is maximized.
+    """
+    if data.n_users == 0:
+        return empty_model("partialloading_batched")
+    m = pyo.ConcreteModel(name="partialloading_batched")
+    n = data.n_users
+    users, models = list(data.user_names), list(data.model_names)
+    model_of = {users[k]: models[int(data.user_model[k])] for k in range(n)}
+    index = {name: p for p, name in enumerate(models)}
+    _sets_and_parameters(m, data, batches, users, models)
+
+    m.assign = pyo.Var(m.K, m.Q, domain=pyo.Binary, doc="user k is served in slot q")
+    m.runs = pyo.Var(m.I, m.Q, domain=pyo.Binary, doc="slot q runs model i")
+    m.size = pyo.Var(m.IB, m.Q, domain=pyo.Binary, doc="slot q runs b requests of model i")
+    m.switch = pyo.Var(m.Q2, m.I, m.I, bounds=(0, 1), doc="slots q-1 and q run models i and i2")
+    m.slot_time = pyo.Var(m.Q, bounds=(0, None), doc="inference time of slot q (ms)")
+    m.finish = pyo.Var(m.Q, bounds=(0, None), doc="completion time of slot q (ms)")
+
+    m.admitted = pyo.Expression(m.K, rule=lambda m, k: sum(m.assign[k, q] for q in m.Q))
+    m.occupied = pyo.Expression(m.Q, rule=lambda m, q: sum(m.runs[i, q] for i in m.I))
+    m.upload_end = pyo.Expression(expr=sum(m.upload[k] * m.admitted[k] for k in m.K))
+
+    m.serve_once = pyo.Constraint(m.K, rule=lambda m, k: m.admitted[k] <= 1)
+    m.one_model_per_slot = pyo.Constraint(m.Q, rule=lambda m, q: m.occupied[q] <= 1)
+    m.contiguous = pyo.Constraint(m.Q2, rule=lambda m, q: m.occupied[q] <= m.occupied[q - 1])
+    m.same_model = pyo.Constraint(m.K, m.Q, rule=lambda m, k, q: m.assign[k, q] <= m.runs[model_of[k], q])
+    m.one_size = pyo.Constraint(
+        m.I, m.Q, rule=lambda m, i, q: sum(m.size[i, b, q] for b in batches.sizes(index[i])) == m.runs[i, q]
+    )
+    m.batch_count = pyo.Constraint(
+        m.I,
+        m.Q,
+        rule=lambda m, i, q: (
+            sum(m.assign[k, q] for k in m.K if model_of[k] == i)
+            == sum(b * m.size[i, b, q] for b in batches.sizes(index[i]))
+        ),
+    )
+    _slot_times(m, data, batches, model_of, index)
+    m.switch_into = pyo.Constraint(
+        m.Q2, m.I, rule=lambda m, q, i2: sum(m.switch[q, i, i2] for i in m.I) == m.runs[i2, q]
+    )
+    m.switch_from = pyo.Constraint(
+        m.Q2, m.I, rule=lambda m, q, i: sum(m.switch[q, i, i2] for i2 in m.I) <= m.runs[i, q - 1]
+    )
+    m.finish_first = pyo.Constraint(
+        expr=m.finish[1] >= m.upload_end + sum(m.first_load[i] * m.runs[i, 1] for i in m.I) + m.slot_time[1]
+    )
+    m.finish_next = pyo.Constraint(
+        m.Q2,
+        rule=lambda m, q: (
+            m.finish[q]
+            >= m.finish[q - 1]
+            + sum(m.load_time[i, i2] * m.switch[q, i, i2] for i in m.I for i2 in m.I if m.load_time[i, i2] > 0)
+            + m.slot_time[q]
+        ),
+    )
+    # Every member meets its own deadline; the latest deadline is the tightest valid big-M.
+    m.meet_deadline = pyo.Constraint(
+        m.K, m.Q, rule=lambda m, k, q: m.finish[q] <= m.deadline[k] + m.horizon * (1 - m.assign[k, q])
+    )
+    m.served_weight = pyo.Objective(expr=sum(m.weight[k] * m.admitted[k] for k in m.K), sense=pyo.maximize)
+    return m
+
+
+def _sets_and_parameters(
+    m: pyo.ConcreteModel, data: ScheduleData, batches: BatchData, users: list[str], models: list[str]
+) -> None:
+    n = data.n_users
+    m.K = pyo.Set(initialize=users, ordered=True, doc="candidate users")
+    m.I = pyo.Set(initialize=models, ordered=True, doc="models requested by candidates")
+    m.IB = pyo.Set(
+        initialize=[(i, b) for p, i in enumerate(models) for b in batches.sizes(p)],
+        dimen=2,
+        ordered=True,
+        doc="model and batch size pairs of the tables",
+    )
+    m.Q = pyo.RangeSet(1, n, doc="batch slots")
+    m.Q2 = pyo.RangeSet(2, n, doc="slots with a predecessor")
+    m.upload = pyo.Param(m.K, initialize=dict(zip(users, data.upload.tolist(), strict=True)), doc="a_k/B (ms)")
+    m.deadline = pyo.Param(m.K, initialize=dict(zip(users, data.deadline.tolist(), strict=True)), doc="T_k (ms)")
+    m.weight = pyo.Param(m.K, initialize=dict(zip(users, data.weight.tolist(), strict=True)), doc="w_k")
+    m.infer = pyo.Param(m.K, initialize=dict(zip(users, data.infer.tolist(), strict=True)), doc="c_k (ms)")
+    m.scale = pyo.Param(
+        m.IB,
+        initialize={(i, b): float(batches.scale[p][b - 1]) for p, i in enumerate(models) for b in batches.sizes(p)},
+        doc="t_i(b) / t_i(1)",
+    )
+    m.horizon = pyo.Param(initialize=data.horizon, doc="latest deadline (ms): big-M of the deadlines")
+    m.first_load = pyo.Param(
+        m.I, initialize=dict(zip(models, data.first_load.tolist(), strict=True)), doc="load from the initial state (ms)"
+    )
+    m.load_time = pyo.Param(
+        m.I,
+        m.I,
+        initialize={(a, b): float(data.load[p, r]) for p, a in enumerate(models) for r, b in enumerate(models)},
+        doc="ℓ(i, i2) (ms)",
+    )
+
+
+def _slot_times(
+    m: pyo.ConcreteModel, data: ScheduleData, batches: BatchData, model_of: dict[str, str], index: dict[str, int]
+) -> None:
+    """``slot_time[q]``: the table's time at the slot's size, paced by its longest member."""
+    users = list(data.user_names)
+    model_time = {name: float(data.infer[k]) for k, name in enumerate(users)}
+    own: dict[str, set[float]] = {model_of[k]: set() for k in users}
+    for k in users:
+        own[model_of[k]].add(model_time[k])
+    if all(len(times) == 1 for times in own.values()):
+        # Equal times within each model: the slot's time is read from the table.
+        base = {i: next(iter(times)) for i, times in own.items()}
+        m.slot_time_is = pyo.Constraint(
+            m.Q,
+            rule=lambda m, q: (
+                m.slot_time[q]
+                == sum(base[i] * m.scale[i, b] * m.size[i, b, q] for i in m.I for b in batches.sizes(index[i]))
+            ),
+        )
+        return
+
+    def paced(m: pyo.ConcreteModel, k: str, q: int) -> pyo.Expression:
+        i = model_of[k]
+        sizes = batches.sizes(index[i])
+        most = m.infer[k] * m.scale[i, sizes[-1]]
+        return m.slot_time[q] >= m.infer[k] * sum(m.scale[i, b] * m.size[i, b, q] for b in sizes) - most * (
+            1 - m.assign[k, q]
+        )
+
+    m.slot_time_paced = pyo.Constraint(m.K, m.Q, rule=paced)
+
+
+def decode(m: pyo.ConcreteModel, data: ScheduleData) -> tuple[list[int], list[int]]:
+    """Instance indices of the admitted users in service order, and their batch numbers."""
+    names = list(m.K)
+    order: list[int] = []
+    batch: list[int] = []
+    slot = 0
+    for q in m.Q:
+        members = [pos for pos, k in enumerate(names) if (m.assign[k, q].value or 0.0) > 0.5]
+        if not members:
+            continue
+        order += [int(data.users[pos]) for pos in members]
+        batch += [slot] * len(members)
+        slot += 1
+    return order, batch
+
+
+def start_values(
+    m: pyo.ConcreteModel, data: ScheduleData, batches: BatchData, order: list[int], batch: list[int] | None
+) -> ComponentMap | None:
+    """Values of every variable for the schedule ``order`` in batches ``batch``, as a MIP start
+    (``None`` when a user of ``order`` is not a candidate of ``data``)."""
+    if data.n_users == 0:
+        return None
+    position = {int(k): p for p, k in enumerate(data.users.tolist())}
+    if any(int(k) not in position for k in order):
+        return None
+    numbers = list(range(len(order))) if batch is None else list(batch)
+    users, models = list(m.K), list(m.I)
+    values = ComponentMap((var, 0.0) for var in m.component_data_objects(pyo.Var))
+    slots: list[list[int]] = []
+    for q, k in enumerate(order):
+        if q == 0 or numbers[q] != numbers[q - 1]:
+            slots.append([])
+        slots[-1].append(position[int(k)])
+    clock = float(sum(data.upload[p] for group in slots for p in group))
+    previous: int | None = None
+    for q, group in enumerate(slots, start=1):
+        i = int(data.user_model[group[0]])
+        size = len(group)
+        if size > batches.scale[i].size:
+            return None
+        for p in group:
+            values[m.assign[users[p], q]] = 1.0
+        values[m.runs[models[i], q]] = 1.0
+        values[m.size[models[i], size, q]] = 1.0
+        time = max(float(data.infer[p]) for p in group) * float(batches.scale[i][size - 1])
+        values[m.slot_time[q]] = time
+        if previous is None:
+            clock += float(data.first_load[i])
+        else:
+            values[m.switch[q, models[previous], models[i]]] = 1.0
+            clock += float(data.load[previous, i])
+        clock += time
+        values[m.finish[q]] = clock
+        previous = i
+    for q in range(len(slots) + 1, data.n_users + 1):
+        values[m.finish[q]] = clock
+    return values
