@@ -16,6 +16,7 @@ With tables of one entry every slot holds one request and this is the position-b
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,6 +101,7 @@ def build(data: ScheduleData, batches: BatchData) -> pyo.ConcreteModel:
         ),
     )
     _slot_times(m, data, batches, model_of, index)
+    _deadline_order(m, data, batches)
     m.switch_into = pyo.Constraint(
         m.Q2, m.I, rule=lambda m, q, i2: sum(m.switch[q, i, i2] for i in m.I) == m.runs[i2, q]
     )
@@ -191,6 +193,30 @@ def _slot_times(
         )
 
     m.slot_time_paced = pyo.Constraint(m.K, m.Q, rule=paced)
+
+
+def _deadline_order(m: pyo.ConcreteModel, data: ScheduleData, batches: BatchData) -> None:
+    """``deadline_order[k2,q]``: among served users of one model whose requests take equal times,
+    the earlier deadline is in an earlier or the same slot (property (d) of ``docs/batching.md``:
+    swapping two such users between their batches changes no batch and keeps both on time, so
+    some optimum satisfies these rows). For each pair ``k, k2`` of consecutive users of a model in
+    deadline order: ``Σ_{r≤q} y[k2,r] ≤ Σ_{r≤q} y[k,r] + 1 − X[k]``."""
+    users = list(data.user_names)
+    pairs = []
+    for p in range(data.n_models):
+        mine = data.users_of(p)  # earliest deadline first
+        for a, b in itertools.pairwise(mine):
+            if data.infer[a] == data.infer[b]:
+                pairs.append((users[a], users[b]))
+    m.P = pyo.Set(initialize=pairs, dimen=2, ordered=True, doc="consecutive users of a model in deadline order")
+    m.deadline_order = pyo.Constraint(
+        m.P,
+        m.Q,
+        rule=lambda m, k, k2, q: (
+            sum(m.assign[k2, r] for r in m.Q if r <= q)
+            <= sum(m.assign[k, r] for r in m.Q if r <= q) + 1 - m.admitted[k]
+        ),
+    )
 
 
 def decode(m: pyo.ConcreteModel, data: ScheduleData) -> tuple[list[int], list[int]]:

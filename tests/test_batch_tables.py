@@ -83,3 +83,26 @@ def test_the_batching_page_quotes_the_tables() -> None:
     assert f"16 costs {DEFAULT_SLOPE:.0%} of" in page and f"knee at {DEFAULT_KNEE}" in page
     assert f"at most {MAX_BATCH} entries" in page
     assert EXACT_USERS == 9 and "when at most nine users can be served" in page
+
+
+def test_a_catalog_carries_tables_into_its_instances() -> None:
+    from partialloading.checkpoints import catalog_from_dict
+    from partialloading.checkpoints.catalog import catalog_to_dict
+    from partialloading.errors import InstanceError
+
+    doc = {
+        "format": "partialloading/models",
+        "version": 1,
+        "blocks": [{"id": "b", "size_bytes": 1e6}],
+        "models": [{"id": "m", "blocks": ["b"], "infer_time_s": 0.01, "batch_infer_time_s": [0.01, 0.011, 0.012]}],
+    }
+    catalog = catalog_from_dict(doc)
+    (model,) = catalog.instance_models()
+    assert model.batch_infer_time_s == (0.01, 0.011, 0.012)
+    assert catalog_from_dict(catalog_to_dict(catalog)) == catalog
+    doc["models"][0]["batch_infer_time_s"] = [0.01, 0.005]
+    with pytest.raises(InstanceError, match=r"models.json: models\[0\]\.batch_infer_time_s\[1\]: a batch of 2"):
+        catalog_from_dict(doc, "models.json")
+    del doc["models"][0]["infer_time_s"]
+    with pytest.raises(InstanceError, match=r"models\[0\]\.batch_infer_time_s: a batch table needs"):
+        catalog_from_dict(doc, "models.json")

@@ -65,3 +65,9 @@ def test_solve_output_shown_is_what_solve_prints(
     assert main(["solve", "instances/tiny.json", "--method", "enumerate", "--timing", "pipelined"]) == 0
     out = capsys.readouterr().out
     assert "served 4/4 users" in out and "upload s" in out and "infer s" in out
+
+
+def test_the_tutorial_count_is_the_number_of_tutorials() -> None:
+    words = ("zero one two three four five six seven eight nine ten eleven twelve").split()
+    count = len(list((README.parent / "docs" / "tutorials").glob("*.md")))
+    assert f"{words[count]} tutorial notebooks" in README.read_text("utf-8")

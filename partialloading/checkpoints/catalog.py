@@ -61,6 +61,9 @@ class CatalogModel:
         The model's latency model for requests with tokens (a replayed LLM trace): a request of
         ``p`` prompt tokens that generates ``g`` tokens takes ``overhead_s + p·prefill_s_per_token
         + g·decode_s_per_token`` (``None``: the defaults of :mod:`partialloading.online.traces`).
+    batch_infer_time_s
+        Its batch table, as in :class:`~partialloading.Model` (its first entry ``infer_time_s``,
+        which it needs), or ``None``.
     """
 
     id: str
@@ -70,9 +73,14 @@ class CatalogModel:
     overhead_s: float | None = None
     prefill_s_per_token: float | None = None
     decode_s_per_token: float | None = None
+    batch_infer_time_s: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
-        Model(self.id, self.blocks, 0.0 if self.infer_time_s is None else self.infer_time_s)
+        if self.batch_infer_time_s is not None and self.infer_time_s is None:
+            raise FieldError("batch_infer_time_s", "a batch table needs the model's infer_time_s (its first entry)")
+        time = 0.0 if self.infer_time_s is None else self.infer_time_s
+        checked = Model(self.id, self.blocks, time, self.batch_infer_time_s)
+        object.__setattr__(self, "batch_infer_time_s", checked.batch_infer_time_s)
         object.__setattr__(self, "blocks", tuple(self.blocks))
         for name in LATENCY_FIELDS:
             value = getattr(self, name)
@@ -167,7 +175,7 @@ class ModelCatalog:
                     f"model {m.id!r} has no inference time (derive the blocks with --infer-time, or add it)",
                     source,
                 )
-            out.append(Model(m.id, m.blocks, m.infer_time_s))
+            out.append(Model(m.id, m.blocks, m.infer_time_s, m.batch_infer_time_s))
         return tuple(out)
 
 
@@ -184,6 +192,8 @@ def catalog_to_dict(catalog: ModelCatalog) -> dict[str, Any]:
         doc: dict[str, Any] = {"id": m.id, "blocks": list(m.blocks)}
         if m.infer_time_s is not None:
             doc["infer_time_s"] = m.infer_time_s
+        if m.batch_infer_time_s is not None:
+            doc["batch_infer_time_s"] = list(m.batch_infer_time_s)
         if m.source is not None:
             doc["source"] = m.source
         for name in LATENCY_FIELDS:
@@ -211,6 +221,7 @@ def catalog_from_dict(data: Any, source: str | None = None) -> ModelCatalog:
                 blocks=tuple(m["blocks"]),
                 infer_time_s=m.get("infer_time_s"),
                 source=m.get("source"),
+                batch_infer_time_s=m.get("batch_infer_time_s"),
                 **{name: m.get(name) for name in LATENCY_FIELDS},
             )
             for i, m in enumerate(data["models"])

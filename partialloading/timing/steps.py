@@ -136,26 +136,33 @@ def steps_of(models: IntArray, infer: FloatArray, batch: Batches | None, scales:
     if batch is None:
         every = np.arange(n, dtype=np.int64)
         return Steps(every, every, np.ones(n, dtype=np.int64), models, infer)
-    of = np.asarray(batch, dtype=np.int64).reshape(-1)
-    if of.size != n:
+    of = np.asarray(batch, dtype=np.int64)
+    if of.ndim != 1 or of.size != n:
         raise ValueError("one batch number per request is needed")
     if n == 0:
         return Steps(of, of, of, of, np.zeros(0))
-    step = np.diff(of)
-    if of[0] != 0 or np.any((step != 0) & (step != 1)):
+    # Array methods, not numpy functions: this runs for every evaluation of a batched schedule.
+    step = of[1:] - of[:-1]
+    if of[0] != 0 or (n > 1 and (step.min() < 0 or step.max() > 1)):
         raise ValueError("batch numbers must start at 0 and grow by 0 or 1 along the order")
-    first = np.flatnonzero(np.concatenate(([True], step == 1))).astype(np.int64)
-    size = np.diff(np.append(first, n)).astype(np.int64)
+    starts = np.empty(n, dtype=bool)
+    starts[0] = True
+    np.equal(step, 1, out=starts[1:])
+    first = starts.nonzero()[0]
+    if first.size == n:
+        return Steps(of, first, np.ones(n, dtype=np.int64), models, infer)
+    size = np.empty(first.size, dtype=np.int64)
+    size[:-1] = first[1:] - first[:-1]
+    size[-1] = n - first[-1]
     model = models[first]
-    if np.any(models != model[of]):
-        q = int(np.flatnonzero(models != model[of])[0])
+    mixed = models != model[of]
+    if mixed.any():
+        q = int(mixed.nonzero()[0][0])
         raise ValueError(f"batch {int(of[q])} mixes models (request {q})")
     too_big = size > limits[model]
-    if np.any(too_big):
-        s = int(np.flatnonzero(too_big)[0])
+    if too_big.any():
+        s = int(too_big.nonzero()[0][0])
         raise ValueError(f"batch {s} holds {int(size[s])} requests (its model's table allows {int(limits[model[s]])})")
-    if np.all(size == 1):
-        return Steps(of, first, size, model, infer)
     longest = np.maximum.reduceat(infer, first)
     return Steps(of, first, size, model, longest * scales[model, size - 1])
 

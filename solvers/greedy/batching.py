@@ -1,22 +1,26 @@
 """Greedy with batches: requests of one model share an inference where models have batch tables.
 
-The method runs in three parts, each never worse than the one before:
+Every candidate schedule is a *plan* (a list of batches); among the on-time candidates the
+heaviest wins, then the shortest (in a simulation a round that ends earlier lets the next one
+start earlier: on a busy server this decides as much as the weight).
 
-1. **Batches of one.** The whole greedy method on :meth:`~partialloading.instance.Instance.unbatched`
-   (the same instance, every batch one request): its schedule is a schedule here with the same
-   times, so batching never does worse than not batching.
-2. **Grouping.** Its order, as batches of one, is improved by merging neighbouring batches of one
-   model where everyone stays on time and the merged batch finishes earlier; a second schedule is
-   built from scratch in deadline order, each user joining a batch of its model (with room) or
-   opening a new one near its deadline position, whichever keeps everyone on time and the schedule
-   shortest.
-3. **Filling.** The users left out, heaviest first (then by deadline), are tried in every batch
-   of their model with room and as new batches at a few gaps around their deadline position.
+1. **Everyone servable.** When the deadline order (``edf`` with batches) already serves every
+   user who can be served alone, that weight is optimal; the candidates are that schedule, its
+   neighbouring batches of one model merged, and the deadline-order construction of step 3.
+2. **Small instances** (at most :data:`EXACT_USERS` users servable alone): the batched set search
+   of ``enumerate`` within :data:`EXACT_NODES` nodes gives the heaviest set (optimal); the
+   deadline-order construction is the other candidate.
+3. **Otherwise.** The whole greedy method on :meth:`~partialloading.instance.Instance.unbatched`
+   (every batch one request): its schedule is a schedule here with the same times, so batching
+   never does worse than not batching. Then that schedule with neighbouring batches of one model
+   merged where everyone stays on time and the schedule gets no longer, and the users left out
+   added heaviest first (each in every batch of its model with room, or as a new batch at
+   :data:`GAPS_AROUND` gaps around its deadline position or at the end, the shortest on-time
+   option); and a schedule built from scratch the same way in deadline order, merged and filled.
 
-Small instances (at most :data:`EXACT_USERS` users that can be served alone) are solved exactly
-by the batched set search of ``enumerate`` within :data:`EXACT_NODES` nodes. The bound is the
-cheap relaxation (:func:`~partialloading.relaxations.best_cheap_bound`, which charges each user
-its least share of a batch); a schedule that reaches it is optimal.
+The bound is the cheap relaxation (:func:`~partialloading.relaxations.best_cheap_bound`, which
+charges each user its least share of a batch), or the exact weight of steps 1–2; a schedule that
+reaches it is optimal.
 """
 
 from __future__ import annotations
@@ -115,6 +119,20 @@ class Batcher:
                     plan, makespan = trial, length
                     continue
             s += 1
+        return plan
+
+    def by_model(self, users: Sequence[int]) -> Plan:
+        """``users`` in full batches of their model, the models in order of their earliest
+        deadline (each model's users in deadline order): the shortest way to serve them when
+        deadlines allow, one plan to measure."""
+        p = self.p
+        groups: dict[int, list[int]] = {}
+        for k in sorted(users, key=lambda k: (float(p.limit[k]), k)):
+            groups.setdefault(int(p.model[k]), []).append(int(k))
+        plan: Plan = []
+        for m, mine in groups.items():
+            room = int(p.max_batch[m])
+            plan.extend(mine[a : a + room] for a in range(0, len(mine), room))
         return plan
 
     def fill(self, plan: Plan, users: Sequence[int]) -> Plan:

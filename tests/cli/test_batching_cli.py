@@ -41,9 +41,9 @@ def test_inspect_shows_the_tables(batched: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_a_method_without_batches_refuses_in_one_line(batched: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["solve", str(batched), "--method", "milp"]) == 2
+    assert main(["solve", str(batched), "--method", "cpsat"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "does not serve batches" in err and "enumerate or greedy" in err
+    assert err.count("\n") == 1 and "cpsat does not serve batches" in err and "use enumerate or milp or greedy" in err
 
 
 def test_a_bad_table_is_one_line(batched: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -94,3 +94,13 @@ def test_simulate_batches_each_round(tmp_path: Path, capsys: pytest.CaptureFixtu
     served = [r for r in rows if r["status"] == "served"]
     assert all(int(r["batch_size"]) >= 1 for r in served) and max(int(r["batch_size"]) for r in served) > 1
     assert all(r["batch_size"] == "" for r in rows if r["status"] != "served")
+
+
+def test_a_load_study_sweeps_the_batch_size(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["study", "online", "--family", "zoo-heads", "--param", "max_batch", "--values", "1", "8"]
+    args += ["--set", "rate=80", "duration=2", "--seeds", "1", "--policies", "greedy", "--no-progress"]
+    db, table = tmp_path / "s.sqlite", tmp_path / "s.csv"
+    assert main([*args, "--db", str(db), "--csv", str(table), "--plot", str(tmp_path / "s.png")]) == 0
+    with table.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(r["value"] for r in rows if r["policy"] == "greedy") == ["1", "8"]

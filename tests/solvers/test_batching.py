@@ -261,10 +261,11 @@ def test_the_milp_refuses_batches_beyond_its_model_in_one_line() -> None:
 
 
 def test_greedy_is_within_three_percent_of_the_optimum() -> None:
-    """On small generated instances with 4–6 models and tables of 2–8 entries, in total weight."""
+    """On small generated instances with 4–6 models and tables of 2–8 entries, in total weight
+    (12 users: past greedy's exact part, so its heuristic schedules are what is measured)."""
     greedy = optimum = 0.0
-    for seed in range(24):
-        inst = batched_instance(seed, n=9, timing=TIMINGS[seed % 2], models=4 + seed % 3)
-        optimum += solve(inst, "enumerate").objective
+    for seed in range(12):
+        inst = batched_instance(seed, n=12, timing=TIMINGS[seed % 2], models=4 + seed % 3)
+        optimum += solve(inst, "enumerate", max_users=12).objective
         greedy += solve(inst, "greedy").objective
     assert greedy >= 0.97 * optimum

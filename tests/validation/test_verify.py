@@ -470,3 +470,68 @@ def test_a_non_finite_bandwidth_is_named(tiny_doc: dict[str, Any]) -> None:
     doc["bandwidth_hz"][user] = float("nan")
     with pytest.raises(SolutionError, match=rf"x\.json: bandwidth_hz\.{user}: must be a finite number"):
         parse_solution_text(json.dumps(doc), "x.json")
+
+
+# ---------------------------------------------------------------- batches
+def _batched_doc() -> tuple[Instance, dict[str, Any]]:
+    """The hand instance whose optimum is one batch of three (tests/hand.py), solved."""
+    from hand import batch_hand_instance
+
+    inst = batch_hand_instance()
+    doc = solve(inst, "enumerate").to_dict()
+    assert [e["batch"] for e in doc["schedule"]] == [0, 0, 0]
+    return inst, doc
+
+
+def _where(inst: Instance, doc: dict[str, Any]) -> list[str]:
+    return [v.where for v in verify_solution(inst, doc).violations]
+
+
+def test_a_batch_larger_than_its_table_is_named() -> None:
+    inst, doc = _batched_doc()
+    short = dataclasses.replace(inst.models[0], batch_infer_time_s=inst.models[0].batch_infer_time_s[:2])
+    assert "schedule[0].batch" in _where(dataclasses.replace(inst, models=(short, inst.models[1])), doc)
+
+
+def test_batch_numbers_that_skip_are_named() -> None:
+    inst, doc = _batched_doc()
+    doc["schedule"][2]["batch"] = 2
+    found = _where(inst, doc)
+    assert "schedule[2].batch" in found
+    # Split off, the third request finishes later than the file says.
+    assert "schedule[2].finish_s" in found
+
+
+def test_a_missing_batch_number_is_named() -> None:
+    inst, doc = _batched_doc()
+    del doc["schedule"][1]["batch"]
+    assert "schedule[1].batch" in _where(inst, doc)
+
+
+def test_a_batch_reported_one_by_one_is_caught_by_its_times() -> None:
+    inst, doc = _batched_doc()
+    for entry in doc["schedule"]:
+        del entry["batch"]
+    # Without batch numbers each request is its own batch: a2 and a3 finish at 40 and 50 ms.
+    found = _where(inst, doc)
+    assert "schedule[1].finish_s" in found and "schedule[2].finish_s" in found
+
+
+def test_evictions_in_the_middle_of_a_batch_are_named() -> None:
+    inst, _ = _batched_doc()
+    inst = dataclasses.replace(inst, memory_bytes=30e6)
+    doc = solve(inst, "enumerate").to_dict()
+    doc["schedule"][1]["evicted"] = ["blkB"]
+    assert "schedule[1].evicted" in _where(inst, doc)
+
+
+def test_a_batch_mixing_models_is_named() -> None:
+    from hand import batch_hand_instance
+
+    inst = batch_hand_instance()
+    doc = Result("x", Status.FEASIBLE, Solution(inst, (3,)), None, 0.0).to_dict()
+    doc["schedule"].append(dict(doc["schedule"][0], user="a1", model="A", batch=0))
+    doc["schedule"][0]["batch"] = 0
+    doc["rejected"] = ["a2", "a3"]
+    doc["bandwidth_hz"]["a1"] = 0.0
+    assert "schedule[1].batch" in _where(inst, doc)

@@ -1,0 +1,116 @@
+"""Exact methods and greedy on batched instances: agreement, reach and greedy's gap.
+
+Generated ``general`` instances with per-user deadlines and weights on odd seeds, 4–6 models, and
+a random nondecreasing batch table of 2–8 entries per model (each added request costs 5–60% of a
+single request's time; the generator of ``tests/solvers/test_batching.py``).
+
+1. **Small** (``--small`` users, default 12: past greedy's exact part, which covers up to 9;
+   ``--instances`` seeds, frame and pipelined timing):
+   ``enumerate``'s optimum against ``greedy`` — total weight greedy / optimum, the largest gap,
+   how often greedy is optimal — and, under frame timing, the batch-slot MILP solved on its own
+   (no warm start) against ``enumerate``: they must agree.
+2. **Reach** (``--sizes``, default 20 and 30 users, 6 seeds each): ``milp`` with a ``--limit``
+   second limit (default 60): proven instances, median time, and greedy's value beside the bound.
+
+Run::
+
+    python benchmarks/batching_exact.py                 # about 15 minutes on 2 cores
+    python benchmarks/batching_exact.py --sizes 20 --limit 10 --instances 12
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from partialloading import solve
+from partialloading.instance import Instance
+from partialloading.methods import SolveRequest
+from partialloading.params import MilpParams
+from partialloading.scenarios import random_instance
+from partialloading.solution import Solution
+from partialloading.solvers.milp.batched import solve_batched
+
+
+def batched_instance(seed: int, n: int, timing: str = "frame") -> Instance:
+    """The generator of the batching tests (4–6 models, tables of 2–8 entries)."""
+    models = 4 + seed % 3
+    inst = random_instance(seed, n, models, structure="general", deadlines="per_user", weighted=seed % 2 == 1)
+    inst = dataclasses.replace(inst, timing=timing)
+    rng = np.random.default_rng(seed)
+    tabled = []
+    for m in inst.models:
+        size = int(rng.integers(2, 9))
+        steps = rng.uniform(0.05, 0.6, size - 1) * m.infer_time_s
+        table = (m.infer_time_s, *(m.infer_time_s + np.cumsum(steps)))
+        tabled.append(dataclasses.replace(m, batch_infer_time_s=tuple(float(t) for t in table)))
+    return dataclasses.replace(inst, models=tuple(tabled))
+
+
+def small_part(users: int, count: int) -> list[str]:
+    failures: list[str] = []
+    print(f"small: {users} users, {count} seeds per timing")
+    print(f"{'timing':<10} {'greedy/opt':>10} {'max gap':>8} {'optimal':>8} {'milp = enumerate':>17}")
+    for timing in ("frame", "pipelined"):
+        greedy = optimum = 0.0
+        gaps, agree, compared, hits = [], 0, 0, 0
+        for seed in range(count):
+            inst = batched_instance(seed, users, timing)
+            best = solve(inst, "enumerate", max_users=users).objective
+            found = solve(inst, "greedy").objective
+            greedy, optimum = greedy + found, optimum + best
+            gaps.append(0.0 if best == 0 else (best - found) / best)
+            hits += found == best
+            if timing == "frame":
+                out = solve_batched(inst, MilpParams(), SolveRequest())
+                value = Solution(inst, tuple(out.order), batch=out.batch).objective
+                compared += 1
+                agree += out.status == "optimal" and value == best
+        ratio = greedy / optimum if optimum else 1.0
+        shown = f"{agree}/{compared}" if compared else "-"
+        print(f"{timing:<10} {ratio:>10.4f} {max(gaps):>8.2%} {hits:>5}/{count} {shown:>17}")
+        if ratio < 0.97:
+            failures.append(f"greedy at {ratio:.4f} of the optimum under {timing} timing (target ≥ 0.97)")
+        if agree != compared:
+            failures.append(f"the MILP and enumerate disagree under {timing} timing ({agree}/{compared})")
+    print()
+    return failures
+
+
+def reach_part(sizes: list[int], limit: float) -> None:
+    print(f"reach: milp with a {limit:g} s limit, 6 seeds per size (frame timing)")
+    print(f"{'users':>5} {'proven':>7} {'median s':>9} {'values (greedy / milp / bound)':<40}")
+    for n in sizes:
+        proven, times, values = 0, [], []
+        for seed in range(100, 106):
+            inst = batched_instance(seed, n)
+            started = time.perf_counter()
+            result = solve(inst, "milp", time_limit=limit)
+            times.append(time.perf_counter() - started)
+            proven += result.status == "optimal"
+            greedy = solve(inst, "greedy").objective
+            values.append(f"{greedy:g}/{result.objective:g}/{result.bound:g}")
+        print(f"{n:>5} {proven:>5}/6 {statistics.median(times):>9.1f} {' '.join(values)}", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", type=int, default=12, help="users of the small instances (default 12)")
+    parser.add_argument("--instances", type=int, default=24, help="seeds per timing model (default 24)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[20, 30], help="users of the reach part")
+    parser.add_argument("--limit", type=float, default=60.0, help="seconds per MILP solve (default 60)")
+    args = parser.parse_args()
+    failures = small_part(args.small, args.instances)
+    reach_part(args.sizes, args.limit)
+    for failure in failures:
+        print(f"FAIL: {failure}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
