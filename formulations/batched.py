@@ -27,6 +27,7 @@ from partialloading.arrays import FloatArray
 from partialloading.instance import Instance
 
 from .common import ScheduleData, empty_model
+from .general import add_load_parameters, add_switches, add_user_parameters
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,6 @@ def build(data: ScheduleData, batches: BatchData) -> pyo.ConcreteModel:
     m.assign = pyo.Var(m.K, m.Q, domain=pyo.Binary, doc="user k is served in slot q")
     m.runs = pyo.Var(m.I, m.Q, domain=pyo.Binary, doc="slot q runs model i")
     m.size = pyo.Var(m.IB, m.Q, domain=pyo.Binary, doc="slot q runs b requests of model i")
-    m.switch = pyo.Var(m.Q2, m.I, m.I, bounds=(0, 1), doc="slots q-1 and q run models i and i2")
     m.slot_time = pyo.Var(m.Q, bounds=(0, None), doc="inference time of slot q (ms)")
     m.finish = pyo.Var(m.Q, bounds=(0, None), doc="completion time of slot q (ms)")
 
@@ -102,12 +102,7 @@ def build(data: ScheduleData, batches: BatchData) -> pyo.ConcreteModel:
     )
     _slot_times(m, data, batches, model_of, index)
     _deadline_order(m, data, batches)
-    m.switch_into = pyo.Constraint(
-        m.Q2, m.I, rule=lambda m, q, i2: sum(m.switch[q, i, i2] for i in m.I) == m.runs[i2, q]
-    )
-    m.switch_from = pyo.Constraint(
-        m.Q2, m.I, rule=lambda m, q, i: sum(m.switch[q, i, i2] for i2 in m.I) <= m.runs[i, q - 1]
-    )
+    add_switches(m, lambda m, q, i: m.runs[i, q])
     m.finish_first = pyo.Constraint(
         expr=m.finish[1] >= m.upload_end + sum(m.first_load[i] * m.runs[i, 1] for i in m.I) + m.slot_time[1]
     )
@@ -142,25 +137,13 @@ def _sets_and_parameters(
     )
     m.Q = pyo.RangeSet(1, n, doc="batch slots")
     m.Q2 = pyo.RangeSet(2, n, doc="slots with a predecessor")
-    m.upload = pyo.Param(m.K, initialize=dict(zip(users, data.upload.tolist(), strict=True)), doc="a_k/B (ms)")
-    m.deadline = pyo.Param(m.K, initialize=dict(zip(users, data.deadline.tolist(), strict=True)), doc="T_k (ms)")
-    m.weight = pyo.Param(m.K, initialize=dict(zip(users, data.weight.tolist(), strict=True)), doc="w_k")
-    m.infer = pyo.Param(m.K, initialize=dict(zip(users, data.infer.tolist(), strict=True)), doc="c_k (ms)")
+    add_user_parameters(m, data)
     m.scale = pyo.Param(
         m.IB,
         initialize={(i, b): float(batches.scale[p][b - 1]) for p, i in enumerate(models) for b in batches.sizes(p)},
         doc="t_i(b) / t_i(1)",
     )
-    m.horizon = pyo.Param(initialize=data.horizon, doc="latest deadline (ms): big-M of the deadlines")
-    m.first_load = pyo.Param(
-        m.I, initialize=dict(zip(models, data.first_load.tolist(), strict=True)), doc="load from the initial state (ms)"
-    )
-    m.load_time = pyo.Param(
-        m.I,
-        m.I,
-        initialize={(a, b): float(data.load[p, r]) for p, a in enumerate(models) for r, b in enumerate(models)},
-        doc="ℓ(i, i2) (ms)",
-    )
+    add_load_parameters(m, data)
 
 
 def _slot_times(

@@ -36,6 +36,20 @@ def build(data: ScheduleData) -> pyo.ConcreteModel:
     if data.n_users == 0:
         return empty_model("partialloading_general")
     m = positions(data, "partialloading_general")
+    add_load_parameters(m, data)
+    add_switches(m, lambda m, q, i: m.holds[q, i])
+
+    def load(m: pyo.ConcreteModel, q: int) -> pyo.Expression:
+        if q == 1:
+            return sum(m.first_load[i] * m.holds[1, i] for i in m.I)
+        return sum(m.load_time[i, i2] * m.switch[q, i, i2] for i in m.I for i2 in m.I if m.load_time[i, i2] > 0)
+
+    add_finish_rows(m, load)
+    return m
+
+
+def add_load_parameters(m: pyo.ConcreteModel, data: ScheduleData) -> None:
+    """``first_load[i]`` and ``load_time[i,i2]`` of the models of ``data`` (ms)."""
     models = list(data.model_names)
     m.first_load = pyo.Param(
         m.I, initialize=dict(zip(models, data.first_load.tolist(), strict=True)), doc="load from the initial state (ms)"
@@ -46,24 +60,31 @@ def build(data: ScheduleData) -> pyo.ConcreteModel:
         initialize={(a, b): float(data.load[p, r]) for p, a in enumerate(models) for r, b in enumerate(models)},
         doc="ℓ(i, i2) (ms)",
     )
-    # Continuous suffices: with integral `assign`, the two switch_* constraints leave one value.
+
+
+def add_switches(m: pyo.ConcreteModel, holds: Callable[[pyo.ConcreteModel, int, str], pyo.Expression]) -> None:
+    """``switch[q,i,i2]`` with ``switch_into`` and ``switch_from``: the models at two consecutive
+    positions (``holds(m, q, i)``: position ``q`` holds model ``i``, 0 or 1)."""
+    # Continuous suffices: with integral `holds`, the two switch_* constraints leave one value.
     m.switch = pyo.Var(m.Q2, m.I, m.I, bounds=(0, 1), doc="positions q-1 and q hold models i and i2")
     # Exactly one transition enters the model at an occupied position q ≥ 2 ...
     m.switch_into = pyo.Constraint(
-        m.Q2, m.I, rule=lambda m, q, i2: sum(m.switch[q, i, i2] for i in m.I) == m.holds[q, i2]
+        m.Q2, m.I, rule=lambda m, q, i2: sum(m.switch[q, i, i2] for i in m.I) == holds(m, q, i2)
     )
     # ... and it leaves the model held at position q-1.
     m.switch_from = pyo.Constraint(
-        m.Q2, m.I, rule=lambda m, q, i: sum(m.switch[q, i, i2] for i2 in m.I) <= m.holds[q - 1, i]
+        m.Q2, m.I, rule=lambda m, q, i: sum(m.switch[q, i, i2] for i2 in m.I) <= holds(m, q - 1, i)
     )
 
-    def load(m: pyo.ConcreteModel, q: int) -> pyo.Expression:
-        if q == 1:
-            return sum(m.first_load[i] * m.holds[1, i] for i in m.I)
-        return sum(m.load_time[i, i2] * m.switch[q, i, i2] for i in m.I for i2 in m.I if m.load_time[i, i2] > 0)
 
-    add_finish_rows(m, load)
-    return m
+def add_user_parameters(m: pyo.ConcreteModel, data: ScheduleData) -> None:
+    """``upload[k]``, ``deadline[k]``, ``weight[k]``, ``infer[k]`` and ``horizon`` of the candidates."""
+    users = list(data.user_names)
+    m.upload = pyo.Param(m.K, initialize=dict(zip(users, data.upload.tolist(), strict=True)), doc="a_k/B (ms)")
+    m.deadline = pyo.Param(m.K, initialize=dict(zip(users, data.deadline.tolist(), strict=True)), doc="T_k (ms)")
+    m.weight = pyo.Param(m.K, initialize=dict(zip(users, data.weight.tolist(), strict=True)), doc="w_k")
+    m.infer = pyo.Param(m.K, initialize=dict(zip(users, data.infer.tolist(), strict=True)), doc="c_k (ms)")
+    m.horizon = pyo.Param(initialize=data.horizon, doc="latest deadline (ms): big-M of the deadlines")
 
 
 def add_finish_rows(m: pyo.ConcreteModel, load: Callable[[pyo.ConcreteModel, int], pyo.Expression]) -> None:
@@ -92,11 +113,7 @@ def positions(data: ScheduleData, name: str) -> pyo.ConcreteModel:
     m.I = pyo.Set(initialize=models, ordered=True, doc="models requested by candidates")
     m.Q = pyo.RangeSet(1, n, doc="positions in the service order")
     m.Q2 = pyo.RangeSet(2, n, doc="positions with a predecessor")
-    m.upload = pyo.Param(m.K, initialize=dict(zip(users, data.upload.tolist(), strict=True)), doc="a_k/B (ms)")
-    m.deadline = pyo.Param(m.K, initialize=dict(zip(users, data.deadline.tolist(), strict=True)), doc="T_k (ms)")
-    m.weight = pyo.Param(m.K, initialize=dict(zip(users, data.weight.tolist(), strict=True)), doc="w_k")
-    m.infer = pyo.Param(m.K, initialize=dict(zip(users, data.infer.tolist(), strict=True)), doc="c_k (ms)")
-    m.horizon = pyo.Param(initialize=data.horizon, doc="latest deadline (ms): big-M of the deadlines")
+    add_user_parameters(m, data)
 
     # ---------------------------------------------------------------- variables
     m.assign = pyo.Var(m.K, m.Q, domain=pyo.Binary, doc="user k is served at position q")
