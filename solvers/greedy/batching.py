@@ -121,20 +121,6 @@ class Batcher:
             s += 1
         return plan
 
-    def by_model(self, users: Sequence[int]) -> Plan:
-        """``users`` in full batches of their model, the models in order of their earliest
-        deadline (each model's users in deadline order): the shortest way to serve them when
-        deadlines allow, one plan to measure."""
-        p = self.p
-        groups: dict[int, list[int]] = {}
-        for k in sorted(users, key=lambda k: (float(p.limit[k]), k)):
-            groups.setdefault(int(p.model[k]), []).append(int(k))
-        plan: Plan = []
-        for m, mine in groups.items():
-            room = int(p.max_batch[m])
-            plan.extend(mine[a : a + room] for a in range(0, len(mine), room))
-        return plan
-
     def fill(self, plan: Plan, users: Sequence[int]) -> Plan:
         """``users`` not yet in ``plan`` added one by one where they fit (see :meth:`add`)."""
         served = {k for step in plan for k in step}
