@@ -87,17 +87,24 @@ def initial_indices(
     return tuple(order)
 
 
-def _initial_order(instance: Instance, initial: Sequence[str], sharing: bool) -> tuple[int, ...]:
+def _initial_order(
+    instance: Instance, initial: Sequence[str], sharing: bool, batch: Sequence[int] | None = None
+) -> tuple[tuple[int, ...], tuple[int, ...] | None]:
+    """The start's user indices and batch numbers, refused unless it is an on-time schedule."""
     if isinstance(initial, str) or not isinstance(initial, Sequence):
         raise ParameterError("initial: must be a list of user ids in service order")
     order = initial_indices(instance, initial)
-    start = Solution(instance, tuple(order), sharing)
-    if not start.feasible:
+    try:
+        start = Solution(instance, tuple(order), sharing, batch=None if batch is None else tuple(batch))
+        feasible = start.feasible
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"initial_batch: {exc}") from None
+    if not feasible:
         late = [start.admitted[q] for q, ok in enumerate(start.timeline.on_time) if not ok]
         raise ParameterError(
             f"initial: the starting schedule is not feasible ({', '.join(late[:5])} miss their deadline)"
         )
-    return tuple(order)
+    return tuple(order), start.batch
 
 
 def solve_until(
@@ -109,6 +116,7 @@ def solve_until(
     seed: int = 0,
     params: MethodParams | Mapping[str, Any] | None = None,
     initial: Sequence[str] | None = None,
+    initial_batch: Sequence[int] | None = None,
     **options: Any,
 ) -> Result:
     """:func:`solve` with the deadline already set (the portfolio's nested solves share it)."""
@@ -127,7 +135,9 @@ def solve_until(
     entry = METHODS[name]
     typed = make_params(entry.params, params, **options)
     entry.check(work, typed)
-    start = None if initial is None else _initial_order(instance, initial, sharing)
+    if initial is None and initial_batch is not None:
+        raise ParameterError("initial_batch: given without initial")
+    start, start_batch = (None, None) if initial is None else _initial_order(instance, initial, sharing, initial_batch)
     # A method that runs at once has its code loaded before its clock starts (a first solve in
     # a process would otherwise report the import); one that starts from greedy's schedule is
     # loaded only if that start is not proven optimal (its import can take a second).
@@ -143,7 +153,7 @@ def solve_until(
         initial=start,
         bound=None if warm is None else warm.bound,
         initial_evicted=None if warm is None else warm.solution.evicted,
-        initial_batch=None if warm is None else warm.solution.batch,
+        initial_batch=start_batch if warm is None else warm.solution.batch,
     )
     if warm is not None and start is not None and warm.status == Status.OPTIMAL:
         # The start reaches the bound: nothing can beat it, so the method is not run at all.

@@ -30,6 +30,7 @@ def solve(
     seed: int = 0,
     params: MethodParams | Mapping[str, Any] | None = None,
     initial: Sequence[str] | None = None,
+    initial_batch: Sequence[int] | None = None,
     **options: Any,
 ) -> Result:
     """Solve ``instance`` with ``method``.
@@ -58,6 +59,9 @@ def solve(
         greedy's upper bound goes with it, so an optimal start is proven at once;
         ``initial=[]`` starts them from nothing. ``result.info["incumbent_from"]`` says where
         the returned schedule came from: ``"method"``, ``"greedy"`` or ``"initial"``.
+    initial_batch
+        The batch number of each user of ``initial`` (as in a solution file's ``batch``);
+        ``None``: one request per batch.
     **options
         Parameters as keywords (e.g. ``formulation="compact"`` for the MILP); they override
         ``params``.
@@ -92,6 +96,7 @@ def solve(
         seed=int(seed),
         params=params,
         initial=initial,
+        initial_batch=initial_batch,
         **options,
     )
 

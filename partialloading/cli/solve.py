@@ -102,12 +102,22 @@ def time_left(args: argparse.Namespace) -> float | None:
     return max(args.time_limit - used - WRITE_RESERVE_S, 0.01)
 
 
-def _initial_users(path: str, instance: Instance) -> list[str]:
+def _initial_users(path: str, instance: Instance) -> tuple[list[str], list[int] | None]:
     """The service order of the solution file ``path``, each user checked against ``instance``
-    (a mistake names the file and the entry, as ``schedule[0].user``)."""
-    users = [entry["user"] for entry in read_solution(path)["schedule"]]
+    (a mistake names the file and the entry, as ``schedule[0].user``), and its batch numbers
+    (``None`` when the file has none)."""
+    schedule = read_solution(path)["schedule"]
+    users = [entry["user"] for entry in schedule]
     initial_indices(instance, users, f"{path}: schedule[{{}}].user".format)
-    return users
+    if not any("batch" in entry for entry in schedule):
+        return users, None
+    batch = []
+    for q, entry in enumerate(schedule):
+        number = entry.get("batch")
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise ParameterError(f"{path}: schedule[{q}].batch: missing or not an integer (other entries have one)")
+        batch.append(number)
+    return users, batch
 
 
 def run(args: argparse.Namespace) -> int:
@@ -131,10 +141,11 @@ def run(args: argparse.Namespace) -> int:
         instance = dataclasses.replace(instance, timing=args.timing)
     params = method_params(args, args.method) if args.method != "auto" else {}
     initial: list[str] | None = [] if args.cold else None
+    initial_batch: list[int] | None = None
     if args.initial is not None:
         if args.cold:
             raise ParameterError("--cold and --initial exclude each other")
-        initial = _initial_users(args.initial, instance)
+        initial, initial_batch = _initial_users(args.initial, instance)
     if args.method in METHODS:
         # Compiled code loads (the first time ever, compiles) within the command's limit.
         METHODS[args.method].prepare()
@@ -150,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             params=params,
             initial=initial,
+            initial_batch=initial_batch,
             **options,
         )
         stopped = interrupted()

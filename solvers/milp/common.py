@@ -245,10 +245,12 @@ def run_model(
 
 
 def dual_bound(results: SolverResults, integral: bool, fallback: float) -> float:
+    """The solver's dual bound, never above ``fallback`` (the candidates' total weight, itself a
+    bound: HiGHS stopped at the root with a start can report more)."""
     bound = results.problem.upper_bound
     if bound is None or not math.isfinite(float(bound)):
         return fallback
-    bound = float(bound)
+    bound = min(float(bound), fallback)
     # With integer weights the optimum is an integer: the floor of a bound is a bound.
     return math.floor(bound + 1e-6) if integral else bound
 

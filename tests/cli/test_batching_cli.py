@@ -104,3 +104,24 @@ def test_a_load_study_sweeps_the_batch_size(tmp_path: Path, capsys: pytest.Captu
     with table.open() as handle:
         rows = list(csv.DictReader(handle))
     assert sorted(r["value"] for r in rows if r["policy"] == "greedy") == ["1", "8"]
+
+
+def test_a_batched_solution_is_a_start(batched: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Its batch numbers go with it (read as one request per batch, the start would be late)."""
+    first = tmp_path / "first.json"
+    assert main(["solve", str(batched), "--method", "greedy", "-o", str(first)]) == 0
+    again = tmp_path / "again.json"
+    assert (
+        main(
+            ["solve", str(batched), "--method", "milp", "--time-limit", "5", "--initial", str(first), "-o", str(again)]
+        )
+        == 0
+    )
+    assert json.loads(again.read_text())["objective"] >= json.loads(first.read_text())["objective"]
+    doc = json.loads(first.read_text())
+    del doc["schedule"][1]["batch"]
+    first.write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert main(["solve", str(batched), "--method", "greedy", "--initial", str(first)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{first}: schedule[1].batch: missing" in err

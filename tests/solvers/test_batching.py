@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from partialloading import solve
-from partialloading.errors import MethodNotApplicableError
+from partialloading.errors import MethodNotApplicableError, ParameterError
 from partialloading.instance import Instance
 from partialloading.methods import METHODS, SolveRequest
 from partialloading.params import MilpParams
@@ -269,3 +269,16 @@ def test_greedy_is_within_three_percent_of_the_optimum() -> None:
         optimum += solve(inst, "enumerate", max_users=12).objective
         greedy += solve(inst, "greedy").objective
     assert greedy >= 0.97 * optimum
+
+
+def test_a_start_keeps_its_batches() -> None:
+    inst = batch_hand_instance()
+    users = ["a1", "a2", "a3"]
+    result = solve(inst, "greedy", initial=users, initial_batch=[0, 0, 0])
+    assert result.objective == 3
+    with pytest.raises(ParameterError, match="initial: the starting schedule is not feasible"):
+        solve(inst, "greedy", initial=users)  # one request per batch: a2 and a3 are late
+    with pytest.raises(ParameterError, match="initial_batch: batch numbers must start at 0"):
+        solve(inst, "greedy", initial=users, initial_batch=[1, 1, 1])
+    with pytest.raises(ParameterError, match="initial_batch: given without initial"):
+        solve(inst, "greedy", initial_batch=[0])
