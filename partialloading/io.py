@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -426,6 +426,20 @@ def parse_solution_text(text: str, source: str | None = None) -> dict[str, Any]:
         raise _solution_error(source, "", "invalid JSON: nested too deeply") from None
     check_solution_structure(doc, source)
     return dict(doc)
+
+
+def batch_numbers(schedule: Sequence[Mapping[str, Any]], where: str = "") -> tuple[int, ...] | None:
+    """The ``batch`` numbers of a solution document's schedule (``None`` when no entry has one:
+    one request per batch); ``where`` prefixes the place of a mistake (``"FILE: "``)."""
+    if not any("batch" in entry for entry in schedule):
+        return None
+    numbers = []
+    for q, entry in enumerate(schedule):
+        number = entry.get("batch")
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise SolutionError(f"{where}schedule[{q}].batch: missing or not an integer (other entries have one)")
+        numbers.append(number)
+    return tuple(numbers)
 
 
 def read_solution(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from .errors import InstanceError, SolutionError
 from .instance import Instance
-from .io import FORMAT_VERSION, SOLUTION_FORMAT, check_solution_structure, write_text_atomic
+from .io import FORMAT_VERSION, SOLUTION_FORMAT, batch_numbers, check_solution_structure, write_text_atomic
 from .memory import memory_of
 from .solution import Solution
 
@@ -147,7 +147,7 @@ class Result:
             raise SolutionError(f"{where}status: unknown status {doc['status']!r} (known: {known})") from None
         sharing = bool(doc["sharing"])
         order = tuple(instance.user_index[u] for u in users)
-        batch = _batches(doc["schedule"], where)
+        batch = batch_numbers(doc["schedule"], where)
         solution = Solution(instance, order, sharing, _evictions(instance, sharing, doc["schedule"], where), batch)
         bound = None if doc["bound"] is None else float(doc["bound"])
         info = dict(doc.get("info", {}))
@@ -182,19 +182,6 @@ def _evictions(
             ids.append(blocks[block])
         out.append(tuple(ids))
     return tuple(out)
-
-
-def _batches(schedule: Sequence[Mapping[str, Any]], where: str) -> tuple[int, ...] | None:
-    """The ``batch`` numbers of a schedule (``None`` when no entry has one: one request per batch)."""
-    if not any("batch" in entry for entry in schedule):
-        return None
-    numbers = []
-    for q, entry in enumerate(schedule):
-        number = entry.get("batch")
-        if not isinstance(number, int) or isinstance(number, bool):
-            raise SolutionError(f"{where}schedule[{q}].batch: missing or not an integer (other entries have one)")
-        numbers.append(number)
-    return tuple(numbers)
 
 
 def _plain_number(value: float) -> float | int:

@@ -11,7 +11,7 @@ from typing import Any, TextIO
 from partialloading.cli.common import instance_path, number
 from partialloading.errors import MethodNotApplicableError, ParameterError
 from partialloading.instance import Instance
-from partialloading.io import read_instance, read_solution
+from partialloading.io import batch_numbers, read_instance, read_solution
 from partialloading.memory import memory_of
 from partialloading.methods import METHOD_NAMES, METHODS
 from partialloading.output import check_output
@@ -102,22 +102,14 @@ def time_left(args: argparse.Namespace) -> float | None:
     return max(args.time_limit - used - WRITE_RESERVE_S, 0.01)
 
 
-def _initial_users(path: str, instance: Instance) -> tuple[list[str], list[int] | None]:
+def _initial_users(path: str, instance: Instance) -> tuple[list[str], tuple[int, ...] | None]:
     """The service order of the solution file ``path``, each user checked against ``instance``
     (a mistake names the file and the entry, as ``schedule[0].user``), and its batch numbers
     (``None`` when the file has none)."""
     schedule = read_solution(path)["schedule"]
     users = [entry["user"] for entry in schedule]
     initial_indices(instance, users, f"{path}: schedule[{{}}].user".format)
-    if not any("batch" in entry for entry in schedule):
-        return users, None
-    batch = []
-    for q, entry in enumerate(schedule):
-        number = entry.get("batch")
-        if not isinstance(number, int) or isinstance(number, bool):
-            raise ParameterError(f"{path}: schedule[{q}].batch: missing or not an integer (other entries have one)")
-        batch.append(number)
-    return users, batch
+    return users, batch_numbers(schedule, f"{path}: ")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -141,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         instance = dataclasses.replace(instance, timing=args.timing)
     params = method_params(args, args.method) if args.method != "auto" else {}
     initial: list[str] | None = [] if args.cold else None
-    initial_batch: list[int] | None = None
+    initial_batch: tuple[int, ...] | None = None
     if args.initial is not None:
         if args.cold:
             raise ParameterError("--cold and --initial exclude each other")
