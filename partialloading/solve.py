@@ -60,8 +60,7 @@ def solve(
         ``initial=[]`` starts them from nothing. ``result.info["incumbent_from"]`` says where
         the returned schedule came from: ``"method"``, ``"greedy"`` or ``"initial"``.
     initial_batch
-        The batch number of each user of ``initial`` (as in a solution file's ``batch``);
-        ``None``: one request per batch.
+        The batch numbers of ``initial`` (a solution file's ``batch``; ``None``: batches of one).
     **options
         Parameters as keywords (e.g. ``formulation="compact"`` for the MILP); they override
         ``params``.
@@ -88,17 +87,9 @@ def solve(
     if isinstance(method, str) and method in METHODS:
         # Compiled code is loaded (or, the first time ever, compiled) before the limit starts.
         METHODS[method].prepare()
-    return solve_until(
-        instance,
-        method,
-        Deadline.after(time_limit),
-        sharing=sharing,
-        seed=int(seed),
-        params=params,
-        initial=initial,
-        initial_batch=initial_batch,
-        **options,
-    )
+    deadline = Deadline.after(time_limit)
+    start = {"initial": initial, "initial_batch": initial_batch}
+    return solve_until(instance, method, deadline, sharing=sharing, seed=int(seed), params=params, **start, **options)
 
 
 __all__ = ["ENUMERATE_AUTO_MAX_USERS", "METHODS", "METHOD_NAMES", "choose_method", "solve", "solve_until"]
