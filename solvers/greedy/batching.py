@@ -5,8 +5,8 @@ heaviest wins, then the shortest (in a simulation a round that ends earlier lets
 start earlier: on a busy server this decides as much as the weight).
 
 1. **Everyone servable.** When the deadline order (``edf`` with batches) already serves every
-   user who can be served alone, that weight is optimal; the candidates are that schedule, its
-   neighbouring batches of one model merged, and the deadline-order construction of step 3.
+   user who can be served alone, that weight is optimal; the candidates are that schedule and the
+   deadline-order construction of step 3.
 2. **Small instances** (at most :data:`EXACT_USERS` users servable alone): the batched set search
    of ``enumerate`` within :data:`EXACT_NODES` nodes gives the heaviest set (optimal); the
    deadline-order construction is the other candidate.
@@ -65,16 +65,23 @@ class Batcher:
 
     def __init__(self, p: Schedule) -> None:
         self.p = p
+        self._measured: dict[tuple[tuple[int, ...], ...], tuple[bool, float, float]] = {}
 
     def measure(self, plan: Plan) -> tuple[bool, float, float]:
-        """``(on time, makespan, minimum slack)`` of ``plan``."""
+        """``(on time, makespan, minimum slack)`` of ``plan`` (each plan evaluated once)."""
+        key = tuple(tuple(step) for step in plan if step)
+        known = self._measured.get(key)
+        if known is not None:
+            return known
         order, batch = flatten(plan)
         if not order:
             return True, 0.0, np.inf
         idx = np.asarray(order, dtype=np.int64)
         finish = self.p.finish(idx, batch=batch)
         slack = self.p.limit[idx] - finish
-        return bool(np.all(slack >= 0)), float(finish[-1]), float(slack.min())
+        found = (bool((slack >= 0).all()), float(finish[-1]), float(slack.min()))
+        self._measured[key] = found
+        return found
 
     def options(self, plan: Plan, k: int) -> list[Plan]:
         """Plans with ``k`` added: in each batch of its model with room, and as a new batch at the
@@ -168,7 +175,6 @@ def solve_batched(
     unbatched instance (its order serves here as batches of one), when the exact part does not
     settle the instance."""
     p = schedule(instance)
-    bound = best_cheap_bound(instance)
     info: dict[str, Any] = {}
     alone = servable_alone(instance).tolist()
     batcher = Batcher(p)
@@ -180,11 +186,12 @@ def solve_batched(
         # Deadline order already serves everyone who can be served (a lightly loaded round): the
         # shortest of its schedules is what is left to find.
         built = batcher.merge(batcher.fill([], edf.edf_order(instance)))
-        options = [("edf", edf_plan), ("edf, merged", batcher.merge(edf_plan)), ("deadline order", built)]
+        options = [("edf", edf_plan), ("deadline order", built)]
         name, best = _best(instance, batcher, options)
         order, batch = flatten(best)
         info["result_from"] = f"{name} (serves everyone servable)"
         return SolverOutput(order, Status.OPTIMAL, bound=everyone, info=info, batch=batch)
+    bound = best_cheap_bound(instance)
     found = _exact(instance, alone, request)
     if found is not None and found.evicted is not None:
         # Its evictions are decisions (a capacity): the schedule is taken as it is.
