@@ -53,6 +53,7 @@ from pyomo.contrib.appsi.solvers.highs import Highs
 
 import partialloading as pl
 from partialloading.instance import Instance
+from partialloading.memory import memory_of
 from partialloading.relaxations import LevelData, level_bound
 from partialloading.scenarios import random_instance
 
@@ -66,20 +67,49 @@ ORDER_LEVELS = 8
 
 def strengthened_bound(instance: Instance, version: str, time_limit: float) -> float:
     """The bound of the blocks-per-level MILP with the rows of ``version`` (see the module docstring)."""
-    data = LevelData.of(instance, True)
-    n = int(data.candidates.size)
-    models, weight, upload, infer = data.models, data.weights, data.upload, data.infer
-    deadline, member, seconds = data.deadline, data.member, data.seconds
-    levels = np.unique(deadline)
-    n_levels = int(levels.size)
-    own = np.searchsorted(levels, deadline, side="left")
-    loads = instance.load_matrix(True)
-    first = instance.initial_load(True)
-    used = sorted({int(j) for j in models})
+    data = LevelData.of(instance)
+    memory = memory_of(instance)
+    levels = np.unique(data.deadline)
+    used = sorted({int(j) for j in data.models})
+    loads, first = memory.matrix, memory.first
     reload = {j: min((float(loads[i, j]) for i in range(instance.num_models) if i != j), default=0.0) for j in used}
-    total_upload = float(upload.sum())
-
     m = pyo.ConcreteModel()
+    m.rows = pyo.ConstraintList()
+    served = _service_rows(m, data, levels)
+    _memory_rows(m, data, levels, used, served)
+    n = int(data.candidates.size)
+
+    def work(lv: int) -> pyo.Expression:
+        """Uploads of everybody admitted plus the inferences of those served by ``D_l``."""
+        return sum(data.upload[k] * m.x[k] for k in range(n)) + sum(data.infer[k] * served(k, lv) for k in range(n))
+
+    def room(lv: int) -> pyo.Expression:
+        return float(levels[lv]) * (1 + 1e-7) + float(data.upload.sum()) * (1 - m.y[lv])
+
+    for lv in range(levels.size):
+        reloads = sum(reload[j] * m.rho[j, w] for j in used for w in range(lv))
+        blocks = sum(float(data.seconds[b]) * m.z[b, lv] for b in range(data.member.shape[1]))
+        m.rows.add(work(lv) + blocks + reloads <= room(lv))
+        if version == "load-in":
+            cheapest_in = sum(min(reload[j], float(first[j])) * m.a[j, lv] for j in used)
+            m.rows.add(work(lv) + cheapest_in + reloads <= room(lv))
+    if version == "path":
+        _add_paths(m, used, loads, first, int(levels.size), work, room)
+    if version == "order":
+        _add_visit_order(m, used, loads, first, int(levels.size), work, room)
+    m.obj = pyo.Objective(expr=sum(float(data.weights[k]) * m.x[k] for k in range(n)), sense=pyo.maximize)
+    solver = Highs()
+    solver.config.time_limit = time_limit
+    solver.config.load_solution = False
+    results = solver.solve(m)
+    return instance.round_bound(float(results.best_objective_bound))
+
+
+def _service_rows(m: pyo.ConcreteModel, data: LevelData, levels: np.ndarray) -> Callable[[int, int], Any]:
+    """``x_k`` (admitted) and ``e_{k,l}`` (served by ``D_l`` before its own level, non-decreasing);
+    returns ``served(k, l)``, the variable that says user ``k`` is served by ``D_l``."""
+    n = int(data.candidates.size)
+    own = np.searchsorted(levels, data.deadline, side="left")
     m.x = pyo.Var(range(n), domain=pyo.Binary)
     early = [(k, lv) for k in range(n) for lv in range(int(own[k]))]
     m.e = pyo.Var(early, domain=pyo.Binary)
@@ -87,65 +117,58 @@ def strengthened_bound(instance: Instance, version: str, time_limit: float) -> f
     def served(k: int, lv: int) -> pyo.Var:
         return m.x[k] if lv >= own[k] else m.e[k, lv]
 
-    m.rows = pyo.ConstraintList()
     for k, lv in early:
         m.rows.add(served(k, lv) <= served(k, lv + 1))
-    blocks = range(member.shape[1])
-    m.z = pyo.Var([(b, lv) for b in blocks for lv in range(n_levels)], domain=pyo.UnitInterval)
-    for k in range(n):
-        for b in np.nonzero(member[models[k]])[0]:
-            for lv in range(n_levels):
-                m.rows.add(m.z[int(b), lv] >= served(k, lv))
-    model_levels = [(j, lv) for j in used for lv in range(n_levels)]
-    m.a = pyo.Var(model_levels, domain=pyo.UnitInterval)  # model j served by D_l
-    for k in range(n):
-        for lv in range(n_levels):
-            m.rows.add(m.a[int(models[k]), lv] >= served(k, lv))
+    return served
+
+
+def _memory_rows(
+    m: pyo.ConcreteModel, data: LevelData, levels: np.ndarray, used: list[int], served: Callable[[int, int], Any]
+) -> None:
+    """The blocks loaded by each level (``z``), the models served by it (``a``), the windows in
+    which a model is served again (``later``), kept in memory (``kept``) or reloaded (``rho``),
+    and whether anything is served by a level (``y``)."""
+    n, n_levels = int(data.candidates.size), int(levels.size)
+    m.z = pyo.Var([(b, lv) for b in range(data.member.shape[1]) for lv in range(n_levels)], domain=pyo.UnitInterval)
+    m.a = pyo.Var([(j, lv) for j in used for lv in range(n_levels)], domain=pyo.UnitInterval)  # j served by D_l
     windows = [(j, lv) for j in used for lv in range(n_levels - 1)]
     m.later = pyo.Var(windows, domain=pyo.UnitInterval)  # model j served in (D_l, D_{l+1}]
     m.kept = pyo.Var(windows, domain=pyo.Binary)  # model j in GPU memory at D_l
     m.rho = pyo.Var(windows, domain=pyo.NonNegativeReals)  # model j reloaded in (D_l, D_{l+1}]
+    m.y = pyo.Var(range(n_levels), domain=pyo.Binary)  # something is served by D_l
     for k in range(n):
-        for lv in range(n_levels - 1):
-            m.rows.add(m.later[int(models[k]), lv] >= served(k, lv + 1) - served(k, lv))
+        j = int(data.models[k])
+        for lv in range(n_levels):
+            for b in np.nonzero(data.member[j])[0]:
+                m.rows.add(m.z[int(b), lv] >= served(k, lv))
+            m.rows.add(m.a[j, lv] >= served(k, lv))
+            m.rows.add(m.y[lv] >= served(k, lv))
+            if lv < n_levels - 1:
+                m.rows.add(m.later[j, lv] >= served(k, lv + 1) - served(k, lv))
     for lv in range(n_levels - 1):
         m.rows.add(sum(m.kept[j, lv] for j in used) <= 1)
         for j in used:
             m.rows.add(m.rho[j, lv] >= m.a[j, lv] + m.later[j, lv] - 1 - m.kept[j, lv])
-    m.y = pyo.Var(range(n_levels), domain=pyo.Binary)  # something is served by D_l
-    for lv in range(n_levels):
-        for k in range(n):
-            m.rows.add(m.y[lv] >= served(k, lv))
 
-    def work(lv: int) -> pyo.Expression:
-        """Uploads of everybody admitted plus the inferences of those served by ``D_l``."""
-        return sum(upload[k] * m.x[k] for k in range(n)) + sum(infer[k] * served(k, lv) for k in range(n))
 
-    def room(lv: int) -> pyo.Expression:
-        return float(levels[lv]) * (1 + 1e-7) + total_upload * (1 - m.y[lv])
-
-    for lv in range(n_levels):
-        reloads = sum(reload[j] * m.rho[j, w] for j in used for w in range(lv))
-        m.rows.add(work(lv) + sum(float(seconds[b]) * m.z[b, lv] for b in blocks) + reloads <= room(lv))
-        if version == "load-in":
-            cheapest_in = sum(min(reload[j], float(first[j])) * m.a[j, lv] for j in used)
-            m.rows.add(work(lv) + cheapest_in + reloads <= room(lv))
-    if version == "path":
-        m.walk = pyo.Var(range(n_levels), domain=pyo.NonNegativeReals)
-        for mask, cost in _hamiltonian_paths(used, loads, first).items():
-            members = [used[i] for i in range(len(used)) if mask >> i & 1]
-            for lv in range(n_levels):
-                m.rows.add(m.walk[lv] >= cost * (sum(m.a[j, lv] for j in members) - len(members) + 1))
+def _add_paths(
+    m: pyo.ConcreteModel,
+    used: list[int],
+    loads: np.ndarray,
+    first: np.ndarray,
+    n_levels: int,
+    work: Callable[[int], Any],
+    room: Callable[[int], Any],
+) -> None:
+    """The rows of ``path``: the loads of the models served by a level cost at least the cheapest
+    Hamiltonian path through them from the start."""
+    m.walk = pyo.Var(range(n_levels), domain=pyo.NonNegativeReals)
+    for mask, cost in _hamiltonian_paths(used, loads, first).items():
+        members = [used[i] for i in range(len(used)) if mask >> i & 1]
         for lv in range(n_levels):
-            m.rows.add(work(lv) + m.walk[lv] <= room(lv))
-    if version == "order":
-        _add_visit_order(m, used, loads, first, n_levels, work, room)
-    m.obj = pyo.Objective(expr=sum(float(weight[k]) * m.x[k] for k in range(n)), sense=pyo.maximize)
-    solver = Highs()
-    solver.config.time_limit = time_limit
-    solver.config.load_solution = False
-    results = solver.solve(m)
-    return instance.round_bound(float(results.best_objective_bound))
+            m.rows.add(m.walk[lv] >= cost * (sum(m.a[j, lv] for j in members) - len(members) + 1))
+    for lv in range(n_levels):
+        m.rows.add(work(lv) + m.walk[lv] <= room(lv))
 
 
 def _add_visit_order(
