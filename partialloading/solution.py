@@ -15,6 +15,7 @@ import numpy as np
 
 from .instance import FloatArray, Instance
 from .timing import Timeline, timeline
+from .timing.steps import batch_groups
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,14 +75,7 @@ class Solution:
     @property
     def batches(self) -> tuple[tuple[str, ...], ...]:
         """The user ids of each batch, in service order."""
-        groups: list[list[str]] = []
-        ids = self.admitted
-        numbers = range(len(ids)) if self.batch is None else self.batch
-        for q, b in enumerate(numbers):
-            if q == 0 or b != numbers[q - 1]:
-                groups.append([])
-            groups[-1].append(ids[q])
-        return tuple(tuple(g) for g in groups)
+        return tuple(tuple(group) for group in batch_groups(self.admitted, self.batch))
 
     @property
     def evicted_ids(self) -> tuple[tuple[str, ...], ...]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -29,6 +29,8 @@ from .base import Evictions
 
 if TYPE_CHECKING:
     from partialloading.instance import Instance
+
+T = TypeVar("T")
 
 Batches = Sequence[int] | IntArray
 """The batch number of each request of an order (0-based, consecutive requests with one number
@@ -167,6 +169,18 @@ def steps_of(models: IntArray, infer: FloatArray, batch: Batches | None, scales:
     return Steps(of, first, size, model, longest * scales[model, size - 1])
 
 
+def batch_groups(items: Sequence[T], batch: Batches | None) -> list[list[T]]:
+    """``items`` (one per request of an order) grouped into their batches, in service order
+    (``batch``: the batch numbers; ``None``: one request per batch)."""
+    numbers = range(len(items)) if batch is None else batch
+    groups: list[list[T]] = []
+    for q, item in enumerate(items):
+        if q == 0 or numbers[q] != numbers[q - 1]:
+            groups.append([])
+        groups[-1].append(item)
+    return groups
+
+
 def expand_evicted(steps: Steps, evicted: tuple[tuple[int, ...], ...]) -> tuple[tuple[int, ...], ...]:
     """Per-request evictions from per-step ones: a batch's on its first request, none on the rest."""
     if steps.single:
@@ -184,4 +198,4 @@ def instance_steps(instance: Instance, order: IntArray, batch: Batches | None) -
     )
 
 
-__all__ = ["Batches", "Steps", "expand_evicted", "instance_steps", "steps_of"]
+__all__ = ["Batches", "Steps", "batch_groups", "expand_evicted", "instance_steps", "steps_of"]

@@ -36,6 +36,7 @@ from partialloading.params import GreedyParams
 from partialloading.relaxations import best_cheap_bound
 from partialloading.result import Status
 from partialloading.timing import Schedule, schedule, servable_alone
+from partialloading.timing.steps import batch_groups
 from partialloading.tolerance import reaches
 
 from .. import edf
@@ -158,16 +159,6 @@ def _exact(instance: Instance, alone: list[int], request: SolveRequest) -> SetSe
     return None if found.stopped or found.order is None else found
 
 
-def _plan_of(order: Sequence[int], batch: Sequence[int] | None) -> Plan:
-    numbers = list(range(len(order))) if batch is None else list(batch)
-    plan: Plan = []
-    for q, k in enumerate(order):
-        if q == 0 or numbers[q] != numbers[q - 1]:
-            plan.append([])
-        plan[-1].append(int(k))
-    return plan
-
-
 def solve_batched(
     instance: Instance, params: GreedyParams, request: SolveRequest, unbatched: Callable[[], SolverOutput]
 ) -> SolverOutput:
@@ -181,7 +172,7 @@ def solve_batched(
     by_value = sorted(alone, key=lambda k: (-float(instance.weights[k]), float(p.limit[k]), k))
     candidates: list[tuple[str, Plan]] = []
     everyone = float(instance.weights[alone].sum())
-    edf_plan = _plan_of(*edf.edf_steps(instance))
+    edf_plan = batch_groups(*edf.edf_steps(instance))
     if batcher.measure(edf_plan)[0] and reaches(_weight(instance, edf_plan), everyone):
         # Deadline order already serves everyone who can be served (a lightly loaded round): the
         # shortest of its schedules is what is left to find.
@@ -202,7 +193,7 @@ def solve_batched(
     evicted = None
     if found is not None:
         bound = min(bound, found.weight)
-        candidates.append(("exact set search", _plan_of(found.order or [], found.batch)))
+        candidates.append(("exact set search", batch_groups([int(k) for k in found.order or []], found.batch)))
     else:
         first = unbatched()
         evicted = first.evicted
