@@ -26,9 +26,8 @@ import statistics
 import sys
 import time
 
-import numpy as np
-
 from partialloading import solve
+from partialloading.batch_tables import random_tables
 from partialloading.instance import Instance
 from partialloading.methods import SolveRequest
 from partialloading.params import MilpParams
@@ -42,14 +41,7 @@ def batched_instance(seed: int, n: int, timing: str = "frame") -> Instance:
     models = 4 + seed % 3
     inst = random_instance(seed, n, models, structure="general", deadlines="per_user", weighted=seed % 2 == 1)
     inst = dataclasses.replace(inst, timing=timing)
-    rng = np.random.default_rng(seed)
-    tabled = []
-    for m in inst.models:
-        size = int(rng.integers(2, 9))
-        steps = rng.uniform(0.05, 0.6, size - 1) * m.infer_time_s
-        table = (m.infer_time_s, *(m.infer_time_s + np.cumsum(steps)))
-        tabled.append(dataclasses.replace(m, batch_infer_time_s=tuple(float(t) for t in table)))
-    return dataclasses.replace(inst, models=tuple(tabled))
+    return dataclasses.replace(inst, models=tuple(random_tables(inst.models, seed)))
 
 
 def small_part(users: int, count: int) -> list[str]:

@@ -143,6 +143,22 @@ def scaled(points: Mapping[int, float], infer_time_s: float, largest: int) -> tu
     return tuple(float(t) for t in out)
 
 
+def random_tables(
+    models: Sequence[Model], seed: int, sizes: tuple[int, int] = (2, 8), step: tuple[float, float] = (0.05, 0.6)
+) -> list[Model]:
+    """``models``, each with a random nondecreasing batch table of ``sizes`` (inclusive) entries,
+    each added request costing a share in ``step`` of a single request's time (the generated
+    instances of the batching tests and benchmarks)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for model in models:
+        size = int(rng.integers(sizes[0], sizes[1] + 1))
+        added = rng.uniform(step[0], step[1], size - 1) * model.infer_time_s
+        table = (model.infer_time_s, *(model.infer_time_s + np.cumsum(added)))
+        out.append(Model(model.id, model.blocks, model.infer_time_s, tuple(float(t) for t in table)))
+    return out
+
+
 def with_batch_tables(models: Sequence[Model], max_batch: int, shape: str = "affine") -> list[Model]:
     """``models``, each with a batch table of ``max_batch`` entries: :func:`affine_table` of its
     inference time (``shape="affine"``), or a measured table of :data:`MEASURED` scaled to it;
@@ -168,6 +184,7 @@ __all__ = [
     "MEASURED",
     "affine_table",
     "interpolate",
+    "random_tables",
     "scaled",
     "with_batch_tables",
 ]

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from partialloading import solve
+from partialloading.batch_tables import random_tables
 from partialloading.errors import MethodNotApplicableError, ParameterError
 from partialloading.instance import Instance
 from partialloading.methods import METHODS, SolveRequest
@@ -29,17 +30,10 @@ TIMINGS = ["frame", "pipelined"]
 MEMORIES = ["single", "capacity"]
 
 
-def with_tables(inst: Instance, seed: int, lo: int = 2, hi: int = 8) -> Instance:
-    """``inst`` with a random nondecreasing batch table of ``lo`` to ``hi`` entries per model
-    (each added request costs 5–60 % of a single request's time)."""
-    rng = np.random.default_rng(seed)
-    models = []
-    for m in inst.models:
-        size = int(rng.integers(lo, hi + 1))
-        steps = rng.uniform(0.05, 0.6, size - 1) * m.infer_time_s
-        table = (m.infer_time_s, *(m.infer_time_s + np.cumsum(steps)))
-        models.append(dataclasses.replace(m, batch_infer_time_s=tuple(float(t) for t in table)))
-    return dataclasses.replace(inst, models=tuple(models))
+def with_tables(inst: Instance, seed: int) -> Instance:
+    """``inst`` with a random batch table of 2 to 8 entries per model (each added request costs
+    5–60% of a single request's time)."""
+    return dataclasses.replace(inst, models=tuple(random_tables(inst.models, seed)))
 
 
 def batched_instance(seed: int, n: int = 7, timing: str = "frame", memory: str = "single", models: int = 3) -> Instance:
