@@ -9,39 +9,37 @@ single request's time; the generator of ``tests/solvers/test_batching.py``).
    ``enumerate``'s optimum against ``greedy`` — total weight greedy / optimum, the largest gap,
    how often greedy is optimal — and, under frame timing, the batch-slot MILP solved on its own
    (no warm start) against ``enumerate``: they must agree.
-2. **Reach** (``--sizes``, default 20 and 30 users, 6 seeds each): ``milp`` with a ``--limit``
-   second limit (default 60): proven instances, median time, and greedy's value beside the bound.
+2. **Reach** (``--sizes``, default 20 and 30 users, 6 seeds each): ``bnb`` (the search over
+   batches) and ``milp`` (the batch-slot model), each with a ``--limit`` second limit (default
+   60): proven instances, median time, greedy's value beside the one found and the bound, and
+   whether the two agree wherever both prove.
 
 Run::
 
     python benchmarks/batching_exact.py                 # about 15 minutes on 2 cores
     python benchmarks/batching_exact.py --sizes 20 --limit 10 --instances 12
+    python benchmarks/batching_exact.py --no-small --sizes 20 30 40 --methods bnb
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import sys
 import time
 
 from partialloading import solve
-from partialloading.batch_tables import random_tables
 from partialloading.instance import Instance
 from partialloading.methods import SolveRequest
 from partialloading.params import MilpParams
-from partialloading.scenarios import random_instance
+from partialloading.scenarios import random_batched_instance
 from partialloading.solution import Solution
 from partialloading.solvers.milp.batched import solve_batched
 
 
 def batched_instance(seed: int, n: int, timing: str = "frame") -> Instance:
-    """The generator of the batching tests (4–6 models, tables of 2–8 entries)."""
-    models = 4 + seed % 3
-    inst = random_instance(seed, n, models, structure="general", deadlines="per_user", weighted=seed % 2 == 1)
-    inst = dataclasses.replace(inst, timing=timing)
-    return dataclasses.replace(inst, models=tuple(random_tables(inst.models, seed)))
+    """The benchmark's instances (4–6 models, tables of 2–8 entries)."""
+    return random_batched_instance(seed, n, timing)
 
 
 def small_part(users: int, count: int) -> list[str]:
@@ -74,20 +72,33 @@ def small_part(users: int, count: int) -> list[str]:
     return failures
 
 
-def reach_part(sizes: list[int], limit: float) -> None:
-    print(f"reach: milp with a {limit:g} s limit, 6 seeds per size (frame timing)")
-    print(f"{'users':>5} {'proven':>7} {'median s':>9} {'values (greedy / milp / bound)':<40}")
+def reach_part(sizes: list[int], limit: float, methods: list[str]) -> list[str]:
+    """Each exact method alone within ``limit`` seconds (warm-started from greedy, as ``solve``
+    runs it) on 6 seeds per size; where two prove, their optima must agree."""
+    print(f"reach: {', '.join(methods)} with a {limit:g} s limit, 6 seeds per size (frame timing)")
+    print(f"{'users':>5} {'method':<6} {'proven':>7} {'median s':>9} {'values (greedy / found / bound)':<40}")
+    failures: list[str] = []
     for n in sizes:
-        proven, times, values = 0, [], []
-        for seed in range(100, 106):
-            inst = batched_instance(seed, n)
-            started = time.perf_counter()
-            result = solve(inst, "milp", time_limit=limit)
-            times.append(time.perf_counter() - started)
-            proven += result.status == "optimal"
-            greedy = solve(inst, "greedy").objective
-            values.append(f"{greedy:g}/{result.objective:g}/{result.bound:g}")
-        print(f"{n:>5} {proven:>5}/6 {statistics.median(times):>9.1f} {' '.join(values)}", flush=True)
+        optima: dict[int, dict[str, float]] = {}
+        for method in methods:
+            proven, times, values = 0, [], []
+            for seed in range(100, 106):
+                inst = batched_instance(seed, n)
+                started = time.perf_counter()
+                result = solve(inst, method, time_limit=limit)
+                times.append(time.perf_counter() - started)
+                if result.status == "optimal":
+                    proven += 1
+                    optima.setdefault(seed, {})[method] = result.objective
+                greedy = solve(inst, "greedy").objective
+                values.append(f"{greedy:g}/{result.objective:g}/{result.bound:g}")
+            print(f"{n:>5} {method:<6} {proven:>5}/6 {statistics.median(times):>9.1f} {' '.join(values)}", flush=True)
+        both = [found for found in optima.values() if len(found) > 1]
+        differ = [found for found in both if len(set(found.values())) > 1]
+        print(f"{n:>5} proven by two methods: {len(both)}, optima differ: {len(differ)}")
+        if differ:
+            failures.append(f"exact methods disagree at {n} users: {differ}")
+    return failures
 
 
 def main() -> int:
@@ -95,10 +106,12 @@ def main() -> int:
     parser.add_argument("--small", type=int, default=12, help="users of the small instances (default 12)")
     parser.add_argument("--instances", type=int, default=24, help="seeds per timing model (default 24)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[20, 30], help="users of the reach part")
-    parser.add_argument("--limit", type=float, default=60.0, help="seconds per MILP solve (default 60)")
+    parser.add_argument("--limit", type=float, default=60.0, help="seconds per exact solve (default 60)")
+    parser.add_argument("--methods", nargs="+", default=["bnb", "milp"], help="exact methods of the reach part")
+    parser.add_argument("--no-small", action="store_true", help="run the reach part only")
     args = parser.parse_args()
-    failures = small_part(args.small, args.instances)
-    reach_part(args.sizes, args.limit)
+    failures = [] if args.no_small else small_part(args.small, args.instances)
+    failures += reach_part(args.sizes, args.limit, args.methods)
     for failure in failures:
         print(f"FAIL: {failure}")
     return 1 if failures else 0

@@ -17,7 +17,9 @@ With tables of one entry every slot holds one request and this is the position-b
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
@@ -26,6 +28,7 @@ from pyomo.common.collections import ComponentMap
 from partialloading.arrays import FloatArray
 from partialloading.instance import Instance
 
+from .capacity import BlockData, add_residency
 from .common import ScheduleData, empty_model
 from .general import add_load_parameters, add_switches, add_user_parameters
 
@@ -58,8 +61,13 @@ class BatchData:
         return range(1, self.scale[p].size + 1)
 
 
-def build(data: ScheduleData, batches: BatchData) -> pyo.ConcreteModel:
-    """Build the batch-slot MILP of ``data`` (times in ms).
+def build(
+    data: ScheduleData, batches: BatchData, blocks: BlockData | None = None, pipelined: bool = False
+) -> pyo.ConcreteModel:
+    """Build the batch-slot model of ``data`` (times in ms): the one-model memory's loads, or with
+    ``blocks`` the resident blocks of a memory with a capacity
+    (:func:`~partialloading.formulations.capacity.add_residency`, a slot in place of a position);
+    frame timing, or with ``pipelined`` the pipelined rows (a MINLP for SCIP).
 
     Returns
     -------
@@ -73,7 +81,7 @@ def build(data: ScheduleData, batches: BatchData) -> pyo.ConcreteModel:
     users, models = list(data.user_names), list(data.model_names)
     model_of = {users[k]: models[int(data.user_model[k])] for k in range(n)}
     index = {name: p for p, name in enumerate(models)}
-    _sets_and_parameters(m, data, batches, users, models)
+    _sets_and_parameters(m, data, batches, users, models, one_model=blocks is None)
 
     m.assign = pyo.Var(m.K, m.Q, domain=pyo.Binary, doc="user k is served in slot q")
     m.runs = pyo.Var(m.I, m.Q, domain=pyo.Binary, doc="slot q runs model i")
@@ -101,20 +109,22 @@ def build(data: ScheduleData, batches: BatchData) -> pyo.ConcreteModel:
         ),
     )
     _slot_times(m, data, batches, model_of, index)
-    _deadline_order(m, data, batches)
-    add_switches(m, lambda m, q, i: m.runs[i, q])
-    m.finish_first = pyo.Constraint(
-        expr=m.finish[1] >= m.upload_end + sum(m.first_load[i] * m.runs[i, 1] for i in m.I) + m.slot_time[1]
-    )
-    m.finish_next = pyo.Constraint(
-        m.Q2,
-        rule=lambda m, q: (
-            m.finish[q]
-            >= m.finish[q - 1]
-            + sum(m.load_time[i, i2] * m.switch[q, i, i2] for i in m.I for i2 in m.I if m.load_time[i, i2] > 0)
-            + m.slot_time[q]
-        ),
-    )
+    if not pipelined:
+        # Property (d) of docs/batching.md; under pipelined timing a swap changes the batches' uploads.
+        _deadline_order(m, data, batches)
+    load: Callable[[pyo.ConcreteModel, int], Any]
+    if blocks is None:
+        add_switches(m, lambda m, q, i: m.runs[i, q])
+        load = _switch_loads
+    else:
+        load = add_residency(m, blocks, models, lambda m, q, i: m.runs[i, q])
+    if pipelined:
+        _pipelined_rows(m, load)
+    else:
+        m.finish_first = pyo.Constraint(expr=m.finish[1] >= m.upload_end + load(m, 1) + m.slot_time[1])
+        m.finish_next = pyo.Constraint(
+            m.Q2, rule=lambda m, q: m.finish[q] >= m.finish[q - 1] + load(m, q) + m.slot_time[q]
+        )
     # Every member meets its own deadline; the latest deadline is the tightest valid big-M.
     m.meet_deadline = pyo.Constraint(
         m.K, m.Q, rule=lambda m, k, q: m.finish[q] <= m.deadline[k] + m.horizon * (1 - m.assign[k, q])
@@ -123,8 +133,36 @@ def build(data: ScheduleData, batches: BatchData) -> pyo.ConcreteModel:
     return m
 
 
+def _switch_loads(m: pyo.ConcreteModel, q: int) -> pyo.Expression:
+    """The load before slot ``q`` under the one-model memory: the first model's whole load, then
+    the transition from the previous slot's model (``switch``)."""
+    if q == 1:
+        return sum(m.first_load[i] * m.runs[i, 1] for i in m.I)
+    return sum(m.load_time[i, i2] * m.switch[q, i, i2] for i in m.I for i2 in m.I if m.load_time[i, i2] > 0)
+
+
+def _pipelined_rows(m: pyo.ConcreteModel, load: Callable[[pyo.ConcreteModel, int], pyo.Expression]) -> None:
+    """Pipelined timing: the GPU loads from time 0; slot ``q`` starts once its load is done
+    (after the previous slot) and its members' uploads have arrived. A slot's members share the
+    bandwidth ``B·share[q]`` in proportion to their uploads, so all arrive by ``start[q]`` exactly
+    when ``share[q]·start[q] ≥ Σ_{k∈q} a_k/B``, and ``Σ_q share[q] ≤ 1``. The row is bilinear and,
+    with several members per slot, not convex in the relaxation: SCIP branches on it spatially."""
+    m.share = pyo.Var(m.Q, bounds=(0, 1), doc="share of the uplink given to slot q's members")
+    # Every slot starts and ends by the latest deadline (an empty slot with the occupied one before it).
+    horizon = float(pyo.value(m.horizon))
+    m.start = pyo.Var(m.Q, bounds=(0, horizon), doc="inference start of slot q (ms)")
+    m.finish.setub(horizon)
+    m.after_load_first = pyo.Constraint(expr=m.start[1] >= load(m, 1))
+    m.after_load = pyo.Constraint(m.Q2, rule=lambda m, q: m.start[q] >= m.finish[q - 1] + load(m, q))
+    m.finish_is = pyo.Constraint(m.Q, rule=lambda m, q: m.finish[q] >= m.start[q] + m.slot_time[q])
+    m.uploaded = pyo.Constraint(
+        m.Q, rule=lambda m, q: m.share[q] * m.start[q] >= sum(m.upload[k] * m.assign[k, q] for k in m.K)
+    )
+    m.uplink = pyo.Constraint(expr=sum(m.share[q] for q in m.Q) <= 1)
+
+
 def _sets_and_parameters(
-    m: pyo.ConcreteModel, data: ScheduleData, batches: BatchData, users: list[str], models: list[str]
+    m: pyo.ConcreteModel, data: ScheduleData, batches: BatchData, users: list[str], models: list[str], one_model: bool
 ) -> None:
     n = data.n_users
     m.K = pyo.Set(initialize=users, ordered=True, doc="candidate users")
@@ -143,7 +181,8 @@ def _sets_and_parameters(
         initialize={(i, b): float(batches.scale[p][b - 1]) for p, i in enumerate(models) for b in batches.sizes(p)},
         doc="t_i(b) / t_i(1)",
     )
-    add_load_parameters(m, data)
+    if one_model:
+        add_load_parameters(m, data)
 
 
 def _slot_times(
@@ -218,6 +257,11 @@ def decode(m: pyo.ConcreteModel, data: ScheduleData) -> tuple[list[int], list[in
     return order, batch
 
 
+def slots_used(m: pyo.ConcreteModel) -> int:
+    """How many slots of the loaded solution hold a batch (the first ones)."""
+    return sum(1 for q in m.Q if any((m.runs[i, q].value or 0.0) > 0.5 for i in m.I))
+
+
 def start_values(
     m: pyo.ConcreteModel, data: ScheduleData, batches: BatchData, order: list[int], batch: list[int] | None
 ) -> ComponentMap | None:
@@ -252,7 +296,8 @@ def start_values(
         if previous is None:
             clock += float(data.first_load[i])
         else:
-            values[m.switch[q, models[previous], models[i]]] = 1.0
+            if (q, models[previous], models[i]) in m.switch:
+                values[m.switch[q, models[previous], models[i]]] = 1.0
             clock += float(data.load[previous, i])
         clock += time
         values[m.finish[q]] = clock

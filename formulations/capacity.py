@@ -25,8 +25,9 @@ request at ``q``: the evictions are decisions of the model, decoded with the ord
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pyomo.environ as pyo
 
@@ -116,7 +117,20 @@ def build(data: ScheduleData, blocks: BlockData) -> pyo.ConcreteModel:
     if data.n_users == 0:
         return empty_model("partialloading_capacity")
     m = positions(data, "partialloading_capacity")
-    models = list(data.model_names)
+    load = add_residency(m, blocks, list(data.model_names), lambda m, q, i: m.holds[q, i])
+    add_finish_rows(m, load)
+    return m
+
+
+def add_residency(
+    m: pyo.ConcreteModel,
+    blocks: BlockData,
+    models: Sequence[str],
+    holds: Callable[[pyo.ConcreteModel, int, str], Any],
+) -> Callable[[pyo.ConcreteModel, int], Any]:
+    """Add the resident blocks of every step ``q ∈ m.Q`` (``holds(m, q, i)``: step ``q`` runs
+    model ``i``; a position, or a batch slot): ``resident``, ``loaded``, ``needed``, ``fits``,
+    ``on_demand``, ``load_new``. Returns the load before step ``q`` as an expression of ``q``."""
     m.J = pyo.Set(initialize=list(blocks.ids), ordered=True, doc="blocks of the candidate models")
     m.block_load = pyo.Param(m.J, initialize=dict(zip(blocks.ids, blocks.load, strict=True)), doc="s_j/v (ms)")
     m.block_size = pyo.Param(m.J, initialize=dict(zip(blocks.ids, blocks.size, strict=True)), doc="s_j (bytes)")
@@ -127,23 +141,22 @@ def build(data: ScheduleData, blocks: BlockData) -> pyo.ConcreteModel:
         for p in own:
             holders[blocks.ids[p]].append(i)
 
-    m.resident = pyo.Var(m.J, m.Q, domain=pyo.Binary, doc="block j is resident after position q")
-    m.loaded = pyo.Var(m.J, m.Q, bounds=(0, 1), doc="block j is loaded before position q")
+    m.resident = pyo.Var(m.J, m.Q, domain=pyo.Binary, doc="block j is resident after step q")
+    m.loaded = pyo.Var(m.J, m.Q, bounds=(0, 1), doc="block j is loaded before step q")
 
-    def before(m: pyo.ConcreteModel, j: str, q: int) -> object:
+    def before(m: pyo.ConcreteModel, j: str, q: int) -> Any:
         return m.resident[j, q - 1] if q > 1 else (1.0 if j in initially else 0.0)
 
     m.needed = pyo.Constraint(
         [(j, q, i) for j in blocks.ids for q in m.Q for i in holders[j]],
-        rule=lambda m, j, q, i: m.resident[j, q] >= m.holds[q, i],
+        rule=lambda m, j, q, i: m.resident[j, q] >= holds(m, q, i),
     )
     m.fits = pyo.Constraint(m.Q, rule=lambda m, q: sum(m.block_size[j] * m.resident[j, q] for j in m.J) <= m.capacity)
     m.on_demand = pyo.Constraint(
-        m.J, m.Q, rule=lambda m, j, q: m.resident[j, q] <= before(m, j, q) + sum(m.holds[q, i] for i in holders[j])
+        m.J, m.Q, rule=lambda m, j, q: m.resident[j, q] <= before(m, j, q) + sum(holds(m, q, i) for i in holders[j])
     )
     m.load_new = pyo.Constraint(m.J, m.Q, rule=lambda m, j, q: m.loaded[j, q] >= m.resident[j, q] - before(m, j, q))
-    add_finish_rows(m, lambda m, q: sum(m.block_load[j] * m.loaded[j, q] for j in m.J))
-    return m
+    return lambda m, q: sum(m.block_load[j] * m.loaded[j, q] for j in m.J)
 
 
 def decode_evictions(m: pyo.ConcreteModel, blocks: BlockData, served: int) -> list[tuple[int, ...]]:

@@ -201,7 +201,8 @@ class Method:
                 "gives users their own infer_time_s; use milp, cpsat, enumerate or greedy"
             )
         if instance.batching and not self.batching:
-            able = " or ".join(m.name for m in METHODS.values() if m.batching and (m.exact or m.name == "greedy"))
+            names = [m.name for m in METHODS.values() if m.batching and (m.exact or m.name == "greedy")]
+            able = f"{', '.join(names[:-1])} or {names[-1]}"
             return (
                 f"{self.name} does not serve batches, and this instance gives models a batch_infer_time_s table "
                 f"(use {able})"
@@ -270,7 +271,6 @@ METHODS: dict[str, Method] = {
             warm_start=True,
             memories=frozenset({SingleModelMemory.name, CapacityMemory.name}),
             batching=True,
-            case="partialloading.solvers.milp:why_not_exact",
             precheck="partialloading.solvers.milp:precheck",
         ),
         Method(
@@ -293,6 +293,7 @@ METHODS: dict[str, Method] = {
             warm_start=True,
             memory_needs=PAIRWISE_ONLY,
             per_user_times=False,
+            batching=True,
             warm_up="partialloading.solvers.bnb.backend:warm_compiled",
         ),
         Method(

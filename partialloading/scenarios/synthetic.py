@@ -16,10 +16,12 @@ everyone so that a varying fraction of the users fits.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal
 
 import numpy as np
 
+from partialloading.batch_tables import random_tables
 from partialloading.errors import ScenarioError
 from partialloading.instance import Block, Instance, Model, User
 
@@ -157,3 +159,15 @@ def _deadlines(
         hi = tightness if tightness is not None else float(rng.uniform(0.4, 1.2))
         user_deadlines = np.round(rng.uniform(0.1, 1.0, n_users) * hi * full, 6)
     return np.maximum(user_deadlines, 1e-4)
+
+
+def random_batched_instance(seed: int, n_users: int, timing: str = "frame") -> Instance:
+    """A batched instance of the exact methods' benchmarks (``benchmarks/batching_exact.py``):
+    :func:`random_instance` with ``general`` sharing over 4–6 models (``4 + seed % 3``), per-user
+    deadlines, weights 1–3 on odd seeds, and a random batch table of 2–8 entries per model
+    (:func:`~partialloading.batch_tables.random_tables`)."""
+    inst = random_instance(
+        seed, n_users, 4 + seed % 3, structure="general", deadlines="per_user", weighted=seed % 2 == 1
+    )
+    models = tuple(random_tables(inst.models, seed))
+    return dataclasses.replace(inst, timing=timing, models=models)

@@ -9,6 +9,7 @@ else EDF's), the time and node limits, and the result.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ from partialloading.timing import FrameSchedule, servable_alone
 
 from .. import edf
 from . import bounds
+from .batches import BatchedSearch, batch_numbers
 from .bounds import SetupTree
 from .records import VisitSearch
 from .search import WRAP_UP_S, BranchAndBound
@@ -40,15 +42,22 @@ def search(
     compiled: bool = False,
     relax_until: Deadline | None = None,
     dive: bool = True,
+    incumbent_batch: Sequence[int] | None = None,
 ) -> VisitSearch:
     """The branch-and-bound on ``instance`` from the feasible order ``incumbent`` (see
     :class:`~partialloading.solvers.bnb.search.BranchAndBound`), with the verifier's full
     tolerance, as ``enumerate``: the optimum proven is the one every exact method reports.
     With ``relax_until`` the path relaxation is set up (until then at most) and the labels are
-    searched compiled, with a dive beside the rounds unless ``dive`` is false."""
+    searched compiled, with a dive beside the rounds unless ``dive`` is false. On an instance
+    with batch tables the search's steps are batches (:class:`~.batches.BatchedSearch`,
+    depth first; ``incumbent_batch``: the incumbent's batch numbers)."""
     arithmetic = FrameSchedule.build(instance, tolerance_share=1.0)
     alone = servable_alone(instance).tolist()
     tree = SetupTree.of(instance)
+    if instance.batching:
+        return _batched(
+            arithmetic, tree, alone, incumbent, incumbent_batch, ceiling, instance, stop, wrap_up_s, relax_until
+        )
     search = BranchAndBound(arithmetic, tree, alone, incumbent, ceiling, instance.weight_unit, compiled)
     if relax_until is not None and search.relax_paths(relax_until) is not None:
         # Compiled, with the path relaxation: the labels layer by layer (memoized).
@@ -64,14 +73,25 @@ def search(
     return search.run(stop, wrap_up_s)
 
 
+def _batched(
+    search: BatchedSearch, stop: Callable[[int], bool], wrap_up_s: float, relax_until: Deadline | None
+) -> VisitSearch:
+    """The depth-first search over batches, with the path relaxation where it can be set up."""
+    if relax_until is not None:
+        search.relax_paths(relax_until)
+    found = search.run(stop, wrap_up_s)
+    order, batch = batch_numbers(found.order)
+    return dataclasses.replace(found, order=order, batch=batch)
+
+
 def solve(instance: Instance, params: BnbParams, request: SolveRequest) -> SolverOutput:
     """Branch and bound from the best known schedule (the seed is not used).
 
-    The incumbent is ``request.initial`` when given and non-empty, else the EDF schedule. At the
-    time limit (or ``params.max_nodes``) the incumbent found so far is returned as ``feasible``
-    with the largest bound of the subtrees left open.
+    The incumbent is ``request.initial`` (with its batches) when given and non-empty, else the
+    EDF schedule. At the time limit (or ``params.max_nodes``) the incumbent found so far is
+    returned as ``feasible`` with the largest bound of the subtrees left open.
     """
-    start = list(request.initial) if request.initial else edf.edf_schedule(instance)
+    start, start_batch = (list(request.initial), request.initial_batch) if request.initial else edf.edf_steps(instance)
     # The search stops early enough to bound the subtrees it leaves open before the deadline.
     left = request.deadline.remaining()
     wrap_up = WRAP_UP_S if left is None else min(WRAP_UP_S, 0.1 * left)
@@ -87,7 +107,7 @@ def solve(instance: Instance, params: BnbParams, request: SolveRequest) -> Solve
     ceiling = math.inf if request.bound is None else request.bound
     # A quarter of the time at most tunes the path relaxation's multipliers.
     relax_until = search_until.share(RELAX_SHARE) if params.path_bound else None
-    found = search(instance, start, stop, ceiling, wrap_up, compiled=True, relax_until=relax_until, dive=params.dive)
+    found = search(instance, start, stop, ceiling, wrap_up, True, relax_until, params.dive, incumbent_batch=start_batch)
     info: dict[str, Any] = {
         "nodes": found.nodes,
         "incumbent_weight": float(instance.weights[start].sum()) if start else 0.0,
@@ -103,9 +123,9 @@ def solve(instance: Instance, params: BnbParams, request: SolveRequest) -> Solve
         },
     }
     if found.proven:
-        return SolverOutput(found.order, Status.OPTIMAL, bound=found.weight, info=info)
+        return SolverOutput(found.order, Status.OPTIMAL, bound=found.weight, info=info, batch=found.batch)
     status = Status.FEASIBLE if found.order else Status.TIME_LIMIT
-    return SolverOutput(found.order, status, bound=found.bound, info=info)
+    return SolverOutput(found.order, status, bound=found.bound, info=info, batch=found.batch)
 
 
 def warm_compiled() -> None:

@@ -40,6 +40,8 @@ class VisitSearch:
     search
         How the nodes were explored: ``"depth-first"`` (:meth:`BranchAndBound.run`) or
         ``"layered"`` (the labels layer by layer, :mod:`.labelling`).
+    batch
+        The batch number of each request of ``order`` (``None``: one request per batch).
     """
 
     order: list[int]
@@ -49,3 +51,4 @@ class VisitSearch:
     nodes: int
     labels: int = 0
     search: str = "depth-first"
+    batch: list[int] | None = None

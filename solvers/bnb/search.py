@@ -272,6 +272,10 @@ class BranchAndBound:
         mine.append((w, t, sigma))
         return False
 
+    def entry(self, kid: Kid) -> int:
+        """What the schedule records of ``kid``: its user (a batched search adds more)."""
+        return kid[3]
+
     def promising(self, node: Node, kids: list[Kid]) -> bool:
         """Whether ``node``'s subtree may hold a schedule heavier than the best by a step."""
         enough = self.best + self.step - node[4]
@@ -329,7 +333,7 @@ class BranchAndBound:
                 if stop(self.nodes):
                     stack[-1] = (node, kids, nxt)  # the kid is still open
                     return False
-            path.append(kid[3])
+            path.append(self.entry(kid))
             if new[4] > self.best + self.tie:
                 self.best, self.best_order = new[4], list(path)
                 if self.best >= self.ceiling - self.slop:

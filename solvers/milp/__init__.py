@@ -7,7 +7,7 @@ timing); :mod:`.common` holds what they share (the solver hand-over and the safe
 :mod:`.backend` the method's entry points.
 """
 
-from .backend import precheck, solve, why_not_exact
+from .backend import precheck, solve
 from .onemodel import FORMULATIONS, build_model, choose_formulation, model_size
 
-__all__ = ["FORMULATIONS", "build_model", "choose_formulation", "model_size", "precheck", "solve", "why_not_exact"]
+__all__ = ["FORMULATIONS", "build_model", "choose_formulation", "model_size", "precheck", "solve"]

@@ -21,13 +21,12 @@ from __future__ import annotations
 
 from partialloading.errors import MethodNotApplicableError
 from partialloading.instance import Instance
-from partialloading.memory import PAIRWISE, memory_of
 from partialloading.methods import SolveRequest, SolverOutput
 from partialloading.params import MilpParams
 
 from .batched import solve_batched
 from .capacity import solve_capacity
-from .common import solver_named
+from .common import keeps_blocks, solver_named
 from .onemodel import solve_one_model
 
 
@@ -59,28 +58,6 @@ def precheck(instance: Instance, params: MilpParams) -> None:
         solver_named(params.solver)
 
 
-def keeps_blocks(instance: Instance) -> bool:
-    """Whether the instance's memory keeps several models' blocks (the registry lets the MILP
-    see only the one-model memory and the capacity memory with planned evictions)."""
-    return PAIRWISE not in memory_of(instance).structure
-
-
-def why_not_exact(instance: Instance) -> str | None:
-    """Why the MILP does not cover ``instance`` (``None`` when it does): the capacity memory is
-    modelled under frame timing only, and batches under frame timing with the one-model memory."""
-    if instance.batching and (keeps_blocks(instance) or instance.timing != "frame"):
-        return (
-            "milp serves batches under frame timing with the one-model memory only (its batch-slot model); "
-            "use enumerate or greedy"
-        )
-    if keeps_blocks(instance) and instance.timing != "frame":
-        return (
-            "milp models a memory with a capacity under frame timing only (its pipelined model is written on "
-            "one-model loads); use enumerate or greedy"
-        )
-    return None
-
-
 def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> SolverOutput:
     """Solve the scheduling MILP exactly (or to the time limit): the driver of the instance's
     timing and memory (:mod:`.onemodel`, :mod:`.capacity`, :mod:`.pipelined`).
@@ -98,13 +75,13 @@ def solve(instance: Instance, params: MilpParams, request: SolveRequest) -> Solv
         the gap, the model size and the solver's termination.
     """
     # What the MILP refuses (why_not_exact, precheck) the registry checks before any work.
+    if instance.batching or (keeps_blocks(instance) and instance.timing == "pipelined"):
+        return solve_batched(instance, params, request)
     if instance.timing == "pipelined":
         # SCIP is loaded only by those who solve the pipelined model.
         from .pipelined import solve_pipelined
 
         return solve_pipelined(instance, params, request)
-    if instance.batching:
-        return solve_batched(instance, params, request)
     if keeps_blocks(instance):
         return solve_capacity(instance, params, request)
     return solve_one_model(instance, params, request)

@@ -19,6 +19,7 @@ from partialloading.errors import SolverError
 from partialloading.formulations.common import ScheduleData, schedule_data
 from partialloading.highs import reset_threads
 from partialloading.instance import Instance
+from partialloading.memory import PAIRWISE, memory_of
 from partialloading.progress import report
 from partialloading.solution import Solution
 from partialloading.stop import Deadline, interrupted
@@ -67,6 +68,12 @@ def _nonzeros(opt: Any) -> int:
         return int(opt._solver_model.getNumNz())
     except (AttributeError, TypeError, ValueError, RuntimeError):
         return 0
+
+
+def keeps_blocks(instance: Instance) -> bool:
+    """Whether the instance's memory keeps several models' blocks (the registry lets the MILP
+    see only the one-model memory and the capacity memory with planned evictions)."""
+    return PAIRWISE not in memory_of(instance).structure
 
 
 def add_cap(m: pyo.ConcreteModel, bound: float | None) -> None:
@@ -179,6 +186,18 @@ def _set_start(opt: Any, m: pyo.ConcreteModel, start: ComponentMap) -> bool:
     return str(status).endswith("kOk")
 
 
+def _set_values(opt: Any, start: ComponentMap) -> bool:
+    """Hand ``start`` to a solver of Pyomo's newer interfaces (SCIP's) as the values of the
+    discrete variables to start from; whether the interface takes a start."""
+    for var, value in start.items():
+        var.set_value(value, skip_validation=True)
+    config = getattr(opt, "config", None)
+    if config is None or not hasattr(config, "warmstart_discrete_vars"):
+        return False
+    config.warmstart_discrete_vars = True
+    return True
+
+
 def run_model(
     m: pyo.ConcreteModel,
     name: str,
@@ -192,6 +211,8 @@ def run_model(
     opt = solver_named(name)
     handed = name == "highs" and _hand_over(opt, m)
     started = start is not None and handed and _set_start(opt, m, start)
+    if start is not None and not handed:
+        started = _set_values(opt, start)
     if handed:
         _stop_on_interrupt(opt)
     kwargs: dict[str, Any] = {"load_solutions": False}

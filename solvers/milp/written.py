@@ -18,8 +18,8 @@ from partialloading.instance import Instance
 from partialloading.methods import METHODS
 from partialloading.params import make_params
 
-from .backend import keeps_blocks
 from .batched import FORMULATION as BATCHED
+from .common import keeps_blocks
 from .onemodel import build_model, choose_formulation
 
 FORMATS = {".lp": "CPLEX LP", ".mps": "free MPS"}
@@ -43,23 +43,26 @@ def write_model(instance: Instance, path: Path, *, formulation: str = "auto") ->
     Raises
     ------
     MethodNotApplicableError
-        An instance the MILP method refuses (its memory model, a capacity under pipelined
-        timing), or a formulation that is not defined for it.
+        An instance the MILP method refuses (its memory model), or a formulation that is not
+        defined for it.
     """
     # The registry refuses what the method refuses, as solve() asks it to.
     entry = METHODS["milp"]
     entry.check(instance, make_params(entry.params, {"formulation": formulation}))
     data = schedule_data(instance)
-    if instance.timing == "pipelined":
+    is_pipelined = instance.timing == "pipelined"
+    if instance.batching or (is_pipelined and keeps_blocks(instance)):
+        # The batch-slot model (SCIP solves its pipelined form through Pyomo).
+        blocks = capacity.blocks_of_instance(data, instance) if keeps_blocks(instance) else None
+        model = batched.build(data, batched.BatchData.of(instance, data), blocks, is_pipelined)
+        chosen = BATCHED
+    elif is_pipelined:
         # The pipelined model is written for SCIP, which writes it as it solves it.
         from partialloading.formulations import pipelined
 
         built = pipelined.build(data)
         built.model.writeProblem(str(path), verbose=False)
         return WrittenModel("partialloading-pipelined", "pipelined", built.model.getNVars(), built.model.getNConss())
-    if instance.batching:
-        model = batched.build(data, batched.BatchData.of(instance, data))
-        chosen = BATCHED
     elif keeps_blocks(instance):
         model = capacity.build(data, capacity.blocks_of_instance(data, instance))
         chosen = capacity.FORMULATION
