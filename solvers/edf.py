@@ -17,7 +17,6 @@ from partialloading.methods import SolveRequest, SolverOutput
 from partialloading.params import EdfParams
 from partialloading.result import Status
 from partialloading.timing import schedule
-from partialloading.timing.arithmetic import BatchAppender
 
 
 def deadline_order(users: IntArray, deadlines: FloatArray, models: IntArray) -> IntArray:
@@ -45,7 +44,7 @@ def edf_schedule(instance: Instance) -> list[int]:
 def admit_in_order(instance: Instance, users: Sequence[int]) -> tuple[list[int], list[int] | None]:
     """``users`` appended in this order, each when everybody stays on time; where models have
     batch tables a user joins the last batch when that is its model's and has room and it
-    finishes no later that way (:class:`~partialloading.timing.arithmetic.BatchAppender`).
+    finishes no later that way (the schedule's :meth:`batch_appender`).
     Returns the order and its batch numbers (``None``: one request per batch)."""
     p = schedule(instance, tolerance_share=1.0)
     if not instance.batching:
@@ -54,7 +53,7 @@ def admit_in_order(instance: Instance, users: Sequence[int]) -> tuple[list[int],
             if plain.fits(k):
                 plain.append(k)
         return plain.order, None
-    batched = BatchAppender(p)
+    batched = p.batch_appender()
     for k in users:
         if batched.fits(k):
             batched.append(k)

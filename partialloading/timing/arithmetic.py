@@ -11,7 +11,7 @@ evaluating whole orders, exactly and more slowly.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np
 
@@ -43,6 +43,18 @@ class SlackState(NamedTuple):
     """Smallest ``limit − finish`` over the order (``inf`` when empty)."""
     need: float = 0.0
     """Bandwidth the order needs, ``Σ a/L`` (pipelined timing; 0 under frame timing)."""
+
+
+class BatchAppending(Protocol):
+    """An order built by appending users in batches (:class:`BatchAppender` and the timing
+    models' faster ones): ``order``, ``batch``, ``fits(k)``, ``append(k)``."""
+
+    order: list[int]
+    batch: list[int]
+
+    def fits(self, k: int) -> bool: ...
+
+    def append(self, k: int) -> None: ...
 
 
 class OrderScores:
@@ -113,6 +125,11 @@ class OrderScores:
     def absorbs(self, state: SlackState, k: int) -> bool:
         """Whether the order of ``state`` could take ``k``'s upload (a hint for the drop rule)."""
         raise NotImplementedError
+
+    def batch_appender(self) -> BatchAppending:
+        """An empty order that users can be appended to in batches (each test a whole evaluation;
+        a timing model may answer faster)."""
+        return BatchAppender(self)
 
     def feasible(self, order: IntArray, evicted: Evictions | None = None, batch: Batches | None = None) -> bool:
         """Whether every user of ``order`` is on time (with ``evicted``, else the default rule;

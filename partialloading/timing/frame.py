@@ -27,7 +27,7 @@ from partialloading.arrays import BoolArray, FloatArray, IntArray
 from partialloading.memory import Memory, loaded_reused, memory_of
 from partialloading.tolerance import EPS, deadline_limit
 
-from .arithmetic import ExactAppender, Gaps, OrderScores, SlackState
+from .arithmetic import BatchAppender, BatchAppending, ExactAppender, Gaps, OrderScores, SlackState
 from .base import Evictions, Timeline
 from .steps import Batches, expand_evicted, instance_steps
 
@@ -173,6 +173,11 @@ class FrameSchedule(OrderScores):
     def appender(self) -> Appender | ExactAppender:
         """An empty order that users can be appended to (the O(1) frame test with pairwise loads)."""
         return Appender(self) if self.pairwise else ExactAppender(self)
+
+    def batch_appender(self) -> BatchAppending:
+        """An empty order that users can be appended to in batches (joining the last batch or
+        opening one): the O(1) frame test with pairwise loads, else whole evaluations."""
+        return BatchTail(self) if self.pairwise else BatchAppender(self)
 
     # ------------------------------------------------------------------ insertion
     def insertion(self, rest: IntArray, tau: float, segment: IntArray, delta: float) -> Gaps:
@@ -336,6 +341,82 @@ class Appender:
         self.busy = float(finish[-1]) - self.tau if order.size else 0.0
         self.min_slack = float(np.min(p.limit[order] - finish)) if order.size else np.inf
         self.last = int(p.model[order[-1]]) if order.size else None
+
+
+class BatchTail:
+    """:class:`~partialloading.timing.arithmetic.BatchAppender` with the frame test in O(1) per user
+    (pairwise loads).
+
+    The last batch stays open. Its members finish together at ``τ + busy + load + t``; admitting
+    ``k`` delays everyone by ``a_k/B``; joining the open batch lengthens it to
+    ``max c · s(b+1)``, which only its members feel; opening a batch closes it, whose members'
+    slack is then ``d − finish`` (``d``: its earliest deadline). So ``k`` fits when the closed
+    batches' least slack absorbs its upload and the batch it ends up in finishes by its
+    earliest deadline.
+    """
+
+    def __init__(self, schedule: FrameSchedule) -> None:
+        self.p = schedule
+        self.order: list[int] = []
+        self.batch: list[int] = []
+        self.tau = 0.0
+        self.closed = 0.0  # processing time of the closed batches (their loads and inferences)
+        self.closed_slack = np.inf
+        # The open batch: model, members, longest member's time, earliest deadline, load, time.
+        self.last: int | None = None
+        self.size = 0
+        self.longest = 0.0
+        self.due = np.inf
+        self.load = 0.0
+        self.time = 0.0
+
+    def _options(self, k: int) -> tuple[bool, float] | None:
+        """``(joins the open batch, finish)`` of the better way to append ``k``, or ``None``."""
+        p = self.p
+        m = int(p.model[k])
+        delta, c, limit = float(p.upload[k]), float(p.infer[k]), float(p.limit[k])
+        best: tuple[bool, float] | None = None
+        if self.last == m and self.size < int(p.max_batch[m]):
+            time = max(self.longest, c) * float(p.scales[m, self.size])
+            finish = self.tau + delta + self.closed + self.load + time
+            if self.closed_slack >= delta and finish <= min(self.due, limit):
+                best = (True, finish)
+        load = float(p.first[m] if self.last is None else p.loads[self.last, m])
+        end = self.tau + self.closed + self.load + self.time  # the open batch's finish
+        finish = end + delta + load + c
+        if min(self.closed_slack, self.due - end) >= delta and finish <= limit:
+            if best is None or finish < best[1]:
+                best = (False, finish)
+        return best
+
+    def fits(self, k: int) -> bool:
+        """Whether appending ``k`` (in the last batch or a new one) keeps everyone on time."""
+        return self._options(k) is not None
+
+    def append(self, k: int) -> None:
+        """Append ``k`` the better way (the caller has checked :meth:`fits`)."""
+        best = self._options(k)
+        if best is None:
+            raise ValueError(f"user {k} does not fit")
+        p = self.p
+        m, c = int(p.model[k]), float(p.infer[k])
+        delta = float(p.upload[k])
+        if best[0]:
+            self.size += 1
+            self.longest = max(self.longest, c)
+            self.due = min(self.due, float(p.limit[k]))
+            self.time = self.longest * float(p.scales[m, self.size - 1])
+            self.closed_slack -= delta
+            self.batch.append(self.batch[-1])
+        else:
+            end = self.tau + self.closed + self.load + self.time
+            self.closed_slack = min(self.closed_slack, self.due - end) - delta
+            self.closed += self.load + self.time
+            self.load = float(p.first[m] if self.last is None else p.loads[self.last, m])
+            self.last, self.size, self.longest, self.due, self.time = m, 1, c, float(p.limit[k]), c
+            self.batch.append(self.batch[-1] + 1 if self.batch else 0)
+        self.tau += delta
+        self.order.append(k)
 
 
 @dataclass(frozen=True)

@@ -55,9 +55,8 @@ def search(
     alone = servable_alone(instance).tolist()
     tree = SetupTree.of(instance)
     if instance.batching:
-        return _batched(
-            arithmetic, tree, alone, incumbent, incumbent_batch, ceiling, instance, stop, wrap_up_s, relax_until
-        )
+        steps = BatchedSearch(arithmetic, tree, alone, incumbent, incumbent_batch, ceiling, instance.weight_unit, True)
+        return _batched(steps, stop, wrap_up_s, relax_until)
     search = BranchAndBound(arithmetic, tree, alone, incumbent, ceiling, instance.weight_unit, compiled)
     if relax_until is not None and search.relax_paths(relax_until) is not None:
         # Compiled, with the path relaxation: the labels layer by layer (memoized).

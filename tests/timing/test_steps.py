@@ -125,3 +125,29 @@ def test_a_bad_table_in_a_file_names_the_place() -> None:
     text = dumps_instance(batch_hand_instance()).replace("0.012", "0.002")
     with pytest.raises(InstanceError, match=r"inst.json: models\[0\]\.batch_infer_time_s\[1\]"):
         loads_instance(text, source="inst.json")
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_the_frame_batch_tail_appends_as_the_whole_evaluations_do(seed: int) -> None:
+    # BatchTail (O(1) per user) and BatchAppender (each test a whole evaluation) take the same
+    # users, the same way, in random and in model-grouped arrival orders.
+    from partialloading.scenarios import random_batched_instance
+    from partialloading.timing import schedule
+    from partialloading.timing.arithmetic import BatchAppender
+    from partialloading.timing.frame import BatchTail
+
+    inst = random_batched_instance(seed, 5 + seed % 25)
+    p = schedule(inst, tolerance_share=1.0)
+    users = np.random.default_rng(seed).permutation(inst.num_users).tolist()
+    if seed % 2:
+        users.sort(key=lambda k: (int(inst.user_models[k]), float(p.limit[k])))
+    whole, tail = BatchAppender(p), p.batch_appender()
+    assert isinstance(tail, BatchTail)
+    for k in users:
+        assert whole.fits(k) == tail.fits(k)
+        if tail.fits(k):
+            whole.append(k)
+            tail.append(k)
+    assert (tail.order, tail.batch) == (whole.order, whole.batch)
+    if tail.order:
+        assert p.feasible(np.asarray(tail.order), batch=tail.batch)
