@@ -384,9 +384,9 @@ class BatchTail:
         load = float(p.first[m] if self.last is None else p.loads[self.last, m])
         end = self.tau + self.closed + self.load + self.time  # the open batch's finish
         finish = end + delta + load + c
-        if min(self.closed_slack, self.due - end) >= delta and finish <= limit:
-            if best is None or finish < best[1]:
-                best = (False, finish)
+        opens = min(self.closed_slack, self.due - end) >= delta and finish <= limit
+        if opens and (best is None or finish < best[1]):
+            best = (False, finish)
         return best
 
     def fits(self, k: int) -> bool:
