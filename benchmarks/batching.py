@@ -19,6 +19,7 @@ Run::
 
     python benchmarks/batching.py                 # about 10 minutes on 2 cores
     python benchmarks/batching.py --requests 10000 --users 300   # a quick look
+    python benchmarks/batching.py --parts trace                  # one part
 """
 
 from __future__ import annotations
@@ -142,10 +143,15 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=1000, help="users of the greedy instance (default 1,000)")
     parser.add_argument("--requests", type=int, default=100_000, help="requests simulated (default 100,000)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--parts", nargs="+", choices=["greedy", "simulation", "trace"], default=["greedy", "simulation", "trace"]
+    )
     args = parser.parse_args()
-    failures = greedy_part(args.users, args.seed)
-    failures += simulation_part(args.requests, args.seed)
-    failures += trace_part()
+    failures = greedy_part(args.users, args.seed) if "greedy" in args.parts else []
+    if "simulation" in args.parts:
+        failures += simulation_part(args.requests, args.seed)
+    if "trace" in args.parts:
+        failures += trace_part()
     for failure in failures:
         print(f"FAIL: {failure}")
     return 1 if failures else 0

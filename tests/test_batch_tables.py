@@ -106,3 +106,44 @@ def test_a_catalog_carries_tables_into_its_instances() -> None:
     del doc["models"][0]["infer_time_s"]
     with pytest.raises(InstanceError, match=r"models\[0\]\.batch_infer_time_s: a batch table needs"):
         catalog_from_dict(doc, "models.json")
+
+
+LABELS = ("without tables", "linear tables", "with tables")
+
+
+def without_wall_times(lines: list[str]) -> list[str]:
+    """The simulation and trace-replay rows of ``benchmarks/batching.py``'s output, without the
+    wall-clock columns (the simulation rows' first number) and the ratio lines."""
+    kept: list[str] = []
+    part = ""
+    for line in lines:
+        if line.startswith(("greedy,", "simulation,", "trace replay:")):
+            part = line.split(",")[0].split(":")[0]
+        if part == "greedy" or line.startswith("ratio") or not line.startswith(LABELS):
+            continue
+        label = next(x for x in LABELS if line.startswith(x))
+        fields = line[len(label) :].split()
+        kept.append(" ".join([label, *(fields[1:] if part == "simulation" else fields)]))
+    return kept
+
+
+@pytest.mark.slow
+def test_the_scale_figures_of_the_batching_page(tmp_path: Path) -> None:
+    # About four minutes: the 100,000-request simulation three times, and the trace replay.
+    import subprocess
+    import sys
+
+    from docpages import shown_after
+
+    page = ROOT / "docs" / "batching.md"
+    script = ROOT / "benchmarks" / "batching.py"
+    run = subprocess.run(
+        [sys.executable, str(script), "--parts", "simulation", "trace"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    shown = without_wall_times(shown_after(page, "python benchmarks/batching.py"))
+    assert len(shown) == 7
+    assert without_wall_times(run.stdout.splitlines()) == shown
