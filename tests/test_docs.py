@@ -164,3 +164,23 @@ def test_the_serving_table_of_the_results_page_is_its_studies_output() -> None:
         expected = [f"{100 * float(greedy['on_time_mean']):.1f}%"]
         expected += [_gain(gains, value, b) for b in ("greedy/no-sharing", "edf", "fifo")]
         assert cells[2:] == expected, family
+
+
+def test_the_batching_table_of_the_results_page_is_its_studys_output() -> None:
+    # results.md §7 quotes the max_batch sweep (the command under it writes the CSVs).
+    text = (ROOT / "docs" / "results.md").read_text("utf-8")
+    section = text[text.index("## 7. Batching") : text.index("## Reproduce")]
+    rows = [line for line in section.splitlines() if re.match(r"\| \d+ \|", line)]
+    means = _csv_rows("online-zoo-heads-max_batch.csv")
+    gains = _csv_rows("online-zoo-heads-max_batch-gains.csv")
+    assert [line.split("|")[1].strip() for line in rows] == ["1", "2", "4", "8", "16"]
+    for line in rows:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        row = {r["policy"]: r for r in means if r["value"] == cells[0]}
+        expected = [
+            f"{100 * float(row[p]['on_time_mean']):.1f}%" for p in ("greedy", "greedy/no-sharing", "edf", "fifo")
+        ]
+        expected.append(f"{100 * float(row['greedy']['gpu_busy_mean']):.1f}%")
+        assert cells[1:] == expected
+    gap = {r["value"]: float(r["diff_mean"]) for r in gains if r["baseline"] == "greedy/no-sharing"}
+    assert f"grows from {100 * gap['1']:.1f} points" in " ".join(section.split())
