@@ -142,8 +142,11 @@ def test_the_scale_figures_of_the_batching_page(tmp_path: Path) -> None:
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    # Exit status 1 is a missed speed target (a wall-clock ratio, which a busy machine can push
+    # past 1.5); what the page quotes besides the wall times must not move.
+    assert run.returncode in (0, 1) and "Traceback" not in run.stderr, run.stderr
     shown = without_wall_times(shown_after(page, "python benchmarks/batching.py"))
     assert len(shown) == 7
     assert without_wall_times(run.stdout.splitlines()) == shown
