@@ -292,8 +292,8 @@ METHODS: dict[str, Method] = {
             timing_note="its labels are the frame schedule's arithmetic (use milp or enumerate)",
             warm_start=True,
             memory_needs=PAIRWISE_ONLY,
-            per_user_times=False,
             batching=True,
+            case="partialloading.solvers.bnb:why_not",
             warm_up="partialloading.solvers.bnb.backend:warm_compiled",
         ),
         Method(

@@ -4,6 +4,7 @@ the methods that take them and the ones that refuse them."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from pathlib import Path
 
@@ -112,14 +113,80 @@ def test_the_capacity_model_agrees_with_enumeration(seed: int) -> None:
     assert result.status == pl.Status.OPTIMAL and result.objective == pytest.approx(optimum)
 
 
-def test_the_branch_and_bound_declares_that_it_refuses_them() -> None:
+def mixed_times(inst: Instance, seed: int, share: float) -> Instance:
+    """``inst`` with a ``share`` of its users (drawn) taking their own time (×0.5 to ×1.5): 0 keeps
+    the model's times, 1 gives everyone their own; a user may also draw exactly its model's."""
+    rng = np.random.default_rng(seed)
+    base = inst.infer_times[inst.user_models]
+    users = []
+    for u, t in zip(inst.users, base, strict=True):
+        own = rng.random() < share
+        factor = float(rng.choice([1.0, rng.uniform(0.5, 1.5)]))
+        users.append(dataclasses.replace(u, infer_time_s=float(t * factor)) if own else u)
+    return dataclasses.replace(inst, users=tuple(users))
+
+
+@pytest.mark.parametrize("path_bound", [True, False], ids=["layered", "depth-first"])
+@pytest.mark.parametrize("share", [0.0, 0.5, 1.0], ids=["equal", "mixed", "unequal"])
+@pytest.mark.parametrize("seed", range(12))
+def test_the_branch_and_bound_agrees_with_enumeration(seed: int, share: float, path_bound: bool) -> None:
+    # Chains of users that keep their order (no later and no longer: x ≺ y) replace the
+    # per-model deadline order where times differ; equal times give one chain per model.
+    structure = ("general", "backbone", "none")[seed % 3]
+    deadlines = ("per_user", "common")[seed % 2]
+    n = 5 + seed % 4
+    inst = random_instance(seed, n, 1 + seed % 4, structure=structure, deadlines=deadlines, weighted=seed % 3 == 0)
+    inst = mixed_times(inst, seed, share)
+    optimum = solved(inst, "enumerate", initial=[]).objective
+    result = solved(inst, "bnb", initial=[], path_bound=path_bound)
+    assert result.status == pl.Status.OPTIMAL and result.objective == pytest.approx(optimum)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_stopped_branch_and_bound_reports_a_valid_bound(seed: int) -> None:
+    inst = with_own_times(random_instance(seed, 9, 3, structure="general", deadlines="per_user", weighted=True), seed)
+    optimum = solved(inst, "enumerate", initial=[]).objective
+    for budget in (1, 30, 300):
+        result = solved(inst, "bnb", initial=[], max_nodes=budget)
+        assert result.bound >= optimum - 1e-9 and result.objective <= optimum + 1e-9
+
+
+def test_the_chains_keep_only_the_pairs_the_exchange_allows() -> None:
+    # One model, four requests (deadline ms, time ms): a (100, 10), b (110, 5), c (120, 20),
+    # d (130, 15). a ≺ c, a ≺ d, b ≺ c, b ≺ d (no later and no longer); a and b are incomparable
+    # (b is later but shorter), and so are c and d. The fewest chains are two, e.g. a, c and b, d;
+    # each is in deadline order with times that never fall, and the search serves a chain only
+    # in its order, the two chains in any interleaving.
+    from partialloading.solvers.bnb.bounds import SetupTree
+    from partialloading.solvers.bnb.timed import TimedSearch
+    from partialloading.timing import FrameSchedule
+
+    blocks = (Block("m", 1e6),)
+    models = (Model("A", ("m",), 0.01),)
+    spec = {"a": (0.100, 0.010), "b": (0.110, 0.005), "c": (0.120, 0.020), "d": (0.130, 0.015)}
+    users = tuple(User(k, "A", 1.0, d, spectral_efficiency=1.0, infer_time_s=c) for k, (d, c) in spec.items())
+    inst = Instance(blocks, models, users, bandwidth_hz=1e9, load_speed_bytes_per_s=1e9, name="chains")
+    p = FrameSchedule.build(inst, tolerance_share=1.0)
+    search = TimedSearch(p, SetupTree.of(inst), [0, 1, 2, 3], [])
+    chains = [[users[k].id for k, _, _ in rows] for rows in search.rows]
+    assert len(chains) == 2 and sorted(x for c in chains for x in c) == ["a", "b", "c", "d"]
+    for chain in chains:
+        for x, y in itertools.pairwise(chain):
+            assert spec[x][0] <= spec[y][0] and spec[x][1] <= spec[y][1]
+    optimum = solved(inst, "enumerate", initial=[]).objective
+    assert solved(inst, "bnb", initial=[]).objective == optimum
+
+
+def test_the_branch_and_bound_refuses_batches_with_them() -> None:
     inst = with_own_times(random_instance(2, n_users=6, deadlines="per_user"), 2)
-    assert pl.METHODS["bnb"].why_not(inst) is not None
-    with pytest.raises(pl.MethodNotApplicableError, match="infer_time_s"):
-        pl.solve(inst, "bnb")
-    # The same instance with the model's times is its case again.
-    plain = dataclasses.replace(inst, users=tuple(dataclasses.replace(u, infer_time_s=None) for u in inst.users))
-    assert pl.METHODS["bnb"].why_not(plain) is None
+    table = tuple(
+        dataclasses.replace(m, batch_infer_time_s=(m.infer_time_s, 1.5 * m.infer_time_s)) for m in inst.models
+    )
+    batched = dataclasses.replace(inst, models=table)
+    assert pl.METHODS["bnb"].why_not(inst) is None
+    assert "infer_time_s" in (pl.METHODS["bnb"].why_not(batched) or "")
+    with pytest.raises(pl.MethodNotApplicableError, match="their own infer_time_s"):
+        pl.solve(batched, "bnb")
 
 
 def test_a_workload_carries_them_into_every_round(tmp_path: Path) -> None:

@@ -57,7 +57,7 @@ from .configs import (
 from .configured import generate as generate_configured
 from .configured import generate_from, generate_with_models, reference_time
 from .freeze_depth import FREEZE_DEPTH_FAMILY, freeze_depth
-from .synthetic import Deadlines, Structure, random_batched_instance, random_instance
+from .synthetic import Deadlines, Structure, random_batched_instance, random_instance, with_own_times
 
 RANDOM_FAMILIES: Mapping[str, Structure] = {
     "random-backbone": "backbone",
@@ -132,4 +132,5 @@ __all__ = [
     "random_batched_instance",
     "random_instance",
     "reference_time",
+    "with_own_times",
 ]

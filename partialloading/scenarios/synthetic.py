@@ -171,3 +171,15 @@ def random_batched_instance(seed: int, n_users: int, timing: str = "frame") -> I
     )
     models = tuple(random_tables(inst.models, seed))
     return dataclasses.replace(inst, timing=timing, models=models)
+
+
+def with_own_times(instance: Instance, seed: int, spread: float = 0.5) -> Instance:
+    """``instance`` with each user's inference time drawn uniformly within ``±spread`` of its
+    model's (seeded): the per-request times of SPEC §10 on a generated instance."""
+    rng = np.random.default_rng(5000 + seed)
+    base = instance.infer_times[instance.user_models] if instance.users else np.zeros(0)
+    factor = rng.uniform(1 - spread, 1 + spread, instance.num_users)
+    users = tuple(
+        dataclasses.replace(u, infer_time_s=float(t * f)) for u, t, f in zip(instance.users, base, factor, strict=True)
+    )
+    return dataclasses.replace(instance, users=users)

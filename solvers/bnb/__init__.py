@@ -7,6 +7,6 @@ depth-first search), :mod:`.label_kernels` and :mod:`.labelling` (the labels, co
 :mod:`.backend` (the method's backend).
 """
 
-from .backend import search, solve, warm_compiled
+from .backend import search, solve, warm_compiled, why_not
 
-__all__ = ["search", "solve", "warm_compiled"]
+__all__ = ["search", "solve", "warm_compiled", "why_not"]

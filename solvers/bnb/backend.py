@@ -28,6 +28,7 @@ from .batches import BatchedSearch, batch_numbers
 from .bounds import SetupTree
 from .records import VisitSearch
 from .search import WRAP_UP_S, BranchAndBound
+from .timed import TimedSearch
 
 RELAX_SHARE = 0.25
 """Share of the time left that the path relaxation's multipliers may take at most."""
@@ -48,8 +49,9 @@ def search(
     :class:`~partialloading.solvers.bnb.search.BranchAndBound`), with the verifier's full
     tolerance, as ``enumerate``: the optimum proven is the one every exact method reports.
     With ``relax_until`` the path relaxation is set up (until then at most) and the labels are
-    searched compiled, with a dive beside the rounds unless ``dive`` is false. On an instance
-    with batch tables the search's steps are batches (:class:`~.batches.BatchedSearch`,
+    searched compiled, with a dive beside the rounds unless ``dive`` is false. With per-request
+    times the pointers run along chains (:class:`~.timed.TimedSearch`); on an
+    instance with batch tables the search's steps are batches (:class:`~.batches.BatchedSearch`,
     depth first; ``incumbent_batch``: the incumbent's batch numbers)."""
     arithmetic = FrameSchedule.build(instance, tolerance_share=1.0)
     alone = servable_alone(instance).tolist()
@@ -57,7 +59,9 @@ def search(
     if instance.batching:
         steps = BatchedSearch(arithmetic, tree, alone, incumbent, incumbent_batch, ceiling, instance.weight_unit, True)
         return _batched(steps, stop, wrap_up_s, relax_until)
-    search = BranchAndBound(arithmetic, tree, alone, incumbent, ceiling, instance.weight_unit, compiled)
+    # With per-request times the pointers run along chains of the users that keep their order.
+    kind = TimedSearch if instance.per_user_times else BranchAndBound
+    search = kind(arithmetic, tree, alone, incumbent, ceiling, instance.weight_unit, compiled)
     if relax_until is not None and search.relax_paths(relax_until) is not None:
         # Compiled, with the path relaxation: the labels layer by layer (memoized).
         # Only with numba (relax_paths needs it): the labels are compiled.
@@ -125,6 +129,17 @@ def solve(instance: Instance, params: BnbParams, request: SolveRequest) -> Solve
         return SolverOutput(found.order, Status.OPTIMAL, bound=found.weight, info=info, batch=found.batch)
     status = Status.FEASIBLE if found.order else Status.TIME_LIMIT
     return SolverOutput(found.order, status, bound=found.bound, info=info, batch=found.batch)
+
+
+def why_not(instance: Instance) -> str | None:
+    """Why ``bnb`` does not cover ``instance`` (``None`` when it does): batches whose members take
+    their own times (the search over batches needs each model's users to take one time)."""
+    if instance.batching and instance.per_user_times:
+        return (
+            "bnb serves batches only when every request of a model takes the model's time, and this instance "
+            "gives users their own infer_time_s; use milp or enumerate"
+        )
+    return None
 
 
 def warm_compiled() -> None:

@@ -65,7 +65,7 @@ def _kids(cur, labels, model, search, paths, levels, best, ptr, kid_slot, kid_q,
     with the schedule staying feasible) in the ``kid`` rows; their number, or 0 when there are
     none or the bounds show that none can lead beyond ``best`` by a step."""
     key, lw, lt, ls = labels[0], labels[1], labels[2], labels[3]
-    users, upl, lim, _, length, radix, step_of = model
+    users, upl, lim, _, length, radix, step_of, own = model
     step, real = search[0], search[4]
     values, lam, delta = paths[0], paths[1], paths[2]
     (by_time, by_upload, weight_of, upload_of, dl_of, model_of, tk_of, tw_of, ts_of, uk_of, uw_of, us_of,
@@ -81,7 +81,7 @@ def _kids(cur, labels, model, search, paths, levels, best, ptr, kid_slot, kid_q,
         base = t + step_of[last + 1, s]
         for q in range(ptr[s], length[s]):
             u = upl[s, q]
-            t2 = base + u
+            t2 = base + u + own[s, q]
             s2 = lim[s, q] - t2
             if sigma - u < s2:
                 s2 = sigma - u

@@ -87,9 +87,12 @@ class Labels(ABC):
         width = max((len(search.rows[j]) for j in models), default=1)
         users = np.full((slots, width), -1, dtype=np.int64)
         upl, lim, wt = np.zeros((slots, width)), np.zeros((slots, width)), np.zeros((slots, width))
+        # A user's own time beyond its list's step (0 where every list's users share its time).
+        own = np.zeros((slots, width))
         for i, j in enumerate(models):
             for q, (k, u, limit) in enumerate(search.rows[j]):
                 users[i, q], upl[i, q], lim[i, q], wt[i, q] = k, u, limit, search.weight[k]
+                own[i, q] = search.own_step[k]
         length = np.array([len(search.rows[j]) for j in models], dtype=np.int64)
         radix, size = [], 1
         for n in length.tolist():
@@ -99,8 +102,10 @@ class Labels(ABC):
             raise OverflowError("too many states for 64-bit codes")
         step_of = np.array([search.step_from[-1], *(search.step_from[j] for j in models)], dtype=float)
         self.top = int(length.sum())
-        self.model = (users, upl, lim, wt, length, np.array(radix, dtype=np.int64), step_of.reshape(slots + 1, slots))
-        real = np.array(models, dtype=np.int64)
+        self.model = (
+            users, upl, lim, wt, length, np.array(radix, dtype=np.int64), step_of.reshape(slots + 1, slots), own
+        )  # fmt: skip
+        real = np.array([search.list_model[j] for j in models], dtype=np.int64)
         # Only schedules heavier than `floor` by a step are looked for, and one of `ceiling` ends it.
         top = search.ceiling if ceiling is None else ceiling
         self.consts = (float(search.step), float(search.tie), float(search.slop), float(top), real)

@@ -144,6 +144,9 @@ class BranchAndBound:
             infer[model[k]] = float(p.infer[k])
         self.num_models = num_models
         self.models = [j for j in range(num_models) if lists[j]]
+        # The model of each list (each model's list here) and what a user adds to its list's step.
+        self.list_model = list(range(num_models))
+        self.own_step = [0.0] * len(self.weight)
         self.rows = [[(k, upload[k], limit[k]) for k in lists[j]] for j in range(num_models)]
 
         def load_from(last: int | None, j: int) -> float:
@@ -240,7 +243,11 @@ class BranchAndBound:
             return value
         # Best weight per time first, so that each model's items reach the envelopes in its order.
         ranked = [k for k in self.by_time if k in pending]
-        return min(value, self.levels.bound(ranked, last, t, enough))
+        return min(value, self.levels.bound(ranked, self.in_memory(last), t, enough))
+
+    def in_memory(self, last: int | None) -> int | None:
+        """The model in memory after a node whose last step was ``last`` (a model's list here)."""
+        return last
 
     def child(self, node: Node, kid: Kid) -> Node:
         """The partial schedule ``node`` followed by ``kid``."""
