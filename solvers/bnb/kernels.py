@@ -208,7 +208,7 @@ def gain_at(values, delta, after, t):
 
 
 @njit(cache=True)
-def path_values(delta, model, rank, limit, gain, step, first, values, choice):
+def path_values(delta, model, rank, limit, gain, step, first, own, values, choice):
     """Fill ``values[b, k]``, the heaviest gain of a sequence of users served after user ``k``
     from the time ``b·delta`` on (``k = K``: after nothing but the initial model, at time 0 only),
     and ``choice[b, k]`` the user served next in it (``-1``: none); return the root's value.
@@ -234,7 +234,7 @@ def path_values(delta, model, rank, limit, gain, step, first, values, choice):
                 m2 = model[k2]
                 if limit[k2] < 0 or (m2 == mk and rank[k2] <= rk):
                     continue
-                end = start + step[mk, m2]
+                end = start + step[mk, m2] + own[k2]
                 if end > limit[k2]:
                     continue
                 value = gain[k2] + values[_bucket(end, delta), k2]
@@ -244,7 +244,7 @@ def path_values(delta, model, rank, limit, gain, step, first, values, choice):
             choice[b, k] = arg
     best, arg = 0.0, -1
     for k2 in range(K):
-        end = first[model[k2]]
+        end = first[model[k2]] + own[k2]
         if limit[k2] < 0 or end > limit[k2]:
             continue
         value = gain[k2] + values[_bucket(end, delta), k2]
@@ -256,21 +256,21 @@ def path_values(delta, model, rank, limit, gain, step, first, values, choice):
 
 
 @njit(cache=True)
-def path_counts(delta, model, step, first, choice):
+def path_counts(delta, model, step, first, own, choice):
     """How many times the root's best sequence of :func:`path_values` serves each user."""
     K = choice.shape[1] - 1
     counts = np.zeros(K)
     k = choice[0, K]
     if k < 0:
         return counts
-    end = first[model[k]]
+    end = first[model[k]] + own[k]
     while k >= 0:
         counts[k] += 1.0
         b = _bucket(end, delta)
         nxt = choice[b, k]
         if nxt < 0:
             break
-        end = b * delta + step[model[k], model[nxt]]
+        end = b * delta + step[model[k], model[nxt]] + own[nxt]
         k = nxt
     return counts
 
@@ -284,5 +284,5 @@ def warm() -> None:
     )  # fmt: skip
     values, choice = np.zeros((2, 2)), np.zeros((2, 2), np.int64)
     zero = np.zeros(1, np.int64)
-    path_values(1.0, zero, zero, one, one, np.ones((1, 1)), one, values, choice)
-    path_counts(1.0, zero, np.ones((1, 1)), one, choice)
+    path_values(1.0, zero, zero, one, one, np.ones((1, 1)), one, np.zeros(1), values, choice)
+    path_counts(1.0, zero, np.ones((1, 1)), one, np.zeros(1), choice)

@@ -97,6 +97,9 @@ class PathRelaxation:
     step, first
         ``step[i, j]``: loading model ``j`` after ``i`` plus ``j``'s inference; ``first[j]``:
         the same from the initial model.
+    own
+        Per user, what serving it adds to its step (its own inference time when ``step`` holds
+        loads only; ``None``: nothing).
     """
 
     def __init__(
@@ -107,6 +110,7 @@ class PathRelaxation:
         weight: Sequence[float],
         step: np.ndarray,
         first: Sequence[float],
+        own: Sequence[float] | None = None,
     ) -> None:
         self.model = np.asarray(model, dtype=np.int64)
         self.rank = np.asarray(rank, dtype=np.int64)
@@ -114,6 +118,7 @@ class PathRelaxation:
         self.weight = np.asarray(weight, dtype=float)
         self.step = np.asarray(step, dtype=float)
         self.first = np.asarray(first, dtype=float)
+        self.own = np.zeros(len(self.model)) if own is None else np.asarray(own, dtype=float)
         self.served = self.limit >= 0
         users = int(self.served.sum())
         num_buckets = int(min(4000, max(500, WORK / max(users, 1) ** 2)))
@@ -127,8 +132,9 @@ class PathRelaxation:
 
         gain = self.weight - multipliers
         root = path_values(
-            self.delta, self.model, self.rank, self.limit, gain, self.step, self.first, self._values, self._choice
-        )
+            self.delta, self.model, self.rank, self.limit, gain, self.step, self.first, self.own,
+            self._values, self._choice,
+        )  # fmt: skip
         return PathBound(self._values.copy(), multipliers.tolist(), self.delta, root + float(multipliers.sum()), 1)
 
     def tune(self, target: float, until: Deadline) -> PathBound:
@@ -140,7 +146,7 @@ class PathRelaxation:
         best = current = self.table(multipliers)
         length, since, rounds = 2.0, 0, 1
         while best.root > target and length >= 1e-3 and rounds < MAX_ROUNDS and not until.expired():
-            counts = path_counts(self.delta, self.model, self.step, self.first, self._choice)
+            counts = path_counts(self.delta, self.model, self.step, self.first, self.own, self._choice)
             slope = np.where(self.served, 1.0 - counts, 0.0)
             norm = float(slope @ slope)
             if norm == 0:  # the best path serves every user once: it is optimal, nothing to improve

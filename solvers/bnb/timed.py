@@ -22,9 +22,10 @@ the search of :mod:`.search`. A node's last step names its chain (the last user 
 before that chain's pointer) and, through it, the model in memory.
 
 **Bounds.** The upload knapsack and the level knapsacks take each user's own time already. The
-path relaxation runs over *users* instead of models: a step from user ``l`` to user ``k`` costs
-``ℓ(m_l, m_k) + c_k``; two consecutive steps of one model are no longer tied to an order (unequal
-times break it), only a user is not served twice in a row. It is compiled (numba), and so are the
+path relaxation runs over *chains* instead of models: a step from user ``l`` to user ``k`` costs
+``ℓ(m_l, m_k) + c_k`` (the kernel adds ``c_k`` to the step between their chains), and two
+consecutive steps of one chain keep its order; two users of one model on different chains may
+come in either order, which unequal times allow. It is compiled (numba), and so are the
 labels layer by layer (:mod:`.labelling`), their lists the chains and each user's own time added
 to its chain's step.
 """
@@ -100,31 +101,22 @@ class TimedSearch(BranchAndBound):
         return kids
 
     def path_relaxation(self) -> PathRelaxation | None:
-        """The path relaxation over users (each user its own step target, see the module's text)."""
+        """The path relaxation over the chains: a step into a chain costs its model's load, each
+        user adds its own time, and two consecutive users of one chain keep the chain's order."""
         if not (self.compiled and bounds.compiled_available()) or sum(map(len, self.rows)) > MAX_USERS:
             return None
         import numpy as np
 
         users = len(self.weight)
-        limit = [-1.0] * users
-        model = [0] * users
-        of = [0] * users
+        chain, limit = [0] * users, [-1.0] * users
         for c, rows in enumerate(self.rows):
             for k, _, lim in rows:
-                limit[k], of[k] = lim, self.chain_model[c]
-        order = sorted((lim, -self.weight[k], k) for k in range(users) if (lim := limit[k]) >= 0)
+                chain[k], limit[k] = c, lim
+        # The chains' order is the order they were built in: (deadline, time, heavier, index).
+        order = sorted((limit[k], self.own_step[k], -self.weight[k], k) for k in range(users) if limit[k] >= 0)
         rank = [0] * users
-        for place, (_, _, k) in enumerate(order):
+        for place, (*_, k) in enumerate(order):
             rank[k] = place
-        for k in range(users):
-            model[k] = k  # every user its own target: the step cost includes its own time
-        step = np.full((users, users), math.inf)
-        first = [math.inf] * users
-        for k in range(users):
-            if limit[k] < 0:
-                continue
-            first[k] = self.load[-1][of[k]] + self.own_step[k]
-            for before in range(users):
-                if limit[before] >= 0:
-                    step[before, k] = self.load[of[before]][of[k]] + self.own_step[k]
-        return PathRelaxation(model, rank, limit, self.weight, step, first)
+        chains = len(self.rows)
+        step = np.asarray([self.step_from[c] for c in range(chains)], dtype=float).reshape(chains, chains)
+        return PathRelaxation(chain, rank, limit, self.weight, step, self.step_from[-1], self.own_step)
