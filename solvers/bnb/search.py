@@ -202,13 +202,13 @@ class BranchAndBound:
         """Every user that can be served next with the partial schedule staying feasible (unsorted:
         a node that is explored sorts them, in deadline order)."""
         ptr, last, t, sigma, _ = node
-        rows = self.rows
+        rows, own = self.rows, self.own_step
         kids: list[Kid] = []
         for j, base in zip(self.models, self.step_from[-1 if last is None else last], strict=True):
             base += t
             q = ptr[j]
             for k, u, lim in rows[j][q:]:
-                t2 = base + u
+                t2 = base + u + own[k]  # (+ 0.0 unless users carry their own times: the same sum)
                 s2 = lim - t2
                 if sigma - u < s2:
                     s2 = sigma - u

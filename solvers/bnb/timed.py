@@ -39,7 +39,7 @@ from partialloading.timing import FrameSchedule
 
 from . import bounds
 from .paths import MAX_USERS, PathRelaxation
-from .search import BranchAndBound, Kid, Node
+from .search import BranchAndBound, Node
 
 
 class TimedSearch(BranchAndBound):
@@ -82,23 +82,6 @@ class TimedSearch(BranchAndBound):
 
     def root(self) -> Node:
         return (tuple(0 for _ in self.rows), None, 0.0, math.inf, 0.0)
-
-    def children(self, node: Node) -> list[Kid]:
-        ptr, last, t, sigma, _ = node
-        own = self.own_step
-        kids: list[Kid] = []
-        for c, (rows, step) in enumerate(zip(self.rows, self.step_from[-1 if last is None else last], strict=True)):
-            base = t + step
-            q = ptr[c]
-            for k, u, lim in rows[q:]:
-                t2 = base + u + own[k]
-                s2 = lim - t2
-                if sigma - u < s2:
-                    s2 = sigma - u
-                if s2 >= 0:
-                    kids.append((lim, c, q, k, t2, s2))
-                q += 1
-        return kids
 
     def path_relaxation(self) -> PathRelaxation | None:
         """The path relaxation over the chains: a step into a chain costs its model's load, each
