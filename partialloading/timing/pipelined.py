@@ -122,10 +122,13 @@ class PipelinedSchedule(OrderScores):
     def analysis(self, order: IntArray, evicted: Evictions | None = None, batch: Batches | None = None) -> Analysis:
         """``E``, ``D``, ``L`` and ``Σ a/L`` of ``order`` (against the loosened deadlines), per
         request, or per step (batch) with batch numbers ``batch``."""
-        if batch is None:
+        return self._analysed(order, evicted, None if batch is None else self.steps(order, batch))
+
+    def _analysed(self, order: IntArray, evicted: Evictions | None, steps: Steps | None) -> Analysis:
+        """:meth:`analysis` of ``order`` in the given ``steps`` (``None``: one request each)."""
+        if steps is None:
             loads = self.loads_of(order, evicted)
             return analyse(loads, self.infer[order], self.limit[order], self.work[order])
-        steps = self.steps(order, batch)
         loads = self.model_loads(steps.model, steps.evictions(evicted))
         return analyse(loads, steps.time, steps.min_of(self.limit[order]), steps.sum_of(self.work[order]))
 
@@ -138,7 +141,7 @@ class PipelinedSchedule(OrderScores):
     ) -> FloatArray:
         """Completion of each request under the reported split (``tau`` is not used)."""
         steps = None if batch is None else self.steps(order, batch)
-        return replay(self.analysis(order, evicted, batch), self.work[order], self.bandwidth, steps)[2]
+        return replay(self._analysed(order, evicted, steps), self.work[order], self.bandwidth, steps)[2]
 
     def state(self, order: IntArray) -> SlackState:
         """The bandwidth the feasible ``order`` needs and its machine slack."""
