@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from .arrays import FloatArray
 from .components import MAX_BATCH, Model
 
 RESNET50_V100_FP32: Mapping[int, float] = {
@@ -188,3 +189,11 @@ __all__ = [
     "scaled",
     "with_batch_tables",
 ]
+
+
+def least_shares(scales: FloatArray) -> FloatArray:
+    """Each model's least share of a batch per request, ``min_b t_i(b) / (b · t_i(1))`` (at most 1),
+    from its row of ``scales`` (``t_i(b)/t_i(1)``, ``inf`` past the table:
+    :attr:`~partialloading.instance.Instance.batch_scales`). A batch of ``b`` requests of model
+    ``i`` takes at least ``b`` times this share of ``t_i(1)``: what relaxations may charge each."""
+    return np.minimum((scales / np.arange(1, scales.shape[1] + 1)).min(axis=1), 1.0)

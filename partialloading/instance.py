@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .arrays import FloatArray, IntArray
+from .batch_tables import least_shares
 from .components import Block, Model, User, check_identifier, check_number, spectral_efficiencies
 from .errors import FieldError, InstanceError
 
@@ -269,8 +270,7 @@ class Instance:
         so relaxations that charge each served user this much stay valid bounds with batching
         (exactly ``c_k`` for a model without a batch table).
         """
-        scales = self.batch_scales
-        least = np.minimum((scales / np.arange(1, scales.shape[1] + 1)).min(axis=1), 1.0)
+        least = least_shares(self.batch_scales)
         if not self.users:
             return _readonly(np.zeros(0))
         return _readonly(self.user_infer_times * least[self.user_models])

@@ -48,6 +48,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from partialloading.batch_tables import least_shares
 from partialloading.timing import FrameSchedule
 
 from .bounds import SetupTree
@@ -93,7 +94,7 @@ class BatchedSearch(BranchAndBound):
         compiled: bool = False,
     ) -> None:
         scales = np.asarray(p.scales, dtype=float)
-        least = np.minimum((scales / np.arange(1, scales.shape[1] + 1)).min(axis=1), 1.0)
+        least = least_shares(scales)
         # The inherited bounds see each user at its least share of a batch.
         shares = p.infer * least[p.model]
         super().__init__(dataclasses.replace(p, infer=shares), tree, alone, incumbent, ceiling, unit, compiled)
@@ -105,11 +106,6 @@ class BatchedSearch(BranchAndBound):
             [0.0, *(infer[j] * float(s) for s in scales[j, : p.max_batch[j]])] for j in range(len(infer))
         ]
         self.share = [infer[j] * float(least[j]) for j in range(len(infer))]
-        loads, first = p.loads.tolist(), p.first.tolist()
-        self.load = {
-            last: [first[j] if last < 0 else (0.0 if last == j else loads[last][j]) for j in self.models]
-            for last in range(-1, self.num_models)
-        }
         number = list(incumbent_batch) if incumbent_batch is not None else list(range(len(incumbent)))
         self.best_order = [k if q == 0 or number[q] != number[q - 1] else -1 - k for q, k in enumerate(self.best_order)]
         self.labels_b: dict[tuple[tuple[int, ...], int, int], list[tuple[float, float, float, float]]] = {}
@@ -136,8 +132,9 @@ class BatchedSearch(BranchAndBound):
                     kids.append((lim, last, q, k, t2, closed - u, first_deadline, members + 1))
                 q += 1
         before = min(closed, first_deadline - t)
-        for j, load in zip(self.models, self.load[-1 if last is None else last], strict=True):
-            base = t + load + self.batch_time[j][1]
+        load = self.load[-1 if last is None else last]
+        for j in self.models:
+            base = t + load[j] + self.batch_time[j][1]
             q = ptr[j]
             for k, u, lim in rows[j][q:]:
                 t2 = base + u

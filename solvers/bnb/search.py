@@ -82,6 +82,17 @@ Node = tuple[tuple[int, ...], int | None, float, float, float]
 """A partial schedule: ``(pointers, last model, t, σ, weight)``."""
 
 
+def load_table(p: FrameSchedule) -> dict[int, list[float]]:
+    """``table[last][j]``: the time to load model ``j`` after model ``last`` (``-1``: first, from
+    the initial state; ``0`` after ``j`` itself), for every model."""
+    loads, first = p.loads.tolist(), p.first.tolist()
+    models = range(len(first))
+    table = {-1: first}
+    for last in models:
+        table[last] = [0.0 if last == j else loads[last][j] for j in models]
+    return table
+
+
 class BranchAndBound:
     """The heaviest frame schedule of the users ``alone`` (each servable alone), by branch and bound.
 
@@ -133,9 +144,8 @@ class BranchAndBound:
     def _lists(self, p: FrameSchedule, alone: Sequence[int]) -> None:
         """Each model's users in deadline order (heavier first, then index), as rows of
         ``(user, upload, limit)``, and the loading and inference time of each model after each."""
-        loads, first = p.loads.tolist(), p.first.tolist()
         upload, limit, model = p.upload.tolist(), p.limit.tolist(), p.model.tolist()
-        num_models = len(first)
+        num_models = len(p.first)
         lists: list[list[int]] = [[] for _ in range(num_models)]
         # The users of a model share its inference time (the registry keeps per-user times away).
         infer = [0.0] * num_models
@@ -148,15 +158,9 @@ class BranchAndBound:
         self.list_model = list(range(num_models))
         self.own_step = [0.0] * len(self.weight)
         self.rows = [[(k, upload[k], limit[k]) for k in lists[j]] for j in range(num_models)]
-
-        def load_from(last: int | None, j: int) -> float:
-            return first[j] if last is None else (0.0 if last == j else loads[last][j])
-
+        self.load = load_table(p)
         # Loading and inference time of serving model j next, after model `last` (-1: nothing yet).
-        self.step_from = {
-            last: [load_from(None if last < 0 else last, j) + infer[j] for j in self.models]
-            for last in range(-1, num_models)
-        }
+        self.step_from = {last: [self.load[last][j] + infer[j] for j in self.models] for last in self.load}
 
     def _items(self, p: FrameSchedule, alone: Sequence[int], tree: SetupTree) -> None:
         """Every user ranked once by weight per upload (the σ bound) and by weight per upload and
@@ -291,7 +295,7 @@ class BranchAndBound:
     # ------------------------------------------------------------------ search
     def root(self) -> Node:
         """The empty schedule: nothing decided, no model loaded by the search, no slack spent."""
-        return (tuple(0 for _ in range(self.num_models)), None, 0.0, math.inf, 0.0)
+        return (tuple(0 for _ in self.rows), None, 0.0, math.inf, 0.0)
 
     def root_bound(self) -> float:
         """The bound of the empty schedule: the most any schedule weighs."""

@@ -32,23 +32,21 @@ to its chain's step.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from partialloading.timing import FrameSchedule
 
 from . import bounds
 from .paths import MAX_USERS, PathRelaxation
-from .search import BranchAndBound, Node
+from .search import BranchAndBound, load_table
 
 
 class TimedSearch(BranchAndBound):
     """:class:`BranchAndBound` with one pointer per chain of ``≺`` (see the module's text)."""
 
     def _lists(self, p: FrameSchedule, alone: Sequence[int]) -> None:
-        loads, first = p.loads.tolist(), p.first.tolist()
         upload, limit, model, infer = p.upload.tolist(), p.limit.tolist(), p.model.tolist(), p.infer.tolist()
-        self.num_models = len(first)
+        self.num_models = len(p.first)
         chains: list[list[int]] = []
         chain_model: list[int] = []
         tails: dict[int, list[int]] = {}  # per model: its chains (indices)
@@ -66,10 +64,7 @@ class TimedSearch(BranchAndBound):
         self.models = list(range(len(chains)))  # the lists the pointers run along: the chains
         self.rows = [[(k, upload[k], limit[k]) for k in chain] for chain in chains]
         self.own_step = infer
-        self.load = {
-            last: [first[j] if last < 0 else (0.0 if last == j else loads[last][j]) for j in range(self.num_models)]
-            for last in range(-1, self.num_models)
-        }
+        self.load = load_table(p)
         # The step into each chain after the last one (-1: first): its model's load; each user
         # adds its own time (own_step), as the compiled labels do.
         self.step_from = {
@@ -79,9 +74,6 @@ class TimedSearch(BranchAndBound):
 
     def in_memory(self, last: int | None) -> int | None:
         return None if last is None else self.chain_model[last]
-
-    def root(self) -> Node:
-        return (tuple(0 for _ in self.rows), None, 0.0, math.inf, 0.0)
 
     def path_relaxation(self) -> PathRelaxation | None:
         """The path relaxation over the chains: a step into a chain costs its model's load, each
