@@ -257,11 +257,6 @@ def decode(m: pyo.ConcreteModel, data: ScheduleData) -> tuple[list[int], list[in
     return order, batch
 
 
-def slots_used(m: pyo.ConcreteModel) -> int:
-    """How many slots of the loaded solution hold a batch (the first ones)."""
-    return sum(1 for q in m.Q if any((m.runs[i, q].value or 0.0) > 0.5 for i in m.I))
-
-
 def start_values(
     m: pyo.ConcreteModel, data: ScheduleData, batches: BatchData, order: list[int], batch: list[int] | None
 ) -> ComponentMap | None:
@@ -296,8 +291,7 @@ def start_values(
         if previous is None:
             clock += float(data.first_load[i])
         else:
-            if (q, models[previous], models[i]) in m.switch:
-                values[m.switch[q, models[previous], models[i]]] = 1.0
+            values[m.switch[q, models[previous], models[i]]] = 1.0
             clock += float(data.load[previous, i])
         clock += time
         values[m.finish[q]] = clock

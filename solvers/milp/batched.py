@@ -41,9 +41,7 @@ def solve_batched(instance: Instance, params: MilpParams, request: SolveRequest)
     info["candidates"] = data.n_users
     if data.n_users == 0:
         return SolverOutput([], Status.OPTIMAL, bound=0.0, info=info | {"termination": "no candidates", "gap": 0.0})
-    with_blocks = keeps_blocks(instance)
-    if pipelined:
-        options = {}  # HiGHS's options do not apply to SCIP
+    with_blocks = keeps_blocks(instance)  # (precheck refuses solver options under pipelined timing)
 
     def build(data_m: ScheduleData) -> tuple[Any, batched.BatchData, BlockData | None]:
         tables = batched.BatchData.of(instance, data_m)
@@ -90,8 +88,7 @@ def _decoded(model: Any, data: ScheduleData, blocks: BlockData | None, has_solut
     if blocks is None:
         return Decoded(order, None, batch)
     # The evictions of a batch go on its first request (none on the others).
-    slots = batched.slots_used(model)
-    per_slot = capacity.decode_evictions(model, blocks, slots)
+    per_slot = capacity.decode_evictions(model, blocks, batch[-1] + 1 if batch else 0)
     evicted: list[tuple[int, ...]] = []
     for q, number in enumerate(batch):
         evicted.append(per_slot[number] if q == 0 or batch[q - 1] != number else ())
