@@ -6,8 +6,15 @@ import dataclasses
 
 from hypothesis import strategies as st
 
+from partialloading.batch_tables import random_tables
 from partialloading.instance import Instance
 from partialloading.scenarios import random_instance
+
+
+def with_random_tables(inst: Instance, seed: int) -> Instance:
+    """``inst`` with a random batch table of 2 to 8 entries per model (each added request costs
+    5–60% of a single request's time: :func:`~partialloading.batch_tables.random_tables`)."""
+    return dataclasses.replace(inst, models=tuple(random_tables(inst.models, seed)))
 
 
 def generated_instances(min_users: int = 0, max_users: int = 8, max_models: int = 4) -> st.SearchStrategy[Instance]:

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from partialloading import solve
-from partialloading.batch_tables import random_tables
 from partialloading.errors import MethodNotApplicableError, ParameterError
 from partialloading.instance import Instance
 from partialloading.methods import METHODS, SolveRequest
@@ -24,16 +23,11 @@ from partialloading.timing import servable_alone, timeline
 from partialloading.validation.verify import verify_solution
 
 from hand import MS, batch_hand_instance, ms_instance
+from strategies import with_random_tables
 
 BATCHING = [name for name, m in METHODS.items() if m.batching]
 TIMINGS = ["frame", "pipelined"]
 MEMORIES = ["single", "capacity"]
-
-
-def with_tables(inst: Instance, seed: int) -> Instance:
-    """``inst`` with a random batch table of 2 to 8 entries per model (each added request costs
-    5–60% of a single request's time)."""
-    return dataclasses.replace(inst, models=tuple(random_tables(inst.models, seed)))
 
 
 def batched_instance(seed: int, n: int = 7, timing: str = "frame", memory: str = "single", models: int = 3) -> Instance:
@@ -41,7 +35,7 @@ def batched_instance(seed: int, n: int = 7, timing: str = "frame", memory: str =
     inst = dataclasses.replace(inst, timing=timing)
     if memory == "capacity":
         inst = dataclasses.replace(inst, memory_bytes=float(inst.model_sizes.max() * 1.3))
-    return with_tables(inst, seed)
+    return with_random_tables(inst, seed)
 
 
 def all_batchings(inst: Instance, users: tuple[int, ...]) -> Iterator[tuple[list[int], list[int]]]:

@@ -3,7 +3,6 @@ enumeration, the batch-slot MILP and the verifier; its stopped bounds stay valid
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from partialloading import solve
-from partialloading.batch_tables import random_tables
 from partialloading.instance import Instance
 from partialloading.result import Status
 from partialloading.scenarios import random_batched_instance, random_instance
@@ -20,12 +18,7 @@ from partialloading.validation.verify import verify_solution
 
 from docpages import shown_after
 from hand import batch_hand_instance
-from strategies import generated_instances
-
-
-def tabled(inst: Instance, seed: int) -> Instance:
-    """``inst`` with a random batch table of 2 to 8 entries per model."""
-    return dataclasses.replace(inst, models=tuple(random_tables(inst.models, seed)))
+from strategies import generated_instances, with_random_tables
 
 
 def check(instance: Instance, result) -> None:
@@ -48,7 +41,7 @@ def test_hand_instance_needs_one_batch_of_three() -> None:
 @settings(max_examples=120, deadline=None)
 @given(generated_instances(max_users=8, max_models=4), st.integers(0, 10_000), st.booleans())
 def test_equals_enumerate(path_bound: bool, instance: Instance, table_seed: int, sharing: bool) -> None:
-    inst = tabled(instance, table_seed)
+    inst = with_random_tables(instance, table_seed)
     exact = solve(inst, "enumerate", sharing=sharing)
     result = solve(inst, "bnb", sharing=sharing, initial=[], path_bound=path_bound)
     assert result.status is Status.OPTIMAL
@@ -59,7 +52,9 @@ def test_equals_enumerate(path_bound: bool, instance: Instance, table_seed: int,
 @pytest.mark.parametrize("seed", range(3))
 def test_agrees_with_the_batch_slot_milp(seed: int) -> None:
     # Two exact methods of different kinds, each on its own (no warm start): the same optimum.
-    inst = tabled(random_instance(seed, 10, 4, structure="general", deadlines="per_user", weighted=True), seed)
+    inst = with_random_tables(
+        random_instance(seed, 10, 4, structure="general", deadlines="per_user", weighted=True), seed
+    )
     ours = solve(inst, "bnb", initial=[])
     other = solve(inst, "milp", initial=[], time_limit=120)
     assert ours.status is Status.OPTIMAL and other.status is Status.OPTIMAL
@@ -70,7 +65,9 @@ def test_agrees_with_the_batch_slot_milp(seed: int) -> None:
 @pytest.mark.parametrize("seed", range(6))
 def test_a_stopped_search_reports_a_valid_bound(seed: int) -> None:
     # Whatever the node budget, the bound covers enumerate's optimum; a proof ends at it.
-    inst = tabled(random_instance(seed, 9, 3, structure="general", deadlines="per_user", weighted=True), seed)
+    inst = with_random_tables(
+        random_instance(seed, 9, 3, structure="general", deadlines="per_user", weighted=True), seed
+    )
     optimum = solve(inst, "enumerate", initial=[]).objective
     for budget in (1, 20, 200, None):
         result = solve(inst, "bnb", initial=[], max_nodes=budget)
@@ -84,7 +81,7 @@ def test_a_stopped_search_reports_a_valid_bound(seed: int) -> None:
 
 
 def test_starts_from_greedys_batches_and_is_never_below_them() -> None:
-    inst = tabled(random_instance(4, 16, 4, structure="backbone", deadlines="per_user", weighted=True), 4)
+    inst = with_random_tables(random_instance(4, 16, 4, structure="backbone", deadlines="per_user", weighted=True), 4)
     greedy = solve(inst, "greedy")
     assert greedy.solution.batch is not None  # the start has batches of several requests
     result = solve(inst, "bnb", initial=greedy.solution.admitted, initial_batch=greedy.solution.batch, max_nodes=1)
@@ -93,7 +90,7 @@ def test_starts_from_greedys_batches_and_is_never_below_them() -> None:
 
 
 def test_deterministic() -> None:
-    inst = tabled(random_instance(2, 18, 5, structure="general", deadlines="per_user", weighted=True), 2)
+    inst = with_random_tables(random_instance(2, 18, 5, structure="general", deadlines="per_user", weighted=True), 2)
     runs = [solve(inst, "bnb", initial=[], max_nodes=3000) for _ in range(2)]
     assert runs[0].solution.admitted == runs[1].solution.admitted
     assert runs[0].solution.batch == runs[1].solution.batch
