@@ -369,9 +369,13 @@ class BatchTail:
         self.due = np.inf
         self.load = 0.0
         self.time = 0.0
+        self._trial: tuple[int, tuple[bool, float] | None] | None = None  # the last k tested
 
     def _options(self, k: int) -> tuple[bool, float] | None:
-        """``(joins the open batch, finish)`` of the better way to append ``k``, or ``None``."""
+        """``(joins the open batch, finish)`` of the better way to append ``k``, or ``None``
+        (remembered for ``k`` until the order changes: ``fits`` then ``append`` test it once)."""
+        if self._trial is not None and self._trial[0] == k:
+            return self._trial[1]
         p = self.p
         m = int(p.model[k])
         delta, c, limit = float(p.upload[k]), float(p.infer[k]), float(p.limit[k])
@@ -387,6 +391,7 @@ class BatchTail:
         opens = min(self.closed_slack, self.due - end) >= delta and finish <= limit
         if opens and (best is None or finish < best[1]):
             best = (False, finish)
+        self._trial = (k, best)
         return best
 
     def fits(self, k: int) -> bool:
@@ -417,6 +422,7 @@ class BatchTail:
             self.batch.append(self.batch[-1] + 1 if self.batch else 0)
         self.tau += delta
         self.order.append(k)
+        self._trial = None
 
 
 @dataclass(frozen=True)
