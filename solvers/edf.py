@@ -9,6 +9,7 @@ model (under frame timing O(1) per user after sorting, O(K log K) in all).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -31,14 +32,27 @@ def edf_order(instance: Instance) -> list[int]:
     return deadline_order(users, instance.deadlines, instance.user_models).tolist()
 
 
+class _Appends(Protocol):
+    def fits(self, k: int) -> bool: ...
+
+    def append(self, k: int) -> None: ...
+
+
+A = TypeVar("A", bound=_Appends)
+
+
+def _admitted(appender: A, users: Sequence[int]) -> A:
+    """``appender`` after ``users`` in this order, each appended when everybody stays on time."""
+    for k in users:
+        if appender.fits(k):
+            appender.append(k)
+    return appender
+
+
 def edf_schedule(instance: Instance) -> list[int]:
     """The earliest-deadline-first schedule of one request per batch: users in :func:`edf_order`,
     each appended when everybody stays on time."""
-    appender = schedule(instance, tolerance_share=1.0).appender()
-    for k in edf_order(instance):
-        if appender.fits(k):
-            appender.append(k)
-    return appender.order
+    return _admitted(schedule(instance, tolerance_share=1.0).appender(), edf_order(instance)).order
 
 
 def admit_in_order(instance: Instance, users: Sequence[int]) -> tuple[list[int], list[int] | None]:
@@ -48,15 +62,8 @@ def admit_in_order(instance: Instance, users: Sequence[int]) -> tuple[list[int],
     Returns the order and its batch numbers (``None``: one request per batch)."""
     p = schedule(instance, tolerance_share=1.0)
     if not instance.batching:
-        plain = p.appender()
-        for k in users:
-            if plain.fits(k):
-                plain.append(k)
-        return plain.order, None
-    batched = p.batch_appender()
-    for k in users:
-        if batched.fits(k):
-            batched.append(k)
+        return _admitted(p.appender(), users).order, None
+    batched = _admitted(p.batch_appender(), users)
     return batched.order, batched.batch
 
 
