@@ -16,7 +16,17 @@ import numpy as np
 from .arrays import FloatArray
 from .errors import FieldError
 
-__all__ = ["MAX_BATCH", "Block", "Model", "User", "check_identifier", "check_number", "spectral_efficiencies"]
+__all__ = [
+    "MAX_BATCH",
+    "Block",
+    "Link",
+    "Model",
+    "Server",
+    "User",
+    "check_identifier",
+    "check_number",
+    "spectral_efficiencies",
+]
 
 MAX_BATCH = 4096
 """The longest batch table a model may carry (``batch_infer_time_s``)."""
@@ -133,12 +143,104 @@ class Model:
         return 1 if self.batch_infer_time_s is None else len(self.batch_infer_time_s)
 
 
+def _check_radio(spectral_efficiency: float | None, snr_db: float | None) -> None:
+    """Exactly one of ``spectral_efficiency`` and ``snr_db``, each valid, else a :class:`FieldError`."""
+    if (spectral_efficiency is None) == (snr_db is None):
+        what = "neither" if spectral_efficiency is None else "both"
+        raise FieldError("spectral_efficiency", f"give exactly one of spectral_efficiency and snr_db ({what} given)")
+    if spectral_efficiency is not None:
+        check_number("spectral_efficiency", spectral_efficiency)
+        return
+    if isinstance(snr_db, bool) or not isinstance(snr_db, int | float) or not math.isfinite(snr_db):
+        raise FieldError("snr_db", f"must be a finite number (got {snr_db!r})")
+    if _eta(None, snr_db) <= 0.0:
+        # Extremely negative SNR underflows log2(1 + x) to 0: the upload would never end.
+        raise FieldError("snr_db", f"is too low to carry any data (got {snr_db!r})")
+
+
+def _eta(spectral_efficiency: float | None, snr_db: float | None) -> float:
+    if spectral_efficiency is not None:
+        return float(spectral_efficiency)
+    decibels = float(snr_db or 0.0) / 10.0
+    if decibels > 300:  # 10**x overflows a float; log2(1 + 10**x) = x·log2(10) to within 1e-300
+        return decibels * math.log2(10.0)
+    return math.log2(1.0 + 10.0**decibels)
+
+
+@dataclass(frozen=True)
+class Link:
+    """A user's radio link to one edge server (instances with several servers).
+
+    Parameters
+    ----------
+    server
+        Id of the server the user reaches.
+    spectral_efficiency, snr_db
+        The link's quality, exactly one of the two (as :class:`User`'s).
+    """
+
+    server: str
+    spectral_efficiency: float | None = None
+    snr_db: float | None = None
+
+    def __post_init__(self) -> None:
+        check_identifier("server", self.server)
+        _check_radio(self.spectral_efficiency, self.snr_db)
+
+    @property
+    def eta(self) -> float:
+        """Spectral efficiency η of the link in bit/s/Hz."""
+        return _eta(self.spectral_efficiency, self.snr_db)
+
+
+@dataclass(frozen=True)
+class Server:
+    """An edge server: a GPU with its loading speed and memory, and its own uplink band.
+
+    Parameters
+    ----------
+    id
+        Unique identifier of the server.
+    bandwidth_hz
+        The server's uplink bandwidth in Hz, shared by FDMA among the users it serves.
+    load_speed_bytes_per_s
+        Its GPU loading speed in bytes per second.
+    initial_model
+        Id of the model in its GPU memory at time 0, or ``None``.
+    memory
+        Name of its GPU memory model, or ``None`` for the one the fields imply (as an
+        instance's ``server.memory``).
+    memory_bytes
+        Its GPU memory capacity in bytes, or ``None``: one model at a time.
+    initial_blocks
+        Ids of the blocks in its GPU memory at time 0, least recently used first (only with
+        ``memory_bytes``).
+    """
+
+    id: str
+    bandwidth_hz: float
+    load_speed_bytes_per_s: float
+    initial_model: str | None = None
+    memory: str | None = None
+    memory_bytes: float | None = None
+    initial_blocks: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        check_identifier("id", self.id)
+        check_number("bandwidth_hz", self.bandwidth_hz)
+        check_number("load_speed_bytes_per_s", self.load_speed_bytes_per_s)
+        if self.initial_blocks is not None and not isinstance(self.initial_blocks, str | bytes):
+            object.__setattr__(self, "initial_blocks", tuple(self.initial_blocks))
+
+
 @dataclass(frozen=True)
 class User:
     """A user with one inference request.
 
     Exactly one of ``spectral_efficiency`` (bit/s/Hz) and ``snr_db`` is given; the other is
-    derived (``η = log2(1 + 10^(snr_db/10))``) and :attr:`eta` is always available.
+    derived (``η = log2(1 + 10^(snr_db/10))``) and :attr:`eta` is always available. In an
+    instance with several servers a user may give :attr:`links` instead (one link per server
+    it reaches, each with its own radio quality); without links its radio holds for every server.
 
     Parameters
     ----------
@@ -159,6 +261,10 @@ class User:
     infer_time_s
         The request's own inference time in seconds, overriding its model's (an LLM request's
         time grows with its prompt and its output); ``None``: the model's.
+    links
+        The servers the user reaches, each with the link's radio quality (several servers only;
+        then without ``spectral_efficiency`` and ``snr_db``); ``None``: every server, with the
+        user's own radio.
     """
 
     id: str
@@ -169,6 +275,7 @@ class User:
     snr_db: float | None = None
     weight: float = 1
     infer_time_s: float | None = None
+    links: tuple[Link, ...] | None = None
 
     def __post_init__(self) -> None:
         check_identifier("id", self.id)
@@ -178,31 +285,27 @@ class User:
         check_number("weight", self.weight)
         if self.infer_time_s is not None:
             check_number("infer_time_s", self.infer_time_s, allow_zero=True)
-        if (self.spectral_efficiency is None) == (self.snr_db is None):
-            what = "neither" if self.spectral_efficiency is None else "both"
-            raise FieldError(
-                "spectral_efficiency", f"give exactly one of spectral_efficiency and snr_db ({what} given)"
-            )
-        if self.spectral_efficiency is not None:
-            check_number("spectral_efficiency", self.spectral_efficiency)
-        else:
-            snr = self.snr_db
-            if isinstance(snr, bool) or not isinstance(snr, int | float) or not math.isfinite(snr):
-                raise FieldError("snr_db", f"must be a finite number (got {snr!r})")
-            if self.eta <= 0.0:
-                # Extremely negative SNR underflows log2(1 + x) to 0: the upload would never end.
-                raise FieldError("snr_db", f"is too low to carry any data (got {snr!r})")
+        if self.links is None:
+            _check_radio(self.spectral_efficiency, self.snr_db)
+            return
+        if isinstance(self.links, str) or not isinstance(self.links, Sequence):
+            raise FieldError("links", f"must be a list of links (got {self.links!r})")
+        object.__setattr__(self, "links", tuple(self.links))
+        if not self.links:
+            raise FieldError("links", "a user with links reaches at least one server")
+        for pos, link in enumerate(self.links):
+            if not isinstance(link, Link):
+                raise FieldError(f"links[{pos}]", "must be a Link")
+        if self.spectral_efficiency is not None or self.snr_db is not None:
+            given = "spectral_efficiency" if self.spectral_efficiency is not None else "snr_db"
+            raise FieldError(given, "give links or the user's own radio quality, not both")
 
     @property
     def eta(self) -> float:
-        """Spectral efficiency η in bit/s/Hz."""
-        if self.spectral_efficiency is not None:
-            return float(self.spectral_efficiency)
-        # __post_init__ guarantees that exactly one of the two is given.
-        decibels = float(self.snr_db or 0.0) / 10.0
-        if decibels > 300:  # 10**x overflows a float; log2(1 + 10**x) = x·log2(10) to within 1e-300
-            return decibels * math.log2(10.0)
-        return math.log2(1.0 + 10.0**decibels)
+        """Spectral efficiency η in bit/s/Hz (a user with :attr:`links` has one per link)."""
+        if self.links is not None and self.spectral_efficiency is None and self.snr_db is None:
+            raise ValueError(f"user {self.id!r} has a spectral efficiency per link, not one of its own")
+        return _eta(self.spectral_efficiency, self.snr_db)
 
     @property
     def upload_work(self) -> float:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from .arrays import FloatArray, IntArray
 from .batch_tables import least_shares
-from .components import Block, Model, User, check_identifier, check_number, spectral_efficiencies
+from .components import Block, Link, Model, Server, User, check_identifier, check_number, spectral_efficiencies
 from .errors import FieldError, InstanceError
 
 __all__ = [
@@ -33,11 +33,17 @@ __all__ = [
     "FloatArray",
     "Instance",
     "IntArray",
+    "Link",
     "Model",
+    "Server",
     "User",
+    "check_catalog",
     "check_identifier",
     "check_number",
+    "round_to_unit",
     "spectral_efficiencies",
+    "unique_ids",
+    "weight_unit",
 ]
 
 T = TypeVar("T")
@@ -59,6 +65,52 @@ def _as_tuple(name: str, value: object, kind: type) -> tuple[Any, ...]:
         if not isinstance(item, kind):
             raise InstanceError(f"{name}[{pos}]", f"must be a {kind.__name__}")
     return tuple(value)
+
+
+def weight_unit(weights: Iterable[float]) -> float:
+    """The largest ``g > 0`` of which every weight is a whole multiple, ``0.0`` when the weights
+    are not all integers (or too large to hold exactly in a float)."""
+    values = list(weights)
+    if not values or not all(v.is_integer() and abs(v) < 2**53 for v in values):
+        return 0.0
+    unit = math.gcd(*(int(v) for v in values))
+    return float(unit) if unit > 0 else 0.0
+
+
+def round_to_unit(bound: float, unit: float) -> float:
+    """``bound`` rounded down to a whole multiple of ``unit`` (unchanged when ``unit`` is 0); a
+    bound within ``10^-6`` (relative) of a multiple counts as that multiple (solvers' rounding)."""
+    if unit <= 0 or not math.isfinite(bound):
+        return bound
+    return unit * math.floor(bound / unit + 1e-6 * max(1.0, abs(bound) / unit))
+
+
+def unique_ids(name: str, items: Sequence[Block | Model | User | Server]) -> dict[str, int]:
+    """The position of each item's id, or an :class:`InstanceError` at the first repeated id."""
+    index: dict[str, int] = {}
+    for pos, item in enumerate(items):
+        if item.id in index:
+            raise InstanceError(f"{name}[{pos}].id", f"duplicate id {item.id!r} (also {name}[{index[item.id]}])")
+        index[item.id] = pos
+    return index
+
+
+def check_catalog(
+    blocks: Sequence[Block], models: Sequence[Model], users: Sequence[User]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """The references of blocks, models and users (unique ids, a model's known blocks, a user's
+    known model), checked once for one server or several; the block and model indices."""
+    block_ids = unique_ids("blocks", blocks)
+    model_ids = unique_ids("models", models)
+    unique_ids("users", users)
+    for m, model in enumerate(models):
+        for b, block in enumerate(model.blocks):
+            if block not in block_ids:
+                raise InstanceError(f"models[{m}].blocks[{b}]", f"unknown block {block!r}")
+    for u, user in enumerate(users):
+        if user.model not in model_ids:
+            raise InstanceError(f"users[{u}].model", f"unknown model {user.model!r}")
+    return block_ids, model_ids
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,16 +182,10 @@ class Instance:
             raise InstanceError("timing", f"must be a string (got {self.timing!r})")
         if self.memory is not None and not isinstance(self.memory, str):
             raise InstanceError("server.memory", f"must be a string (got {self.memory!r})")
-        block_ids = self._unique("blocks", self.blocks)
-        model_ids = self._unique("models", self.models)
-        self._unique("users", self.users)
-        for m, model in enumerate(self.models):
-            for b, block in enumerate(model.blocks):
-                if block not in block_ids:
-                    raise InstanceError(f"models[{m}].blocks[{b}]", f"unknown block {block!r}")
+        block_ids, model_ids = check_catalog(self.blocks, self.models, self.users)
         for u, user in enumerate(self.users):
-            if user.model not in model_ids:
-                raise InstanceError(f"users[{u}].model", f"unknown model {user.model!r}")
+            if user.links is not None:
+                raise InstanceError(f"users[{u}].links", "links name servers: only an instance with servers has them")
         if self.initial_model is not None and self.initial_model not in model_ids:
             raise InstanceError("server.initial_model", f"unknown model {self.initial_model!r}")
         self._check_capacity(block_ids)
@@ -184,15 +230,6 @@ class Instance:
                     "server.memory_bytes",
                     f"model {model.id!r} (models[{m}], {size:g} bytes) does not fit in memory_bytes {capacity:g}",
                 )
-
-    @staticmethod
-    def _unique(name: str, items: Sequence[Block | Model | User]) -> dict[str, int]:
-        index: dict[str, int] = {}
-        for pos, item in enumerate(items):
-            if item.id in index:
-                raise InstanceError(f"{name}[{pos}].id", f"duplicate id {item.id!r} (also {name}[{index[item.id]}])")
-            index[item.id] = pos
-        return index
 
     # ----------------------------------------------------------------- indices and sizes
     @property
@@ -336,11 +373,7 @@ class Instance:
         Every served weight is then a multiple of ``g``, so an upper bound ``B`` on it can be
         rounded down to ``g · ⌊B / g⌋``, and a schedule that beats ``W`` weighs at least ``W + g``.
         """
-        values = [float(u.weight) for u in self.users]
-        if not values or not all(v.is_integer() and abs(v) < 2**53 for v in values):
-            return 0.0
-        unit = math.gcd(*(int(v) for v in values))
-        return float(unit) if unit > 0 else 0.0
+        return weight_unit(float(u.weight) for u in self.users)
 
     def round_bound(self, bound: float) -> float:
         """``bound`` rounded down to a whole multiple of :attr:`weight_unit` (unchanged without one).
@@ -349,10 +382,7 @@ class Instance:
         bounds carry float rounding (and an LP solver's tolerances) and must not lose a whole
         unit to it.
         """
-        unit = self.weight_unit
-        if unit <= 0 or not math.isfinite(bound):
-            return bound
-        return unit * math.floor(bound / unit + 1e-6 * max(1.0, abs(bound) / unit))
+        return round_to_unit(bound, self.weight_unit)
 
     # ----------------------------------------------------------------- GPU memory
     @cached_property

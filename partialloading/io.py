@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import FieldError, InstanceError, SolutionError
-from .instance import Block, Instance, Model, User
+from .instance import Block, Instance, Link, Model, Server, User
 from .memory import memory_class, memory_in_file
+from .network import Network
 from .timing import timing_of
 
 if TYPE_CHECKING:
@@ -203,26 +204,38 @@ def _optional_tuple(value: Any) -> tuple[Any, ...] | None:
     return None if value is None else tuple(value)
 
 
-def instance_from_dict(data: Any, source: str | None = None) -> Instance:
-    """Build an :class:`Instance` from parsed JSON, checking every rule of the format."""
-    try:
-        check_schema(data, "instance-v1")
-        blocks = [
-            build_checked(f"blocks[{i}]", Block, id=b["id"], size_bytes=b["size_bytes"])
-            for i, b in enumerate(data["blocks"])
-        ]
-        models = [
-            build_checked(
-                f"models[{i}]",
-                Model,
-                id=m["id"],
-                blocks=tuple(m["blocks"]),
-                infer_time_s=m["infer_time_s"],
-                batch_infer_time_s=m.get("batch_infer_time_s"),
+def _catalog(data: Mapping[str, Any]) -> tuple[tuple[Block, ...], tuple[Model, ...], tuple[User, ...]]:
+    """The blocks, models and users of a schema-checked instance document."""
+    blocks = [
+        build_checked(f"blocks[{i}]", Block, id=b["id"], size_bytes=b["size_bytes"])
+        for i, b in enumerate(data["blocks"])
+    ]
+    models = [
+        build_checked(
+            f"models[{i}]",
+            Model,
+            id=m["id"],
+            blocks=tuple(m["blocks"]),
+            infer_time_s=m["infer_time_s"],
+            batch_infer_time_s=m.get("batch_infer_time_s"),
+        )
+        for i, m in enumerate(data["models"])
+    ]
+    users = []
+    for i, u in enumerate(data["users"]):
+        links = None
+        if "links" in u:
+            links = tuple(
+                build_checked(
+                    f"users[{i}].links[{j}]",
+                    Link,
+                    server=link["server"],
+                    spectral_efficiency=link.get("spectral_efficiency"),
+                    snr_db=link.get("snr_db"),
+                )
+                for j, link in enumerate(u["links"])
             )
-            for i, m in enumerate(data["models"])
-        ]
-        users = [
+        users.append(
             build_checked(
                 f"users[{i}]",
                 User,
@@ -234,13 +247,77 @@ def instance_from_dict(data: Any, source: str | None = None) -> Instance:
                 snr_db=u.get("snr_db"),
                 weight=u.get("weight", 1),
                 infer_time_s=u.get("infer_time_s"),
+                links=links,
             )
-            for i, u in enumerate(data["users"])
-        ]
+        )
+    return tuple(blocks), tuple(models), tuple(users)
+
+
+def _form(data: Mapping[str, Any]) -> str:
+    """``"servers"`` or ``"one"``: which of the two forms a schema-checked document has."""
+    if "servers" in data:
+        both = [key for key in ("uplink", "server") if key in data]
+        if both:
+            raise InstanceError(both[0], "give servers, or uplink and server, not both")
+        return "servers"
+    for key in ("uplink", "server"):
+        if key not in data:
+            raise InstanceError("", f"missing key {key!r} (or give servers)")
+    return "one"
+
+
+def network_from_dict(data: Any, source: str | None = None) -> Network:
+    """Build a :class:`~partialloading.network.Network` from parsed JSON: a file with ``servers``,
+    or a one-server file as a network of one server."""
+    try:
+        check_schema(data, "instance-v1")
+        if _form(data) == "one":
+            return Network.from_instance(instance_from_dict(data))
+        blocks, models, users = _catalog(data)
+        servers = tuple(
+            build_checked(
+                f"servers[{n}]",
+                Server,
+                id=s["id"],
+                bandwidth_hz=s["bandwidth_hz"],
+                load_speed_bytes_per_s=s["load_speed_bytes_per_s"],
+                initial_model=s.get("initial_model"),
+                memory=s.get("memory"),
+                memory_bytes=s.get("memory_bytes"),
+                initial_blocks=_optional_tuple(s.get("initial_blocks")),
+            )
+            for n, s in enumerate(data["servers"])
+        )
+        return Network(
+            blocks,
+            models,
+            users,
+            servers,
+            name=data.get("name", "instance"),
+            timing=data.get("timing", "frame"),
+            meta=data.get("meta", {}),
+        )
+    except InstanceError as exc:
+        raise exc.with_source(source) if source else exc from None
+
+
+def instance_from_dict(data: Any, source: str | None = None) -> Instance:
+    """Build an :class:`Instance` from parsed JSON, checking every rule of the format (a file
+    with ``servers`` is read when it has one server; with more, use :func:`network_from_dict`)."""
+    try:
+        check_schema(data, "instance-v1")
+        if _form(data) == "servers":
+            network = network_from_dict(data)
+            if network.num_servers > 1:
+                raise InstanceError(
+                    "servers", f"the instance has {network.num_servers} servers: read it as a network (read_network)"
+                )
+            return network.server_instance(0)
+        blocks, models, users = _catalog(data)
         instance = Instance(
-            blocks=tuple(blocks),
-            models=tuple(models),
-            users=tuple(users),
+            blocks=blocks,
+            models=models,
+            users=users,
             bandwidth_hz=data["uplink"]["bandwidth_hz"],
             load_speed_bytes_per_s=data["server"]["load_speed_bytes_per_s"],
             initial_model=data["server"].get("initial_model"),
@@ -259,44 +336,87 @@ def instance_from_dict(data: Any, source: str | None = None) -> Instance:
         raise exc.with_source(source) if source else exc from None
 
 
+def problem_from_dict(data: Any, source: str | None = None) -> Instance | Network:
+    """An :class:`Instance` for a one-server file, a network for a file with ``servers``."""
+    try:
+        check_schema(data, "instance-v1")
+        form = _form(data)
+    except InstanceError as exc:
+        raise exc.with_source(source) if source else exc from None
+    return network_from_dict(data, source) if form == "servers" else instance_from_dict(data, source)
+
+
 def instance_to_dict(instance: Instance) -> dict[str, Any]:
     """Return the version-1 JSON document of ``instance`` (every key written)."""
-    doc: dict[str, Any] = {
-        "format": INSTANCE_FORMAT,
-        "version": FORMAT_VERSION,
-        "name": instance.name,
-        "timing": instance.timing,
-    }
-    if instance.meta:
-        doc["meta"] = dict(instance.meta)
+    doc = _header(instance.name, instance.timing, instance.meta)
     doc["uplink"] = {"bandwidth_hz": instance.bandwidth_hz}
-    doc["server"] = {
+    doc["server"] = _server_fields(instance)
+    doc.update(_catalog_to_dict(instance.blocks, instance.models, instance.users))
+    return doc
+
+
+def network_to_dict(network: Network) -> dict[str, Any]:
+    """The version-1 JSON document of ``network`` (the ``servers`` form, every key written)."""
+    doc = _header(network.name, network.timing, network.meta)
+    doc["servers"] = [
+        {"id": server.id, "bandwidth_hz": server.bandwidth_hz, **_server_fields(network.server_instance(n))}
+        for n, server in enumerate(network.servers)
+    ]
+    doc.update(_catalog_to_dict(network.blocks, network.models, network.users))
+    return doc
+
+
+def _header(name: str, timing: str, meta: Mapping[str, Any]) -> dict[str, Any]:
+    doc: dict[str, Any] = {"format": INSTANCE_FORMAT, "version": FORMAT_VERSION, "name": name, "timing": timing}
+    if meta:
+        doc["meta"] = dict(meta)
+    return doc
+
+
+def _server_fields(instance: Instance) -> dict[str, Any]:
+    """A server's GPU fields (``server`` of a one-server file, an entry of ``servers``)."""
+    fields: dict[str, Any] = {
         "load_speed_bytes_per_s": instance.load_speed_bytes_per_s,
         "initial_model": instance.initial_model,
     }
     memory = memory_in_file(instance)
     if memory is not None:
-        doc["server"]["memory"] = memory
+        fields["memory"] = memory
     if instance.memory_bytes is not None:
-        doc["server"]["memory_bytes"] = instance.memory_bytes
+        fields["memory_bytes"] = instance.memory_bytes
     if instance.initial_blocks is not None:
-        doc["server"]["initial_blocks"] = list(instance.initial_blocks)
-    doc["blocks"] = [{"id": b.id, "size_bytes": b.size_bytes} for b in instance.blocks]
-    doc["models"] = [model_to_dict(m) for m in instance.models]
-    users = []
-    for u in instance.users:
+        fields["initial_blocks"] = list(instance.initial_blocks)
+    return fields
+
+
+def _radio(entry: dict[str, Any], spectral_efficiency: float | None, snr_db: float | None) -> None:
+    if spectral_efficiency is not None:
+        entry["spectral_efficiency"] = spectral_efficiency
+    elif snr_db is not None:
+        entry["snr_db"] = snr_db
+
+
+def _catalog_to_dict(blocks: Sequence[Block], models: Sequence[Model], users: Sequence[User]) -> dict[str, Any]:
+    out: list[dict[str, Any]] = []
+    for u in users:
         entry: dict[str, Any] = {"id": u.id, "model": u.model, "data_bits": u.data_bits}
-        if u.spectral_efficiency is not None:
-            entry["spectral_efficiency"] = u.spectral_efficiency
-        else:
-            entry["snr_db"] = u.snr_db
+        _radio(entry, u.spectral_efficiency, u.snr_db)
+        if u.links is not None:
+            entry["links"] = []
+            for link in u.links:
+                item: dict[str, Any] = {"server": link.server}
+                _radio(item, link.spectral_efficiency, link.snr_db)
+                entry["links"].append(item)
         entry["deadline_s"] = u.deadline_s
         entry["weight"] = u.weight
         if u.infer_time_s is not None:
             entry["infer_time_s"] = u.infer_time_s
-        users.append(entry)
-    doc["users"] = users
-    return doc
+        out.append(entry)
+    return {
+        "blocks": [{"id": b.id, "size_bytes": b.size_bytes} for b in blocks],
+        "models": [model_to_dict(m) for m in models],
+        "users": out,
+    }
 
 
 def model_to_dict(model: Model) -> dict[str, Any]:
@@ -315,6 +435,27 @@ def loads_instance(text: str, source: str | None = None) -> Instance:
 def dumps_instance(instance: Instance, indent: int | None = 2) -> str:
     """Serialize an instance to JSON text (version 1)."""
     return json.dumps(instance_to_dict(instance), indent=indent, allow_nan=False) + "\n"
+
+
+def read_network(path: str | os.PathLike[str]) -> Network:
+    """Read and validate an instance file as a network (a one-server file: one server)."""
+    return network_from_dict(read_json_file(path), str(path))
+
+
+def read_problem(path: str | os.PathLike[str]) -> Instance | Network:
+    """Read an instance file: an :class:`Instance` for the one-server form, a network for
+    ``servers`` (the form the file has is the form written back)."""
+    return problem_from_dict(read_json_file(path), str(path))
+
+
+def dumps_network(network: Network, indent: int | None = 2) -> str:
+    """Serialize a network to JSON text (version 1, the ``servers`` form)."""
+    return json.dumps(network_to_dict(network), indent=indent, allow_nan=False) + "\n"
+
+
+def write_network(network: Network, path: str | os.PathLike[str]) -> None:
+    """Write ``network`` to ``path`` (the ``servers`` form)."""
+    write_text_atomic(path, dumps_network(network))
 
 
 def read_instance(path: str | os.PathLike[str]) -> Instance:

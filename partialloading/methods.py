@@ -154,6 +154,10 @@ class Method:
     warm_up
         ``"module:function"`` run by :func:`partialloading.solve` before its time limit starts:
         compiled code loaded or compiled (the first time, seconds) outside the limit.
+    servers
+        ``"module:function"`` of the method's several-server backend
+        ``(network, params, request) -> NetworkOutput`` (:mod:`partialloading.servers`), or
+        ``None``: the method schedules one server, and refuses an instance with several.
     precheck
         ``"module:function"`` of a check ``(instance, params) -> None`` that raises the method's
         refusals of the instance with these parameters (its size limits, parameter combinations
@@ -176,6 +180,7 @@ class Method:
     batching: bool = False
     precheck: str | None = None
     warm_up: str | None = None
+    servers: str | None = None
 
     @property
     def params(self) -> type[MethodParams]:
@@ -185,6 +190,13 @@ class Method:
     def load(self) -> Backend:
         """Import and return the backend function."""
         backend: Backend = _resolve(self.target)
+        return backend
+
+    def load_servers(self) -> Callable[..., Any]:
+        """Import and return the several-server backend (the method must have one)."""
+        if self.servers is None:
+            raise MethodNotApplicableError(f"{self.name} schedules one server")
+        backend: Callable[..., Any] = _resolve(self.servers)
         return backend
 
     def unsupported(self, instance: Instance) -> str | None:
@@ -262,6 +274,7 @@ METHODS: dict[str, Method] = {
             warm_start=True,
             batching=True,
             precheck="partialloading.solvers.enumeration:precheck",
+            servers="partialloading.solvers.servers.enumeration:solve",
         ),
         Method(
             "milp",
@@ -310,15 +323,37 @@ METHODS: dict[str, Method] = {
             case="partialloading.solvers.dp:why_not_exact",
         ),
         Method(
-            "greedy", "partialloading.solvers.greedy:solve", False, "sharing-aware greedy + local search", batching=True
+            "benders",
+            "partialloading.solvers.servers.benders:solve_one",
+            True,
+            "logic-based Benders over the servers: an assignment MILP, each server's exact schedule as subproblem",
+            warm_start=True,
+            batching=True,
+            servers="partialloading.solvers.servers.benders:solve",
         ),
-        Method("edf", "partialloading.solvers.edf:solve", False, "earliest-deadline-first baseline", batching=True),
+        Method(
+            "greedy",
+            "partialloading.solvers.greedy:solve",
+            False,
+            "sharing-aware greedy + local search",
+            batching=True,
+            servers="partialloading.solvers.servers.assign:greedy",
+        ),
+        Method(
+            "edf",
+            "partialloading.solvers.edf:solve",
+            False,
+            "earliest-deadline-first baseline",
+            batching=True,
+            servers="partialloading.solvers.servers.assign:edf",
+        ),
         Method(
             "fifo",
             "partialloading.solvers.fifo:solve",
             False,
             "first-in-first-out baseline (instance order)",
             batching=True,
+            servers="partialloading.solvers.servers.assign:fifo",
         ),
     )
 }

@@ -197,6 +197,32 @@ class BnbParams(MethodParams):
 
 
 @dataclass(frozen=True)
+class BendersParams(MethodParams):
+    """Parameters of ``benders`` (several servers).
+
+    Attributes
+    ----------
+    subproblem
+        The one-server exact method that schedules each server's assigned users (``"auto"``:
+        ``bnb`` where it applies, else ``milp``).
+    cores
+        Add, for each server whose assigned users cannot all be served, a cut on a minimal
+        subset that cannot (default), besides the optimality cut.
+    max_iterations
+        Stop after this many master problems (default: only the time limit stops the loop).
+    """
+
+    method: ClassVar[str] = "benders"
+    subproblem: Literal["auto", "bnb", "milp", "enumerate", "cpsat"] = "auto"
+    cores: bool = True
+    max_iterations: int | None = None
+
+    def check(self) -> None:
+        if self.max_iterations is not None and self.max_iterations < 1:
+            raise ParameterError(f"benders: parameter 'max_iterations' must be at least 1 (got {self.max_iterations})")
+
+
+@dataclass(frozen=True)
 class GreedyParams(MethodParams):
     """Parameters of ``greedy``.
 
@@ -240,7 +266,17 @@ class FifoParams(MethodParams):
 
 PARAMS: dict[str, type[MethodParams]] = {
     cls.method: cls
-    for cls in (EnumerateParams, MilpParams, CpsatParams, BnbParams, DpParams, GreedyParams, EdfParams, FifoParams)
+    for cls in (
+        EnumerateParams,
+        MilpParams,
+        CpsatParams,
+        BnbParams,
+        DpParams,
+        BendersParams,
+        GreedyParams,
+        EdfParams,
+        FifoParams,
+    )
 }
 """The parameter class of each method."""
 
@@ -320,6 +356,7 @@ def make_params(
 
 __all__ = [
     "PARAMS",
+    "BendersParams",
     "BnbParams",
     "CpsatParams",
     "DpParams",

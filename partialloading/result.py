@@ -28,8 +28,45 @@ class Status(StrEnum):
     """Stopped at the time limit with nothing better than the empty schedule."""
 
 
+class Reporting:
+    """What every result reports from its fields (a one-server :class:`Result` and a
+    several-server :class:`~partialloading.servers.NetworkResult`)."""
+
+    method: str
+    status: Status
+    bound: float | None
+    runtime: float
+    info: dict[str, Any]
+
+    @property
+    def objective(self) -> float:
+        """Objective of the solution (total weight served)."""
+        raise NotImplementedError
+
+    @property
+    def gap(self) -> float | None:
+        """Relative optimality gap ``(bound − objective) / bound`` (0 when both are 0)."""
+        if self.bound is None:
+            return None
+        if self.bound <= 0:
+            return 0.0
+        return max(self.bound - self.objective, 0.0) / self.bound
+
+    def to_dict(self) -> dict[str, Any]:
+        """The solution document (version 1)."""
+        raise NotImplementedError
+
+    def dumps(self, indent: int | None = 2) -> str:
+        """The solution document as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False) + "\n"
+
+    def write(self, path: str | os.PathLike[str]) -> None:
+        """Write the solution document to ``path`` (atomically)."""
+        write_text_atomic(path, self.dumps())
+
+
 @dataclass(frozen=True)
-class Result:
+class Result(Reporting):
     """The result of :func:`partialloading.solve`.
 
     Attributes
@@ -60,57 +97,17 @@ class Result:
         """Objective of the solution (total weight served)."""
         return self.solution.objective
 
-    @property
-    def gap(self) -> float | None:
-        """Relative optimality gap ``(bound − objective) / bound`` (0 when both are 0)."""
-        if self.bound is None:
-            return None
-        if self.bound <= 0:
-            return 0.0
-        return max(self.bound - self.objective, 0.0) / self.bound
-
     def to_dict(self) -> dict[str, Any]:
         """The solution document (version 1) of this result."""
         sol = self.solution
         inst = sol.instance
-        tl = sol.timeline
-        # Evictions are decisions only where the memory keeps several models' blocks.
-        evicted = sol.evicted_ids if memory_of(inst).evictions_in_files else None
-        schedule = []
-        for q, k in enumerate(sol.order):
-            user = inst.users[k]
-            entry: dict[str, Any] = {
-                "user": user.id,
-                "model": user.model,
-                "load_s": float(tl.load[q]),
-                "start_s": float(tl.start[q]),
-                "upload_end_s": float(tl.upload_ends[q]),
-                "infer_start_s": float(tl.infer_start[q]),
-                "finish_s": float(tl.finish[q]),
-                "deadline_s": user.deadline_s,
-            }
-            if evicted is not None:
-                entry["evicted"] = list(evicted[q])
-            if sol.batch is not None:
-                entry["batch"] = sol.batch[q]
-            schedule.append(entry)
         return {
-            "format": SOLUTION_FORMAT,
-            "version": FORMAT_VERSION,
-            "instance": inst.name,
-            "timing": inst.timing,
-            "method": self.method,
-            "sharing": sol.sharing,
-            "status": self.status.value,
-            "objective": _plain_number(self.objective),
-            "bound": None if self.bound is None else _plain_number(self.bound),
-            "runtime_s": self.runtime,
-            "upload_end_s": tl.upload_end,
-            "schedule": schedule,
-            "bandwidth_hz": {inst.users[k].id: float(b) for k, b in zip(sol.order, sol.bandwidth, strict=True)},
+            **document_header(self, inst.name, inst.timing, sol.sharing),
+            "upload_end_s": sol.timeline.upload_end,
+            "schedule": schedule_entries(sol),
+            "bandwidth_hz": bandwidth_entries(sol),
             "rejected": list(sol.rejected),
-            # An interrupted search says so in the file it wrote (status feasible).
-            **({"info": {"interrupted": True}} if self.info.get("interrupted") else {}),
+            **document_info(self.info),
         }
 
     @classmethod
@@ -134,32 +131,98 @@ class Result:
                 instance = dataclasses.replace(instance, timing=timing)
             except InstanceError as exc:
                 raise SolutionError(f"{where}timing: {exc.problem}") from None
-        users = [entry["user"] for entry in doc["schedule"]]
-        for q, uid in enumerate(users):
-            if uid not in instance.user_index:
-                raise SolutionError(f"{where}schedule[{q}].user: unknown user {uid!r} of instance {instance.name!r}")
-        if len(set(users)) != len(users):
-            raise SolutionError(f"{where}schedule: lists a user twice")
-        try:
-            status = Status(doc["status"])
-        except ValueError:
-            known = ", ".join(s.value for s in Status)
-            raise SolutionError(f"{where}status: unknown status {doc['status']!r} (known: {known})") from None
-        sharing = bool(doc["sharing"])
-        order = tuple(instance.user_index[u] for u in users)
-        batch = batch_numbers(doc["schedule"], where)
-        solution = Solution(instance, order, sharing, _evictions(instance, sharing, doc["schedule"], where), batch)
+        status = status_of(doc, where)
+        solution = solution_from_entries(instance, bool(doc["sharing"]), list(enumerate(doc["schedule"])), where)
         bound = None if doc["bound"] is None else float(doc["bound"])
         info = dict(doc.get("info", {}))
         return cls(doc["method"], status, solution, bound, float(doc["runtime_s"]), info)
 
-    def dumps(self, indent: int | None = 2) -> str:
-        """The solution document as JSON text."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False) + "\n"
 
-    def write(self, path: str | os.PathLike[str]) -> None:
-        """Write the solution document to ``path`` (atomically)."""
-        write_text_atomic(path, self.dumps())
+def document_header(result: Reporting, name: str, timing: str, sharing: bool) -> dict[str, Any]:
+    """The first keys of a solution document, up to ``runtime_s``."""
+    return {
+        "format": SOLUTION_FORMAT,
+        "version": FORMAT_VERSION,
+        "instance": name,
+        "timing": timing,
+        "method": result.method,
+        "sharing": sharing,
+        "status": result.status.value,
+        "objective": plain_number(result.objective),
+        "bound": None if result.bound is None else plain_number(result.bound),
+        "runtime_s": result.runtime,
+    }
+
+
+def document_info(info: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``info`` key of a solution document: an interrupted search says so in the file it
+    wrote (status feasible); nothing otherwise."""
+    return {"info": {"interrupted": True}} if info.get("interrupted") else {}
+
+
+def schedule_entries(sol: Solution) -> list[dict[str, Any]]:
+    """The ``schedule`` entries of a one-server solution, in service order."""
+    inst = sol.instance
+    tl = sol.timeline
+    # Evictions are decisions only where the memory keeps several models' blocks.
+    evicted = sol.evicted_ids if memory_of(inst).evictions_in_files else None
+    schedule = []
+    for q, k in enumerate(sol.order):
+        user = inst.users[k]
+        entry: dict[str, Any] = {
+            "user": user.id,
+            "model": user.model,
+            "load_s": float(tl.load[q]),
+            "start_s": float(tl.start[q]),
+            "upload_end_s": float(tl.upload_ends[q]),
+            "infer_start_s": float(tl.infer_start[q]),
+            "finish_s": float(tl.finish[q]),
+            "deadline_s": user.deadline_s,
+        }
+        if evicted is not None:
+            entry["evicted"] = list(evicted[q])
+        if sol.batch is not None:
+            entry["batch"] = sol.batch[q]
+        schedule.append(entry)
+    return schedule
+
+
+def bandwidth_entries(sol: Solution) -> dict[str, float]:
+    """The ``bandwidth_hz`` map of a one-server solution (user id to Hz)."""
+    return {sol.instance.users[k].id: float(b) for k, b in zip(sol.order, sol.bandwidth, strict=True)}
+
+
+def solution_from_entries(
+    instance: Instance, sharing: bool, entries: Sequence[tuple[int, Mapping[str, Any]]], where: str
+) -> Solution:
+    """The schedule of ``entries`` (each with its position in the document's ``schedule``) on
+    ``instance``, re-evaluated from it.
+
+    Raises
+    ------
+    SolutionError
+        An entry names a user the instance does not have, or a user twice.
+    """
+    for q, entry in entries:
+        if entry["user"] not in instance.user_index:
+            uid = entry["user"]
+            raise SolutionError(f"{where}schedule[{q}].user: unknown user {uid!r} of instance {instance.name!r}")
+    users = [entry["user"] for _, entry in entries]
+    if len(set(users)) != len(users):
+        raise SolutionError(f"{where}schedule: lists a user twice")
+    order = tuple(instance.user_index[u] for u in users)
+    schedule = [entry for _, entry in entries]
+    batch = batch_numbers(schedule, where)
+    return Solution(instance, order, sharing, _evictions(instance, sharing, schedule, where), batch)
+
+
+def status_of(doc: Mapping[str, Any], where: str) -> Status:
+    """The ``status`` of a solution document, or a :class:`SolutionError` naming it."""
+    try:
+        return Status(doc["status"])
+    except ValueError:
+        known = ", ".join(s.value for s in Status)
+        raise SolutionError(f"{where}status: unknown status {doc['status']!r} (known: {known})") from None
 
 
 def _evictions(
@@ -184,6 +247,6 @@ def _evictions(
     return tuple(out)
 
 
-def _plain_number(value: float) -> float | int:
+def plain_number(value: float) -> float | int:
     # Unit-weight objectives are counts: write 3, not 3.0.
     return int(value) if float(value).is_integer() else float(value)

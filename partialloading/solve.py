@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, overload
 
 from .errors import ParameterError
 from .instance import Instance
 from .methods import METHOD_NAMES, METHODS
+from .network import Network
 from .params import MethodParams
 from .portfolio import ENUMERATE_AUTO_MAX_USERS, choose_method, solve_until
 from .result import Result
+from .servers import NetworkResult
+from .servers.dispatch import solve_network
 from .stop import Deadline
 
 
+@overload
 def solve(
     instance: Instance,
     method: str = "auto",
@@ -32,13 +36,44 @@ def solve(
     initial: Sequence[str] | None = None,
     initial_batch: Sequence[int] | None = None,
     **options: Any,
-) -> Result:
+) -> Result: ...
+
+
+@overload
+def solve(
+    instance: Network,
+    method: str = "auto",
+    *,
+    sharing: bool = True,
+    time_limit: float | None = None,
+    seed: int = 0,
+    params: MethodParams | Mapping[str, Any] | None = None,
+    initial: Mapping[str, Sequence[str]] | None = None,
+    initial_batch: Sequence[int] | None = None,
+    **options: Any,
+) -> NetworkResult: ...
+
+
+def solve(
+    instance: Instance | Network,
+    method: str = "auto",
+    *,
+    sharing: bool = True,
+    time_limit: float | None = None,
+    seed: int = 0,
+    params: MethodParams | Mapping[str, Any] | None = None,
+    initial: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+    initial_batch: Sequence[int] | None = None,
+    **options: Any,
+) -> Result | NetworkResult:
     """Solve ``instance`` with ``method``.
 
     Parameters
     ----------
     instance
-        The instance to solve (its ``timing`` field selects the timing model).
+        The instance to solve (its ``timing`` field selects the timing model); a
+        :class:`~partialloading.network.Network` of several servers gives a
+        :class:`~partialloading.servers.NetworkResult` (methods with a several-server form only).
     method
         One of :data:`METHOD_NAMES`; ``"auto"`` picks with :func:`choose_method`.
     sharing
@@ -51,7 +86,8 @@ def solve(
     params
         The method's parameters (:mod:`partialloading.params`), as the dataclass or a mapping.
     initial
-        A feasible starting schedule (user ids in service order). Heuristics improve it, exact
+        A feasible starting schedule (user ids in service order; with several servers, a
+        mapping of server id to user ids). Heuristics improve it, exact
         methods use it as a warm start, and no method returns anything worse. Without it, the
         exact methods that search (``milp``, ``cpsat``, ``bnb``, ``enumerate``) start from
         greedy's schedule (computed first, within
@@ -88,6 +124,16 @@ def solve(
         # Compiled code is loaded (or, the first time ever, compiled) before the limit starts.
         METHODS[method].prepare()
     deadline = Deadline.after(time_limit)
+    if isinstance(instance, Network):
+        if initial_batch is not None:
+            raise ParameterError("initial_batch: with several servers the start has batches of one request")
+        if initial is not None and not isinstance(initial, Mapping):
+            raise ParameterError("initial: with several servers, a mapping of server id to user ids in service order")
+        return solve_network(
+            instance, method, deadline, sharing=sharing, seed=int(seed), params=params, initial=initial, **options
+        )
+    if isinstance(initial, Mapping):
+        raise ParameterError("initial: a list of user ids in service order (one server)")
     start = {"initial": initial, "initial_batch": initial_batch}
     return solve_until(instance, method, deadline, sharing=sharing, seed=int(seed), params=params, **start, **options)
 

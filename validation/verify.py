@@ -28,7 +28,8 @@ from typing import Any
 
 from partialloading.errors import SolutionError
 from partialloading.instance import Instance
-from partialloading.io import check_solution_structure, parse_solution_text, read_instance, read_solution
+from partialloading.io import check_solution_structure, parse_solution_text, read_problem, read_solution
+from partialloading.network import Network
 
 from .memory_replay import Capacity
 
@@ -378,18 +379,28 @@ class _Checker:
         weight = 0.0
         for uid in admitted:
             weight += float(self.users[uid].weight)
-        objective = float(self.doc["objective"])
-        if not _close(objective, weight):
-            self.add("objective", f"reported {_num(objective)}, but the scheduled users weigh {_num(weight)}")
-        bound = self.doc["bound"]
-        if bound is None:
-            return
-        bound = float(bound)
-        if bound < weight * (1.0 - RELATIVE_TOLERANCE) - ABSOLUTE_TOLERANCE:
-            self.add("bound", f"upper bound {_num(bound)} is below the value {_num(weight)} of the schedule")
-        if self.doc["status"] == "optimal" and bound > weight * (1.0 + OPTIMAL_BOUND_TOLERANCE) + ABSOLUTE_TOLERANCE:
-            excess = f"the bound {_num(bound)} exceeds the value {_num(weight)} of the schedule"
-            self.add("bound", f"status 'optimal' but {excess}")
+        self.found.extend(objective_violations(self.doc, weight))
+
+
+def objective_violations(doc: Mapping[str, Any], weight: float) -> list[Violation]:
+    """What is wrong with a document's ``objective``, ``bound`` and ``status`` when its scheduled
+    users weigh ``weight``."""
+    found = []
+    objective = float(doc["objective"])
+    if not _close(objective, weight):
+        found.append(
+            Violation("objective", f"reported {_num(objective)}, but the scheduled users weigh {_num(weight)}")
+        )
+    bound = doc["bound"]
+    if bound is None:
+        return found
+    bound = float(bound)
+    if bound < weight * (1.0 - RELATIVE_TOLERANCE) - ABSOLUTE_TOLERANCE:
+        found.append(Violation("bound", f"upper bound {_num(bound)} is below the value {_num(weight)} of the schedule"))
+    if doc["status"] == "optimal" and bound > weight * (1.0 + OPTIMAL_BOUND_TOLERANCE) + ABSOLUTE_TOLERANCE:
+        excess = f"the bound {_num(bound)} exceeds the value {_num(weight)} of the schedule"
+        found.append(Violation("bound", f"status 'optimal' but {excess}"))
+    return found
 
 
 def _num(x: float) -> str:
@@ -436,6 +447,10 @@ def verify_files(instance_path: str | os.PathLike[str], solution_path: str | os.
     SolutionError
         The solution file is malformed.
     """
-    instance = read_instance(instance_path)
+    problem = read_problem(instance_path)
     doc = read_solution(solution_path)
-    return verify_solution(instance, doc, str(solution_path))
+    if isinstance(problem, Network):
+        from .servers import verify_network_solution
+
+        return verify_network_solution(problem, doc, str(solution_path))
+    return verify_solution(problem, doc, str(solution_path))

@@ -1,0 +1,1 @@
+"""Several-server methods: associations over the one-server methods."""
