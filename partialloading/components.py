@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .arrays import FloatArray
-from .errors import FieldError
+from .errors import FieldError, InstanceError
 
 __all__ = [
     "MAX_BATCH",
@@ -23,9 +23,11 @@ __all__ = [
     "Model",
     "Server",
     "User",
+    "check_catalog",
     "check_identifier",
     "check_number",
     "spectral_efficiencies",
+    "unique_ids",
 ]
 
 MAX_BATCH = 4096
@@ -318,3 +320,31 @@ def spectral_efficiencies(snr_db: FloatArray) -> FloatArray:
     decibels = np.asarray(snr_db, dtype=float) / 10.0
     with np.errstate(over="ignore"):
         return np.where(decibels > 300, decibels * math.log2(10.0), np.log2(1.0 + 10.0 ** np.minimum(decibels, 300)))
+
+
+def unique_ids(name: str, items: Sequence[Block | Model | User | Server]) -> dict[str, int]:
+    """The position of each item's id, or an :class:`InstanceError` at the first repeated id."""
+    index: dict[str, int] = {}
+    for pos, item in enumerate(items):
+        if item.id in index:
+            raise InstanceError(f"{name}[{pos}].id", f"duplicate id {item.id!r} (also {name}[{index[item.id]}])")
+        index[item.id] = pos
+    return index
+
+
+def check_catalog(
+    blocks: Sequence[Block], models: Sequence[Model], users: Sequence[User]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """The references of blocks, models and users (unique ids, a model's known blocks, a user's
+    known model), checked once for one server or several; the block and model indices."""
+    block_ids = unique_ids("blocks", blocks)
+    model_ids = unique_ids("models", models)
+    unique_ids("users", users)
+    for m, model in enumerate(models):
+        for b, block in enumerate(model.blocks):
+            if block not in block_ids:
+                raise InstanceError(f"models[{m}].blocks[{b}]", f"unknown block {block!r}")
+    for u, user in enumerate(users):
+        if user.model not in model_ids:
+            raise InstanceError(f"users[{u}].model", f"unknown model {user.model!r}")
+    return block_ids, model_ids

@@ -13,8 +13,7 @@ from an instance in :meth:`Instance.derived`.
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
@@ -25,8 +24,20 @@ import numpy.typing as npt
 
 from .arrays import FloatArray, IntArray
 from .batch_tables import least_shares
-from .components import Block, Link, Model, Server, User, check_identifier, check_number, spectral_efficiencies
+from .components import (
+    Block,
+    Link,
+    Model,
+    Server,
+    User,
+    check_catalog,
+    check_identifier,
+    check_number,
+    spectral_efficiencies,
+    unique_ids,
+)
 from .errors import FieldError, InstanceError
+from .tolerance import round_to_unit, weight_unit
 
 __all__ = [
     "Block",
@@ -43,7 +54,6 @@ __all__ = [
     "round_to_unit",
     "spectral_efficiencies",
     "unique_ids",
-    "weight_unit",
 ]
 
 T = TypeVar("T")
@@ -65,52 +75,6 @@ def _as_tuple(name: str, value: object, kind: type) -> tuple[Any, ...]:
         if not isinstance(item, kind):
             raise InstanceError(f"{name}[{pos}]", f"must be a {kind.__name__}")
     return tuple(value)
-
-
-def weight_unit(weights: Iterable[float]) -> float:
-    """The largest ``g > 0`` of which every weight is a whole multiple, ``0.0`` when the weights
-    are not all integers (or too large to hold exactly in a float)."""
-    values = list(weights)
-    if not values or not all(v.is_integer() and abs(v) < 2**53 for v in values):
-        return 0.0
-    unit = math.gcd(*(int(v) for v in values))
-    return float(unit) if unit > 0 else 0.0
-
-
-def round_to_unit(bound: float, unit: float) -> float:
-    """``bound`` rounded down to a whole multiple of ``unit`` (unchanged when ``unit`` is 0); a
-    bound within ``10^-6`` (relative) of a multiple counts as that multiple (solvers' rounding)."""
-    if unit <= 0 or not math.isfinite(bound):
-        return bound
-    return unit * math.floor(bound / unit + 1e-6 * max(1.0, abs(bound) / unit))
-
-
-def unique_ids(name: str, items: Sequence[Block | Model | User | Server]) -> dict[str, int]:
-    """The position of each item's id, or an :class:`InstanceError` at the first repeated id."""
-    index: dict[str, int] = {}
-    for pos, item in enumerate(items):
-        if item.id in index:
-            raise InstanceError(f"{name}[{pos}].id", f"duplicate id {item.id!r} (also {name}[{index[item.id]}])")
-        index[item.id] = pos
-    return index
-
-
-def check_catalog(
-    blocks: Sequence[Block], models: Sequence[Model], users: Sequence[User]
-) -> tuple[dict[str, int], dict[str, int]]:
-    """The references of blocks, models and users (unique ids, a model's known blocks, a user's
-    known model), checked once for one server or several; the block and model indices."""
-    block_ids = unique_ids("blocks", blocks)
-    model_ids = unique_ids("models", models)
-    unique_ids("users", users)
-    for m, model in enumerate(models):
-        for b, block in enumerate(model.blocks):
-            if block not in block_ids:
-                raise InstanceError(f"models[{m}].blocks[{b}]", f"unknown block {block!r}")
-    for u, user in enumerate(users):
-        if user.model not in model_ids:
-            raise InstanceError(f"users[{u}].model", f"unknown model {user.model!r}")
-    return block_ids, model_ids
 
 
 @dataclass(frozen=True, eq=False)

@@ -285,6 +285,7 @@ METHODS: dict[str, Method] = {
             memories=frozenset({SingleModelMemory.name, CapacityMemory.name}),
             batching=True,
             precheck="partialloading.solvers.milp:precheck",
+            servers="partialloading.solvers.servers.milp:solve",
         ),
         Method(
             "cpsat",

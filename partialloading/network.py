@@ -30,12 +30,11 @@ from .instance import (
     Server,
     User,
     check_catalog,
-    round_to_unit,
     unique_ids,
-    weight_unit,
 )
 from .memory import memory_class
 from .timing import timing_of
+from .tolerance import round_to_unit, weight_unit
 
 __all__ = ["Network"]
 

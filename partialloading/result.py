@@ -12,9 +12,10 @@ from typing import Any
 
 from .errors import InstanceError, SolutionError
 from .instance import Instance
-from .io import FORMAT_VERSION, SOLUTION_FORMAT, batch_numbers, check_solution_structure, write_text_atomic
+from .io import FORMAT_VERSION, SOLUTION_FORMAT, write_text_atomic
 from .memory import memory_of
 from .solution import Solution
+from .solution_io import batch_numbers, check_solution_structure
 
 
 class Status(StrEnum):

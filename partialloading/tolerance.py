@@ -15,6 +15,9 @@ Two kinds of comparison recur everywhere:
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
+
 import numpy as np
 
 from partialloading.arrays import FloatArray
@@ -70,3 +73,21 @@ __all__ = [
     "slop",
     "ties",
 ]
+
+
+def weight_unit(weights: Iterable[float]) -> float:
+    """The largest ``g > 0`` of which every weight is a whole multiple, ``0.0`` when the weights
+    are not all integers (or too large to hold exactly in a float)."""
+    values = list(weights)
+    if not values or not all(v.is_integer() and abs(v) < 2**53 for v in values):
+        return 0.0
+    unit = math.gcd(*(int(v) for v in values))
+    return float(unit) if unit > 0 else 0.0
+
+
+def round_to_unit(bound: float, unit: float) -> float:
+    """``bound`` rounded down to a whole multiple of ``unit`` (unchanged when ``unit`` is 0); a
+    bound within ``10^-6`` (relative) of a multiple counts as that multiple (solvers' rounding)."""
+    if unit <= 0 or not math.isfinite(bound):
+        return bound
+    return unit * math.floor(bound / unit + 1e-6 * max(1.0, abs(bound) / unit))

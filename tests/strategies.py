@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 
 from partialloading.batch_tables import random_tables
 from partialloading.instance import Instance
+from partialloading.network import Network
 from partialloading.scenarios import random_instance
+from partialloading.scenarios.servers import spread_over_servers
 
 
 def with_random_tables(inst: Instance, seed: int) -> Instance:
@@ -39,3 +41,22 @@ def pipelined_instances(min_users: int = 0, max_users: int = 7, max_models: int 
         generated_instances(min_users, max_users, max_models),
         st.sampled_from([1.0, 1.0, 4.0, 20.0]),
     )
+
+
+def with_capacity(inst: Instance, share: float) -> Instance:
+    """``inst`` with a GPU memory between its largest requested model (``share = 0``) and all its
+    blocks (``share = 1``)."""
+    sizes = inst.model_sizes[inst.user_models] if inst.users else inst.model_sizes
+    low = float(sizes.max(initial=0.0)) or 1.0
+    high = max(float(inst.block_sizes.sum()), low)
+    return dataclasses.replace(inst, memory_bytes=low + share * (high - low), initial_model=None)
+
+
+@st.composite
+def generated_networks(draw: st.DrawFn, max_users: int = 6, max_servers: int = 3) -> Network:
+    """Networks of :func:`~partialloading.scenarios.servers.spread_over_servers` around
+    :func:`generated_instances`: 1 to ``max_servers`` servers, each user reaching one or more."""
+    inst = draw(generated_instances(min_users=1, max_users=max_users, max_models=3))
+    servers = draw(st.integers(1, max_servers))
+    reach = draw(st.integers(1, servers))
+    return spread_over_servers(inst, servers, draw(st.integers(0, 1000)), reach)

@@ -58,7 +58,7 @@ def fake_method(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def test_registry_lists_every_method() -> None:
-    assert set(METHODS) == {"enumerate", "milp", "cpsat", "bnb", "dp", "greedy", "edf", "fifo"}
+    assert set(METHODS) == {"enumerate", "milp", "cpsat", "bnb", "dp", "benders", "greedy", "edf", "fifo"}
     assert METHOD_NAMES[0] == "auto" and set(METHOD_NAMES[1:]) == set(METHODS)
 
 

@@ -19,8 +19,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from partialloading.io import check_solution_structure
 from partialloading.network import Network
+from partialloading.solution_io import check_solution_structure
 
 from .verify import VerificationReport, Violation, _close, objective_violations, verify_solution
 

@@ -21,15 +21,13 @@ Two kinds of failure are kept apart:
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from partialloading.errors import SolutionError
 from partialloading.instance import Instance
-from partialloading.io import check_solution_structure, parse_solution_text, read_problem, read_solution
-from partialloading.network import Network
+from partialloading.solution_io import check_solution_structure, parse_solution_text, read_solution
 
 from .memory_replay import Capacity
 
@@ -41,7 +39,6 @@ __all__ = [
     "Violation",
     "parse_solution_text",
     "read_solution",
-    "verify_files",
     "verify_solution",
 ]
 
@@ -435,22 +432,3 @@ def verify_solution(instance: Instance, doc: Mapping[str, Any], source: str | No
     checker = _Checker(instance, doc)
     checker.run()
     return VerificationReport(instance.name, tuple(checker.found))
-
-
-def verify_files(instance_path: str | os.PathLike[str], solution_path: str | os.PathLike[str]) -> VerificationReport:
-    """Read an instance file and a solution file and verify one against the other.
-
-    Raises
-    ------
-    InstanceError
-        The instance file is invalid.
-    SolutionError
-        The solution file is malformed.
-    """
-    problem = read_problem(instance_path)
-    doc = read_solution(solution_path)
-    if isinstance(problem, Network):
-        from .servers import verify_network_solution
-
-        return verify_network_solution(problem, doc, str(solution_path))
-    return verify_solution(problem, doc, str(solution_path))

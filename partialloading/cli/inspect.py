@@ -13,8 +13,9 @@ from partialloading.checkpoints import MODELS_FORMAT, ModelCatalog, catalog_from
 from partialloading.cli.common import instance_path
 from partialloading.errors import InstanceError
 from partialloading.instance import Instance
-from partialloading.io import instance_from_dict, read_json_file
+from partialloading.io import problem_from_dict, read_json_file
 from partialloading.methods import METHODS
+from partialloading.network import Network
 from partialloading.plot import printable
 from partialloading.sharing import (
     deadline_summary,
@@ -53,7 +54,11 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(doc, dict) and doc.get("format") == MODELS_FORMAT:
             print_catalog(catalog_from_dict(doc, str(first)), sys.stdout, limit=args.limit)
         else:
-            print_inspection(instance_from_dict(doc, str(first)), sys.stdout, limit=args.limit)
+            problem = problem_from_dict(doc, str(first))
+            if isinstance(problem, Network):
+                print_network(problem, sys.stdout, limit=args.limit)
+            else:
+                print_inspection(problem, sys.stdout, limit=args.limit)
         return 0
     print_catalog(derive(args.paths), sys.stdout, limit=args.limit)
     return 0
@@ -233,3 +238,38 @@ def print_inspection(instance: Instance, out: TextIO, limit: int = 60) -> None:
             f"saves {saved / MB:.1f} MB ({share:.1f}%), {saved / v:.4f} s of loading",
             file=out,
         )
+
+
+def print_network(network: Network, out: TextIO, limit: int = 60) -> None:
+    """Each server of a several-server instance (band, GPU, memory) and how many users reach it;
+    how many servers each user reaches."""
+    print(
+        f"instance {network.name!r}: {network.num_servers} servers, {len(network.blocks)} blocks, "
+        f"{len(network.models)} models, {network.num_users} users; timing {network.timing}",
+        file=out,
+    )
+    only = [sum(1 for k in users if len(network.servers_of[k]) == 1) for users in network.reach]
+    width = max(6, *(min(len(printable(s.id)), 24) for s in network.servers))
+    print(
+        f"{'server':<{width}} {'band MHz':>9} {'GB/s':>6} {'memory MB':>10} {'initial':<12} "
+        f"{'users':>6} {'only it':>7}",
+        file=out,
+    )
+    for n, server in enumerate(network.servers[: limit or None]):
+        memory = "one model" if server.memory_bytes is None else f"{server.memory_bytes / MB:,.0f}"
+        initial = server.initial_model or (f"{len(server.initial_blocks)} blocks" if server.initial_blocks else "-")
+        print(
+            f"{printable(server.id):<{width}.{width}} {server.bandwidth_hz / 1e6:>9.3f} "
+            f"{server.load_speed_bytes_per_s / 1e9:>6.2f} {memory:>10} {printable(initial):<12.12} "
+            f"{len(network.reach[n]):>6} {only[n]:>7}",
+            file=out,
+        )
+    if limit and network.num_servers > limit:
+        print(f"... {network.num_servers - limit} more servers (--limit 0 shows all)", file=out)
+    counts = np.bincount([len(s) for s in network.servers_of], minlength=network.num_servers + 1)
+    spread = ", ".join(f"{c} reach {r}" for r, c in enumerate(counts) if c)
+    print(f"users by the number of servers that can serve them: {spread}", file=out)
+    print(
+        "each server's own instance (its band, GPU and the users it reaches) is what a one-server method schedules",
+        file=out,
+    )

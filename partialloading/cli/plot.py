@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from partialloading.cli.common import instance_path
-from partialloading.io import read_instance, read_solution
+from partialloading.io import read_instance
 from partialloading.output import OutputError, check_output, write_file
 from partialloading.result import Result
+from partialloading.solution_io import read_solution
 
 MIN_DPI, MAX_DPI = 10, 1200
 MAX_PIXELS = 2**15

@@ -6,20 +6,25 @@ import argparse
 import dataclasses
 import sys
 import time
-from typing import Any, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO, TypeVar
 
 from partialloading.cli.common import instance_path, number
 from partialloading.errors import MethodNotApplicableError, ParameterError
 from partialloading.instance import Instance
-from partialloading.io import batch_numbers, read_instance, read_solution
+from partialloading.io import read_problem
 from partialloading.memory import memory_of
 from partialloading.methods import METHOD_NAMES, METHODS
+from partialloading.network import Network
 from partialloading.output import check_output
 from partialloading.params import parse_assignments, read_params_file
 from partialloading.plot import printable
 from partialloading.portfolio import initial_indices
 from partialloading.progress import showing
-from partialloading.result import Result, Status
+from partialloading.result import Reporting, Result, Status
+from partialloading.servers import NetworkResult
+from partialloading.solution import Solution
+from partialloading.solution_io import batch_numbers, read_solution
 from partialloading.solve import solve
 from partialloading.stop import interrupted, interruptible
 from partialloading.timing import TIMING_NAMES
@@ -128,15 +133,18 @@ def run(args: argparse.Namespace) -> int:
     args.file = instance_path(args.file)
     if args.output not in (None, "-"):
         check_output(args.output, inputs=[args.file, *([args.initial] if args.initial else [])])
-    instance = read_instance(args.file)
+    problem = read_problem(args.file)
     if args.timing is not None:
-        instance = dataclasses.replace(instance, timing=args.timing)
+        problem = dataclasses.replace(problem, timing=args.timing)
     params = method_params(args, args.method) if args.method != "auto" else {}
+    if args.initial is not None and args.cold:
+        raise ParameterError("--cold and --initial exclude each other")
+    if isinstance(problem, Network):
+        return run_network(args, problem, params, options, rows)
+    instance = problem
     initial: list[str] | None = [] if args.cold else None
     initial_batch: tuple[int, ...] | None = None
     if args.initial is not None:
-        if args.cold:
-            raise ParameterError("--cold and --initial exclude each other")
         initial, initial_batch = _initial_users(args.initial, instance)
     if args.method in METHODS:
         # Compiled code loads (the first time ever, compiles) within the command's limit.
@@ -159,12 +167,17 @@ def run(args: argparse.Namespace) -> int:
         stopped = interrupted()
     if stopped:
         result = _interrupted(result)
+    return _report(args, result, lambda out: print_summary(result, out, rows), stopped)
+
+
+def _report(args: argparse.Namespace, result: Reporting, summary: Callable[[TextIO], None], stopped: bool) -> int:
+    """Print the summary and write the solution (``-o -``: the JSON alone on stdout)."""
     if args.output == "-":
         # stdout carries the JSON document alone; the summary goes to stderr.
-        print_summary(result, sys.stderr, rows)
+        summary(sys.stderr)
         sys.stdout.write(result.dumps())
     else:
-        print_summary(result, sys.stdout, rows)
+        summary(sys.stdout)
         if args.output:
             result.write(args.output)
             print(f"solution written to {args.output}")
@@ -174,7 +187,69 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _interrupted(result: Result) -> Result:
+def _initial_servers(path: str, network: Network) -> dict[str, list[str]]:
+    """The schedule of the solution file ``path`` per server (an entry without ``server`` is on
+    the first server)."""
+    start: dict[str, list[str]] = {}
+    for entry in read_solution(path)["schedule"]:
+        start.setdefault(entry.get("server", network.servers[0].id), []).append(entry["user"])
+    return start
+
+
+def run_network(
+    args: argparse.Namespace, network: Network, params: dict[str, Any], options: dict[str, Any], rows: int | None
+) -> int:
+    """``solve`` of an instance with several servers: one block per server."""
+    initial: dict[str, list[str]] | None = {} if args.cold else None
+    if args.initial is not None:
+        initial = _initial_servers(args.initial, network)
+    with interruptible(), showing(sys.stderr):
+        result = solve(
+            network,
+            args.method,
+            sharing=not args.no_sharing,
+            time_limit=time_left(args),
+            seed=args.seed,
+            params=params,
+            initial=initial,
+            **options,
+        )
+        stopped = interrupted()
+    if stopped:
+        result = _interrupted(result)
+    return _report(args, result, lambda out: print_network_summary(result, out, rows), stopped)
+
+
+def print_network_summary(result: NetworkResult, out: TextIO, rows: int | None = None) -> None:
+    """The summary of a several-server result: totals, then one block per server."""
+    sol = result.solution
+    net = sol.network
+    bound = "-" if result.bound is None else number(result.bound)
+    gap = "" if result.gap is None else f"  gap {100 * result.gap:.2f}%"
+    served = sum(len(order) for order in sol.orders)
+    print(
+        f"instance {net.name!r} on {net.num_servers} servers: method {result.method} "
+        f"({'sharing' if sol.sharing else 'no sharing'}), status {result.status.value}, runtime {result.runtime:.3f}s",
+        file=out,
+    )
+    print(f"served {served}/{net.num_users} users, objective {number(result.objective)}, bound {bound}{gap}", file=out)
+    for n, (server, part) in enumerate(zip(net.servers, sol.parts, strict=True)):
+        print(
+            f"\nserver {printable(server.id)!r}: {server.bandwidth_hz / 1e6:g} MHz, "
+            f"{server.load_speed_bytes_per_s / 1e9:g} GB/s; served {len(part.order)} of the "
+            f"{len(net.reach[n])} users it can serve, weight {number(part.objective)}",
+            file=out,
+        )
+        print_schedule(part, out, rows, rejected=False)
+    if sol.rejected:
+        print(file=out)
+        _print_rejected(sol.rejected, out)
+
+
+R = TypeVar("R", Result, NetworkResult)
+
+
+def _interrupted(result: R) -> R:
     """``result`` of an interrupted solve: ``feasible`` unless its bound proves it optimal
     anyway, and ``info["interrupted"]``."""
     proven = result.bound is not None and reaches(result.objective, result.bound)
@@ -200,9 +275,8 @@ def _method_text(result: Result) -> str:
     return result.method
 
 
-def _print_batches(result: Result, out: TextIO) -> None:
+def _print_batches(sol: Solution, out: TextIO) -> None:
     """The batches line (only for a schedule that batches)."""
-    sol = result.solution
     if sol.batch is None:
         return
     sizes = [len(b) for b in sol.batches]
@@ -218,7 +292,6 @@ def print_summary(result: Result, out: TextIO, rows: int | None = None) -> None:
     0: none), bytes, bandwidth split. Ids are shown with control characters escaped."""
     sol = result.solution
     inst = sol.instance
-    tl = sol.timeline
     bound = "-" if result.bound is None else number(result.bound)
     gap = "" if result.gap is None else f"  gap {100 * result.gap:.2f}%"
     print(
@@ -242,6 +315,14 @@ def print_summary(result: Result, out: TextIO, rows: int | None = None) -> None:
             f"warm start: greedy {number(warm['objective'])} in {warm['runtime_s']:.3f}s; the schedule is {came}",
             file=out,
         )
+    print_schedule(result.solution, out, rows)
+
+
+def print_schedule(sol: Solution, out: TextIO, rows: int | None = None, rejected: bool = True) -> None:
+    """One server's schedule: its uploads, the timeline table, batches, bytes and (with
+    ``rejected``) the users not served."""
+    inst = sol.instance
+    tl = sol.timeline
     pipelined = inst.timing != "frame"
     capacity = memory_of(inst).evictions_in_files
     if capacity:
@@ -285,11 +366,16 @@ def print_summary(result: Result, out: TextIO, rows: int | None = None) -> None:
             )
         if len(shown_rows) < len(sol.order):  # pragma: no branch
             print(f"... {len(sol.order) - len(shown_rows)} more rows (--table 0 shows all)", file=out)
-    _print_batches(result, out)
+    _print_batches(sol, out)
     print(
         f"loaded {sol.loaded_bytes / 1e6:.1f} MB, reused {sol.reused_bytes / 1e6:.1f} MB already in GPU memory",
         file=out,
     )
-    if sol.rejected:
-        shown = ", ".join(printable(r) for r in sol.rejected[:20]) + (" ..." if len(sol.rejected) > 20 else "")
-        print(f"rejected ({len(sol.rejected)}): {shown}", file=out)
+    if rejected:
+        _print_rejected(sol.rejected, out)
+
+
+def _print_rejected(rejected: tuple[str, ...], out: TextIO) -> None:
+    if rejected:
+        shown = ", ".join(printable(r) for r in rejected[:20]) + (" ..." if len(rejected) > 20 else "")
+        print(f"rejected ({len(rejected)}): {shown}", file=out)

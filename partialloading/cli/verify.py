@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from partialloading.cli.common import instance_path
-from partialloading.validation.verify import verify_files
+from partialloading.validation.files import verify_files
 
 
 def register(sub: Any) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 from partialloading.instance import Instance, Link, Server, User
 from partialloading.network import Network
 
-__all__ = ["spread_over_servers"]
+__all__ = ["random_network", "spread_over_servers"]
 
 
 def spread_over_servers(instance: Instance, n_servers: int, seed: int, reach: int = 2) -> Network:
@@ -54,3 +54,16 @@ def spread_over_servers(instance: Instance, n_servers: int, seed: int, reach: in
     return Network(
         instance.blocks, instance.models, tuple(users), servers, instance.name, instance.timing, instance.meta
     )
+
+
+def random_network(seed: int, n_users: int, n_servers: int = 3, reach: int = 2) -> Network:
+    """The several-server benchmark's networks (``benchmarks/servers_exact.py``):
+    :func:`~partialloading.scenarios.synthetic.random_instance` with ``general`` sharing over 4–6
+    models (``4 + seed % 3``), per-user deadlines and weights 1–3 on odd seeds, spread over
+    ``n_servers`` servers with each user reaching ``reach`` of them."""
+    from .synthetic import random_instance
+
+    inst = random_instance(
+        seed, n_users, 4 + seed % 3, structure="general", deadlines="per_user", weighted=seed % 2 == 1
+    )
+    return spread_over_servers(inst, n_servers, seed, min(reach, n_servers))

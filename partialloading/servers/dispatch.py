@@ -61,7 +61,9 @@ def _entry(network: Network, method: str, sharing: bool) -> Method:
     return entry
 
 
-def initial_solution(network: Network, initial: Mapping[str, Sequence[str]], sharing: bool) -> NetworkSolution:
+def initial_solution(
+    network: Network, initial: Mapping[str, Sequence[str]] | Sequence[str], sharing: bool
+) -> NetworkSolution:
     """The start ``initial`` (server id to user ids in service order), refused unless it is an
     on-time schedule in which no user is served twice."""
     if not isinstance(initial, Mapping):
@@ -93,12 +95,15 @@ def solve_network(
     sharing: bool = True,
     seed: int = 0,
     params: MethodParams | Mapping[str, Any] | None = None,
-    initial: Mapping[str, Sequence[str]] | None = None,
+    initial: Mapping[str, Sequence[str]] | Sequence[str] | None = None,
+    initial_batch: Sequence[int] | None = None,
     **options: Any,
 ) -> NetworkResult:
     """:func:`partialloading.solve` of a network, with the deadline set."""
     if not isinstance(network, Network):
         raise ParameterError(f"instance: expected a Network (got {type(network).__name__})")
+    if initial_batch is not None:
+        raise ParameterError("initial_batch: with several servers the start has batches of one request")
     entry = _entry(network, method, sharing)
     typed = make_params(entry.params, params, **options)
     start = None if initial is None else initial_solution(network, initial, sharing)

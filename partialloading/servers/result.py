@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from partialloading.errors import SolutionError
-from partialloading.io import check_solution_structure
 from partialloading.network import Network
 from partialloading.result import (
     Reporting,
@@ -26,6 +25,7 @@ from partialloading.result import (
     solution_from_entries,
     status_of,
 )
+from partialloading.solution_io import check_solution_structure
 
 from .solution import NetworkSolution
 

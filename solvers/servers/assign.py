@@ -33,6 +33,12 @@ from partialloading.servers.solution import local_index
 from partialloading.tolerance import exceeds
 
 from .common import ServerRun, assemble, solve_server
+from .master import AssociationMaster
+
+MASTER_START_MAX_PAIRS = 600
+"""Greedy also starts from the relaxed association problem's optimal assignment (a MILP) on
+instances with at most this many user–server pairs; on larger ones it solves only its LP
+relaxation, for the bound."""
 
 SWAP_TRIALS_PER_USER = 2
 """Swap moves greedy tries, per user of the instance (the moves' budget, so that the result
@@ -162,9 +168,16 @@ class _Moves:
             self.moves["swapped"] += 1
 
 
+def _weight(runs: Sequence[ServerRun]) -> float:
+    return float(sum(run.weight for run in runs))
+
+
 def greedy(network: Network, params: GreedyParams, request: NetworkRequest) -> NetworkOutput:
-    """Best link, then least work; each server by the one-server greedy; then relocate and swap
-    moves (with ``params.improve``) while the served weight grows."""
+    """Best link, then least work (or, on instances of at most :data:`MASTER_START_MAX_PAIRS`
+    user–server pairs, the relaxed association problem's assignment when it serves more); each
+    server by the one-server greedy; then relocate and swap moves (with ``params.improve``)
+    while the served weight grows. The bound is the relaxed association problem's optimum (its
+    LP relaxation's on larger instances)."""
     start = request.initial
     if start is not None:
         runs = [
@@ -173,9 +186,18 @@ def greedy(network: Network, params: GreedyParams, request: NetworkRequest) -> N
         ]
     else:
         runs = _each_server(network, associate(network, deadline_order(network)), "greedy", request, params=params)
+    info: dict[str, Any] = {"association": "best link, then least work"}
+    master = AssociationMaster(network, request.sharing)
+    small = len(master.y) <= MASTER_START_MAX_PAIRS
+    bound, values, _ = master.rows.solve(request.deadline, integer=small)
+    if small and values is not None and network.num_servers > 1:
+        alternative = _each_server(network, master.assignment(values), "greedy", request, params=params)
+        if exceeds(_weight(alternative), _weight(runs)):
+            runs, info["association"] = alternative, "the relaxed association problem's"
     moves = _Moves(network, params, request, runs)
     if params.improve and network.num_servers > 1:
         moves.relocate()
         moves.swap(SWAP_TRIALS_PER_USER * network.num_users)
         moves.relocate()
-    return _output(network, moves.runs, request, {"association": "best link, then least work", **moves.moves})
+    out = _output(network, moves.runs, request, {**info, **moves.moves})
+    return NetworkOutput(out.solution, out.status, bound, out.info)

@@ -44,7 +44,7 @@ def test_a_method_without_batches_refuses_in_one_line(batched: Path, capsys: pyt
     assert main(["solve", str(batched), "--method", "cpsat"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cpsat does not serve batches" in err
-    assert "use enumerate, milp, bnb or greedy" in err
+    assert "use enumerate, milp, bnb, benders or greedy" in err
 
 
 def test_a_bad_table_is_one_line(batched: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,7 +12,7 @@ import pytest
 from partialloading import instances
 from partialloading.cli import SUBCOMMANDS, build_parser, main
 from partialloading.methods import METHODS
-from partialloading.validation.verify import verify_files
+from partialloading.validation.files import verify_files
 
 TINY = str(instances.path("tiny"))
 EDGE20 = str(instances.path("edge20"))

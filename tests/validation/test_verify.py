@@ -21,11 +21,11 @@ from partialloading.solution import Solution
 from partialloading.solve import solve
 from partialloading.solvers.dp import why_not_exact
 from partialloading.validation import verify as verify_module
+from partialloading.validation.files import verify_files
 from partialloading.validation.verify import (
     VerificationReport,
     Violation,
     parse_solution_text,
-    verify_files,
     verify_solution,
 )
 
