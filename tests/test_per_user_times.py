@@ -15,7 +15,8 @@ import partialloading as pl
 from partialloading.instance import Block, Instance, Model, User
 from partialloading.io import instance_from_dict, instance_to_dict
 from partialloading.online import Policy, read_workload, simulate, write_workload
-from partialloading.online.workload import Request, Workload
+from partialloading.online.requests import Request
+from partialloading.online.workload import Workload
 from partialloading.scenarios import random_instance
 from partialloading.validation.verify import verify_solution
 

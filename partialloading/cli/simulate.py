@@ -22,6 +22,7 @@ from partialloading.online import (
     write_summaries,
 )
 from partialloading.online.records import write_rounds_csv
+from partialloading.online.servers import ROUTERS, simulate_servers
 from partialloading.output import check_output
 from partialloading.params import make_params, parse_value, read_params_file
 from partialloading.timing import TIMING_NAMES
@@ -46,7 +47,14 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--timing", metavar="|".join(TIMING_NAMES), help="timing model of the rounds (default: the workload's)"
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the policies (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the policies and of the random router (default 0)")
+    p.add_argument(
+        "--router",
+        choices=ROUTERS,
+        help="with several servers: which server each request goes to (default affinity: the server holding "
+        "the most of its model's bytes, then the least pending work; joint: one queue, each round takes what "
+        "its server reaches)",
+    )
     p.add_argument("--round-cap", type=int, metavar="N", help="at most N pending requests planned per round")
     p.add_argument("--time-limit", type=float, metavar="S", help="planning time limit per round")
     p.add_argument(
@@ -129,14 +137,22 @@ def _check_servable(path: str, workload: Workload) -> None:
     inference)."""
     if not workload.requests:
         raise ParameterError(f"{path}: requests: the workload has no requests")
-    model_time = {m.id: float(m.infer_time_s) for m in workload.server.models}
+    model_time = {m.id: float(m.infer_time_s) for m in workload.network.models}
     requests = workload.requests
     bits = np.array([r.data_bits for r in requests], dtype=float)
-    snr = np.array([np.nan if r.snr_db is None else r.snr_db for r in requests], dtype=float)
-    given = np.array([np.nan if r.spectral_efficiency is None else r.spectral_efficiency for r in requests])
-    eta = np.where(np.isnan(given), spectral_efficiencies(np.nan_to_num(snr)), given)
     infer = np.array([model_time[r.model] if r.infer_time_s is None else r.infer_time_s for r in requests])
-    best = bits / (eta * float(workload.server.bandwidth_hz)) + infer
+    best = np.full(len(requests), np.inf)
+    for server in workload.servers:
+        # Each request's radio towards this server (its link's, or its own), NaN where it has no link.
+        radio = [r.link(server.id) or (r if r.reaches(server.id) else None) for r in requests]
+        snr = np.array([np.nan if x is None or x.snr_db is None else x.snr_db for x in radio], dtype=float)
+        given = np.array(
+            [np.nan if x is None or x.spectral_efficiency is None else x.spectral_efficiency for x in radio]
+        )
+        eta = np.where(np.isnan(given), spectral_efficiencies(np.nan_to_num(snr)), given)
+        eta = np.where(np.isnan(given) & np.isnan(snr), 0.0, eta)
+        with np.errstate(divide="ignore"):
+            best = np.minimum(best, bits / (eta * float(server.bandwidth_hz)) + infer)
     deadline = np.array([r.relative_deadline_s for r in requests], dtype=float)
     if not np.any(meets(best, deadline)):
         raise ParameterError(
@@ -158,6 +174,9 @@ def run(args: argparse.Namespace) -> int:
     policies = parse_policies(args)
     _outputs(args, policies)
     workload = read_workload(args.workload)
+    several = len(workload.servers) > 1
+    if args.router is not None and not several:
+        raise ParameterError(f"--router: {args.workload} has one server (routing needs several)")
     _check_servable(args.workload, workload)
     from tqdm import tqdm
 
@@ -177,16 +196,18 @@ def run(args: argparse.Namespace) -> int:
                 bar.n = round(min(now, horizon), 3)
                 bar.refresh()
 
-            runs.append(
-                simulate(
-                    workload,
-                    policy,
-                    timing=args.timing,
-                    round_cap=args.round_cap,
-                    verify=not args.no_verify,
-                    progress=advance,
+            options: dict[str, Any] = {
+                "timing": args.timing,
+                "round_cap": args.round_cap,
+                "verify": not args.no_verify,
+                "progress": advance,
+            }
+            if several:
+                runs.append(
+                    simulate_servers(workload, policy, router=args.router or "affinity", seed=args.seed, **options)
                 )
-            )
+            else:
+                runs.append(simulate(workload, policy, **options))
     # Everything is computed before anything is written.
     if args.requests_out is not None:
         for run_ in runs:
@@ -225,6 +246,14 @@ def print_table(name: str, runs: list[Simulation]) -> None:
             f"{s.gpu_busy_fraction:>8.1%} {s.rounds:>7} "
             f"{_ms(s.planning_time_mean_s):>8} {_ms(s.planning_time_max_s):>8}"
         )
+    for r in runs:
+        if r.summary.servers is not None:
+            print(f"{r.policy.label}, router {r.router}, per server:")
+            for srv in r.summary.servers:
+                print(
+                    f"  {srv.id:<12} served {srv.served:>7}, dropped {srv.dropped:>6}, "
+                    f"loaded {srv.loaded_bytes / 1e9:.3f} GB, GPU busy {srv.busy_fraction:.1%}, {srv.rounds} rounds"
+                )
     batched = [r for r in runs if r.summary.mean_batch_size is not None]
     if batched:
         parts = [

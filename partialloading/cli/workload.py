@@ -55,6 +55,12 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--models", metavar="FILE", help="model catalog (the output of `blocks`) instead of the family's models"
     )
+    p.add_argument(
+        "--servers",
+        type=int,
+        metavar="N",
+        help="N edge servers on the cells family's hexagonal grid, each request linked to the sites in reach",
+    )
     p.add_argument("--csv", action="store_true", help="requests in a CSV table beside the JSON (default from 10,000)")
     p.add_argument(
         "--set", action="append", default=[], metavar="NAME=VALUE", help="a parameter of the family, VALUE as in TOML"
@@ -200,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
             blocks=blocks,
             models=models,
             timing=args.timing,
+            servers=args.servers,
             **overrides,
         )
     except ScenarioError as exc:
@@ -208,7 +215,8 @@ def run(args: argparse.Namespace) -> int:
     n = len(workload.requests)
     print(
         f"wrote {', '.join(map(str, written))}: {n} requests over {args.duration:g} s "
-        f"({n / args.duration:.4g}/s), {workload.server.num_models} models, {len(workload.server.blocks)} blocks"
+        f"({n / args.duration:.4g}/s), {len(workload.network.models)} models, {len(workload.network.blocks)} blocks"
+        + (f", {len(workload.servers)} servers" if len(workload.servers) > 1 else "")
     )
     return 0
 

@@ -21,15 +21,11 @@ from __future__ import annotations
 
 from .arrivals import arrival_times, generate_workload
 from .records import dumps_outcomes_csv, summary_to_dict, write_outcomes_csv, write_summaries
+from .requests import CSV_COLUMNS, Request, dumps_requests_csv, parse_requests_csv, read_requests_csv
 from .simulate import DROPPED, SERVED, Outcome, Policy, Round, Simulation, Summary, simulate, summarize
 from .workload import (
-    CSV_COLUMNS,
     WORKLOAD_FORMAT,
-    Request,
     Workload,
-    dumps_requests_csv,
-    parse_requests_csv,
-    read_requests_csv,
     read_workload,
     workload_from_dict,
     workload_to_dict,

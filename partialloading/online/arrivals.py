@@ -20,6 +20,7 @@ The same family, parameters and seed give the same workload.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -29,11 +30,14 @@ from typing import Any
 import numpy as np
 
 from partialloading.instance import Block, Instance, Model, User
+from partialloading.network import Network
 from partialloading.scenarios import ScenarioError
+from partialloading.scenarios.cells import CELLS_COVERAGE_M, CELLS_ISD_M, cell_links, servers_like
 from partialloading.scenarios.configs import CONFIGS, ScenarioConfig, config
 from partialloading.scenarios.configured import draw_users, memory_bytes
 
-from .workload import Request, Workload
+from .requests import Request
+from .workload import Workload
 
 MAX_REQUESTS = 5e7
 """Most requests (rate × duration) a generated workload may expect: about 10 GB of request
@@ -87,6 +91,7 @@ def generate_workload(
     blocks: tuple[Block, ...] | None = None,
     models: tuple[Model, ...] | None = None,
     timing: str = "frame",
+    servers: int | None = None,
     **overrides: Any,
 ) -> Workload:
     """A workload of ``family`` with ``rate`` requests per second for ``duration`` seconds.
@@ -107,6 +112,10 @@ def generate_workload(
         The server's blocks and models instead of the family's own.
     timing
         Timing model of the server.
+    servers
+        Place that many edge servers on the ``cells`` family's hexagonal grid and give each
+        request a link to every site within reach (:mod:`partialloading.scenarios.cells`; each
+        server a copy of the family's); ``None``: one server, the family's one cell.
     **overrides
         Fields of the family's configuration (``popularity_zipf``, ``weighted``, ``n_users`` for
         the radio, ``bandwidth_hz``, ``load_speed_bytes_per_s``, ...).
@@ -135,8 +144,29 @@ def generate_workload(
         "seed": seed,
         "config": asdict(cfg),
     }
+    where: Instance | Network = server
+    if servers is not None:
+        where, requests = _over_cells(cfg, server, requests, servers, seed)
+        meta["servers"] = servers
     # Through JSON, so that the workload equals itself read back from its file.
-    return Workload(server, tuple(requests), json.loads(json.dumps(meta)))
+    return Workload(where, tuple(requests), json.loads(json.dumps(meta)))
+
+
+def _over_cells(
+    cfg: ScenarioConfig, server: Instance, requests: list[Request], count: int, seed: int
+) -> tuple[Network, list[Request]]:
+    """The servers on the ``cells`` grid and each request's links to them (its deadline kept)."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ScenarioError(f"servers must be a positive integer (got {count!r})")
+    rng = np.random.default_rng(9500 + seed)
+    share = cfg.bandwidth_hz / max(cfg.n_users / count, 1.0)
+    _, links = cell_links(rng, len(requests), count, CELLS_ISD_M, CELLS_COVERAGE_M, cfg.cell, share)
+    moved = [
+        dataclasses.replace(r, spectral_efficiency=None, snr_db=None, links=ls)
+        for r, ls in zip(requests, links, strict=True)
+    ]
+    network = Network(server.blocks, server.models, (), servers_like(server, count), server.name, server.timing)
+    return network, moved
 
 
 def _check_settings(family: str, rate: float, duration: float, seed: int, cv: float, slo: float, spread: float) -> None:

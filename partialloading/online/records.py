@@ -2,7 +2,8 @@
 
 The request table has the columns ``request, model, arrival_s, deadline_s, status, round,
 upload_end_s, infer_start_s, finish_s`` (the three times empty for a dropped request), one row
-per request in workload order. The summary file is ``{"format": "partialloading/simulation",
+per request in workload order (with several servers, a ``server`` column more: the server that
+served or dropped it). The summary file is ``{"format": "partialloading/simulation",
 "version": 1, "workload": ..., "runs": [...]}``, one run per policy, each with the policy, the
 timing model and the metrics of :class:`~partialloading.online.Summary`. Numbers are written
 with ``repr``, so two equal runs give byte-identical files, except for the two planning-time
@@ -47,11 +48,13 @@ def dumps_outcomes_csv(run: Simulation) -> str:
     """The request table of ``run`` as CSV text (with a ``batch_size`` column, empty for a
     dropped request, where the workload's models have batch tables)."""
     batching = run.summary.mean_batch_size is not None or run.summary.gpu_seconds_saved is not None
+    servers = run.summary.servers is not None
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow((*OUTCOME_COLUMNS, "batch_size") if batching else OUTCOME_COLUMNS)
+    writer.writerow((*OUTCOME_COLUMNS, *(["batch_size"] if batching else []), *(["server"] if servers else [])))
     for o in run.outcomes:
         size = [str(o.batch_size) if o.batch_size else ""] if batching else []
+        size += [o.server or ""] if servers else []
         writer.writerow(
             [
                 o.request,
@@ -79,9 +82,11 @@ def dumps_rounds_csv(run: Simulation) -> str:
     over time)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(ROUND_COLUMNS)
+    # The server column only with several servers, so one-server tables read as before.
+    width = len(ROUND_COLUMNS) if run.summary.servers is not None else len(ROUND_COLUMNS) - 1
+    writer.writerow(ROUND_COLUMNS[:width])
     for r in run.rounds:
-        writer.writerow([repr(v) if isinstance(v, float) else v for v in dataclasses.astuple(r)])
+        writer.writerow([repr(v) if isinstance(v, float) else v for v in dataclasses.astuple(r)][:width])
     return out.getvalue()
 
 
@@ -103,7 +108,7 @@ def summary_to_dict(summary: Summary) -> dict[str, Any]:
     """The metrics as a JSON-ready mapping (field order as in :class:`Summary`; the batch
     metrics only where the workload batches)."""
     out = dataclasses.asdict(summary)
-    for name in BATCH_FIELDS:
+    for name in (*BATCH_FIELDS, "servers"):
         if out[name] is None:
             del out[name]
     return out
@@ -124,6 +129,7 @@ def run_to_dict(run: Simulation) -> dict[str, Any]:
         "time_limit_s": policy.time_limit,
         "seed": policy.seed,
         "timing": run.timing,
+        **({"router": run.router} if run.router is not None else {}),
         **summary_to_dict(run.summary),
     }
 

@@ -31,11 +31,11 @@ import numpy as np
 from partialloading.errors import ParameterError, SolverError
 from partialloading.instance import Instance, User
 from partialloading.params import MethodParams
-from partialloading.solution import Solution
 from partialloading.solve import solve
 from partialloading.timing import instance_steps, servable_alone
 from partialloading.validation.verify import verify_solution
 
+from .gpu import GpuState
 from .workload import Workload
 
 SERVED = "served"
@@ -87,6 +87,9 @@ class Outcome:
     finish_s: float = math.nan
     batch_size: int = 0
     """Requests in its batch (0 for a dropped request)."""
+    server: str | None = None
+    """The server that served or dropped it (several servers only; ``None``: one server, or
+    dropped before any server took it)."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,20 @@ class Round:
     evicted_bytes: float = 0.0
     resident_bytes: float = 0.0
     """Bytes in GPU memory when the round ends."""
+    server: str | None = None
+    """The server that ran it (several servers only)."""
+
+
+@dataclass(frozen=True)
+class ServerSummary:
+    """One server's share of a run on several servers."""
+
+    id: str
+    served: int
+    dropped: int
+    loaded_bytes: float
+    busy_fraction: float
+    rounds: int
 
 
 @dataclass(frozen=True)
@@ -136,6 +153,9 @@ class Summary:
     gpu_seconds_saved: float | None = None
     """Inference seconds that serving the same requests one by one would have taken beyond the
     batches' (``None`` without batch tables)."""
+    servers: tuple[ServerSummary, ...] | None = None
+    """Each server's served and dropped requests, loaded bytes and busy fraction (several
+    servers only)."""
 
     WALL_CLOCK = ("planning_time_mean_s", "planning_time_max_s")
     """The fields measured in wall-clock time: the only ones that differ between two equal runs."""
@@ -151,6 +171,8 @@ class Simulation:
     outcomes: tuple[Outcome, ...]
     rounds: tuple[Round, ...]
     summary: Summary
+    router: str | None = None
+    """The router that sent the requests to the servers (several servers only)."""
 
 
 def _quantile(values: np.ndarray, q: float) -> float | None:
@@ -194,8 +216,8 @@ def summarize(
         rounds=len(rounds),
         planning_time_mean_s=float(planning.mean()) if planning.size else 0.0,
         planning_time_max_s=float(planning.max()) if planning.size else 0.0,
-        mean_batch_size=(len(served) / batches if batches else None) if workload.server.batching else None,
-        gpu_seconds_saved=saved if workload.server.batching else None,
+        mean_batch_size=(len(served) / batches if batches else None) if workload.batching else None,
+        gpu_seconds_saved=saved if workload.batching else None,
     )
 
 
@@ -235,6 +257,10 @@ def simulate(
         policy = Policy(policy)
     if round_cap is not None and (isinstance(round_cap, bool) or not isinstance(round_cap, int) or round_cap < 1):
         raise ParameterError(f"round cap must be a positive integer (got {round_cap!r})")
+    if not isinstance(workload.server, Instance):
+        raise ParameterError(
+            f"the workload has {len(workload.servers)} servers: serve it with simulate_servers (and a router)"
+        )
     server = workload.server if timing is None else dataclasses.replace(workload.server, timing=timing)
     run = _Serving(workload, server, policy, round_cap, verify)
     while run.pointer < len(run.requests) or run.pending:
@@ -248,31 +274,75 @@ def simulate(
     return Simulation(workload.name, server.timing, policy, final, tuple(rounds), summary)
 
 
+class _Shared:
+    """What the servers of one run share: the requests' times, every request's outcome, and
+    (several servers) whether more arrivals are still to be routed."""
+
+    def __init__(self, workload: Workload, joint: bool = False) -> None:
+        self.requests = workload.requests
+        n = len(self.requests)
+        self.arrival = workload.arrivals
+        self.deadline = workload.deadlines
+        self.order: list[int] = np.lexsort((np.arange(n), self.arrival)).tolist()
+        self.outcomes: list[Outcome | None] = [None] * n
+        self.routed = n  # arrivals handed to a server so far (one server: all of them)
+        self.joint = joint
+
+    def more_coming(self) -> bool:
+        """Whether some request has yet to arrive at a server."""
+        return self.routed < len(self.order)
+
+    def drop(self, k: int, index: int, server: str | None) -> None:
+        r = self.requests[k]
+        arrival, deadline = float(self.arrival[k]), float(self.deadline[k])
+        self.outcomes[k] = Outcome(r.id, r.model, arrival, deadline, DROPPED, index, server=server)
+
+
 class _Serving:
     """The state of a simulation between rounds: the clock, the requests arrived and pending,
     every request's outcome so far, the rounds run and the GPU's memory."""
 
     def __init__(
-        self, workload: Workload, server: Instance, policy: Policy, round_cap: int | None, verify: bool
+        self,
+        workload: Workload,
+        server: Instance,
+        policy: Policy,
+        round_cap: int | None,
+        verify: bool,
+        shared: _Shared | None = None,
     ) -> None:
         self.server, self.policy, self.round_cap, self.verify = server, policy, round_cap, verify
         self.requests = workload.requests
         n = len(self.requests)
-        self.arrival = workload.arrivals
-        self.deadline = workload.deadlines
-        self.arrival_order: list[int] = np.lexsort((np.arange(n), self.arrival)).tolist()
-        self.outcomes: list[Outcome | None] = [None] * n
+        self.shared = shared or _Shared(workload)
+        self.arrival = self.shared.arrival
+        self.deadline = self.shared.deadline
+        self.outcomes = self.shared.outcomes
+        # One server takes every arrival; with several, the requests routed to it (appended by
+        # the router as they arrive, in arrival order).
+        self.arrival_order: list[int] = list(self.shared.order) if shared is None else []
+        self.label: str | None = None  # the server's id, with several servers
         self.rounds: list[Round] = []
         self.pending: list[int] = []  # request indices, in arrival order
         self.pointer = 0
-        self.now = float(self.arrival[self.arrival_order[0]]) if n else 0.0
+        self.stalled = False  # the last round served nobody: only a new arrival changes that
+        self.now = float(self.arrival[self.arrival_order[0]]) if n and shared is None else 0.0
         self.gpu = GpuState.start(server)
         self.batches = 0  # batches served so far
         self.saved = 0.0  # inference seconds batching saved so far
 
+    def user(self, k: int, deadline_s: float) -> User:
+        """Request ``k`` as a user of this server's round instance (its link's radio)."""
+        request = self.requests[k]
+        return request.user(deadline_s) if self.label is None else request.user_on(self.label, deadline_s)
+
+    def keep_unservable(self, k: int) -> bool:
+        """Whether a request this server cannot serve stays pending instead of being dropped
+        (the joint router: another server may serve it)."""
+        return self.shared.joint
+
     def drop(self, k: int, index: int) -> None:
-        r = self.requests[k]
-        self.outcomes[k] = Outcome(r.id, r.model, float(self.arrival[k]), float(self.deadline[k]), DROPPED, index)
+        self.shared.drop(k, index, self.label)
 
     def round(self) -> bool:
         """Run one round (see the module docstring); whether it planned (else it only dropped
@@ -280,7 +350,7 @@ class _Serving:
         arrival, deadline, outcomes = self.arrival, self.deadline, self.outcomes
         if not self.pending:
             self.now = max(self.now, float(arrival[self.arrival_order[self.pointer]]))
-        while self.pointer < len(self.requests) and arrival[self.arrival_order[self.pointer]] <= self.now:
+        while self.pointer < len(self.arrival_order) and arrival[self.arrival_order[self.pointer]] <= self.now:
             self.pending.append(self.arrival_order[self.pointer])
             self.pointer += 1
         index = len(self.rounds)
@@ -293,18 +363,34 @@ class _Serving:
         if not chosen:
             now = self.now
             self.rounds.append(
-                Round(index, now, now, len(self.pending), 0, 0, dropped, 0.0, 0.0, 0.0, 0.0, 0.0, self.gpu.bytes)
+                Round(
+                    index,
+                    now,
+                    now,
+                    len(self.pending),
+                    0,
+                    0,
+                    dropped,
+                    0.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                    self.gpu.bytes,
+                    self.label,
+                )
             )
             # What is left waited beyond the cap: plan it at once. Else wait for the next arrival.
             self.pending = [k for k in alive if outcomes[k] is None]
             return False
         served, end = self._serve(instance, chosen, index, dropped)
         self.pending = [k for k in alive if outcomes[k] is None]
+        self.stalled = not served
         if served:
             self.now = end
-        elif self.pointer < len(self.requests):
+        elif self.pointer < len(self.arrival_order):
             self.now = max(self.now, float(arrival[self.arrival_order[self.pointer]]))
-        else:
+        elif not self.shared.more_coming():
             # The policy admits nobody and nothing more arrives: the state cannot change, so what
             # waits can only be dropped.
             for k in self.pending:
@@ -320,13 +406,14 @@ class _Serving:
         if self.round_cap is not None and len(alive) > self.round_cap:
             keep = set(sorted(alive, key=lambda k: (deadline[k], arrival[k], k))[: self.round_cap])
             chosen = [k for k in alive if k in keep]  # still in arrival order
-        users = tuple(self.requests[k].user(float(deadline[k] - now)) for k in chosen)
+        users = tuple(self.user(k, float(deadline[k] - now)) for k in chosen)
         instance = self.gpu.round_instance(self.server, users, index)
         ok = set(servable_alone(instance if self.policy.sharing else instance.unshared()).tolist())
         if len(ok) < len(chosen):
-            # Not even served alone from this round's state can these make it: drop them.
+            # Not even served alone from this round's state can these make it: drop them (the
+            # joint router leaves them to the other servers).
             for pos, k in enumerate(chosen):
-                if pos not in ok:
+                if pos not in ok and not self.keep_unservable(k):
                     self.drop(k, index)
             chosen = [k for pos, k in enumerate(chosen) if pos in ok]
             # The same users, less the dropped ones: no need to build them again.
@@ -372,6 +459,7 @@ class _Serving:
                 now + float(line.infer_start[pos]),
                 now + float(line.finish[pos]),
                 int(sizes[pos]),
+                self.label,
             )
         # One load and one inference per batch (one request per batch without tables).
         busy = float(line.load[steps.first].sum() + steps.time.sum())
@@ -396,63 +484,7 @@ class _Serving:
                 float(line.reused_bytes.sum()),
                 evicted_bytes,
                 self.gpu.bytes,
+                self.label,
             )
         )
         return served, end
-
-
-@dataclass(frozen=True)
-class GpuState:
-    """What GPU memory holds between rounds: the model loaded last (the one-model memory), or the
-    resident blocks, least recently used first (a memory with a capacity).
-
-    Attributes
-    ----------
-    model
-        The model in memory (one-model memory), or ``None``.
-    blocks
-        The resident block ids, least recently used first (with a capacity), or ``None``.
-    bytes
-        Bytes resident.
-    """
-
-    model: str | None
-    blocks: tuple[str, ...] | None
-    bytes: float
-
-    @classmethod
-    def start(cls, server: Instance) -> GpuState:
-        """The state at time 0 (the server's initial model or blocks)."""
-        resident = server.initial_resident
-        size = float(server.block_sizes[list(resident)].sum()) if resident else 0.0
-        if server.memory_bytes is None:
-            return cls(server.initial_model, None, size)
-        return cls(None, tuple(server.blocks[j].id for j in resident), size)
-
-    def round_instance(self, server: Instance, users: tuple[User, ...], index: int) -> Instance:
-        """The instance of round ``index``: its users, starting from this state."""
-        name = f"{server.name}-round{index}"
-        if self.blocks is None:
-            return dataclasses.replace(server, users=users, initial_model=self.model, name=name)
-        return dataclasses.replace(server, users=users, initial_model=None, initial_blocks=self.blocks, name=name)
-
-    def after(self, solution: Solution) -> GpuState:
-        """The state a round's schedule leaves (the blocks of private copies map back to the
-        blocks they copy, so that the next round starts from the same bytes)."""
-        instance = solution.instance
-        line = solution.timeline
-        if self.blocks is None:
-            last = instance.users[solution.order[-1]].model
-            size = float(instance.model_sizes[instance.model_index[last]])
-            return GpuState(last, None, size)
-        ran = solution.evaluated
-        final = line.resident_after
-        original = {
-            copy: block
-            for shared, plain in zip(instance.models, ran.models, strict=True)
-            for block, copy in zip(shared.blocks, plain.blocks, strict=True)
-        }
-        # A block held through two models' copies keeps its most recent use.
-        ids = list(dict.fromkeys(original[ran.blocks[j].id] for j in reversed(final)))[::-1]
-        size = float(sum(instance.blocks[instance.block_index[b]].size_bytes for b in ids))
-        return GpuState(None, tuple(ids), size)

@@ -197,8 +197,7 @@ def _workload(family: str, params: Mapping[str, ParamValue], seed: int, timing: 
         workload = generate_workload(family, rate, duration, seed, timing=timing, **settings, **fields)  # type: ignore[arg-type]
         if memory is not None:
             # A GPU memory of that capacity (the family's own memory_models setting aside).
-            server = dataclasses.replace(workload.server, memory_bytes=float(memory))
-            workload = dataclasses.replace(workload, server=server)
+            workload = workload.with_memory(float(memory))
         return workload
     except PartialLoadingError as exc:
         raise StudyError(str(exc)) from None

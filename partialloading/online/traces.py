@@ -53,10 +53,11 @@ from partialloading.scenarios.configured import draw_snr_db, draw_users
 
 from .arrivals import workload_server
 from .latency import DEFAULT_LATENCY, DEFAULT_LATENCY_MODEL_BYTES, LatencyModel, latency_tables
+from .requests import CSV_COLUMNS
 from .trace_mapping import mapper
 from .trace_readers import Chunk, read_chunks, window
 from .trace_spec import COLUMNS, MAPPINGS, TRACE_FORMATS, TraceError, TraceSpec
-from .workload import CSV_COLUMNS, WORKLOAD_FORMAT
+from .workload import WORKLOAD_FORMAT
 
 
 @dataclass(frozen=True)

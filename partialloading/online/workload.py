@@ -1,26 +1,20 @@
-"""Workloads: a server and the requests that reach it over time (format ``partialloading/workload``).
+"""Workloads: the servers and the requests that reach them over time (format ``partialloading/workload``).
 
-A workload file holds the server part of an instance (``timing``, ``uplink``, ``server``,
-``blocks``, ``models``) and either a ``requests`` list or ``requests_csv``, the name of a CSV
-file (relative to the JSON file) with the same columns, for long traces::
-
-    id,model,arrival_s,data_bits,spectral_efficiency,snr_db,relative_deadline_s,weight,infer_time_s
-    r0,birds,0.0125,1.2e6,,12.5,0.25,1,
-
-A request gives exactly one of ``spectral_efficiency`` and ``snr_db`` (an empty CSV cell is
-absent); ``weight`` defaults to 1; ``infer_time_s``, the request's own inference time, defaults
-to its model's. Its absolute deadline is ``arrival_s + relative_deadline_s``.
-Every problem is reported with the file, the place (``requests[12].arrival_s``, or the CSV line
-and column) and what is wrong.
+A workload file holds the server part of an instance (``timing``, ``uplink`` and ``server``, or
+``servers``; ``blocks``, ``models``) and either a ``requests`` list or ``requests_csv``, the name
+of a CSV file (relative to the JSON file) with the same columns, for long traces (the request
+table of :mod:`partialloading.online.requests`). A request's absolute deadline is ``arrival_s +
+relative_deadline_s``. Every problem is reported with the file, the place
+(``requests[12].arrival_s``, or the CSV line and column) and what is wrong.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import dataclasses
 import json
+import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,92 +22,21 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from partialloading.errors import FieldError, InstanceError
-from partialloading.instance import Instance, User, check_identifier, check_number
+from partialloading.errors import InstanceError
+from partialloading.instance import Instance, Server
 from partialloading.io import (
     check_schema,
-    instance_from_dict,
     instance_to_dict,
+    network_to_dict,
+    problem_from_dict,
     read_json_file,
     write_text_atomic,
 )
+from partialloading.network import Network
+
+from .requests import Request, dumps_requests_csv, read_requests_csv, request_from_values, request_to_dict
 
 WORKLOAD_FORMAT = "partialloading/workload"
-CSV_COLUMNS = (
-    "id",
-    "model",
-    "arrival_s",
-    "data_bits",
-    "spectral_efficiency",
-    "snr_db",
-    "relative_deadline_s",
-    "weight",
-    "infer_time_s",
-)
-"""Columns of a request table, in the order the writer uses."""
-
-_REQUIRED = ("id", "model", "arrival_s", "data_bits", "relative_deadline_s")
-
-
-@dataclass(frozen=True)
-class Request:
-    """One inference request of a workload.
-
-    Parameters
-    ----------
-    id
-        Unique identifier.
-    model
-        Id of the requested model.
-    arrival_s
-        Arrival time in seconds (from the start of the workload).
-    data_bits
-        Size of the input to upload, in bits.
-    relative_deadline_s
-        Deadline measured from the arrival.
-    spectral_efficiency, snr_db
-        Exactly one of the two, as for a :class:`~partialloading.User`.
-    weight
-        Value of serving the request.
-    infer_time_s
-        The request's own inference time in seconds (``None``: its model's).
-    """
-
-    id: str
-    model: str
-    arrival_s: float
-    data_bits: float
-    relative_deadline_s: float
-    spectral_efficiency: float | None = None
-    snr_db: float | None = None
-    weight: float = 1
-    infer_time_s: float | None = None
-
-    def __post_init__(self) -> None:
-        check_identifier("id", self.id)
-        check_identifier("model", self.model)
-        check_number("arrival_s", self.arrival_s, allow_zero=True)
-        check_number("relative_deadline_s", self.relative_deadline_s)
-        # The user checks of the remaining fields (exactly one radio field, positive values).
-        self.user(self.relative_deadline_s)
-
-    @property
-    def deadline_s(self) -> float:
-        """Absolute deadline."""
-        return float(self.arrival_s) + float(self.relative_deadline_s)
-
-    def user(self, deadline_s: float) -> User:
-        """The request as a user of a static instance, with deadline ``deadline_s``."""
-        return User(
-            id=self.id,
-            model=self.model,
-            data_bits=self.data_bits,
-            deadline_s=deadline_s,
-            spectral_efficiency=self.spectral_efficiency,
-            snr_db=self.snr_db,
-            weight=self.weight,
-            infer_time_s=self.infer_time_s,
-        )
 
 
 @dataclass(frozen=True)
@@ -124,12 +47,13 @@ class Workload:
     ----------
     server
         The server as an instance without users (blocks, models, uplink, loading speed, the
-        model in GPU memory at time 0, the timing model, the name).
+        model in GPU memory at time 0, the timing model, the name), or the servers as a
+        :class:`~partialloading.network.Network` without users.
     requests
         The requests, in any order (the simulator serves them by arrival).
     """
 
-    server: Instance
+    server: Instance | Network
     requests: tuple[Request, ...]
     meta: Mapping[str, Any] = field(default_factory=dict)
     """Free-form, JSON-serializable provenance (the generator and its parameters)."""
@@ -138,7 +62,10 @@ class Workload:
         object.__setattr__(self, "requests", tuple(self.requests))
         if self.server.users:
             raise InstanceError("users", "a workload's server has no users (the requests take their place)")
-        models = self.server.model_index
+        servers = self.servers
+        rooms = {s.id: math.inf if s.memory_bytes is None else float(s.memory_bytes) for s in servers}
+        one = self.network.server_instance(0)
+        models = one.model_index
         seen: dict[str, int] = {}
         for pos, request in enumerate(self.requests):
             if request.id in seen:
@@ -149,13 +76,60 @@ class Workload:
             seen[request.id] = pos
             if request.model not in models:
                 raise InstanceError(f"requests[{pos}].model", f"unknown model {request.model!r}")
-            capacity = self.server.memory_bytes
-            size = float(self.server.model_sizes[models[request.model]])
-            if capacity is not None and size > float(capacity):
+            reached = self._check_links(pos, request, rooms)
+            size = float(one.model_sizes[models[request.model]])
+            room = max((rooms[s] for s in reached), default=0.0)
+            if size > room:
+                where = (
+                    "server.memory_bytes"
+                    if isinstance(self.server, Instance)
+                    else "the memory of every server it reaches"
+                )
                 raise InstanceError(
                     f"requests[{pos}].model",
-                    f"model {request.model!r} ({size:g} bytes) does not fit in server.memory_bytes {float(capacity):g}",
+                    f"model {request.model!r} ({size:g} bytes) does not fit in {where} ({room:g} bytes)",
                 )
+
+    def _check_links(self, pos: int, request: Request, rooms: Mapping[str, float]) -> list[str]:
+        """The servers ``request`` reaches, each link to a known server and no server twice."""
+        if request.links is None:
+            return list(rooms)
+        if isinstance(self.server, Instance):
+            raise InstanceError(f"requests[{pos}].links", "links name servers: only a workload with servers has them")
+        reached: list[str] = []
+        for j, link in enumerate(request.links):
+            if link.server not in rooms:
+                raise InstanceError(f"requests[{pos}].links[{j}].server", f"unknown server {link.server!r}")
+            if link.server in reached:
+                raise InstanceError(f"requests[{pos}].links[{j}].server", f"server {link.server!r} is linked twice")
+            reached.append(link.server)
+        return reached
+
+    def with_memory(self, memory_bytes: float) -> Workload:
+        """This workload with a GPU memory of ``memory_bytes`` on every server."""
+        if isinstance(self.server, Instance):
+            server: Instance | Network = dataclasses.replace(self.server, memory_bytes=float(memory_bytes))
+        else:
+            servers = tuple(dataclasses.replace(s, memory_bytes=float(memory_bytes)) for s in self.server.servers)
+            server = dataclasses.replace(self.server, servers=servers)
+        return dataclasses.replace(self, server=server)
+
+    @property
+    def network(self) -> Network:
+        """The servers as a network (a one-server workload: a network of one server)."""
+        if isinstance(self.server, Network):
+            return self.server
+        return self.__dict__.setdefault("_network", Network.from_instance(self.server))
+
+    @property
+    def servers(self) -> tuple[Server, ...]:
+        """The servers."""
+        return self.network.servers
+
+    @property
+    def batching(self) -> bool:
+        """Whether some model serves batches."""
+        return self.network.server_instance(0).batching
 
     @property
     def name(self) -> str:
@@ -174,112 +148,6 @@ class Workload:
 
 
 # ---------------------------------------------------------------------------- reading
-def _request(values: Mapping[str, Any], where: str) -> Request:
-    missing = [k for k in _REQUIRED if k not in values]
-    if missing:
-        raise InstanceError(where, f"missing key {missing[0]!r}")
-    unknown = sorted(set(values) - set(CSV_COLUMNS))
-    if unknown:
-        raise InstanceError(where, f"unknown key {unknown[0]!r}")
-    try:
-        return Request(
-            id=values["id"],
-            model=values["model"],
-            arrival_s=values["arrival_s"],
-            data_bits=values["data_bits"],
-            relative_deadline_s=values["relative_deadline_s"],
-            spectral_efficiency=values.get("spectral_efficiency"),
-            snr_db=values.get("snr_db"),
-            weight=values.get("weight", 1),
-            infer_time_s=values.get("infer_time_s"),
-        )
-    except FieldError as exc:
-        raise InstanceError(f"{where}.{exc.field}" if where else exc.field, exc.problem) from None
-
-
-def _number_cell(text: str) -> float | int:
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)  # may raise ValueError: the caller names the cell
-
-
-def read_requests_csv(path: str | os.PathLike[str]) -> list[Request]:
-    """Read a request table; a bad cell is an :class:`InstanceError` naming the line and column."""
-    source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InstanceError("", f"cannot read the request table ({exc.strerror or exc})", source) from None
-    except UnicodeDecodeError:
-        raise InstanceError("", "the request table is not UTF-8 text", source) from None
-    return parse_requests_csv(text, source)
-
-
-def parse_requests_csv(text: str, source: str | None = None) -> list[Request]:
-    """Parse the text of a request table (see :func:`read_requests_csv`)."""
-    reader = csv.reader(io.StringIO(text))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise InstanceError("", "the request table is empty (expected a header line)", source) from None
-    except csv.Error as exc:
-        raise InstanceError("line 1", f"not CSV ({exc})", source) from None
-    header = [h.strip() for h in header]
-    for column in _REQUIRED:
-        if column not in header:
-            raise InstanceError("line 1", f"missing column {column!r} (columns: {', '.join(CSV_COLUMNS)})", source)
-    for column in header:
-        if column not in CSV_COLUMNS:
-            raise InstanceError("line 1", f"unknown column {column!r} (columns: {', '.join(CSV_COLUMNS)})", source)
-    if len(set(header)) != len(header):
-        raise InstanceError("line 1", "a column is named twice", source)
-    requests: list[Request] = []
-    seen: dict[str, int] = {}
-    try:
-        for row in reader:
-            line = reader.line_num
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            if len(row) != len(header):
-                raise InstanceError(f"line {line}", f"{len(row)} cells, the header has {len(header)}", source)
-            values: dict[str, Any] = {}
-            for column, cell in zip(header, row, strict=True):
-                cell = cell.strip()
-                if not cell:
-                    continue
-                if column in ("id", "model"):
-                    values[column] = cell
-                    continue
-                try:
-                    values[column] = _number_cell(cell)
-                except ValueError:
-                    raise InstanceError(
-                        f"line {line}, column {column}", f"must be a number (got {cell!r})", source
-                    ) from None
-            try:
-                request = _request(values, "")
-            except InstanceError as exc:
-                column = exc.where or "row"
-                if exc.problem.startswith("missing key"):
-                    column = exc.problem.split("'")[1]
-                    raise InstanceError(
-                        f"line {line}, column {column}", "empty (a value is required)", source
-                    ) from None
-                raise InstanceError(f"line {line}, column {column}", exc.problem, source) from None
-            if request.id in seen:
-                raise InstanceError(
-                    f"line {line}, column id",
-                    f"duplicate request id {request.id!r} (first at line {seen[request.id]})",
-                    source,
-                )
-            seen[request.id] = line
-            requests.append(request)
-    except csv.Error as exc:
-        raise InstanceError(f"line {reader.line_num}", f"not CSV ({exc})", source) from None
-    return requests
-
-
 def workload_from_dict(data: Any, source: str | None = None, base: Path | None = None) -> Workload:
     """Build a :class:`Workload` from parsed JSON (``base``: the folder a ``requests_csv`` is relative to)."""
     try:
@@ -288,10 +156,10 @@ def workload_from_dict(data: Any, source: str | None = None, base: Path | None =
             raise InstanceError("requests_csv", "give either requests or requests_csv, not both")
         server_doc = {k: v for k, v in data.items() if k not in ("format", "meta", "requests", "requests_csv")}
         server_doc["format"] = "partialloading/instance"
-        server = instance_from_dict({**server_doc, "users": []})
+        server = problem_from_dict({**server_doc, "users": []})
         if "requests" in data:
             requests = [
-                _request(r, f"requests[{i}]") if isinstance(r, dict) else _not_object(i, r)
+                request_from_values(r, f"requests[{i}]") if isinstance(r, dict) else _not_object(i, r)
                 for i, r in enumerate(data["requests"])
             ]
             return Workload(server, tuple(requests), data.get("meta", {}))
@@ -326,63 +194,20 @@ def read_workload(path: str | os.PathLike[str]) -> Workload:
 
 
 # ---------------------------------------------------------------------------- writing
-def _cell(x: float | None) -> str:
-    # repr round-trips a float exactly; an int stays an int.
-    if x is None:
-        return ""
-    return repr(float(x)) if isinstance(x, float) else str(x)
-
-
-def _request_row(r: Request) -> list[str]:
-    fields = (
-        r.arrival_s,
-        r.data_bits,
-        r.spectral_efficiency,
-        r.snr_db,
-        r.relative_deadline_s,
-        r.weight,
-        r.infer_time_s,
-    )
-    return [r.id, r.model, *map(_cell, fields)]
-
-
-def _request_dict(r: Request) -> dict[str, Any]:
-    doc: dict[str, Any] = {"id": r.id, "model": r.model, "arrival_s": r.arrival_s, "data_bits": r.data_bits}
-    if r.spectral_efficiency is not None:
-        doc["spectral_efficiency"] = r.spectral_efficiency
-    else:
-        doc["snr_db"] = r.snr_db
-    doc["relative_deadline_s"] = r.relative_deadline_s
-    doc["weight"] = r.weight
-    if r.infer_time_s is not None:
-        doc["infer_time_s"] = r.infer_time_s
-    return doc
-
-
 def workload_to_dict(workload: Workload, requests_csv: str | None = None) -> dict[str, Any]:
     """The JSON document of ``workload`` (with ``requests_csv`` naming the table instead of the list)."""
-    doc = instance_to_dict(workload.server)
+    server = workload.server
+    doc = instance_to_dict(server) if isinstance(server, Instance) else network_to_dict(server)
     doc.pop("users", None)
     doc.pop("meta", None)
     doc["format"] = WORKLOAD_FORMAT
     if workload.meta:
         doc["meta"] = dict(workload.meta)
     if requests_csv is None:
-        doc["requests"] = [_request_dict(r) for r in workload.requests]
+        doc["requests"] = [request_to_dict(r) for r in workload.requests]
     else:
         doc["requests_csv"] = requests_csv
     return doc
-
-
-def dumps_requests_csv(requests: Iterable[Request]) -> str:
-    """The request table as CSV text (the ``infer_time_s`` column only when a request has one)."""
-    requests = list(requests)
-    width = len(CSV_COLUMNS) if any(r.infer_time_s is not None for r in requests) else len(CSV_COLUMNS) - 1
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS[:width])
-    writer.writerows(_request_row(r)[:width] for r in requests)
-    return out.getvalue()
 
 
 def write_workload(workload: Workload, path: str | os.PathLike[str], csv_table: bool | None = None) -> list[Path]:

@@ -34,10 +34,12 @@ from typing import Any
 
 from partialloading.errors import ScenarioError
 from partialloading.instance import Instance
+from partialloading.network import Network
 
 from . import configs
 from .builders import Built
 from .cell import Cell
+from .cells import CELLS_FAMILY, cells
 from .configs import (
     CONFIGS,
     IMAGE_DATASET_CLASSES,
@@ -69,6 +71,21 @@ RANDOM_FAMILIES: Mapping[str, Structure] = {
 FAMILIES: tuple[str, ...] = (*RANDOM_FAMILIES, *configs.FAMILIES, FREEZE_DEPTH_FAMILY)
 """Names of every instance family :func:`generate` knows."""
 
+NETWORK_FAMILIES: tuple[str, ...] = (CELLS_FAMILY,)
+"""Names of the families of several servers (:func:`generate_network`)."""
+
+
+def generate_network(family: str, seed: int, **params: Any) -> Network:
+    """Generate one instance of a family of several servers (:data:`NETWORK_FAMILIES`):
+    ``cells`` takes ``n_servers``, ``n_users``, ``isd_m``, ``coverage_m``, ``base`` and the base
+    family's fields (:func:`~partialloading.scenarios.cells.cells`)."""
+    if family != CELLS_FAMILY:
+        raise ScenarioError(f"unknown family of several servers {family!r} (choose from {', '.join(NETWORK_FAMILIES)})")
+    try:
+        return cells(seed, **params)
+    except TypeError as exc:
+        raise ScenarioError(f"cells: {exc}") from None
+
 
 def generate(family: str, seed: int, **params: Any) -> Instance:
     """Generate one instance of ``family`` with seed ``seed``.
@@ -89,6 +106,8 @@ def generate(family: str, seed: int, **params: Any) -> Instance:
     ScenarioError
         Unknown family or parameter, or a value out of range.
     """
+    if family in NETWORK_FAMILIES:
+        raise ScenarioError(f"{family} is a family of several servers: generate it with generate_network")
     if family in RANDOM_FAMILIES:
         if "structure" in params:
             raise ScenarioError(f"family {family!r}: the structure is fixed by the family")
@@ -104,12 +123,14 @@ def generate(family: str, seed: int, **params: Any) -> Instance:
 
 
 __all__ = [
+    "CELLS_FAMILY",
     "CONFIGS",
     "FAMILIES",
     "FREEZE_DEPTH_FAMILY",
     "IMAGE_DATASET_CLASSES",
     "IMAGE_RAW_BITS",
     "LOAD_SPEEDS",
+    "NETWORK_FAMILIES",
     "RANDOM_FAMILIES",
     "TEXT_DATASET_CLASSES",
     "BackboneConfig",
@@ -125,9 +146,11 @@ __all__ = [
     "ZooHeadsConfig",
     "ZooLoraConfig",
     "ZooMixedConfig",
+    "cells",
     "config",
     "generate",
     "generate_from",
+    "generate_network",
     "generate_with_models",
     "random_batched_instance",
     "random_instance",
