@@ -9,6 +9,7 @@ import numpy as np
 
 from .memory import memory_of
 from .result import Result
+from .servers import NetworkResult, NetworkSolution
 from .solution import Solution
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ def plot_gantt(
     subtitle: str | None = None,
     violations: Sequence[str] = (),
     max_rows: int = MAX_ROWS,
+    rejected: Sequence[str] | None = None,
+    show_rejected: bool = True,
 ) -> Axes:
     """Draw the timeline of a schedule as a Gantt chart, one row per admitted user.
 
@@ -76,6 +79,9 @@ def plot_gantt(
         the first one).
     max_rows
         Rows per request up to this many served requests, per model visit beyond.
+    rejected, show_rejected
+        The users listed as not served (default: the schedule's rejected users), and whether
+        to list them.
 
     Returns
     -------
@@ -117,9 +123,75 @@ def plot_gantt(
     ax.set_axisbelow(True)
     _title(ax, solution, result, len(spans) if grouped else None, subtitle, violations)
     # In the x label, the list of rejected users takes part in tight_layout and never overlaps.
-    ax.set_xlabel(f"time (s)\n\n{_rejected_note(solution.rejected)}", fontsize=9)
+    note = "" if not show_rejected else _rejected_note(solution.rejected if rejected is None else rejected)
+    ax.set_xlabel(f"time (s)\n\n{note}" if note else "time (s)", fontsize=9)
     ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=4, fontsize=8, frameon=False)
     return ax
+
+
+def plot_servers(
+    solution_or_result: NetworkSolution | NetworkResult,
+    axes: Sequence[Axes] | None = None,
+    *,
+    subtitle: str | None = None,
+    violations: Sequence[str] = (),
+    max_rows: int = MAX_ROWS,
+) -> Sequence[Axes]:
+    """Draw a schedule on several servers: one lane (a :func:`plot_gantt` chart) per server,
+    stacked on one time axis; the users no server serves are listed under the last lane.
+
+    Parameters
+    ----------
+    solution_or_result
+        The schedule, or its result (the method and status go into the first lane's title).
+    axes
+        One axes per server to draw on; a new figure is created only when ``None``.
+    subtitle, violations, max_rows
+        As for :func:`plot_gantt` (the violations go with the first lane).
+
+    Returns
+    -------
+    list of Axes
+        The lanes, in server order.
+    """
+    if isinstance(solution_or_result, NetworkResult):
+        solution, head = solution_or_result.solution, f"method {solution_or_result.method}, "
+        head += f"status {solution_or_result.status.value}"
+    else:
+        solution, head = solution_or_result, None
+    network = solution.network
+    if axes is None:
+        import matplotlib.pyplot as plt
+
+        rows = [max(min(len(p.order), max_rows), 2) for p in solution.parts]
+        _, grid = plt.subplots(
+            len(rows),
+            1,
+            figsize=(11, sum(1.6 + 0.42 * r for r in rows)),
+            sharex=True,
+            squeeze=False,
+            gridspec_kw={"height_ratios": rows},
+        )
+        axes = list(grid[:, 0])
+    if len(axes) != network.num_servers:
+        raise ValueError(f"{len(axes)} axes for {network.num_servers} servers")
+    last = network.num_servers - 1
+    for n, (ax, server, part) in enumerate(zip(axes, network.servers, solution.parts, strict=True)):
+        lines = [
+            f"server {server.id}",
+            *([head] if head and n == 0 else []),
+            *([subtitle] if subtitle and n == 0 else []),
+        ]
+        plot_gantt(
+            part,
+            ax,
+            subtitle=" · ".join(lines),
+            violations=violations if n == 0 else (),
+            max_rows=max_rows,
+            rejected=solution.rejected,
+            show_rejected=n == last,
+        )
+    return list(axes)
 
 
 def _row_name(solution: Solution, a: int, b: int) -> str:

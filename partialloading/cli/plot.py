@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from partialloading.cli.common import instance_path
-from partialloading.io import read_instance
+from partialloading.io import read_problem
+from partialloading.network import Network
 from partialloading.output import OutputError, check_output, write_file
 from partialloading.result import Result
+from partialloading.servers import NetworkResult
 from partialloading.solution_io import read_solution
 
 MIN_DPI, MAX_DPI = 10, 1200
@@ -22,7 +24,9 @@ MAX_PIXELS = 2**15
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("plot", help="draw the Gantt chart of a solution file (verified first)")
+    p = sub.add_parser(
+        "plot", help="draw the Gantt chart of a solution file (verified first; several servers: a lane each)"
+    )
     p.add_argument("file", help="instance JSON file (or a bundled instance name)")
     p.add_argument("solution", help="solution JSON file (as written by `solve --output`)")
     p.add_argument("--output", "-o", required=True, metavar="GANTT.png", help="image file (.png, .pdf, .svg, ...)")
@@ -58,19 +62,27 @@ def run(args: argparse.Namespace) -> int:
         raise OutputError(f"--dpi must be from {MIN_DPI} to {MAX_DPI} (got {args.dpi})")
     kind = image_format(args.output)
     check_output(args.output, inputs=[args.file, args.solution])
-    instance = read_instance(args.file)
+    problem = read_problem(args.file)
     doc = read_solution(args.solution)
-    solution = Result.from_dict(instance, doc, args.solution).solution
 
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
 
-    from partialloading.plot import plot_gantt
+    from partialloading.plot import plot_gantt, plot_servers
+    from partialloading.validation.servers import verify_network_solution
     from partialloading.validation.verify import verify_solution
 
-    report = verify_solution(instance, doc, args.solution)
     subtitle = f"method {doc['method']}, claimed status {doc['status']}"
-    ax = plot_gantt(solution, subtitle=subtitle, violations=[str(v) for v in report.violations])
+    if isinstance(problem, Network):
+        # One lane per server, stacked on one time axis.
+        report = verify_network_solution(problem, doc, args.solution)
+        network_solution = NetworkResult.from_dict(problem, doc, args.solution).solution
+        violations = [str(v) for v in report.violations]
+        ax = plot_servers(network_solution, subtitle=subtitle, violations=violations)[0]
+    else:
+        report = verify_solution(problem, doc, args.solution)
+        solution = Result.from_dict(problem, doc, args.solution).solution
+        ax = plot_gantt(solution, subtitle=subtitle, violations=[str(v) for v in report.violations])
     fig = ax.get_figure()
     if not isinstance(fig, Figure):  # pragma: no cover - plot_gantt draws on a Figure's axes
         raise TypeError("the Gantt chart is not drawn on a figure")

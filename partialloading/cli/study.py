@@ -72,7 +72,14 @@ def register(sub: Any) -> None:
         "spread) and family parameters (bandwidth_hz, load_speed_bytes_per_s, popularity_zipf, ...).",
     )
     o.add_argument("--family", required=True, help="configured scenario family (zoo-heads, zoo-mixed, ...)")
-    o.add_argument("--param", default="rate", help="swept parameter (default rate)")
+    o.add_argument("--param", default="rate", help="swept parameter (default rate; servers, router: several servers)")
+    o.add_argument(
+        "--routers",
+        nargs="+",
+        default=[],
+        metavar="ROUTER",
+        help="with several servers (--set servers=N, or --param servers): run each policy with each router",
+    )
     o.add_argument(
         "--policies",
         nargs="+",
@@ -263,6 +270,7 @@ def run_online(args: argparse.Namespace) -> int:
         timing=args.timing,
         round_cap=args.round_cap,
         time_limit=args.time_limit,
+        routers=tuple(args.routers),
     )
     csv_path, plot_path = _outputs(args, f"online-{args.family}-{args.param}")
     cdf_path = Path(args.cdf) if args.cdf else plot_path.with_name(f"{plot_path.stem}-cdf{plot_path.suffix}")
@@ -299,8 +307,8 @@ def run_online(args: argparse.Namespace) -> int:
     ]
     print(format_table(points, columns, markdown=args.markdown))
     write_csv(csv_path, points)
-    first = sweep.policies[0]
-    comparisons = [c for other in sweep.policies[1:] for c in load_comparisons(sweep, rows, first, other)]
+    first = sweep.labels[0]
+    comparisons = [c for other in sweep.labels[1:] for c in load_comparisons(sweep, rows, first, other)]
     if comparisons:
         print()
         print(

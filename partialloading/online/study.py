@@ -35,13 +35,15 @@ from partialloading.study.store import SqliteTable, stamp
 from partialloading.study.sweep import canonical
 
 from .arrivals import MAX_REQUESTS, generate_workload
+from .servers import ROUTERS, simulate_servers
 from .simulate import SERVED, Policy, Summary, simulate
 
 if TYPE_CHECKING:
     pass
 
-WORKLOAD_SETTINGS = ("rate", "duration", "cv", "slo", "spread")
-"""Parameters of the workload generator itself (the others belong to the family's configuration)."""
+WORKLOAD_SETTINGS = ("rate", "duration", "cv", "slo", "spread", "servers")
+"""Parameters of the workload generator itself (the others belong to the family's configuration;
+``router`` belongs to the simulation)."""
 
 
 NO_SHARING = "/no-sharing"
@@ -52,7 +54,11 @@ QUANTILES = 101
 
 
 # The batch metrics stay out of the stored table (its columns are those of earlier studies).
-_METRICS = tuple(f.name for f in dataclasses.fields(Summary) if f.name not in ("mean_batch_size", "gpu_seconds_saved"))
+# The batch metrics and the per-server ones stay out of the stored table (its columns are those
+# of earlier studies; a run on several servers stores its totals).
+_METRICS = tuple(
+    f.name for f in dataclasses.fields(Summary) if f.name not in ("mean_batch_size", "gpu_seconds_saved", "servers")
+)
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,7 @@ class LoadTask:
     timing: str
     round_cap: int | None
     time_limit: float | None
+    router: str | None = None
 
     @property
     def workload_key(self) -> str:
@@ -77,8 +84,9 @@ class LoadTask:
 
     @property
     def policy(self) -> str:
-        """``METHOD`` or ``METHOD/no-sharing``."""
-        return self.method if self.sharing else f"{self.method}{NO_SHARING}"
+        """``METHOD`` or ``METHOD/no-sharing``, and `` @ROUTER`` when the study compares routers."""
+        label = self.method if self.sharing else f"{self.method}{NO_SHARING}"
+        return label if self.router is None else f"{label} @{self.router}"
 
     @property
     def key(self) -> str:
@@ -107,6 +115,10 @@ class LoadSweep:
         Timing model of the rounds.
     round_cap, time_limit
         As for :func:`~partialloading.online.simulate` and the policies.
+    routers
+        With several servers (the ``servers`` setting), the routers to compare: each policy
+        runs once per router (``policy @router``); empty: the ``router`` setting, else
+        ``affinity``.
     """
 
     family: str
@@ -118,6 +130,7 @@ class LoadSweep:
     timing: str = "frame"
     round_cap: int | None = None
     time_limit: float | None = None
+    routers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.family not in CONFIGS:
@@ -139,6 +152,23 @@ class LoadSweep:
             raise StudyError(f"{self.parameter!r} is both swept and fixed")
         if self.time_limit is not None and not self.time_limit > 0:
             raise StudyError(f"time limit must be positive (got {self.time_limit})")
+        routers = [*self.routers, *([names["router"]] if "router" in names else [])]
+        routers += list(self.values) if self.parameter == "router" else []
+        for router in routers:
+            if router not in ROUTERS:
+                raise StudyError(f"unknown router {router!r} (choose from {', '.join(ROUTERS)})")
+        if routers and "servers" not in names and self.parameter != "servers":
+            raise StudyError("routers route among several servers: set servers (or sweep it)")
+        if self.routers and ("router" in names or self.parameter == "router"):
+            raise StudyError("routers: give the routers to compare once (--routers, or the router setting)")
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The label of each compared run: each policy, or each policy with each router
+        (``greedy @joint``)."""
+        if not self.routers:
+            return self.policies
+        return tuple(f"{policy} @{router}" for policy in self.policies for router in self.routers)
 
     def workload_params(self, value: ParamValue) -> dict[str, ParamValue]:
         """Every workload setting and configuration field of the workloads at ``value``."""
@@ -154,20 +184,22 @@ class LoadSweep:
             for seed in self.seeds:
                 for policy in self.policies:
                     method = policy.removesuffix(NO_SHARING)
-                    out.append(
-                        LoadTask(
-                            self.family,
-                            params,
-                            self.parameter,
-                            value,
-                            seed,
-                            method,
-                            not policy.endswith(NO_SHARING),
-                            self.timing,
-                            self.round_cap,
-                            self.time_limit,
+                    for router in self.routers or (None,):
+                        out.append(
+                            LoadTask(
+                                self.family,
+                                params,
+                                self.parameter,
+                                value,
+                                seed,
+                                method,
+                                not policy.endswith(NO_SHARING),
+                                self.timing,
+                                self.round_cap,
+                                self.time_limit,
+                                router,
+                            )
                         )
-                    )
         return out
 
     def check(self) -> None:
@@ -178,7 +210,7 @@ class LoadSweep:
 
 def _workload(family: str, params: Mapping[str, ParamValue], seed: int, timing: str, duration_cap: float | None = None):
     settings = {k: v for k, v in params.items() if k in WORKLOAD_SETTINGS}
-    fields = {k: v for k, v in params.items() if k not in WORKLOAD_SETTINGS}
+    fields = {k: v for k, v in params.items() if k not in WORKLOAD_SETTINGS and k != "router"}
     memory = fields.pop("memory_bytes", None)
     try:
         config(family, **fields)
@@ -228,13 +260,18 @@ class LoadJob:
 
 def run_load_job(job: LoadJob) -> list[LoadResult]:
     """Generate the workload of ``job`` and simulate each of its policies (what the workers run)."""
-    workload = _workload(job.family, dict(job.params), job.seed, job.timing)
+    params = dict(job.params)
+    workload = _workload(job.family, params, job.seed, job.timing)
     rows = []
     for task in job.tasks:
         started = time.perf_counter()
         policy = Policy(task.method, sharing=task.sharing, time_limit=task.time_limit, seed=task.seed)
         try:
-            run = simulate(workload, policy, round_cap=task.round_cap)
+            if "servers" in params:
+                router = task.router or str(params.get("router", "affinity"))
+                run = simulate_servers(workload, policy, router=router, round_cap=task.round_cap, seed=task.seed)
+            else:
+                run = simulate(workload, policy, round_cap=task.round_cap)
         except Exception as exc:  # a failing policy is recorded, not fatal: the other runs go on
             rows.append(
                 LoadResult(task, "error", None, (), time.perf_counter() - started, f"{type(exc).__name__}: {exc}")

@@ -48,7 +48,7 @@ def load_points(sweep: LoadSweep, rows: Iterable[LoadResult]) -> list[LoadPoint]
     points = []
     tasks = sweep.tasks()
     for value in sweep.values:
-        for policy in sweep.policies:
+        for policy in sweep.labels:
             got = [by_key[t.key].summary for t in tasks if t.value == value and t.policy == policy and t.key in by_key]
             summaries = [s for s in got if s is not None]
 

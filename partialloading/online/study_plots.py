@@ -75,7 +75,7 @@ def plot_latency_cdf(sweep: LoadSweep, rows: Iterable[LoadResult], value: ParamV
     levels = np.linspace(0, 1, QUANTILES)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     rows = list(rows)
-    for i, policy in enumerate(sweep.policies):
+    for i, policy in enumerate(sweep.labels):
         curves = [
             r.latency_quantiles
             for r in rows

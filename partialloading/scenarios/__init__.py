@@ -81,6 +81,8 @@ def generate_network(family: str, seed: int, **params: Any) -> Network:
     family's fields (:func:`~partialloading.scenarios.cells.cells`)."""
     if family != CELLS_FAMILY:
         raise ScenarioError(f"unknown family of several servers {family!r} (choose from {', '.join(NETWORK_FAMILIES)})")
+    renamed = {"servers": "n_servers", "users": "n_users"}
+    params = {renamed.get(k, k): v for k, v in params.items()}
     try:
         return cells(seed, **params)
     except TypeError as exc:

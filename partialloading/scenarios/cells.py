@@ -63,7 +63,7 @@ def hex_sites(count: int, isd_m: float) -> np.ndarray:
 def _drop(rng: np.random.Generator, sites: np.ndarray, count: int, coverage_m: float) -> np.ndarray:
     """``count`` points uniform in area over the union of the discs (rejection in the bounding box)."""
     low, high = sites.min(axis=0) - coverage_m, sites.max(axis=0) + coverage_m
-    points: list[np.ndarray] = []
+    points: list[np.ndarray] = [np.zeros((0, 2))]
     while sum(len(p) for p in points) < count:
         batch = rng.uniform(low, high, size=(max(2 * count, 64), 2))
         near = np.min(np.linalg.norm(batch[:, None, :] - sites[None, :, :], axis=2), axis=1) <= coverage_m

@@ -15,6 +15,7 @@ from typing import Any, Protocol, Self, TypeVar
 
 from partialloading.errors import InstanceTooLargeError, MethodNotApplicableError
 from partialloading.instance import Instance
+from partialloading.network import Network
 from partialloading.solve import solve
 
 from .base import (
@@ -78,10 +79,12 @@ def run_job(job: Job) -> list[TaskResult]:
     return [_solve_task(instance, task) for task in job.tasks]
 
 
-def _solve_task(instance: Instance, task: Task) -> TaskResult:
+def _solve_task(instance: Instance | Network, task: Task) -> TaskResult:
     solver = task.method
+    several = isinstance(instance, Network)
     if solver == EXACT:
-        solver = "enumerate" if instance.num_users <= EXACT_ENUMERATE_MAX_USERS else "milp"
+        large = "benders" if several else "milp"
+        solver = "enumerate" if instance.num_users <= EXACT_ENUMERATE_MAX_USERS else large
     row = TaskResult(
         task=task,
         solver=solver,
@@ -90,7 +93,7 @@ def _solve_task(instance: Instance, task: Task) -> TaskResult:
         bound=None,
         runtime_s=None,
         n_users=instance.num_users,
-        n_models=instance.num_models,
+        n_models=len(instance.models),
         n_served=None,
     )
     try:
@@ -100,9 +103,14 @@ def _solve_task(instance: Instance, task: Task) -> TaskResult:
     except Exception as exc:  # a failing solve is recorded, not fatal: the other tasks go on
         return dataclasses.replace(row, message=f"{type(exc).__name__}: {exc}")
     # Every stored schedule also passes the independent verifier (a wrong one is an error row).
+    from partialloading.validation.servers import verify_network_solution
     from partialloading.validation.verify import verify_solution
 
-    report = verify_solution(instance, result.to_dict())
+    if isinstance(instance, Network):
+        report = verify_network_solution(instance, result.to_dict())
+    else:
+        report = verify_solution(instance, result.to_dict())
+    served = len(result.solution.admitted)
     if not report.ok:
         return dataclasses.replace(row, message=f"verifier: {'; '.join(map(str, report.violations[:3]))}")
     return dataclasses.replace(
@@ -111,7 +119,7 @@ def _solve_task(instance: Instance, task: Task) -> TaskResult:
         objective=float(result.objective),
         bound=None if result.bound is None else float(result.bound),
         runtime_s=float(result.runtime),
-        n_served=len(result.solution.order),
+        n_served=served,
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from partialloading import scenarios
 from partialloading.errors import InstanceError
 from partialloading.instance import Instance
+from partialloading.network import Network
 from partialloading.timing import TIMING_NAMES
 
 from .base import ParamValue, StudyError
@@ -28,11 +29,12 @@ TRANSFORMS: Mapping[str, str] = {
 
 
 def families() -> tuple[str, ...]:
-    """Names of every instance family a sweep can use (:data:`partialloading.scenarios.FAMILIES`)."""
-    return scenarios.FAMILIES
+    """Names of every instance family a sweep can use (:data:`partialloading.scenarios.FAMILIES`,
+    and the families of several servers, :data:`~partialloading.scenarios.NETWORK_FAMILIES`)."""
+    return (*scenarios.FAMILIES, *scenarios.NETWORK_FAMILIES)
 
 
-def make_instance(family: str, seed: int, params: Mapping[str, ParamValue]) -> Instance:
+def make_instance(family: str, seed: int, params: Mapping[str, ParamValue]) -> Instance | Network:
     """Generate the instance of ``family`` with parameters ``params`` and seed ``seed``.
 
     Parameters
@@ -51,10 +53,42 @@ def make_instance(family: str, seed: int, params: Mapping[str, ParamValue]) -> I
     """
     gen_params: dict[str, Any] = {k: v for k, v in params.items() if k not in TRANSFORMS}
     try:
+        if family in scenarios.NETWORK_FAMILIES:
+            network = scenarios.generate_network(family, seed, **gen_params)
+            return _transform_network(network, params)
         instance = scenarios.generate(family, seed, **gen_params)
     except scenarios.ScenarioError as exc:
         raise StudyError(str(exc)) from None
     return _transform(instance, params)
+
+
+def _transform_network(network: Network, params: Mapping[str, ParamValue]) -> Network:
+    """The transforms applied to every server of ``network`` (each server's one-server
+    transform: its band, speed and memory; the deadlines; the timing)."""
+    if not any(name in params for name in TRANSFORMS):
+        return network
+    servers = []
+    users = network.users
+    timing = network.timing
+    for n, server in enumerate(network.servers):
+        one = network.server_instance(n)
+        changed = _transform(dataclasses.replace(one, users=()), params)
+        timing = changed.timing
+        servers.append(
+            dataclasses.replace(
+                server,
+                bandwidth_hz=changed.bandwidth_hz,
+                load_speed_bytes_per_s=changed.load_speed_bytes_per_s,
+                memory_bytes=changed.memory_bytes,
+            )
+        )
+    if "deadline_scale" in params:
+        scale = float(params["deadline_scale"])  # checked positive by _transform above
+        users = tuple(dataclasses.replace(u, deadline_s=u.deadline_s * scale) for u in users)
+    try:
+        return dataclasses.replace(network, servers=tuple(servers), users=users, timing=timing)
+    except InstanceError as exc:
+        raise StudyError(f"{exc.where}: {exc.problem}") from None
 
 
 def _transform(instance: Instance, params: Mapping[str, ParamValue]) -> Instance:

@@ -30,7 +30,7 @@ from partialloading.params import EdfParams, FifoParams, GreedyParams
 from partialloading.result import Status
 from partialloading.servers.request import NetworkOutput, NetworkRequest
 from partialloading.servers.solution import local_index
-from partialloading.tolerance import exceeds
+from partialloading.tolerance import exceeds, reaches
 
 from .common import ServerRun, assemble, solve_server
 from .master import AssociationMaster
@@ -39,6 +39,11 @@ MASTER_START_MAX_PAIRS = 600
 """Greedy also starts from the relaxed association problem's optimal assignment (a MILP) on
 instances with at most this many user–server pairs; on larger ones it solves only its LP
 relaxation, for the bound."""
+
+MASTER_START_NODES = 2000
+"""Branch-and-bound nodes HiGHS may spend on that MILP (a node budget, not a time limit, so that
+greedy stays deterministic; stopped early, its assignment is the best found and its bound HiGHS's
+dual bound)."""
 
 SWAP_TRIALS_PER_USER = 2
 """Swap moves greedy tries, per user of the instance (the moves' budget, so that the result
@@ -143,9 +148,12 @@ class _Moves:
         return moved
 
     def swap(self, budget: int) -> None:
-        """Move served users to other servers, their old server taking unserved users instead."""
+        """Move served users to other servers, their old server taking unserved users instead
+        (only where an unserved user waits for the old server: else it cannot gain)."""
         trials = 0
         for a in range(len(self.runs)):
+            if not any(a in self.network.servers_of[j] for j in self.pool()):
+                continue
             for k in list(self.runs[a].served):
                 for b in self.network.servers_of[k]:
                     if b == a or trials >= budget or self.request.deadline():
@@ -188,14 +196,17 @@ def greedy(network: Network, params: GreedyParams, request: NetworkRequest) -> N
         runs = _each_server(network, associate(network, deadline_order(network)), "greedy", request, params=params)
     info: dict[str, Any] = {"association": "best link, then least work"}
     master = AssociationMaster(network, request.sharing)
-    small = len(master.y) <= MASTER_START_MAX_PAIRS
-    bound, values, _ = master.rows.solve(request.deadline, integer=small)
+    small = len(master.y) <= MASTER_START_MAX_PAIRS and network.num_servers > 1
+    bound, values, _ = master.rows.solve(request.deadline, integer=small, nodes=MASTER_START_NODES)
+    if network.num_servers == 1 and runs[0].result.bound is not None:
+        bound = runs[0].result.bound if bound is None else min(bound, runs[0].result.bound)
     if small and values is not None and network.num_servers > 1:
         alternative = _each_server(network, master.assignment(values), "greedy", request, params=params)
         if exceeds(_weight(alternative), _weight(runs)):
             runs, info["association"] = alternative, "the relaxed association problem's"
     moves = _Moves(network, params, request, runs)
-    if params.improve and network.num_servers > 1:
+    proven = bound is not None and reaches(_weight(runs), network.round_bound(bound))
+    if params.improve and network.num_servers > 1 and not proven:
         moves.relocate()
         moves.swap(SWAP_TRIALS_PER_USER * network.num_users)
         moves.relocate()

@@ -59,9 +59,11 @@ class Rows:
     def row(self, coef: dict[int, float], upper: float) -> None:
         self.rows.append(({c: v for c, v in coef.items() if v != 0.0}, upper))
 
-    def solve(self, deadline: Deadline, integer: bool = True) -> tuple[float | None, list[float] | None, bool]:
-        """(optimum or dual bound, values, solved to optimality); ``integer=False``: the LP
-        relaxation."""
+    def solve(
+        self, deadline: Deadline, integer: bool = True, nodes: int | None = None
+    ) -> tuple[float | None, list[float] | None, bool]:
+        """(optimum or dual bound, values of the best solution found, solved to optimality);
+        ``integer=False``: the LP relaxation; ``nodes``: a branch-and-bound node budget."""
         import highspy
 
         lp = highspy.HighsLp()
@@ -92,6 +94,8 @@ class Rows:
         left = deadline.seconds()
         if left is not None:
             highs.setOptionValue("time_limit", left)
+        if nodes is not None:
+            highs.setOptionValue("mip_max_nodes", int(nodes))
         highs.passModel(lp)
         if highs.run() == highspy.HighsStatus.kError:
             return None, None, False
@@ -99,7 +103,8 @@ class Rows:
         if highs.getModelStatus() == highspy.HighsModelStatus.kOptimal:
             return float(info.objective_function_value), list(highs.getSolution().col_value), True
         dual = float(info.mip_dual_bound)
-        return (dual if np.isfinite(dual) and abs(dual) < highspy.kHighsInf else None), None, False
+        found = list(highs.getSolution().col_value) if info.primal_solution_status == 2 else None
+        return (dual if np.isfinite(dual) and abs(dual) < highspy.kHighsInf else None), found, False
 
 
 def work_instance(network: Network, n: int, sharing: bool) -> Instance:
