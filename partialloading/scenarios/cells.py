@@ -21,6 +21,7 @@ for all ``K`` users on one server, so adding servers adds capacity to the same d
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -129,6 +130,8 @@ def cells(
     from .configs import CONFIGS, config
     from .configured import generate_from
 
+    if isinstance(n_servers, bool) or not isinstance(n_servers, int) or n_servers < 1:
+        raise ScenarioError(f"cells: servers must be at least 1 (got {n_servers!r})")
     if base not in CONFIGS:
         raise ScenarioError(f"cells: base must be a configured family ({', '.join(CONFIGS)}; got {base!r})")
     cfg = config(base, n_users=n_users, **overrides)
@@ -151,4 +154,6 @@ def cells(
         "sites_m": hex_sites(n_servers, isd_m).round(3).tolist(),
     }
     name = f"cells-{base}-s{n_servers}-u{n_users}-seed{seed}"
+    # Through JSON, so that the network equals itself read back from its file.
+    meta = json.loads(json.dumps(meta))
     return Network(one.blocks, one.models, users, servers_like(one, n_servers), name, one.timing, meta)
