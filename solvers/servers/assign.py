@@ -13,8 +13,12 @@ through :func:`partialloading.solve`.
 * **relocate**: the users no server serves are offered, server by server, to every other server
   that can serve them; the server is scheduled again by the one-server greedy from its current
   schedule (so never worse) and keeps whom it can take;
-* **swap**: a served user moves to another server that can serve it, and its old server takes
-  unserved users in its place; the move is kept when the two servers together serve more.
+* **swap** (up to :data:`SWAP_MAX_USERS` users): a served user moves to another server that can
+  serve it, and its old server takes unserved users in its place; the move is kept when the two
+  servers together serve more.
+
+Each server's greedy gets the network's local-search budget in proportion to its users
+(:func:`share`), so the servers together search about as much as one greedy over every user.
 
 Every schedule comes from a one-server solve, so each server's part is a one-server schedule
 the verifier checks as such.
@@ -22,6 +26,7 @@ the verifier checks as such.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,18 +37,26 @@ from partialloading.servers.request import NetworkOutput, NetworkRequest
 from partialloading.servers.solution import local_index
 from partialloading.tolerance import exceeds, reaches
 
+from ..greedy.restarts import default_effort
 from .common import ServerRun, assemble, solve_server
 from .master import AssociationMaster
 
-MASTER_START_MAX_PAIRS = 600
+MASTER_START_MAX_PAIRS = 200
 """Greedy also starts from the relaxed association problem's optimal assignment (a MILP) on
 instances with at most this many user–server pairs; on larger ones it solves only its LP
 relaxation, for the bound."""
 
-MASTER_START_NODES = 2000
+MASTER_START_NODES = 5000
 """Branch-and-bound nodes HiGHS may spend on that MILP (a node budget, not a time limit, so that
 greedy stays deterministic; stopped early, its assignment is the best found and its bound HiGHS's
 dual bound)."""
+
+MASTER_ROUNDS = 4
+"""Assignments of the relaxed association problem greedy tries (each after forbidding the sets
+the previous one could not serve whole)."""
+
+SWAP_MAX_USERS = 120
+"""Swap moves are tried on instances of at most this many users (each costs two one-server solves)."""
 
 SWAP_TRIALS_PER_USER = 2
 """Swap moves greedy tries, per user of the instance (the moves' budget, so that the result
@@ -127,13 +140,15 @@ class _Moves:
 
     def resolve(self, n: int, users: Sequence[int], start: Sequence[int]) -> ServerRun:
         self.moves["solves"] += 1
-        return solve_server(self.network, n, users, "greedy", self.request, initial=start, params=self.params)
+        return _greedy_server(self.network, n, users, self.request, self.params, start)
 
-    def relocate(self) -> bool:
-        """Offer the unserved users to every server that can serve them; whether any moved."""
+    def relocate(self, rounds: int = 3) -> bool:
+        """Offer the unserved users to every server that can serve them (at most ``rounds``
+        passes over the servers); whether any moved."""
         tried: set[tuple[int, int]] = set()
-        moved = changed = True
-        while changed and not self.request.deadline():
+        moved, changed = False, True
+        while changed and rounds > 0 and not self.request.deadline():
+            rounds -= 1
             changed = False
             for n, run in enumerate(self.runs):
                 offer = [k for k in self.pool() if n in self.network.servers_of[k] and (k, n) not in tried]
@@ -176,8 +191,58 @@ class _Moves:
             self.moves["swapped"] += 1
 
 
+def share(network: Network, params: GreedyParams, users: int) -> GreedyParams:
+    """The one-server greedy's parameters for a server given ``users`` of the network's users:
+    the network's local-search budget (the one-server default for all its users, or
+    ``params.effort``) in proportion, so that the servers together search about as much as one
+    server would with every user (the restarts stay the one-server default of its users)."""
+    total = default_effort(network.num_users) if params.effort is None else float(params.effort)
+    return dataclasses.replace(params, effort=total * users / max(network.num_users, 1))
+
+
 def _weight(runs: Sequence[ServerRun]) -> float:
     return float(sum(run.weight for run in runs))
+
+
+def _greedy_server(
+    network: Network,
+    n: int,
+    users: Sequence[int],
+    request: NetworkRequest,
+    params: GreedyParams,
+    start: Sequence[int] | None = None,
+) -> ServerRun:
+    return solve_server(network, n, users, "greedy", request, initial=start, params=share(network, params, len(users)))
+
+
+def _from_master(
+    network: Network,
+    params: GreedyParams,
+    request: NetworkRequest,
+    master: AssociationMaster,
+    values: Sequence[float],
+    runs: list[ServerRun],
+    info: dict[str, Any],
+) -> list[ServerRun]:
+    """The relaxed association problem's assignments, each server scheduled by greedy, for at
+    most :data:`MASTER_ROUNDS` rounds: a server that cannot serve all it was given forbids that
+    whole set in the next round (a heuristic cut: the bound was taken before). The better of
+    these and ``runs``."""
+    for _ in range(MASTER_ROUNDS):
+        assigned = master.assignment(values)
+        alternative = [_greedy_server(network, n, users, request, params) for n, users in enumerate(assigned)]
+        if exceeds(_weight(alternative), _weight(runs)):
+            runs, info["association"] = alternative, "the relaxed association problem's"
+        short = [(n, users) for n, users in enumerate(assigned) if len(alternative[n].served) < len(users)]
+        if not short or request.deadline():
+            break
+        for n, users in short:
+            master.rows.row({master.y[k, n]: 1.0 for k in users}, len(users) - 1.0)
+        _, found, _ = master.rows.solve(request.deadline, integer=True, nodes=MASTER_START_NODES)
+        if found is None:
+            break
+        values = found
+    return runs
 
 
 def greedy(network: Network, params: GreedyParams, request: NetworkRequest) -> NetworkOutput:
@@ -188,27 +253,24 @@ def greedy(network: Network, params: GreedyParams, request: NetworkRequest) -> N
     LP relaxation's on larger instances)."""
     start = request.initial
     if start is not None:
-        runs = [
-            solve_server(network, n, order, "greedy", request, initial=order, params=params)
-            for n, order in enumerate(start.orders)
-        ]
+        runs = [_greedy_server(network, n, order, request, params, order) for n, order in enumerate(start.orders)]
     else:
-        runs = _each_server(network, associate(network, deadline_order(network)), "greedy", request, params=params)
+        assigned = associate(network, deadline_order(network))
+        runs = [_greedy_server(network, n, users, request, params) for n, users in enumerate(assigned)]
     info: dict[str, Any] = {"association": "best link, then least work"}
     master = AssociationMaster(network, request.sharing)
     small = len(master.y) <= MASTER_START_MAX_PAIRS and network.num_servers > 1
     bound, values, _ = master.rows.solve(request.deadline, integer=small, nodes=MASTER_START_NODES)
     if network.num_servers == 1 and runs[0].result.bound is not None:
         bound = runs[0].result.bound if bound is None else min(bound, runs[0].result.bound)
-    if small and values is not None and network.num_servers > 1:
-        alternative = _each_server(network, master.assignment(values), "greedy", request, params=params)
-        if exceeds(_weight(alternative), _weight(runs)):
-            runs, info["association"] = alternative, "the relaxed association problem's"
+    if small and values is not None:
+        runs = _from_master(network, params, request, master, values, runs, info)
     moves = _Moves(network, params, request, runs)
     proven = bound is not None and reaches(_weight(runs), network.round_bound(bound))
     if params.improve and network.num_servers > 1 and not proven:
         moves.relocate()
-        moves.swap(SWAP_TRIALS_PER_USER * network.num_users)
-        moves.relocate()
+        if network.num_users <= SWAP_MAX_USERS:
+            moves.swap(SWAP_TRIALS_PER_USER * network.num_users)
+            moves.relocate()
     out = _output(network, moves.runs, request, {**info, **moves.moves})
     return NetworkOutput(out.solution, out.status, bound, out.info)

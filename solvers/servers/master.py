@@ -10,7 +10,10 @@ row with big-M ``(1 − y[k,n])``):
   Σ_{T_j ≤ T_k} c̃_j y[j,n]`` (every user due by ``T_k`` is served before) ``+ Σ_b (s_b/v_n)
   z[b,n,T_k] ≤ T_k``, where ``z[b,n,T] ≥ y[j,n]`` for every user due by ``T`` whose model holds
   block ``b`` not resident at time 0 (each such block is loaded at least once, whatever the
-  memory keeps), and ``z[b,n,T] ≥ z[b,n,T']`` for ``T' < T``;
+  memory keeps), and ``z[b,n,T] ≥ z[b,n,T']`` for ``T' < T`` (with more than
+  :data:`LOAD_LEVELS` deadlines, ``z`` exists at that many of them, and a user's row counts those
+  of the last one not after its own deadline: still a subset of what it waits for; the users of
+  one deadline share one row, whose indicator is at least each of their ``y``);
 * pipelined timing: the inferences and loads of the users due by ``T_k`` fit in ``T_k``, and so
   do their uploads at full band: ``Σ_{T_j ≤ T_k} (a_j/B_n) y[j,n] ≤ T_k``.
 
@@ -34,7 +37,11 @@ from partialloading.servers.solution import local_index
 from partialloading.stop import Deadline
 from partialloading.timing import servable_alone
 
-__all__ = ["AssociationMaster", "work_instance"]
+__all__ = ["LOAD_LEVELS", "AssociationMaster", "work_instance"]
+
+LOAD_LEVELS = 24
+"""Deadlines at which a server's relaxation tracks the blocks its users need (every deadline when
+they are at most this many): the programme stays small on large instances."""
 
 
 @dataclass
@@ -84,9 +91,9 @@ class Rows:
         lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
         lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
         lp.a_matrix_.value_ = np.array(value, dtype=np.float64)
-        lp.integrality_ = [
-            highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in self.integer
-        ]
+        if integer:
+            kinds = (highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous)
+            lp.integrality_ = [kinds[0] if i else kinds[1] for i in self.integer]
         reset_threads()
         highs = quiet_highs()
         highs.setOptionValue("mip_rel_gap", 0.0)
@@ -173,17 +180,26 @@ class AssociationMaster:
         z: dict[int, int] = {}
         due: list[int] = []
         levels = sorted({float(work.deadlines[local[k]]) for k in mine})
+        marks = set(levels)
+        if len(levels) > LOAD_LEVELS:
+            # Block columns at a few deadlines only: a user's row counts the blocks of those due
+            # by the last marked deadline before its own (a subset of what it waits for).
+            marks = {levels[round(i * (len(levels) - 1) / (LOAD_LEVELS - 1))] for i in range(LOAD_LEVELS)}
+        since: list[int] = []
         for level in levels:
             group = [k for k in mine if float(work.deadlines[local[k]]) == level]
-            previous, z = z, {}
-            for b, col in previous.items():
-                z[b] = m.column(("z", b, n), 1.0, False)
-                m.row({col: 1.0, z[b]: -1.0}, 0.0)
-            for k in group:
-                for b in needs[k]:
-                    if b not in z:
-                        z[b] = m.column(("z", b, n), 1.0, False)
-                    m.row({self.y[k, n]: 1.0, z[b]: -1.0}, 0.0)
+            since.extend(group)
+            if level in marks:
+                previous, z = z, {}
+                for b, col in previous.items():
+                    z[b] = m.column(("z", b, n), 1.0, False)
+                    m.row({col: 1.0, z[b]: -1.0}, 0.0)
+                for k in since:
+                    for b in needs[k]:
+                        if b not in z:
+                            z[b] = m.column(("z", b, n), 1.0, False)
+                        m.row({self.y[k, n]: 1.0, z[b]: -1.0}, 0.0)
+                since = []
             due.extend(group)
             coef = {self.y[j, n]: infer[j] for j in due}
             coef.update({col: load[b] for b, col in z.items()})
@@ -191,10 +207,16 @@ class AssociationMaster:
             if frame:
                 for col, value in uploads.items():
                     coef[col] = coef.get(col, 0.0) + value
-            for k in group:
-                self._big_m_row(coef, self.y[k, n], level)
-                if not frame:
-                    self._big_m_row(uploads, self.y[k, n], level)
+            # One row per deadline: its indicator is at least each of its users' y (the user
+            # itself when it is alone), so the row is as tight as one per user, and fewer.
+            served = self.y[group[0], n]
+            if len(group) > 1:
+                served = m.column(("level", n, len(due)), 1.0, False)
+                for k in group:
+                    m.row({self.y[k, n]: 1.0, served: -1.0}, 0.0)
+            self._big_m_row(coef, served, level)
+            if not frame:
+                self._big_m_row(uploads, served, level)
 
     def _big_m_row(self, coef: dict[int, float], y: int, level: float) -> None:
         slack = level * 1e-9 + 1e-12
