@@ -88,12 +88,8 @@ def plot_gantt(
     Axes
         The axes drawn on.
     """
-    if isinstance(solution_or_result, Result):
-        result: Result | None = solution_or_result
-        solution = solution_or_result.solution
-    else:
-        result = None
-        solution = solution_or_result
+    result = solution_or_result if isinstance(solution_or_result, Result) else None
+    solution = solution_or_result.solution if isinstance(solution_or_result, Result) else solution_or_result
     inst = solution.instance
     tl = solution.timeline
     order = np.asarray(solution.order, dtype=np.int64)
