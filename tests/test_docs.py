@@ -169,7 +169,7 @@ def test_the_serving_table_of_the_results_page_is_its_studies_output() -> None:
 def test_the_batching_table_of_the_results_page_is_its_studys_output() -> None:
     # results.md §7 quotes the max_batch sweep (the command under it writes the CSVs).
     text = (ROOT / "docs" / "results.md").read_text("utf-8")
-    section = text[text.index("## 7. Batching") : text.index("## Reproduce")]
+    section = text[text.index("## 7. Batching") : text.index("## 8.")]
     rows = [line for line in section.splitlines() if re.match(r"\| \d+ \|", line)]
     means = _csv_rows("online-zoo-heads-max_batch.csv")
     gains = _csv_rows("online-zoo-heads-max_batch-gains.csv")

@@ -17,6 +17,16 @@ from .study import NO_SHARING, QUANTILES, LoadResult, LoadSweep
 from .study_analysis import LoadPoint
 
 
+def _positions(points: Sequence[LoadPoint], ax: Axes) -> dict[ParamValue, float]:
+    """Where each swept value goes on the x axis: the value itself, or, for words (a router),
+    its rank, labelled."""
+    values = list(dict.fromkeys(p.value for p in points))
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return {v: float(v) for v in values}
+    ax.set_xticks(range(len(values)), [str(v) for v in values])
+    return {v: float(i) for i, v in enumerate(values)}
+
+
 def plot_on_time(points: Sequence[LoadPoint], ax: Axes | None = None) -> Axes:
     """On-time fraction against the swept parameter, one line per policy, 95% CI bands."""
     import matplotlib.pyplot as plt
@@ -25,9 +35,10 @@ def plot_on_time(points: Sequence[LoadPoint], ax: Axes | None = None) -> Axes:
         _, ax = plt.subplots(figsize=(6.4, 4.2))
     policies = list(dict.fromkeys(p.policy for p in points))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    where = _positions(points, ax)
     for i, policy in enumerate(policies):
         pts = [p for p in points if p.policy == policy and p.n > 0]
-        xs = [float(p.value) for p in pts]
+        xs = [where[p.value] for p in pts]
         ys = np.array([p.on_time_mean for p in pts])
         ci = np.nan_to_num(np.array([p.on_time_ci95 for p in pts]))
         style = "--" if policy.endswith(NO_SHARING) else "-"
@@ -50,11 +61,12 @@ def plot_loaded(points: Sequence[LoadPoint], ax: Axes | None = None) -> Axes:
 
     if ax is None:
         _, ax = plt.subplots(figsize=(6.4, 4.2))
+    where = _positions(points, ax)
     for i, policy in enumerate(dict.fromkeys(p.policy for p in points)):
         pts = [p for p in points if p.policy == policy and p.n > 0]
         style = "--" if policy.endswith(NO_SHARING) else "-"
         ax.plot(
-            [float(p.value) for p in pts], [p.loaded_gb_mean for p in pts], style, marker="osD^vP"[i % 6], label=policy
+            [where[p.value] for p in pts], [p.loaded_gb_mean for p in pts], style, marker="osD^vP"[i % 6], label=policy
         )
     if points:
         ax.set_xlabel(points[0].parameter)

@@ -161,3 +161,13 @@ def test_a_load_study_sweeps_servers_for_each_router(tmp_path: Path) -> None:
         LoadSweep("zoo-heads", "rate", (10.0,), ("greedy",), (0,), routers=("joint",))
     with pytest.raises(StudyError, match="unknown router 'x'"):
         LoadSweep("zoo-heads", "servers", (2,), ("greedy",), (0,), routers=("x",))
+
+
+def test_a_load_study_sweeps_the_router(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["study", "online", "--family", "zoo-heads", "--param", "router", "--values", "affinity", "joint"]
+    args += ["--set", "servers=2", "duration=2", "rate=60", "--policies", "greedy", "--seeds", "1"]
+    assert main([*args, "--db", "r.sqlite", "--no-progress"]) == 0
+    table = list(csv.DictReader((tmp_path / "online-zoo-heads-router.csv").open()))
+    assert [(row["value"], row["policy"]) for row in table] == [("affinity", "greedy"), ("joint", "greedy")]
+    assert (tmp_path / "online-zoo-heads-router.png").stat().st_size > 0
