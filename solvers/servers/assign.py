@@ -140,7 +140,12 @@ class _Moves:
 
     def resolve(self, n: int, users: Sequence[int], start: Sequence[int]) -> ServerRun:
         self.moves["solves"] += 1
-        return _greedy_server(self.network, n, users, self.request, self.params, start)
+        # On large instances a move is judged by the constructive greedy from the server's
+        # schedule (never worse than it), without the local search: the moves stay cheap.
+        params = (
+            self.params if self.network.num_users <= SWAP_MAX_USERS else dataclasses.replace(self.params, improve=False)
+        )
+        return _greedy_server(self.network, n, users, self.request, params, start)
 
     def relocate(self, rounds: int = 3) -> bool:
         """Offer the unserved users to every server that can serve them (at most ``rounds``

@@ -54,3 +54,21 @@ def test_the_servers_table_of_the_results_page_is_its_studys_output() -> None:
         row = {r["policy"]: r for r in means if r["value"] == cells[0]}
         expected = [f"{100 * float(row[f'greedy @{r}']['on_time_mean']):.1f}%" for r in routers]
         assert cells[1:] == expected
+
+
+@pytest.mark.slow
+def test_the_scale_figures_of_the_servers_page() -> None:
+    import re
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from servers_scale import one_server
+
+    from partialloading.scenarios import generate_network
+
+    lines = shown_after(ROOT / "docs" / "servers.md", "python benchmarks/servers_scale.py")
+    served = [re.findall(r"served (\d+)(?:, bound ([\d.]+))?", line) for line in lines if "served" in line]
+    network = generate_network("cells", 0, servers=8, users=1000, tightness=0.1)
+    alone = pl.solve(one_server(network), "greedy")
+    several = pl.solve(network, "greedy")
+    assert served[2] == [(f"{alone.objective:g}", "")] and served[3] == [(f"{several.objective:g}", f"{several.bound}")]
