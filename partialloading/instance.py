@@ -48,6 +48,7 @@ __all__ = [
     "Model",
     "Server",
     "User",
+    "as_tuple",
     "check_catalog",
     "check_identifier",
     "check_number",
@@ -68,7 +69,7 @@ def _readonly(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return array
 
 
-def _as_tuple(name: str, value: object, kind: type) -> tuple[Any, ...]:
+def as_tuple(name: str, value: object, kind: type) -> tuple[Any, ...]:
     if isinstance(value, str | bytes) or not isinstance(value, Sequence):
         raise InstanceError(name, f"must be a list (got {type(value).__name__})")
     for pos, item in enumerate(value):
@@ -128,9 +129,9 @@ class Instance:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _frozen(self, "blocks", _as_tuple("blocks", self.blocks, Block))
-        _frozen(self, "models", _as_tuple("models", self.models, Model))
-        _frozen(self, "users", _as_tuple("users", self.users, User))
+        _frozen(self, "blocks", as_tuple("blocks", self.blocks, Block))
+        _frozen(self, "models", as_tuple("models", self.models, Model))
+        _frozen(self, "users", as_tuple("users", self.users, User))
         _frozen(self, "meta", MappingProxyType(dict(self.meta)))
         for name, where in (
             ("bandwidth_hz", "uplink.bandwidth_hz"),
@@ -157,7 +158,7 @@ class Instance:
     def _check_capacity(self, block_ids: Mapping[str, int]) -> None:
         """The rules of ``memory_bytes`` and ``initial_blocks`` (each error names its field)."""
         if self.initial_blocks is not None:
-            _frozen(self, "initial_blocks", _as_tuple("server.initial_blocks", self.initial_blocks, str))
+            _frozen(self, "initial_blocks", as_tuple("server.initial_blocks", self.initial_blocks, str))
         if self.memory_bytes is None:
             if self.initial_blocks is not None:
                 raise InstanceError("server.initial_blocks", "needs server.memory_bytes (a memory that keeps blocks)")

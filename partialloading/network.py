@@ -29,6 +29,7 @@ from .instance import (
     Model,
     Server,
     User,
+    as_tuple,
     check_catalog,
     unique_ids,
 )
@@ -40,15 +41,6 @@ __all__ = ["Network"]
 
 SERVER_FIELDS = ("uplink.", "server.")
 """Prefixes of the one-server fields that a server's own fields take the place of."""
-
-
-def _as_tuple(name: str, value: object, kind: type) -> tuple[Any, ...]:
-    if isinstance(value, str | bytes) or not isinstance(value, tuple | list):
-        raise InstanceError(name, f"must be a list (got {type(value).__name__})")
-    for pos, item in enumerate(value):
-        if not isinstance(item, kind):
-            raise InstanceError(f"{name}[{pos}]", f"must be a {kind.__name__}")
-    return tuple(value)
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,10 +66,10 @@ class Network:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "blocks", _as_tuple("blocks", self.blocks, Block))
-        object.__setattr__(self, "models", _as_tuple("models", self.models, Model))
-        object.__setattr__(self, "users", _as_tuple("users", self.users, User))
-        object.__setattr__(self, "servers", _as_tuple("servers", self.servers, Server))
+        object.__setattr__(self, "blocks", as_tuple("blocks", self.blocks, Block))
+        object.__setattr__(self, "models", as_tuple("models", self.models, Model))
+        object.__setattr__(self, "users", as_tuple("users", self.users, User))
+        object.__setattr__(self, "servers", as_tuple("servers", self.servers, Server))
         object.__setattr__(self, "meta", MappingProxyType(dict(self.meta)))
         if not self.servers:
             raise InstanceError("servers", "an instance needs at least one server")
