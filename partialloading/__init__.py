@@ -17,9 +17,21 @@ from .errors import (
     PartialLoadingError,
     SolverError,
 )
-from .instance import Block, Instance, Model, User
-from .io import dumps_instance, instance_from_dict, instance_to_dict, loads_instance, read_instance, write_instance
+from .instance import Block, Instance, Link, Model, Server, User
+from .io import (
+    dumps_instance,
+    instance_from_dict,
+    instance_to_dict,
+    loads_instance,
+    read_instance,
+    read_network,
+    read_problem,
+    write_instance,
+    write_network,
+)
+from .network import Network
 from .params import (
+    BendersParams,
     BnbParams,
     CpsatParams,
     DpParams,
@@ -31,6 +43,7 @@ from .params import (
     MilpParams,
 )
 from .result import Result, Status
+from .servers import NetworkResult, NetworkSolution
 from .solution import Solution
 from .solve import METHOD_NAMES, METHODS, choose_method, solve
 from .timing import TIMING_NAMES, Timeline, bandwidth_split, timeline
@@ -41,6 +54,7 @@ __all__ = [
     "METHODS",
     "METHOD_NAMES",
     "TIMING_NAMES",
+    "BendersParams",
     "Block",
     "BnbParams",
     "CpsatParams",
@@ -52,13 +66,18 @@ __all__ = [
     "Instance",
     "InstanceError",
     "InstanceTooLargeError",
+    "Link",
     "MethodNotApplicableError",
     "MethodParams",
     "MilpParams",
     "Model",
+    "Network",
+    "NetworkResult",
+    "NetworkSolution",
     "ParameterError",
     "PartialLoadingError",
     "Result",
+    "Server",
     "Solution",
     "SolverError",
     "Status",
@@ -72,7 +91,10 @@ __all__ = [
     "instance_to_dict",
     "loads_instance",
     "read_instance",
+    "read_network",
+    "read_problem",
     "solve",
     "timeline",
     "write_instance",
+    "write_network",
 ]
