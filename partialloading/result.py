@@ -53,6 +53,11 @@ class Reporting:
             return 0.0
         return max(self.bound - self.objective, 0.0) / self.bound
 
+    @property
+    def sharing(self) -> bool:
+        """Whether the schedule reuses blocks already in GPU memory."""
+        raise NotImplementedError
+
     def to_dict(self) -> dict[str, Any]:
         """The solution document (version 1)."""
         raise NotImplementedError
@@ -97,6 +102,11 @@ class Result(Reporting):
     def objective(self) -> float:
         """Objective of the solution (total weight served)."""
         return self.solution.objective
+
+    @property
+    def sharing(self) -> bool:
+        """Whether the schedule reuses blocks already in GPU memory."""
+        return self.solution.sharing
 
     def to_dict(self) -> dict[str, Any]:
         """The solution document (version 1) of this result."""

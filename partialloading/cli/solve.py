@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import sys
 import time
 from collections.abc import Callable
@@ -139,13 +140,14 @@ def run(args: argparse.Namespace) -> int:
     params = method_params(args, args.method) if args.method != "auto" else {}
     if args.initial is not None and args.cold:
         raise ParameterError("--cold and --initial exclude each other")
+    start: dict[str, Any]
     if isinstance(problem, Network):
-        return run_network(args, problem, params, options, rows)
-    instance = problem
-    initial: list[str] | None = [] if args.cold else None
-    initial_batch: tuple[int, ...] | None = None
-    if args.initial is not None:
-        initial, initial_batch = _initial_users(args.initial, instance)
+        start = {"initial": _initial_servers(args.initial, problem) if args.initial else ({} if args.cold else None)}
+    elif args.initial is not None:
+        initial, initial_batch = _initial_users(args.initial, problem)
+        start = {"initial": initial, "initial_batch": initial_batch}
+    else:
+        start = {"initial": [] if args.cold else None}
     if args.method in METHODS:
         # Compiled code loads (the first time ever, compiles) within the command's limit.
         METHODS[args.method].prepare()
@@ -154,20 +156,27 @@ def run(args: argparse.Namespace) -> int:
     # On a terminal, a long exact solve shows its incumbent and bound as it goes (stderr).
     with interruptible(), showing(sys.stderr):
         result = solve(
-            instance,
+            problem,
             args.method,
             sharing=not args.no_sharing,
             time_limit=time_left(args),
             seed=args.seed,
             params=params,
-            initial=initial,
-            initial_batch=initial_batch,
+            **start,
             **options,
         )
         stopped = interrupted()
     if stopped:
         result = _interrupted(result)
-    return _report(args, result, lambda out: print_summary(result, out, rows), stopped)
+    return _report(args, result, functools.partial(print_result, result, rows=rows), stopped)
+
+
+def print_result(result: Result | NetworkResult, out: TextIO, rows: int | None = None) -> None:
+    """:func:`print_summary`, or :func:`print_network_summary` for several servers."""
+    if isinstance(result, NetworkResult):
+        print_network_summary(result, out, rows)
+    else:
+        print_summary(result, out, rows)
 
 
 def _report(args: argparse.Namespace, result: Reporting, summary: Callable[[TextIO], None], stopped: bool) -> int:
@@ -196,43 +205,22 @@ def _initial_servers(path: str, network: Network) -> dict[str, list[str]]:
     return start
 
 
-def run_network(
-    args: argparse.Namespace, network: Network, params: dict[str, Any], options: dict[str, Any], rows: int | None
-) -> int:
-    """``solve`` of an instance with several servers: one block per server."""
-    initial: dict[str, list[str]] | None = {} if args.cold else None
-    if args.initial is not None:
-        initial = _initial_servers(args.initial, network)
-    with interruptible(), showing(sys.stderr):
-        result = solve(
-            network,
-            args.method,
-            sharing=not args.no_sharing,
-            time_limit=time_left(args),
-            seed=args.seed,
-            params=params,
-            initial=initial,
-            **options,
-        )
-        stopped = interrupted()
-    if stopped:
-        result = _interrupted(result)
-    return _report(args, result, lambda out: print_network_summary(result, out, rows), stopped)
+def _totals(result: Reporting, head: str, served: int, users: int, out: TextIO) -> None:
+    """The two first lines of a summary: ``head`` with the sharing mode, status and runtime;
+    the users served, the objective, the bound and the gap."""
+    bound = "-" if result.bound is None else number(result.bound)
+    gap = "" if result.gap is None else f"  gap {100 * result.gap:.2f}%"
+    sharing = "sharing" if result.sharing else "no sharing"
+    print(f"{head} ({sharing}), status {result.status.value}, runtime {result.runtime:.3f}s", file=out)
+    print(f"served {served}/{users} users, objective {number(result.objective)}, bound {bound}{gap}", file=out)
 
 
 def print_network_summary(result: NetworkResult, out: TextIO, rows: int | None = None) -> None:
     """The summary of a several-server result: totals, then one block per server."""
     sol = result.solution
     net = sol.network
-    bound = "-" if result.bound is None else number(result.bound)
-    gap = "" if result.gap is None else f"  gap {100 * result.gap:.2f}%"
-    served = sum(len(order) for order in sol.orders)
-    print(
-        f"instance {net.name!r} on {net.num_servers} servers: method {result.method} "
-        f"({'sharing' if sol.sharing else 'no sharing'}), status {result.status.value}, runtime {result.runtime:.3f}s",
-        file=out,
-    )
-    print(f"served {served}/{net.num_users} users, objective {number(result.objective)}, bound {bound}{gap}", file=out)
+    head = f"instance {net.name!r} on {net.num_servers} servers: method {result.method}"
+    _totals(result, head, len(sol.admitted), net.num_users, out)
     for n, (server, part) in enumerate(zip(net.servers, sol.parts, strict=True)):
         print(
             f"\nserver {printable(server.id)!r}: {server.bandwidth_hz / 1e6:g} MHz, "
@@ -246,7 +234,7 @@ def print_network_summary(result: NetworkResult, out: TextIO, rows: int | None =
         _print_rejected(sol.rejected, out)
 
 
-R = TypeVar("R", Result, NetworkResult)
+R = TypeVar("R", bound=Result | NetworkResult)
 
 
 def _interrupted(result: R) -> R:
@@ -292,17 +280,7 @@ def print_summary(result: Result, out: TextIO, rows: int | None = None) -> None:
     0: none), bytes, bandwidth split. Ids are shown with control characters escaped."""
     sol = result.solution
     inst = sol.instance
-    bound = "-" if result.bound is None else number(result.bound)
-    gap = "" if result.gap is None else f"  gap {100 * result.gap:.2f}%"
-    print(
-        f"instance {inst.name!r}: method {_method_text(result)} ({'sharing' if sol.sharing else 'no sharing'}), "
-        f"status {result.status.value}, runtime {result.runtime:.3f}s",
-        file=out,
-    )
-    print(
-        f"served {len(sol.order)}/{inst.num_users} users, objective {number(result.objective)}, bound {bound}{gap}",
-        file=out,
-    )
+    _totals(result, f"instance {inst.name!r}: method {_method_text(result)}", len(sol.order), inst.num_users, out)
     warm = result.info.get("warm_start")
     if isinstance(warm, dict):
         source = {

@@ -56,6 +56,11 @@ class NetworkResult(Reporting):
         """Total weight served by every server."""
         return self.solution.objective
 
+    @property
+    def sharing(self) -> bool:
+        """Whether the schedules reuse blocks already in GPU memory."""
+        return self.solution.sharing
+
     def to_dict(self) -> dict[str, Any]:
         """The solution document (version 1): entries carry ``server``."""
         sol = self.solution
