@@ -22,7 +22,7 @@ from typing import Any
 from partialloading.network import Network
 from partialloading.solution_io import check_solution_structure
 
-from .verify import VerificationReport, Violation, _close, objective_violations, verify_solution
+from .verify import VerificationReport, Violation, _close, objective_violations, rejected_violations, verify_solution
 
 __all__ = ["verify_network_solution"]
 
@@ -84,19 +84,8 @@ class _NetworkChecker:
         self.groups[n].append(q)
 
     def check_rejected(self) -> None:
-        seen = dict(self.served)
-        for pos, uid in enumerate(self.doc["rejected"]):
-            where = f"rejected[{pos}]"
-            if uid not in self.network.user_index:
-                self.add(where, f"unknown user {uid!r}")
-            elif uid in seen:
-                self.add(where, f"user {uid!r} appears twice (also {seen[uid]})")
-            else:
-                seen[uid] = where
-        missing = [u.id for u in self.network.users if u.id not in seen]
-        if missing:
-            shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
-            self.add("rejected", f"{len(missing)} user(s) neither scheduled nor rejected: {shown}")
+        users = [u.id for u in self.network.users]
+        self.found.extend(rejected_violations(self.doc["rejected"], users, self.served))
 
     def check_bandwidth_keys(self) -> None:
         for uid in self.doc["bandwidth_hz"]:

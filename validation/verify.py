@@ -21,7 +21,7 @@ Two kinds of failure are kept apart:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,18 +183,7 @@ class _Checker:
                 continue
             seen[uid] = f"schedule[{q}]"
             admitted.append(uid)
-        for pos, uid in enumerate(self.doc["rejected"]):
-            where = f"rejected[{pos}]"
-            if uid not in self.users:
-                self.add(where, f"unknown user {uid!r}")
-            elif uid in seen:
-                self.add(where, f"user {uid!r} appears twice (also {seen[uid]})")
-            else:
-                seen[uid] = where
-        missing = [u.id for u in self.instance.users if u.id not in seen]
-        if missing:
-            shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
-            self.add("rejected", f"{len(missing)} user(s) neither scheduled nor rejected: {shown}")
+        self.found.extend(rejected_violations(self.doc["rejected"], [u.id for u in self.instance.users], seen))
         return admitted
 
     def check_bandwidth(self, admitted: list[str]) -> float:
@@ -377,6 +366,28 @@ class _Checker:
         for uid in admitted:
             weight += float(self.users[uid].weight)
         self.found.extend(objective_violations(self.doc, weight))
+
+
+def rejected_violations(rejected: Sequence[str], users: Sequence[str], scheduled: Mapping[str, str]) -> list[Violation]:
+    """What is wrong with a document's ``rejected`` list, given every user id of the instance
+    and where each scheduled user is (``schedule[q]``): unknown or repeated ids, and users
+    neither scheduled nor rejected."""
+    found = []
+    seen = dict(scheduled)
+    known = set(users)
+    for pos, uid in enumerate(rejected):
+        where = f"rejected[{pos}]"
+        if uid not in known:
+            found.append(Violation(where, f"unknown user {uid!r}"))
+        elif uid in seen:
+            found.append(Violation(where, f"user {uid!r} appears twice (also {seen[uid]})"))
+        else:
+            seen[uid] = where
+    missing = [uid for uid in users if uid not in seen]
+    if missing:
+        shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
+        found.append(Violation("rejected", f"{len(missing)} user(s) neither scheduled nor rejected: {shown}"))
+    return found
 
 
 def objective_violations(doc: Mapping[str, Any], weight: float) -> list[Violation]:
