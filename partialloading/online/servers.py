@@ -55,6 +55,8 @@ class _Router:
         self.block_size = {b.id: float(b.size_bytes) for b in network.blocks}
         self.models = network.server_instance(0).model_index
         self.infer = {m.id: float(m.infer_time_s) for m in network.models}
+        self.model_size = {m.id: sum(self.block_size[b] for b in m.blocks) for m in network.models}
+        self._seconds: dict[tuple[int, int], float] = {}
 
     def options(self, k: int) -> list[int]:
         """The servers request ``k`` reaches whose memory holds its model."""
@@ -67,16 +69,18 @@ class _Router:
 
     def _fits(self, n: int, model: str) -> bool:
         room = self.network.servers[n].memory_bytes
-        size = sum(self.block_size[b] for b in self.model_blocks[model])
-        return room is None or size <= float(room)
+        return room is None or self.model_size[model] <= float(room)
 
     def seconds(self, k: int, n: int) -> float:
-        """What request ``k`` asks of server ``n``: its upload at the full band and its inference."""
-        request = self.requests[k]
-        server = self.network.servers[n]
-        eta = request.user_on(server.id, 1.0).eta
-        infer = self.infer[request.model] if request.infer_time_s is None else float(request.infer_time_s)
-        return float(request.data_bits) / (eta * float(server.bandwidth_hz)) + infer
+        """What request ``k`` asks of server ``n``: its upload at the full band and its inference
+        (computed once per pair: the routers ask it of every pending request at every arrival)."""
+        if (k, n) not in self._seconds:
+            request = self.requests[k]
+            server = self.network.servers[n]
+            eta = request.user_on(server.id, 1.0).eta
+            infer = self.infer[request.model] if request.infer_time_s is None else float(request.infer_time_s)
+            self._seconds[k, n] = float(request.data_bits) / (eta * float(server.bandwidth_hz)) + infer
+        return self._seconds[k, n]
 
     def work(self, n: int, now: float) -> float:
         """Server ``n``'s pending work at ``now`` (seconds)."""
