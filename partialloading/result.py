@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import InstanceError, SolutionError
 from .instance import Instance
@@ -29,12 +29,23 @@ class Status(StrEnum):
     """Stopped at the time limit with nothing better than the empty schedule."""
 
 
+class Scheduled(Protocol):
+    """What a result reports from its schedule (one server's or several)."""
+
+    @property
+    def objective(self) -> float: ...
+
+    @property
+    def sharing(self) -> bool: ...
+
+
 class Reporting:
     """What every result reports from its fields (a one-server :class:`Result` and a
     several-server :class:`~partialloading.servers.NetworkResult`)."""
 
     method: str
     status: Status
+    solution: Scheduled
     bound: float | None
     runtime: float
     info: dict[str, Any]
@@ -42,7 +53,7 @@ class Reporting:
     @property
     def objective(self) -> float:
         """Objective of the solution (total weight served)."""
-        raise NotImplementedError
+        return self.solution.objective
 
     @property
     def gap(self) -> float | None:
@@ -56,7 +67,7 @@ class Reporting:
     @property
     def sharing(self) -> bool:
         """Whether the schedule reuses blocks already in GPU memory."""
-        raise NotImplementedError
+        return self.solution.sharing
 
     def to_dict(self) -> dict[str, Any]:
         """The solution document (version 1)."""
@@ -97,16 +108,6 @@ class Result(Reporting):
     bound: float | None
     runtime: float
     info: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def objective(self) -> float:
-        """Objective of the solution (total weight served)."""
-        return self.solution.objective
-
-    @property
-    def sharing(self) -> bool:
-        """Whether the schedule reuses blocks already in GPU memory."""
-        return self.solution.sharing
 
     def to_dict(self) -> dict[str, Any]:
         """The solution document (version 1) of this result."""

@@ -51,16 +51,6 @@ class NetworkResult(Reporting):
     runtime: float
     info: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def objective(self) -> float:
-        """Total weight served by every server."""
-        return self.solution.objective
-
-    @property
-    def sharing(self) -> bool:
-        """Whether the schedules reuse blocks already in GPU memory."""
-        return self.solution.sharing
-
     def to_dict(self) -> dict[str, Any]:
         """The solution document (version 1): entries carry ``server``."""
         sol = self.solution
