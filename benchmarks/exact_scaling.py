@@ -139,9 +139,10 @@ MID_FAMILIES = ("general", "backbone")
 MID_METHODS = ("bnb", "cpsat", "milp")
 
 
-def mid_instance(family: str, seed: int, users: int, deadlines: str = "per_user") -> Instance:
-    """An instance of ``family``, per-user deadlines unless ``deadlines`` says otherwise, weights 1–3 (seeded)."""
-    inst = scenarios.generate(family, seed, n_users=users, deadlines=deadlines)
+def mid_instance(family: str, seed: int, users: int, deadlines: str = "per_user", models: int = 6) -> Instance:
+    """An instance of ``family`` with ``models`` models, per-user deadlines unless ``deadlines`` says
+    otherwise, weights 1–3 (seeded)."""
+    inst = scenarios.generate(family, seed, n_users=users, deadlines=deadlines, n_models=models)
     weights = np.random.default_rng(1000 + seed).integers(1, 4, inst.num_users)
     users_w = tuple(dataclasses.replace(u, weight=int(w)) for u, w in zip(inst.users, weights, strict=True))
     return dataclasses.replace(inst, users=users_w, name=f"{inst.name}-s{seed}-w3")
@@ -174,12 +175,13 @@ def run_mid(args: argparse.Namespace) -> tuple[list[MidRow], list[str]]:
     for users in args.mid_sizes:
         gaps_by_method: dict[str, list[float]] = {}  # every family of this size
         for family in MID_FAMILIES:
-            instances = [mid_instance(family, seed, users) for seed in range(args.seeds)]
-            greedy = [pl.solve(inst, "greedy", seed=seed) for seed, inst in enumerate(instances)]
+            seeds = range(args.first_seed, args.first_seed + args.seeds)
+            instances = [mid_instance(family, seed, users, models=args.models) for seed in seeds]
+            greedy = [pl.solve(inst, "greedy", seed=seed) for seed, inst in zip(seeds, instances, strict=True)]
             for method in args.methods:
                 proofs, gaps, objectives, rates = [], [], [], []
                 below = equal = above = 0
-                for seed, (inst, ref) in enumerate(zip(instances, greedy, strict=True)):
+                for seed, inst, ref in zip(seeds, instances, greedy, strict=True):
                     extra: dict[str, Any] = {"initial": []} if args.cold else {}
                     if args.param:
                         extra["params"] = args.param
@@ -301,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cold", action="store_true", help="start the exact methods from nothing (the models alone, no warm start)"
     )
+    parser.add_argument("--models", type=int, default=6, help="--mid: models per instance (default 6)")
+    parser.add_argument("--first-seed", type=int, default=0, help="--mid: the first seed (default 0)")
     parser.add_argument("--label", help="--mid: text of the start column (e.g. the version of the package)")
     parser.add_argument(
         "--mid-sizes", default=",".join(map(str, MID_SIZES)), help="--mid: numbers of users (default 20,30,40,60)"

@@ -28,7 +28,6 @@ from .batches import BatchedSearch, batch_numbers
 from .bounds import SetupTree
 from .records import VisitSearch
 from .search import WRAP_UP_S, BranchAndBound
-from .timed import TimedSearch
 
 RELAX_SHARE = 0.25
 """Share of the time left that the path relaxation's multipliers may take at most."""
@@ -49,19 +48,17 @@ def search(
     :class:`~partialloading.solvers.bnb.search.BranchAndBound`), with the verifier's full
     tolerance, as ``enumerate``: the optimum proven is the one every exact method reports.
     With ``relax_until`` the path relaxation is set up (until then at most) and the labels are
-    searched compiled, with a dive beside the rounds unless ``dive`` is false. With per-request
-    times the pointers run along chains (:class:`~.timed.TimedSearch`); on an
-    instance with batch tables the search's steps are batches (:class:`~.batches.BatchedSearch`,
-    depth first; ``incumbent_batch``: the incumbent's batch numbers)."""
+    searched compiled, with a dive beside the rounds unless ``dive`` is false (per-request times
+    included: each user's own time is added to its step). On an instance with batch tables the
+    search's steps are batches (:class:`~.batches.BatchedSearch`, depth first; ``incumbent_batch``:
+    the incumbent's batch numbers)."""
     arithmetic = FrameSchedule.build(instance, tolerance_share=1.0)
     alone = servable_alone(instance).tolist()
     tree = SetupTree.of(instance)
     if instance.batching:
         steps = BatchedSearch(arithmetic, tree, alone, incumbent, incumbent_batch, ceiling, instance.weight_unit, True)
         return _batched(steps, stop, wrap_up_s, relax_until)
-    # With per-request times the pointers run along chains of the users that keep their order.
-    kind = TimedSearch if instance.per_user_times else BranchAndBound
-    search = kind(arithmetic, tree, alone, incumbent, ceiling, instance.weight_unit, compiled)
+    search = BranchAndBound(arithmetic, tree, alone, incumbent, ceiling, instance.weight_unit, compiled)
     if relax_until is not None and search.relax_paths(relax_until) is not None:
         # Compiled, with the path relaxation: the labels layer by layer (memoized).
         # Only with numba (relax_paths needs it): the labels are compiled.

@@ -6,9 +6,11 @@ This relaxation keeps time, loads and deadlines, and gives up something else: th
 served at most once.
 
 **The relaxation.** A *path* serves users one after the other from the initial model, each by
-its deadline, paying the loading time from the model before and the inference; two consecutive
-users of one model are in the search's deadline order, but a user may come back after other
-models. Every schedule of the branch-and-bound is a path (the upload phase only delays it). With
+its deadline, paying its upload, the loading time from the model before and its inference; two
+consecutive users of one model are in the search's deadline order, but a user may come back
+after other models. Every schedule of the branch-and-bound is a path: a served user finishes
+after the upload phase, which holds the uploads of everyone served up to it (and of those served
+later, which the path leaves out). With
 multipliers ``λ_k ≥ 0`` and gains ``w_k − λ_k``,
 
     weight(S) = Σ_{k∈S} (w_k − λ_k) + Σ_{k∈S} λ_k ≤ G_λ + Σ_{k∈S} λ_k,
@@ -98,8 +100,8 @@ class PathRelaxation:
         ``step[i, j]``: loading model ``j`` after ``i`` plus ``j``'s inference; ``first[j]``:
         the same from the initial model.
     own
-        Per user, what serving it adds to its step (its own inference time when ``step`` holds
-        loads only; ``None``: nothing).
+        Per user, what serving it adds to its step (its upload and its own inference time when
+        ``step`` holds loads only; ``None``: nothing).
     """
 
     def __init__(

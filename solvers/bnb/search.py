@@ -2,15 +2,22 @@
 
 Two facts shape the search.
 
-**Users of one model are served in deadline order.** Take any feasible order and two admitted
-users ``x``, ``y`` of the same model with ``T_y < T_x`` but ``x`` served first. Swapping them
-changes nothing in the load sequence (both positions request the same model), nor the upload
-phase (the admitted set is the same), so the two positions keep their completion times
-``C_x ≤ C_y``, and ``C_y ≤ T_y`` held before the swap. After it ``y`` finishes at
-``C_x ≤ C_y ≤ T_y`` and ``x`` at ``C_y ≤ T_y < T_x``: both on time. So each model's admitted
-users can be taken in one fixed order (deadline, then heavier first, then index), across all the
-model's visits, and a partial schedule is summarized by one pointer per model: how far down its
-list the users have been decided (served, or passed over and rejected).
+**Users of one model are served in deadline order**, whatever their inference times. Take a
+feasible order, and two admitted users ``x``, ``y`` of one model with ``T_x ≤ T_y`` where ``y``
+is served before ``x`` and no user of their model lies between them. Move ``y`` to just after
+``x``. The admitted set, hence the upload phase, is unchanged. Every position from ``y``'s old
+place to ``x`` finishes ``c_y`` earlier, or earlier still: where ``y`` was alone in its visit,
+the two loads around it become one that is no longer (``ℓ(i, i'') ≤ ℓ(i, i') + ℓ(i', i'')``: the
+blocks ``i''`` misses after ``i`` were missing after ``i'``, or from ``i'`` after ``i``). ``y``
+loads nothing after ``x`` (their model is in memory) and finishes when ``x`` did, at
+``C_x ≤ T_x ≤ T_y``; whoever follows starts when it did. Everyone stays on time, and the move
+removes one inversion of the model's users against the order (deadline, then heavier first,
+then index) and adds none, since none of the model's users lies between. So some optimal order
+serves each model's admitted users in that fixed order, across all the model's visits, and a
+partial schedule is summarized by one pointer per model: how far down its list the users have
+been decided (served, or passed over and rejected). (Swapping ``x`` and ``y`` instead, the
+textbook exchange, works only when both take one time: the positions between would move by
+``c_y − c_x``.)
 
 **Admitting a user delays everybody by its upload.** Write ``t`` for the upload phase of the
 users served so far plus their loads and inferences (the frame completion time of the last one
@@ -18,7 +25,7 @@ if nobody else were admitted) and ``σ`` for the smallest slack ``T_k − (U + P
 (``U``: their uploads, ``P_k``: loads and inferences up to ``k``). Serving ``k`` of model ``j``
 next, with upload ``u`` and load ``ℓ`` from the model in memory, gives
 
-    t' = t + u + ℓ + c_j,        σ' = min(σ − u, T_k − t'),
+    t' = t + u + ℓ + c_k,        σ' = min(σ − u, T_k − t'),
 
 and the partial schedule stays feasible, whatever is served after it, exactly while ``σ' ≥ 0``
 (the users added later only lower ``σ`` further). A label ``(weight, t, σ)`` at a state
@@ -143,24 +150,21 @@ class BranchAndBound:
 
     def _lists(self, p: FrameSchedule, alone: Sequence[int]) -> None:
         """Each model's users in deadline order (heavier first, then index), as rows of
-        ``(user, upload, limit)``, and the loading and inference time of each model after each."""
+        ``(user, upload, limit)``; the loading time of each model after each, and each user's own
+        inference time (per-request times keep the order: see the module's text)."""
         upload, limit, model = p.upload.tolist(), p.limit.tolist(), p.model.tolist()
         num_models = len(p.first)
         lists: list[list[int]] = [[] for _ in range(num_models)]
-        # The users of a model share its inference time (the registry keeps per-user times away).
-        infer = [0.0] * num_models
         for k in sorted(alone, key=lambda k: (limit[k], -self.weight[k], k)):
             lists[model[k]].append(k)
-            infer[model[k]] = float(p.infer[k])
         self.num_models = num_models
         self.models = [j for j in range(num_models) if lists[j]]
-        # The model of each list (each model's list here) and what a user adds to its list's step.
-        self.list_model = list(range(num_models))
-        self.own_step = [0.0] * len(self.weight)
+        self.list_model = list(range(num_models))  # the model of each list (each model's list here)
+        self.own_step = p.infer.tolist()  # what serving a user adds to its list's step
         self.rows = [[(k, upload[k], limit[k]) for k in lists[j]] for j in range(num_models)]
         self.load = load_table(p)
-        # Loading and inference time of serving model j next, after model `last` (-1: nothing yet).
-        self.step_from = {last: [self.load[last][j] + infer[j] for j in self.models] for last in self.load}
+        # Loading model j next, after model `last` (-1: nothing yet); each user adds its own time.
+        self.step_from = {last: [self.load[last][j] for j in self.models] for last in self.load}
 
     def _items(self, p: FrameSchedule, alone: Sequence[int], tree: SetupTree) -> None:
         """Every user ranked once by weight per upload (the σ bound) and by weight per upload and
@@ -192,7 +196,9 @@ class BranchAndBound:
         for place, (lim, _, k, j) in enumerate(order):
             model[k], rank[k], limit[k] = j, place, lim
         step, first = step_matrix(self.step_from, self.models, self.num_models)
-        return PathRelaxation(model, rank, limit, self.weight, step, first)
+        # A user's upload joins its step: the uploads of everyone served by then precede its end.
+        own = [c + u for c, u in zip(self.own_step, self.upload, strict=True)]
+        return PathRelaxation(model, rank, limit, self.weight, step, first, own)
 
     def relax_paths(self, until: Deadline) -> PathBound | None:
         """Set up the third bound, the path relaxation, its multipliers tuned until ``until``."""
@@ -212,7 +218,7 @@ class BranchAndBound:
             base += t
             q = ptr[j]
             for k, u, lim in rows[j][q:]:
-                t2 = base + u + own[k]  # (+ 0.0 unless users carry their own times: the same sum)
+                t2 = base + u + own[k]
                 s2 = lim - t2
                 if sigma - u < s2:
                     s2 = sigma - u
