@@ -26,6 +26,7 @@ from .. import edf
 from . import bounds
 from .batches import BatchedSearch, batch_numbers
 from .bounds import SetupTree
+from .paths import groups_of
 from .records import VisitSearch
 from .search import WRAP_UP_S, BranchAndBound
 
@@ -58,7 +59,8 @@ def search(
     if instance.batching:
         steps = BatchedSearch(arithmetic, tree, alone, incumbent, incumbent_batch, ceiling, instance.weight_unit, True)
         return _batched(steps, stop, wrap_up_s, relax_until)
-    search = BranchAndBound(arithmetic, tree, alone, incumbent, ceiling, instance.weight_unit, compiled)
+    groups = groups_of(instance)
+    search = BranchAndBound(arithmetic, tree, alone, incumbent, ceiling, instance.weight_unit, compiled, groups)
     if relax_until is not None and search.relax_paths(relax_until) is not None:
         # Compiled, with the path relaxation: the labels layer by layer (memoized).
         # Only with numba (relax_paths needs it): the labels are compiled.

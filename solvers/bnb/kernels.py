@@ -208,16 +208,18 @@ def gain_at(values, delta, after, t):
 
 
 @njit(cache=True)
-def path_values(delta, model, rank, limit, gain, step, first, own, values, choice):
+def path_values(delta, model, rank, limit, gain, step, first, own, virtual, values, choice):
     """Fill ``values[b, k]``, the heaviest gain of a sequence of users served after user ``k``
     from the time ``b·delta`` on (``k = K``: after nothing but the initial model, at time 0 only),
     and ``choice[b, k]`` the user served next in it (``-1``: none); return the root's value.
 
     A sequence serves users one after the other, each by its ``limit``; each takes ``step[i, j]``
-    (loading model ``j`` after model ``i``, plus ``j``'s inference; ``first[j]`` first); two
-    consecutive users of one model are in ``rank`` order, and a user may come back later. Users
-    with a negative limit are never served. Each step's end is rounded down to its bucket, so
-    ``values`` overestimates (never underestimates) every sequence from any time in the bucket.
+    (loading model ``j`` after model ``i``) plus its ``own`` time; two consecutive users of one
+    model are in ``rank`` order, and a user may come back later. Users with a negative limit are
+    never served; ``virtual`` ones are never served either, but a sequence may start after them
+    (an entry into their model with no rank to keep). Each step's end is rounded down to its
+    bucket, so ``values`` overestimates (never underestimates) every sequence from any time in
+    the bucket.
     """
     num_buckets, states = values.shape
     K = states - 1
@@ -232,7 +234,7 @@ def path_values(delta, model, rank, limit, gain, step, first, own, values, choic
             best, arg = 0.0, -1
             for k2 in range(K):
                 m2 = model[k2]
-                if limit[k2] < 0 or (m2 == mk and rank[k2] <= rk):
+                if limit[k2] < 0 or virtual[k2] or (m2 == mk and rank[k2] <= rk):
                     continue
                 end = start + step[mk, m2] + own[k2]
                 if end > limit[k2]:
@@ -245,7 +247,7 @@ def path_values(delta, model, rank, limit, gain, step, first, own, values, choic
     best, arg = 0.0, -1
     for k2 in range(K):
         end = first[model[k2]] + own[k2]
-        if limit[k2] < 0 or end > limit[k2]:
+        if limit[k2] < 0 or virtual[k2] or end > limit[k2]:
             continue
         value = gain[k2] + values[_bucket(end, delta), k2]
         if value > best:
@@ -284,5 +286,5 @@ def warm() -> None:
     )  # fmt: skip
     values, choice = np.zeros((2, 2)), np.zeros((2, 2), np.int64)
     zero = np.zeros(1, np.int64)
-    path_values(1.0, zero, zero, one, one, np.ones((1, 1)), one, np.zeros(1), values, choice)
+    path_values(1.0, zero, zero, one, one, np.ones((1, 1)), one, np.zeros(1), np.zeros(1, np.bool_), values, choice)
     path_counts(1.0, zero, np.ones((1, 1)), one, np.zeros(1), choice)

@@ -68,6 +68,7 @@ def _kids(cur, labels, model, search, paths, levels, best, ptr, kid_slot, kid_q,
     users, upl, lim, _, length, radix, step_of, own = model
     step, real = search[0], search[4]
     values, lam, delta = paths[0], paths[1], paths[2]
+    gvalues, glam, gdelta, gentry = paths[4], paths[5], paths[6], paths[8]
     (by_time, by_upload, weight_of, upload_of, dl_of, model_of, tk_of, tw_of, ts_of, uk_of, uw_of, us_of,
      model_parent, group_parent, private, group_cost) = levels  # fmt: skip
     slots = length.size
@@ -96,6 +97,11 @@ def _kids(cur, labels, model, search, paths, levels, best, ptr, kid_slot, kid_q,
     bound = gain_at(values, delta, -1 if last < 0 else users[last, ptr[last] - 1], t)
     for i in range(n):
         bound += lam[kid_users[i]]
+    if bound > enough and gentry.size > 0:  # the grouped path relaxation, from the group's entry
+        other = gain_at(gvalues, gdelta, -1 if last < 0 else gentry[last], t)
+        for i in range(n):
+            other += glam[kid_users[i]]
+        bound = min(bound, other)
     if bound > enough and not math.isinf(sigma):
         bound = min(bound, upload_bound(kid_users, n, by_upload, weight_of, upload_of, sigma))
     if bound > enough:
@@ -194,6 +200,8 @@ def _settle(count, scratch, ints, floats, states, labels, links, alive, layer_he
     users, wt, length, radix = model[0], model[3], model[4], model[5]
     step, tie, slop, ceiling = search[0], search[1], search[2], search[3]
     values, delta, suffix = paths[0], paths[2], paths[3]
+    gvalues, gdelta, gsuffix, gentry = paths[4], paths[6], paths[7], paths[8]
+    grouped = gentry.size > 0
     slots = length.size
     ints[I_EXPANDED] += count
     _batch(batch, count, labels, model, search, paths, levels, floats[F_BEST], ptrs, kid_slot, kid_q, kid_t, kid_s,
@@ -207,14 +215,18 @@ def _settle(count, scratch, ints, floats, states, labels, links, alive, layer_he
         ptr = ptrs[b]
         code = key[here] // (slots + 1)
         w = lw[here]
-        undecided, layer = 0.0, 0
+        undecided, gundecided, layer = 0.0, 0.0, 0
         for s in range(slots):
             undecided += suffix[s, ptr[s]]
+            gundecided += gsuffix[s, ptr[s]]
             layer += ptr[s]
         for i in range(n):
             s, q = kid_slot[b, i], kid_q[b, i]
             w2, t2, s2 = w + wt[s, q], kid_t[b, i], kid_s[b, i]
             bound = w2 + gain_at(values, delta, users[s, q], t2) + undecided - suffix[s, ptr[s]] + suffix[s, q + 1]
+            if grouped:
+                other = gain_at(gvalues, gdelta, gentry[s], t2) + gundecided - gsuffix[s, ptr[s]] + gsuffix[s, q + 1]
+                bound = min(bound, w2 + other)
             # A kid that cannot beat the best even by its path bound is not kept (its own
             # expansion would prune it).
             if w2 <= floats[F_BEST] + tie and bound <= floats[F_BEST] + step:
@@ -251,7 +263,9 @@ def advance(
     ``model``: per slot (a model with users) its users, uploads, limits, weights, list length
     and radix, and the steps ``step[last + 1, slot]``. ``search``: ``(step, tie, slop,
     ceiling, real model of each slot)``. ``paths``: the path relaxation's ``(values, λ,
-    delta)`` and the sums of λ down each model's list from each place. ``levels``: the level
+    delta)`` and the sums of λ down each model's list from each place, the same four of the
+    grouped relaxation and the column of each slot's group entry in its table (none: no grouped
+    relaxation, the four repeat the first). ``levels``: the level
     and uploads bounds' arrays.
 
     The labels of a layer are taken :data:`BATCH` at a time (:func:`_settle`).
@@ -337,6 +351,7 @@ def open_bound(ints, labels, links, alive, layer_head, model, paths):
     nxt = links[1]
     users, length, radix = model[0], model[4], model[5]
     values, delta, suffix = paths[0], paths[2], paths[3]
+    gvalues, gdelta, gsuffix, gentry = paths[4], paths[6], paths[7], paths[8]
     slots = length.size
     best = -math.inf
     layer = ints[I_LAYER]
@@ -346,12 +361,16 @@ def open_bound(ints, labels, links, alive, layer_head, model, paths):
             if alive[cur]:
                 code = key[cur] // (slots + 1)
                 last = key[cur] % (slots + 1) - 1
-                value = lw[cur]
+                value, other = 0.0, 0.0
                 for s in range(slots):
                     value += suffix[s, (code // radix[s]) % (length[s] + 1)]
+                    other += gsuffix[s, (code // radix[s]) % (length[s] + 1)]
                 after = -1 if last < 0 else users[last, (code // radix[last]) % (length[last] + 1) - 1]
                 value += gain_at(values, delta, after, lt[cur])
-                best = max(best, value)
+                if gentry.size > 0:
+                    other += gain_at(gvalues, gdelta, -1 if last < 0 else gentry[last], lt[cur])
+                    value = min(value, other)
+                best = max(best, lw[cur] + value)
             cur = nxt[cur]
         layer += 1
         if layer < layer_head.size:

@@ -50,6 +50,7 @@ from .label_kernels import (
     new_states,
     open_bound,
 )
+from .paths import PathBound
 from .records import VisitSearch
 from .search import BranchAndBound
 
@@ -109,14 +110,18 @@ class Labels(ABC):
         # Only schedules heavier than `floor` by a step are looked for, and one of `ceiling` ends it.
         top = search.ceiling if ceiling is None else ceiling
         self.consts = (float(search.step), float(search.tie), float(search.slop), float(top), real)
-        paths = search.paths
-        lam = np.asarray(paths.multipliers, dtype=float)
-        # λ of the users from each place of each model's list on (the undecided ones of a state).
-        suffix = np.zeros((slots, width + 1))
-        for i in range(slots):
-            for q in range(int(length[i]) - 1, -1, -1):
-                suffix[i, q] = suffix[i, q + 1] + lam[users[i, q]]
-        self.paths = (paths.values, lam, paths.delta, suffix)
+        def tables(paths: PathBound) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+            lam = np.asarray(paths.multipliers, dtype=float)
+            # λ of the users from each place of each model's list on (the undecided ones of a state).
+            suffix = np.zeros((slots, width + 1))
+            for i in range(slots):
+                for q in range(int(length[i]) - 1, -1, -1):
+                    suffix[i, q] = suffix[i, q + 1] + lam[users[i, q]]
+            return paths.values, lam, paths.delta, suffix
+
+        grouped = search.group_paths
+        entry = np.array([search.group_entry[search.list_model[j]] for j in models] if grouped else [], np.int64)
+        self.paths = (*tables(search.paths), *tables(grouped or search.paths), entry)
         num_users = len(search.weight)
         by_time, by_upload = np.zeros(num_users, dtype=np.int64), np.zeros(num_users, dtype=np.int64)
         by_time[search.by_time] = np.arange(len(search.by_time))

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from partialloading.instance import Instance
 from partialloading.stop import Deadline
 
 MAX_ROUNDS = 150
@@ -102,6 +103,10 @@ class PathRelaxation:
     own
         Per user, what serving it adds to its step (its upload and its own inference time when
         ``step`` holds loads only; ``None``: nothing).
+    entries
+        Entry states to add after the users, one per model (of ``step``) from ``0`` on: a path
+        may start after entry ``j`` in model ``j``'s memory with any of its users next (see
+        :func:`grouped`); ``0``: none.
     """
 
     def __init__(
@@ -113,18 +118,22 @@ class PathRelaxation:
         step: np.ndarray,
         first: Sequence[float],
         own: Sequence[float] | None = None,
+        entries: int = 0,
     ) -> None:
-        self.model = np.asarray(model, dtype=np.int64)
-        self.rank = np.asarray(rank, dtype=np.int64)
-        self.limit = np.asarray(limit, dtype=float)
-        self.weight = np.asarray(weight, dtype=float)
+        real = len(model)
+        latest = max(float(np.max(limit, initial=0.0)), 1e-12)
+        self.model = np.asarray([*model, *range(entries)], dtype=np.int64)
+        self.rank = np.asarray([*rank, *([-1] * entries)], dtype=np.int64)
+        self.limit = np.asarray([*limit, *([latest] * entries)], dtype=float)
+        self.weight = np.asarray([*weight, *([0.0] * entries)], dtype=float)
         self.step = np.asarray(step, dtype=float)
         self.first = np.asarray(first, dtype=float)
-        self.own = np.zeros(len(self.model)) if own is None else np.asarray(own, dtype=float)
-        self.served = self.limit >= 0
+        self.own = np.zeros(len(self.model)) if own is None else np.asarray([*own, *([0.0] * entries)], dtype=float)
+        self.virtual = np.arange(len(self.model)) >= real
+        self.served = (self.limit >= 0) & ~self.virtual
         users = int(self.served.sum())
         num_buckets = int(min(4000, max(500, WORK / max(users, 1) ** 2)))
-        self.delta = max(float(self.limit.max(initial=0.0)), 1e-12) / num_buckets
+        self.delta = latest / num_buckets
         self._values = np.zeros((num_buckets + 1, len(self.model) + 1))
         self._choice = np.zeros(self._values.shape, dtype=np.int64)
 
@@ -134,7 +143,7 @@ class PathRelaxation:
 
         gain = self.weight - multipliers
         root = path_values(
-            self.delta, self.model, self.rank, self.limit, gain, self.step, self.first, self.own,
+            self.delta, self.model, self.rank, self.limit, gain, self.step, self.first, self.own, self.virtual,
             self._values, self._choice,
         )  # fmt: skip
         return PathBound(self._values.copy(), multipliers.tolist(), self.delta, root + float(multipliers.sum()), 1)
@@ -177,3 +186,34 @@ def step_matrix(
         for last in models:
             step[last, j] = step_from[last][i]
     return step, first
+
+
+def groups_of(instance: Instance) -> list[int]:
+    """Per model, its group for :func:`grouped`: the models whose largest block (by size, then
+    name) is the same, numbered in the order of the models."""
+    size = {b.id: b.size_bytes for b in instance.blocks}
+    largest = [max(m.blocks, key=lambda b: (size[b], b)) for m in instance.models]
+    number: dict[str, int] = {}
+    return [number.setdefault(b, len(number)) for b in largest]
+
+
+def grouped(
+    step: np.ndarray, first: Sequence[float], group: Sequence[int], models: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The loads of the grouped relaxation: none within a group, between two groups the least
+    load from a model of one to a model of the other (only ``models``, those with users),
+    closed under shortest paths from each group and from the initial state. They never exceed
+    a real load and satisfy the triangle inequality (see the module's text).
+
+    Returns the matrix ``[g, h]`` and the row from the initial state ``[h]``, over the groups
+    ``0 … max(group)``."""
+    count = max(group) + 1
+    node = np.full((count + 1, count + 1), math.inf)  # the last node: the initial state
+    for a in models:
+        for b in models:
+            node[group[a], group[b]] = min(node[group[a], group[b]], step[a, b])
+        node[count, group[a]] = min(node[count, group[a]], first[a])
+    np.fill_diagonal(node, 0.0)
+    for k in range(count + 1):  # Floyd–Warshall
+        node = np.minimum(node, node[:, [k]] + node[[k], :])
+    return node[:count, :count], node[count, :count]

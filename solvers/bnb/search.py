@@ -72,7 +72,7 @@ from partialloading.timing import FrameSchedule
 from . import bounds
 from .bounds import LevelRelaxation, SetupTree
 from .knapsack import key, upload_knapsack
-from .paths import MAX_USERS, PathBound, PathRelaxation, step_matrix
+from .paths import MAX_USERS, PathBound, PathRelaxation, grouped, step_matrix
 from .records import Candidate, Item, VisitSearch
 
 CHECK_EVERY = 256
@@ -130,8 +130,10 @@ class BranchAndBound:
         ceiling: float = math.inf,
         unit: float = 0.0,
         compiled: bool = False,
+        groups: Sequence[int] | None = None,
     ) -> None:
         self.compiled = compiled
+        self.groups = None if groups is None else list(groups)
         self.weight: list[float] = p.weight.tolist()
         self.ceiling = ceiling
         self._lists(p, alone)
@@ -147,6 +149,8 @@ class BranchAndBound:
         self.labels: dict[tuple[tuple[int, ...], int], list[tuple[float, float, float]]] = {}
         self.nodes = 0
         self.paths: PathBound | None = None
+        self.group_paths: PathBound | None = None
+        self.group_entry: list[int] = []  # per model: the column of its group's entry in group_paths
 
     def _lists(self, p: FrameSchedule, alone: Sequence[int]) -> None:
         """Each model's users in deadline order (heavier first, then index), as rows of
@@ -200,11 +204,36 @@ class BranchAndBound:
         own = [c + u for c, u in zip(self.own_step, self.upload, strict=True)]
         return PathRelaxation(model, rank, limit, self.weight, step, first, own)
 
-    def relax_paths(self, until: Deadline) -> PathBound | None:
-        """Set up the third bound, the path relaxation, its multipliers tuned until ``until``."""
+    def group_relaxation(self) -> PathRelaxation | None:
+        """The grouped path relaxation (:func:`.paths.grouped`): each group of ``groups`` one
+        model, consecutive users of one group in deadline order; ``None`` without groups that
+        merge two models with users, or where :meth:`path_relaxation` is not set up."""
+        groups = self.groups
+        if groups is None or len({groups[j] for j in self.models}) == len(self.models):
+            return None
         relaxation = self.path_relaxation()
-        if relaxation is not None:
-            self.paths = relaxation.tune(self.best + self.step, until)
+        if relaxation is None:
+            return None
+        step, first = grouped(relaxation.step, relaxation.first, groups, self.models)
+        users = len(self.weight)
+        group = [groups[int(j)] for j in relaxation.model[:users]]
+        self.group_entry = [users + g for g in groups]
+        return PathRelaxation(
+            group, relaxation.rank[:users], relaxation.limit[:users], self.weight, step, first,
+            relaxation.own[:users], entries=len(step),
+        )  # fmt: skip
+
+    def relax_paths(self, until: Deadline) -> PathBound | None:
+        """Set up the third bound, the path relaxation (and the grouped one, the two sharing the
+        time), their multipliers tuned until ``until``."""
+        relaxation = self.path_relaxation()
+        if relaxation is None:
+            return None
+        grouped_relaxation = self.group_relaxation()
+        target = self.best + self.step
+        self.paths = relaxation.tune(target, until if grouped_relaxation is None else until.share(0.5))
+        if grouped_relaxation is not None:
+            self.group_paths = grouped_relaxation.tune(target, until)
         return self.paths
 
     # ------------------------------------------------------------------ nodes
@@ -239,6 +268,10 @@ class BranchAndBound:
             after = None if last is None else self.rows[last][ptr[last] - 1][0]
             lam = self.paths.multipliers
             value = self.paths.gain(after, t) + sum(lam[kid[3]] for kid in kids)
+            if self.group_paths is not None:  # the grouped relaxation, from the group's entry
+                lam = self.group_paths.multipliers
+                entry = None if last is None else self.group_entry[last]
+                value = min(value, self.group_paths.gain(entry, t) + sum(lam[kid[3]] for kid in kids))
             if value <= enough:
                 return value
         else:
