@@ -23,7 +23,7 @@ from partialloading.stop import Deadline
 from partialloading.timing import FrameSchedule, servable_alone
 
 from .. import edf
-from . import bounds
+from . import bounds, coarse
 from .batches import BatchedSearch, batch_numbers
 from .bounds import SetupTree
 from .paths import groups_of
@@ -32,6 +32,9 @@ from .search import WRAP_UP_S, BranchAndBound
 
 RELAX_SHARE = 0.25
 """Share of the time left that the path relaxation's multipliers may take at most."""
+
+COARSE_SHARE = 0.2
+"""Share of the time that the coarse instance's search may take at most (:mod:`.coarse`)."""
 
 
 def search(
@@ -107,7 +110,12 @@ def solve(instance: Instance, params: BnbParams, request: SolveRequest) -> Solve
     started = time.perf_counter()
     # The method itself runs the compiled bound (loaded before its time limit started).
     ceiling = math.inf if request.bound is None else request.bound
-    # A quarter of the time at most tunes the path relaxation's multipliers.
+    compiled = params.path_bound and bounds.compiled_available() and not instance.batching
+    # A share of the time proves the optimum of the coarse instance (models on one backbone
+    # merged), whose optimum bounds this one's: a ceiling for the search.
+    coarse_bound = coarse.ceiling(instance, start, search_until.share(COARSE_SHARE), search) if compiled else math.inf
+    ceiling = min(ceiling, coarse_bound)
+    # A quarter of the time left at most tunes the path relaxation's multipliers.
     relax_until = search_until.share(RELAX_SHARE) if params.path_bound else None
     found = search(instance, start, stop, ceiling, wrap_up, True, relax_until, params.dive, incumbent_batch=start_batch)
     info: dict[str, Any] = {
@@ -121,6 +129,7 @@ def solve(instance: Instance, params: BnbParams, request: SolveRequest) -> Solve
             "nodes": found.nodes,
             "labels": found.labels,
             "bound": found.bound,
+            "coarse_bound": None if math.isinf(coarse_bound) else coarse_bound,
             "search_s": time.perf_counter() - started,
         },
     }

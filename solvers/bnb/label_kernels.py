@@ -224,6 +224,8 @@ def _settle(count, scratch, ints, floats, states, labels, links, alive, layer_he
             s, q = kid_slot[b, i], kid_q[b, i]
             w2, t2, s2 = w + wt[s, q], kid_t[b, i], kid_s[b, i]
             bound = w2 + gain_at(values, delta, users[s, q], t2) + undecided - suffix[s, ptr[s]] + suffix[s, q + 1]
+            # The dive follows the path bound over models, which sees every load.
+            promised = bound
             if grouped:
                 other = gain_at(gvalues, gdelta, gentry[s], t2) + gundecided - gsuffix[s, ptr[s]] + gsuffix[s, q + 1]
                 bound = min(bound, w2 + other)
@@ -238,7 +240,7 @@ def _settle(count, scratch, ints, floats, states, labels, links, alive, layer_he
             new = _add(ints, states, key2, w2, t2, s2, here, users[s, q], layer + q + 1 - ptr[s], labels, links, alive,
                        layer_head, layer_tail)  # fmt: skip
             # The dive takes the largest bound first, the heavier kid among equal ones.
-            fresh[added], promise[added] = new, bound + 1e-6 * w2
+            fresh[added], promise[added] = new, promised + 1e-6 * w2
             added += 1
             if w2 > floats[F_BEST] + tie:
                 floats[F_BEST] = w2

@@ -110,6 +110,7 @@ class Labels(ABC):
         # Only schedules heavier than `floor` by a step are looked for, and one of `ceiling` ends it.
         top = search.ceiling if ceiling is None else ceiling
         self.consts = (float(search.step), float(search.tie), float(search.slop), float(top), real)
+
         def tables(paths: PathBound) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
             lam = np.asarray(paths.multipliers, dtype=float)
             # λ of the users from each place of each model's list on (the undecided ones of a state).

@@ -12,8 +12,9 @@ import pytest
 
 import partialloading as pl
 from partialloading.instance import Instance
-from partialloading.scenarios import generate
+from partialloading.scenarios import generate, with_own_times
 from partialloading.solvers.bnb.bounds import SetupTree
+from partialloading.solvers.bnb.paths import grouped, groups_of
 from partialloading.solvers.bnb.search import BranchAndBound, Node
 from partialloading.stop import Deadline
 from partialloading.timing import FrameSchedule, servable_alone
@@ -73,6 +74,85 @@ def test_any_multipliers_bound_every_node(family: str, seed: int) -> None:
             node = search.child(node, kid)
             prefix.append(kid[3])
     assert checked >= 12
+
+
+@pytest.mark.parametrize("own", [False, True], ids=["model-times", "own-times"])
+@pytest.mark.parametrize(("family", "seed"), [("backbone", s) for s in range(6)] + [("zoo-heads", 0), ("zoo-heads", 2)])
+def test_any_multipliers_of_the_grouped_relaxation_bound_every_node(family: str, seed: int, own: bool) -> None:
+    # The grouped relaxation (models sharing their largest block merged, nothing loaded within a
+    # group): G_λ from the group's entry + Σ_{undecided} λ_k bounds what a node can add, for
+    # random λ ≥ 0 at random nodes of 6-user instances, with the models' times and each user's own.
+    inst = weighted(family, seed, 6)
+    if own:
+        inst = with_own_times(inst, seed)
+    p = FrameSchedule.build(inst, tolerance_share=1.0)
+    alone = servable_alone(inst).tolist()
+    search = BranchAndBound(p, SetupTree.of(inst), alone, [], compiled=True, groups=groups_of(inst))
+    relaxation = search.group_relaxation()
+    assert relaxation is not None  # the family's heads share a backbone
+    rng = random.Random(seed)
+    checked = 0
+    for _ in range(6):
+        table = relaxation.table(np.array([rng.uniform(0, 4) * rng.randint(0, 1) for _ in relaxation.weight]))
+        node: Node = (tuple(0 for _ in range(search.num_models)), None, 0.0, math.inf, 0.0)
+        prefix: list[int] = []
+        while True:
+            kids = search.children(node)
+            entry = None if node[1] is None else search.group_entry[node[1]]
+            bound = table.gain(entry, node[2]) + sum(table.multipliers[kid[3]] for kid in kids)
+            assert bound >= best_continuation(p, prefix, [kid[3] for kid in kids]) - 1e-9
+            checked += 1
+            if not kids:
+                break
+            kid = rng.choice(kids)
+            node = search.child(node, kid)
+            prefix.append(kid[3])
+    assert checked >= 12
+
+
+def test_the_grouped_loads_are_lower_bounds_with_the_triangle_inequality() -> None:
+    inst = weighted("backbone", 0, 20)
+    p = FrameSchedule.build(inst, tolerance_share=1.0)
+    group = groups_of(inst)
+    assert len(set(group)) < len(group)  # heads on one backbone share a group
+    models = list(range(len(group)))
+    step, first = grouped(p.loads, p.first, group, models)
+    for a, b in itertools.product(models, models):
+        assert step[group[a], group[b]] <= p.loads[a, b] + 1e-12
+        if group[a] == group[b]:
+            assert step[group[a], group[b]] == 0
+    for a in models:
+        assert first[group[a]] <= p.first[a] + 1e-12
+    count = len(step)
+    for g, h, k in itertools.product(range(count), repeat=3):
+        assert step[g, k] <= step[g, h] + step[h, k] + 1e-12
+        assert first[k] <= first[h] + step[h, k] + 1e-12
+
+
+def test_the_grouped_relaxation_tightens_the_root_on_backbones() -> None:
+    # A path over models alternates between two heads of one backbone almost for free and
+    # serves the same valuable users again and again; over groups it cannot (consecutive users
+    # of a group keep its deadline order) and pays a backbone for every return.
+    inst = weighted("backbone", 0, 40)
+    p = FrameSchedule.build(inst, tolerance_share=1.0)
+    alone = servable_alone(inst).tolist()
+    search = BranchAndBound(p, SetupTree.of(inst), alone, [], compiled=True, groups=groups_of(inst))
+    search.relax_paths(Deadline())
+    assert search.paths is not None and search.group_paths is not None
+    assert search.group_paths.root < search.paths.root - 1
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_both_path_bounds_stay_above_the_optimum_on_backbones(seed: int) -> None:
+    inst = weighted("backbone", seed, 7)
+    optimum = pl.solve(inst, "enumerate").objective
+    p = FrameSchedule.build(inst, tolerance_share=1.0)
+    alone = servable_alone(inst).tolist()
+    search = BranchAndBound(p, SetupTree.of(inst), alone, [], compiled=True, groups=groups_of(inst))
+    search.relax_paths(Deadline())
+    assert search.paths is not None and search.group_paths is not None
+    assert search.group_paths.root >= optimum - 1e-9 and search.paths.root >= optimum - 1e-9
+    assert pl.solve(inst, "bnb", initial=[]).objective == optimum
 
 
 @pytest.mark.parametrize(("family", "seed"), CASES[::2])
