@@ -93,8 +93,9 @@ def solve(instance: Instance, params: CpsatParams, request: SolveRequest) -> Sol
     """
     deadline, seed = request.deadline, request.seed
     workers, symmetry, hint, resolution = params.workers, params.symmetry, params.hint, params.resolution
-    # The symmetry breaking serves a model's users in deadline order, an exchange argument that
-    # needs equal inference times: with per-user times the model goes without it.
+    # The deadline order holds with any inference times (docs/exact_solvers.md §5), but the
+    # dominance (a user in another's place) and the hint's re-sorting over the same positions
+    # need equal times: with per-user times the model goes without the symmetry breaking.
     symmetry = symmetry and not instance.per_user_times
     start: list[int] = []
     if hint:

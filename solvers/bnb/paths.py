@@ -24,6 +24,19 @@ of a path continuing from there, and the users still undecided: the node adds at
 the latest deadline: a path in the grid starts no later than the real one, so it stays an
 overestimate; the rounding costs at most one bucket per user served.
 
+**Grouped.** Over models, a path alternates between two heads of one backbone almost for free
+and serves the same valuable users again and again. :func:`grouped` merges each group of models
+(:func:`groups_of`: the models whose largest block is the same) into one: no load within a group,
+between groups the least load from a model of one to a model of the other, closed under shortest
+paths from each group and from the initial state. These loads never exceed the real ones and
+satisfy the triangle inequality, so the move of :mod:`.search` (a user moved to just after a
+later one of its group with an earlier deadline) applies to the relaxed problem with groups for
+models: some heaviest relaxed path serves each group's users in deadline order, and the same
+programme over groups, consecutive users of one group in deadline order, bounds every schedule.
+A node's schedule need not keep its group's order, so below it the path starts from the
+*entry* of its last model's group (:class:`PathRelaxation`'s ``entries``), a state with no
+order to keep.
+
 **The multipliers** minimize the root's bound ``G_λ + Σ_k λ_k`` by subgradient steps
 (``1 − times k is served`` in the best path) with Polyak's step length towards the incumbent's
 weight, halved after ten steps without improvement. A node costs one table lookup and a sum.

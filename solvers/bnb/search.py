@@ -214,13 +214,13 @@ class BranchAndBound:
         relaxation = self.path_relaxation()
         if relaxation is None:
             return None
-        step, first = grouped(relaxation.step, relaxation.first, groups, self.models)
+        step, first = grouped(relaxation.step, relaxation.first.tolist(), groups, self.models)
         users = len(self.weight)
         group = [groups[int(j)] for j in relaxation.model[:users]]
         self.group_entry = [users + g for g in groups]
         return PathRelaxation(
-            group, relaxation.rank[:users], relaxation.limit[:users], self.weight, step, first,
-            relaxation.own[:users], entries=len(step),
+            group, relaxation.rank[:users].tolist(), relaxation.limit[:users].tolist(), self.weight, step,
+            first.tolist(), relaxation.own[:users].tolist(), entries=len(step),
         )  # fmt: skip
 
     def relax_paths(self, until: Deadline) -> PathBound | None:

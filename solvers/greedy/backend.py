@@ -201,8 +201,8 @@ def _shortcut(
         return SolverOutput([int(k) for k in best], Status.OPTIMAL, bound=bound, info=info)
     out_of_time = deadline.expired
     extra: list[tuple[str, IntArray]] = []
-    # (Not with per-request times, where the search runs along chains: greedy's answers there are
-    # those of its own parts, as before the search took such times.)
+    # (Not with per-request times: greedy's answers there stay those of its own parts, which the
+    # trace replays of the online pages report; the search itself takes such times.)
     if instance.num_users <= BNB_USERS and not instance.per_user_times and METHODS["bnb"].why_not(instance) is None:
         # EDF and the tour with the drop rule (one O(K) pass each) are better incumbents than
         # EDF: the better the incumbent, the fewer nodes the proof takes.
