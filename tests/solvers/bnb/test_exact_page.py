@@ -68,6 +68,7 @@ def test_the_frontier_table(users: int) -> None:
 def test_the_root_bounds_table() -> None:
     # The root bounds are computed without a time limit: the same numbers on every run.
     from partialloading.solvers.bnb.bounds import SetupTree
+    from partialloading.solvers.bnb.coarse import coarse
     from partialloading.solvers.bnb.paths import groups_of
     from partialloading.solvers.bnb.search import BranchAndBound
     from partialloading.stop import Deadline
@@ -92,3 +93,5 @@ def test_the_root_bounds_table() -> None:
         assert row[6:8] == [f"{paths.root:.2f}", f"({math.floor(paths.root + 1e-9):g})"]
         if search.group_paths is not None:
             assert row[9] == f"{search.group_paths.root:.2f}"
+        rough = coarse(inst)
+        assert row[-1] == ("-" if rough is None else f"{pl.solve(rough, 'bnb', time_limit=60, seed=seed).objective:g}")

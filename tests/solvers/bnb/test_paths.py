@@ -6,6 +6,7 @@ import dataclasses
 import itertools
 import math
 import random
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ import partialloading as pl
 from partialloading.instance import Instance
 from partialloading.scenarios import generate, with_own_times
 from partialloading.solvers.bnb.bounds import SetupTree
-from partialloading.solvers.bnb.paths import grouped, groups_of
+from partialloading.solvers.bnb.paths import PathRelaxation, grouped, groups_of
 from partialloading.solvers.bnb.search import BranchAndBound, Node
 from partialloading.stop import Deadline
 from partialloading.timing import FrameSchedule, servable_alone
@@ -44,6 +45,31 @@ def best_continuation(p: FrameSchedule, prefix: list[int], pending: list[int]) -
     return best
 
 
+def walk_random_nodes(
+    p: FrameSchedule, search: BranchAndBound, relaxation: PathRelaxation, seed: int, after: Callable[[Node], int]
+) -> None:
+    """For six random multiplier vectors, walk random nodes from the root to a leaf and check
+    that ``G_λ(t, after(node)) + Σ_{kids} λ_k`` bounds every continuation of each node."""
+    rng = random.Random(seed)
+    checked = 0
+    for _ in range(6):
+        table = relaxation.table(np.array([rng.uniform(0, 4) * rng.randint(0, 1) for _ in relaxation.weight]))
+        node: Node = (tuple(0 for _ in range(search.num_models)), None, 0.0, math.inf, 0.0)
+        prefix: list[int] = []
+        while True:
+            kids = search.children(node)
+            state = None if node[1] is None else after(node)
+            bound = table.gain(state, node[2]) + sum(table.multipliers[kid[3]] for kid in kids)
+            assert bound >= best_continuation(p, prefix, [kid[3] for kid in kids]) - 1e-9
+            checked += 1
+            if not kids:
+                break
+            kid = rng.choice(kids)
+            node = search.child(node, kid)
+            prefix.append(kid[3])
+    assert checked >= 12
+
+
 CASES = [(family, seed) for family in ("general", "backbone", "zoo-mixed") for seed in range(4)]
 
 
@@ -56,24 +82,8 @@ def test_any_multipliers_bound_every_node(family: str, seed: int) -> None:
     search = BranchAndBound(p, SetupTree.of(inst), servable_alone(inst).tolist(), [], compiled=True)
     relaxation = search.path_relaxation()
     assert relaxation is not None
-    rng = random.Random(seed)
-    checked = 0
-    for _ in range(6):
-        table = relaxation.table(np.array([rng.uniform(0, 4) * rng.randint(0, 1) for _ in p.weight]))
-        node: Node = (tuple(0 for _ in range(search.num_models)), None, 0.0, math.inf, 0.0)
-        prefix: list[int] = []
-        while True:
-            kids = search.children(node)
-            last = None if node[1] is None else search.rows[node[1]][node[0][node[1]] - 1][0]
-            bound = table.gain(last, node[2]) + sum(table.multipliers[kid[3]] for kid in kids)
-            assert bound >= best_continuation(p, prefix, [kid[3] for kid in kids]) - 1e-9
-            checked += 1
-            if not kids:
-                break
-            kid = rng.choice(kids)
-            node = search.child(node, kid)
-            prefix.append(kid[3])
-    assert checked >= 12
+    # Below a node the path continues after its last user (the one before its model's pointer).
+    walk_random_nodes(p, search, relaxation, seed, lambda node: search.rows[node[1]][node[0][node[1]] - 1][0])
 
 
 @pytest.mark.parametrize("own", [False, True], ids=["model-times", "own-times"])
@@ -90,24 +100,8 @@ def test_any_multipliers_of_the_grouped_relaxation_bound_every_node(family: str,
     search = BranchAndBound(p, SetupTree.of(inst), alone, [], compiled=True, groups=groups_of(inst))
     relaxation = search.group_relaxation()
     assert relaxation is not None  # the family's heads share a backbone
-    rng = random.Random(seed)
-    checked = 0
-    for _ in range(6):
-        table = relaxation.table(np.array([rng.uniform(0, 4) * rng.randint(0, 1) for _ in relaxation.weight]))
-        node: Node = (tuple(0 for _ in range(search.num_models)), None, 0.0, math.inf, 0.0)
-        prefix: list[int] = []
-        while True:
-            kids = search.children(node)
-            entry = None if node[1] is None else search.group_entry[node[1]]
-            bound = table.gain(entry, node[2]) + sum(table.multipliers[kid[3]] for kid in kids)
-            assert bound >= best_continuation(p, prefix, [kid[3] for kid in kids]) - 1e-9
-            checked += 1
-            if not kids:
-                break
-            kid = rng.choice(kids)
-            node = search.child(node, kid)
-            prefix.append(kid[3])
-    assert checked >= 12
+    # Below a node the path starts from the entry of its last model's group.
+    walk_random_nodes(p, search, relaxation, seed, lambda node: search.group_entry[node[1]])
 
 
 def test_the_grouped_loads_are_lower_bounds_with_the_triangle_inequality() -> None:
