@@ -31,7 +31,7 @@ from partialloading.instance import Instance, Model
 from partialloading.stop import Deadline
 from partialloading.timing import FrameSchedule
 
-from .paths import groups_of
+from .paths import groups_of, largest_blocks
 from .records import VisitSearch
 
 
@@ -42,10 +42,8 @@ def coarse(instance: Instance) -> Instance | None:
     requested = sorted({int(j) for j in instance.user_models})
     if 2 * len({group[j] for j in requested}) > len(requested):
         return None  # not coarse enough to be solved in a share of the time
-    size = {b.id: b.size_bytes for b in instance.blocks}
-    largest: dict[int, str] = {}
-    for j, model in enumerate(instance.models):
-        largest.setdefault(group[j], max(model.blocks, key=lambda b: (size[b], b)))
+    # Every model of a group has the group's largest block as its own.
+    largest = dict(zip(group, largest_blocks(instance), strict=True))
     names = {g: f"group{g}" for g in largest}
     # The inference time of a coarse model is never used: every user carries its own.
     models = tuple(Model(names[g], (block,), 1.0) for g, block in largest.items())

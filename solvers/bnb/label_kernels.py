@@ -218,8 +218,9 @@ def _settle(count, scratch, ints, floats, states, labels, links, alive, layer_he
         undecided, gundecided, layer = 0.0, 0.0, 0
         for s in range(slots):
             undecided += suffix[s, ptr[s]]
-            gundecided += gsuffix[s, ptr[s]]
             layer += ptr[s]
+            if grouped:
+                gundecided += gsuffix[s, ptr[s]]
         for i in range(n):
             s, q = kid_slot[b, i], kid_q[b, i]
             w2, t2, s2 = w + wt[s, q], kid_t[b, i], kid_s[b, i]
@@ -365,8 +366,9 @@ def open_bound(ints, labels, links, alive, layer_head, model, paths):
                 last = key[cur] % (slots + 1) - 1
                 value, other = 0.0, 0.0
                 for s in range(slots):
-                    value += suffix[s, (code // radix[s]) % (length[s] + 1)]
-                    other += gsuffix[s, (code // radix[s]) % (length[s] + 1)]
+                    place = (code // radix[s]) % (length[s] + 1)
+                    value += suffix[s, place]
+                    other += gsuffix[s, place]
                 after = -1 if last < 0 else users[last, (code // radix[last]) % (length[last] + 1) - 1]
                 value += gain_at(values, delta, after, lt[cur])
                 if gentry.size > 0:

@@ -122,7 +122,9 @@ class Labels(ABC):
 
         grouped = search.group_paths
         entry = np.array([search.group_entry[search.list_model[j]] for j in models] if grouped else [], np.int64)
-        self.paths = (*tables(search.paths), *tables(grouped or search.paths), entry)
+        by_model = tables(search.paths)
+        # Without groups the kernels skip the second four (they repeat the first).
+        self.paths = (*by_model, *(tables(grouped) if grouped else by_model), entry)
         num_users = len(search.weight)
         by_time, by_upload = np.zeros(num_users, dtype=np.int64), np.zeros(num_users, dtype=np.int64)
         by_time[search.by_time] = np.arange(len(search.by_time))

@@ -201,13 +201,17 @@ def step_matrix(
     return step, first
 
 
-def groups_of(instance: Instance) -> list[int]:
-    """Per model, its group for :func:`grouped`: the models whose largest block (by size, then
-    name) is the same, numbered in the order of the models."""
+def largest_blocks(instance: Instance) -> list[str]:
+    """Per model, its largest block (by size, then name)."""
     size = {b.id: b.size_bytes for b in instance.blocks}
-    largest = [max(m.blocks, key=lambda b: (size[b], b)) for m in instance.models]
+    return [max(m.blocks, key=lambda b: (size[b], b)) for m in instance.models]
+
+
+def groups_of(instance: Instance) -> list[int]:
+    """Per model, its group for :func:`grouped`: the models whose largest block is the same,
+    numbered in the order of the models."""
     number: dict[str, int] = {}
-    return [number.setdefault(b, len(number)) for b in largest]
+    return [number.setdefault(b, len(number)) for b in largest_blocks(instance)]
 
 
 def grouped(
